@@ -1,0 +1,91 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { assumeRolePolicy, ecrPullStatements, policyDocument, sagemakerLogStatements } from "../lib/iam";
+import { tensorflowImage } from "../lib/images";
+
+export interface ServerlessEndpointArgs {
+    readonly accountId: pulumi.Input<string>;
+    readonly region: pulumi.Input<string>;
+    /** `s3://<bucket>/<key>.tar.gz` of a trained model. */
+    readonly modelDataUrl: pulumi.Input<string>;
+    readonly tensorflowVersion: pulumi.Input<string>;
+    /** Stable: clients call the endpoint by this name. */
+    readonly endpointName: pulumi.Input<string>;
+    readonly memorySizeMb: pulumi.Input<number>;
+    readonly maxConcurrency: pulumi.Input<number>;
+    /** 0 turns provisioned concurrency off. */
+    readonly provisionedConcurrency: pulumi.Input<number>;
+}
+
+/**
+ * TF Serving behind a SageMaker serverless endpoint. Model and configuration are
+ * auto-named: a new model URL creates new ones first, then updates the endpoint in place.
+ */
+export class ServerlessEndpoint extends pulumi.ComponentResource {
+    public readonly endpoint: aws.sagemaker.Endpoint;
+    public readonly model: aws.sagemaker.Model;
+    public readonly endpointConfiguration: aws.sagemaker.EndpointConfiguration;
+
+    constructor(name: string, args: ServerlessEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("bootboots:inference:ServerlessEndpoint", name, {}, opts);
+
+        const image = tensorflowImage("tensorflow-inference", args.tensorflowVersion, args.region);
+        const modelObjectArn = pulumi.output(args.modelDataUrl).apply((url) => `arn:aws:s3:::${url.replace(/^s3:\/\//, "")}`);
+
+        const role = new aws.iam.Role(
+            `${name}-model`,
+            { assumeRolePolicy: assumeRolePolicy("sagemaker.amazonaws.com"), description: "Serves the BootBoots model" },
+            { parent: this },
+        );
+        const rolePolicy = new aws.iam.RolePolicy(
+            `${name}-model`,
+            {
+                role: role.id,
+                policy: policyDocument([
+                    { Sid: "ReadModelArtifact", Effect: "Allow", Action: ["s3:GetObject"], Resource: modelObjectArn },
+                    ...ecrPullStatements(image, args.region),
+                    ...sagemakerLogStatements(args.region, args.accountId, "/aws/sagemaker/Endpoints"),
+                ]),
+            },
+            { parent: this },
+        );
+
+        this.model = new aws.sagemaker.Model(
+            `${name}-model`,
+            {
+                executionRoleArn: role.arn,
+                primaryContainer: { image: image.registryPath, modelDataUrl: args.modelDataUrl },
+            },
+            { parent: this, dependsOn: [rolePolicy] },
+        );
+
+        this.endpointConfiguration = new aws.sagemaker.EndpointConfiguration(
+            `${name}-config`,
+            {
+                productionVariants: [
+                    {
+                        variantName: "AllTraffic",
+                        modelName: this.model.name,
+                        serverlessConfig: pulumi
+                            .all([args.memorySizeMb, args.maxConcurrency, args.provisionedConcurrency])
+                            .apply(([memorySizeInMb, maxConcurrency, provisioned]) => ({
+                                memorySizeInMb,
+                                maxConcurrency,
+                                ...(provisioned > 0 ? { provisionedConcurrency: provisioned } : {}),
+                            })),
+                    },
+                ],
+            },
+            { parent: this },
+        );
+
+        this.endpoint = new aws.sagemaker.Endpoint(
+            `${name}-endpoint`,
+            { name: args.endpointName, endpointConfigName: this.endpointConfiguration.name },
+            // Creating or updating a serverless endpoint routinely takes 10-20 minutes.
+            { parent: this, customTimeouts: { create: "45m", update: "45m", delete: "30m" } },
+        );
+
+        this.registerOutputs({ endpointName: this.endpoint.name });
+    }
+}

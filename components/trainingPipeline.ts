@@ -1,0 +1,300 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SageMakerClient } from "@aws-sdk/client-sagemaker";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { dataPrepSettingsFromEnv, prepareDataset } from "../handlers/dataPrep";
+import { triggerSettingsFromEnv, triggerTraining } from "../handlers/triggerTraining";
+import { PolicyStatement, assumeRolePolicy, ecrPullStatements, policyDocument, sagemakerLogStatements } from "../lib/iam";
+import { tensorflowImage } from "../lib/images";
+import { CHECKPOINTS_PREFIX, CODE_PREFIX, DATASETS_PREFIX, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+import { buildSourceArchive } from "../lib/sourceArchive";
+
+export interface TrainingPipelineArgs {
+    readonly accountId: pulumi.Input<string>;
+    readonly region: pulumi.Input<string>;
+    readonly trainingBucketName: pulumi.Input<string>;
+    readonly trainingBucketArn: pulumi.Input<string>;
+    readonly modelBucketName: pulumi.Input<string>;
+    readonly modelBucketArn: pulumi.Input<string>;
+    readonly imagesBucketName: pulumi.Input<string>;
+    readonly imagesPrefix: pulumi.Input<string>;
+    readonly catadataTableName: pulumi.Input<string>;
+    readonly classes: pulumi.Input<readonly pulumi.Input<string>[]>;
+    readonly noCatClass: pulumi.Input<string>;
+    readonly validationSplit: pulumi.Input<number>;
+    readonly maxNoCatSamples: pulumi.Input<number>;
+    readonly trainingInstanceType: pulumi.Input<string>;
+    readonly spotTraining: pulumi.Input<boolean>;
+    readonly tensorflowVersion: pulumi.Input<string>;
+    /** Local folder packed as the training script archive (train.py at its root). */
+    readonly trainingSourceDir: string;
+}
+
+/** Packages that only the Pulumi program uses: kept out of the Lambda zips. */
+const DEPLOY_TIME_PACKAGES = ["tar"];
+const LOG_RETENTION_DAYS = 30;
+
+/**
+ * The SageMaker execution role, the training script archive, and the data-prep and
+ * trigger Lambdas that turn labelled images into a dataset and start a training job.
+ */
+export class TrainingPipeline extends pulumi.ComponentResource {
+    public readonly sagemakerRole: aws.iam.Role;
+    public readonly dataPrepFunction: aws.lambda.CallbackFunction<unknown, unknown>;
+    public readonly triggerFunction: aws.lambda.CallbackFunction<unknown, unknown>;
+    public readonly trainingScriptUri: pulumi.Output<string>;
+    public readonly trainingImageUri: pulumi.Output<string>;
+
+    constructor(name: string, args: TrainingPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("bootboots:training:TrainingPipeline", name, {}, opts);
+        const { accountId, region } = args;
+
+        const archive = buildSourceArchive(args.trainingSourceDir);
+        const scriptObject = new aws.s3.BucketObjectv2(
+            `${name}-training-script`,
+            {
+                bucket: args.modelBucketName,
+                key: archive.key,
+                source: new pulumi.asset.FileAsset(archive.path),
+                contentType: "application/gzip",
+            },
+            { parent: this },
+        );
+        this.trainingScriptUri = pulumi.interpolate`s3://${scriptObject.bucket}/${scriptObject.key}`;
+
+        const trainingImage = tensorflowImage("tensorflow-training", args.tensorflowVersion, region);
+        this.trainingImageUri = trainingImage.registryPath;
+
+        this.sagemakerRole = new aws.iam.Role(
+            `${name}-sagemaker`,
+            { assumeRolePolicy: assumeRolePolicy("sagemaker.amazonaws.com"), description: "Runs BootBoots training jobs" },
+            { parent: this },
+        );
+        new aws.iam.RolePolicy(
+            `${name}-sagemaker`,
+            {
+                role: this.sagemakerRole.id,
+                policy: policyDocument([
+                    {
+                        Sid: "ReadDatasets",
+                        Effect: "Allow",
+                        Action: ["s3:GetObject"],
+                        Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
+                    },
+                    {
+                        Sid: "ListDatasets",
+                        Effect: "Allow",
+                        Action: ["s3:ListBucket"],
+                        Resource: args.trainingBucketArn,
+                        Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
+                    },
+                    {
+                        Sid: "ReadCodeAndCheckpoints",
+                        Effect: "Allow",
+                        Action: ["s3:GetObject"],
+                        Resource: [
+                            pulumi.interpolate`${args.modelBucketArn}/${CODE_PREFIX}*`,
+                            pulumi.interpolate`${args.modelBucketArn}/${CHECKPOINTS_PREFIX}*`,
+                        ],
+                    },
+                    {
+                        Sid: "WriteOutputAndCheckpoints",
+                        Effect: "Allow",
+                        Action: ["s3:PutObject"],
+                        Resource: [
+                            pulumi.interpolate`${args.modelBucketArn}/${TRAINING_OUTPUT_PREFIX}*`,
+                            pulumi.interpolate`${args.modelBucketArn}/${CHECKPOINTS_PREFIX}*`,
+                        ],
+                    },
+                    {
+                        Sid: "ListCheckpoints",
+                        Effect: "Allow",
+                        Action: ["s3:ListBucket"],
+                        Resource: args.modelBucketArn,
+                        Condition: { StringLike: { "s3:prefix": [`${CHECKPOINTS_PREFIX}*`] } },
+                    },
+                    ...sagemakerLogStatements(region, accountId, "/aws/sagemaker/TrainingJobs"),
+                    ...ecrPullStatements(trainingImage, region),
+                ]),
+            },
+            { parent: this },
+        );
+
+        const imagesBucketArn = pulumi.interpolate`arn:aws:s3:::${args.imagesBucketName}`;
+        this.dataPrepFunction = this.lambda(
+            `${name}-data-prep`,
+            {
+                description: "Builds a BootBoots training dataset from catadata and the images bucket",
+                timeout: 600,
+                memorySize: 1024,
+                environment: {
+                    CATADATA_TABLE: args.catadataTableName,
+                    IMAGES_BUCKET: args.imagesBucketName,
+                    IMAGES_PREFIX: args.imagesPrefix,
+                    TRAINING_BUCKET: args.trainingBucketName,
+                    CLASSES: pulumi.jsonStringify(args.classes),
+                    NO_CAT_CLASS: args.noCatClass,
+                    VALIDATION_SPLIT: pulumi.output(args.validationSplit).apply(String),
+                    MAX_NO_CAT_SAMPLES: pulumi.output(args.maxNoCatSamples).apply(String),
+                },
+                statements: [
+                    {
+                        Sid: "ScanLabels",
+                        Effect: "Allow",
+                        Action: ["dynamodb:Scan"],
+                        Resource: pulumi.interpolate`arn:aws:dynamodb:${region}:${accountId}:table/${args.catadataTableName}`,
+                    },
+                    {
+                        Sid: "ReadImages",
+                        Effect: "Allow",
+                        Action: ["s3:GetObject"],
+                        Resource: pulumi.interpolate`${imagesBucketArn}/${args.imagesPrefix}*`,
+                    },
+                    {
+                        // Without it S3 answers a missing image with 403, which would read as access denied.
+                        Sid: "TellMissingImages",
+                        Effect: "Allow",
+                        Action: ["s3:ListBucket"],
+                        Resource: imagesBucketArn,
+                    },
+                    {
+                        Sid: "ListDatasets",
+                        Effect: "Allow",
+                        Action: ["s3:ListBucket"],
+                        Resource: args.trainingBucketArn,
+                        Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
+                    },
+                    {
+                        Sid: "WriteDatasets",
+                        Effect: "Allow",
+                        Action: ["s3:PutObject"],
+                        Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
+                    },
+                ],
+                callbackFactory: () => {
+                    const settings = dataPrepSettingsFromEnv(process.env);
+                    // The SDK's retries absorb S3 throttling (SlowDown, 503) so that no image is lost.
+                    const s3 = new S3Client({ maxAttempts: 8 });
+                    const dynamodb = new DynamoDBClient({ maxAttempts: 8 });
+                    return (event: unknown) => prepareDataset({ s3, dynamodb }, settings, event);
+                },
+            },
+        );
+
+        this.triggerFunction = this.lambda(`${name}-trigger-training`, {
+            description: "Prepares a dataset and starts a BootBoots SageMaker training job",
+            // It waits for data prep (up to 600 s) before starting the job.
+            timeout: 900,
+            memorySize: 512,
+            environment: {
+                TRAINING_BUCKET: args.trainingBucketName,
+                MODEL_BUCKET: args.modelBucketName,
+                DATA_PREP_FUNCTION: this.dataPrepFunction.name,
+                SAGEMAKER_ROLE_ARN: this.sagemakerRole.arn,
+                TRAINING_IMAGE_URI: trainingImage.registryPath,
+                TRAINING_SCRIPT_URI: this.trainingScriptUri,
+                TRAINING_INSTANCE_TYPE: args.trainingInstanceType,
+                SPOT_TRAINING: pulumi.output(args.spotTraining).apply(String),
+                CLASSES: pulumi.jsonStringify(args.classes),
+            },
+            statements: [
+                {
+                    Sid: "RunTrainingJobs",
+                    Effect: "Allow",
+                    Action: ["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"],
+                    Resource: pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:training-job/${TRAINING_JOB_NAME_PREFIX}*`,
+                },
+                {
+                    Sid: "PassSageMakerRole",
+                    Effect: "Allow",
+                    Action: ["iam:PassRole"],
+                    Resource: this.sagemakerRole.arn,
+                    Condition: { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
+                },
+                {
+                    Sid: "InvokeDataPrep",
+                    Effect: "Allow",
+                    Action: ["lambda:InvokeFunction"],
+                    Resource: this.dataPrepFunction.arn,
+                },
+                {
+                    Sid: "ReadDatasets",
+                    Effect: "Allow",
+                    Action: ["s3:GetObject"],
+                    Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
+                },
+            ],
+            callbackFactory: () => {
+                const settings = triggerSettingsFromEnv(process.env);
+                const clients = {
+                    s3: new S3Client({ maxAttempts: 5 }),
+                    sagemaker: new SageMakerClient({ maxAttempts: 5 }),
+                    // Data prep runs for up to 600 s: no retries that could start it twice, no early timeout.
+                    lambda: new LambdaClient({ maxAttempts: 1, requestHandler: { requestTimeout: 660_000 } }),
+                };
+                return (event: unknown, context: { awsRequestId: string }) =>
+                    triggerTraining(clients, settings, event, context.awsRequestId);
+            },
+        });
+
+        this.registerOutputs({
+            sagemakerRoleArn: this.sagemakerRole.arn,
+            dataPrepFunctionName: this.dataPrepFunction.name,
+            triggerTrainingFunctionName: this.triggerFunction.name,
+            trainingScriptUri: this.trainingScriptUri,
+        });
+    }
+
+    /** A Node.js Lambda with its own role, a 30-day log group and only the given permissions. */
+    private lambda(
+        name: string,
+        spec: {
+            readonly description: string;
+            readonly timeout: number;
+            readonly memorySize: number;
+            readonly environment: Record<string, pulumi.Input<string>>;
+            readonly statements: PolicyStatement[];
+            readonly callbackFactory: aws.lambda.CallbackFactory<unknown, unknown>;
+        },
+    ): aws.lambda.CallbackFunction<unknown, unknown> {
+        const logGroup = new aws.cloudwatch.LogGroup(
+            name,
+            { name: `/aws/lambda/${name}-${pulumi.getStack()}`, retentionInDays: LOG_RETENTION_DAYS },
+            { parent: this },
+        );
+        const role = new aws.iam.Role(name, { assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com") }, { parent: this });
+        const rolePolicy = new aws.iam.RolePolicy(
+            name,
+            {
+                role: role.id,
+                policy: policyDocument([
+                    {
+                        Sid: "WriteLogs",
+                        Effect: "Allow",
+                        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        Resource: pulumi.interpolate`${logGroup.arn}:*`,
+                    },
+                    ...spec.statements,
+                ]),
+            },
+            { parent: this },
+        );
+        return new aws.lambda.CallbackFunction(
+            name,
+            {
+                description: spec.description,
+                runtime: aws.lambda.Runtime.NodeJS22dX,
+                timeout: spec.timeout,
+                memorySize: spec.memorySize,
+                role: role.arn,
+                environment: { variables: spec.environment },
+                loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
+                codePathOptions: { extraExcludePackages: DEPLOY_TIME_PACKAGES },
+                callbackFactory: spec.callbackFactory,
+            },
+            { parent: this, dependsOn: [rolePolicy] },
+        );
+    }
+}

@@ -1,0 +1,205 @@
+import * as pulumi from "@pulumi/pulumi";
+import { contract } from "./lib/contract";
+
+/** Every setting of the stack, parsed and checked (namespace `bootboots-ai`, see DESIGN.md §3). */
+export interface StackConfig {
+    readonly modelDataUrl?: string;
+    /** Unset means the default `bootboots-images-<account>-<region>`, resolved by the stack. */
+    readonly imagesBucketName?: string;
+    readonly imagesPrefix: string;
+    readonly catadataTableName: string;
+    readonly classes: readonly string[];
+    readonly noCatClass: string;
+    readonly validationSplit: number;
+    readonly maxNoCatSamples: number;
+    readonly trainingInstanceType: string;
+    readonly spotTraining: boolean;
+    readonly tensorflowVersion: string;
+    readonly endpointName: string;
+    readonly endpointMemoryMb: number;
+    readonly endpointMaxConcurrency: number;
+    readonly endpointProvisionedConcurrency: number;
+}
+
+export const CONFIG_NAMESPACE = "bootboots-ai";
+
+/** A config value that breaks its rule; the message names the key, the value and a good example. */
+export class ConfigError extends pulumi.RunError {
+    constructor(key: string, value: string, rule: string, example: string) {
+        super(
+            `Invalid config ${CONFIG_NAMESPACE}:${key} = ${JSON.stringify(value)}: ${rule}. ` +
+                `Example: pulumi config set ${key} ${example}`,
+        );
+        this.name = "ConfigError";
+    }
+}
+
+type RawConfig = (key: string) => string | undefined;
+
+const S3_MODEL_URL = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+\.tar\.gz$/;
+const S3_BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+const CLASS_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const INSTANCE_TYPE = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
+const ENDPOINT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+
+function parseNumber(key: string, raw: string, rule: string, example: string): number {
+    const value = Number(raw.trim());
+    if (raw.trim() === "" || !Number.isFinite(value)) {
+        throw new ConfigError(key, raw, `must be a number (${rule})`, example);
+    }
+    return value;
+}
+
+function parseInteger(key: string, raw: string, min: number, max: number, example: string): number {
+    const rule = `an integer from ${min} to ${max}`;
+    const value = parseNumber(key, raw, rule, example);
+    if (!Number.isInteger(value) || value < min || value > max) {
+        throw new ConfigError(key, raw, `must be ${rule}`, example);
+    }
+    return value;
+}
+
+function parseBoolean(key: string, raw: string): boolean {
+    const normalized = raw.trim().toLowerCase();
+    if (normalized === "true") return true;
+    if (normalized === "false") return false;
+    throw new ConfigError(key, raw, "must be true or false", "false");
+}
+
+function parseClasses(raw: string): string[] {
+    const example = "'[\"Boots\",\"Chi\",\"NoCat\"]'";
+    let classes: unknown;
+    try {
+        classes = raw.trim().startsWith("[") ? JSON.parse(raw) : raw.split(",").map((c) => c.trim());
+    } catch {
+        throw new ConfigError("classes", raw, "must be a JSON list or a comma-separated list of class names", example);
+    }
+    if (!Array.isArray(classes) || classes.length === 0) {
+        throw new ConfigError("classes", raw, "must be a non-empty list of class names", example);
+    }
+    for (const name of classes) {
+        if (typeof name !== "string" || !CLASS_NAME.test(name)) {
+            throw new ConfigError("classes", raw, `class ${JSON.stringify(name)} must be 1-64 letters, digits, '_' or '-'`, example);
+        }
+    }
+    const duplicate = classes.find((name, index) => classes.indexOf(name) !== index);
+    if (duplicate !== undefined) {
+        throw new ConfigError("classes", raw, `class ${JSON.stringify(duplicate)} appears more than once`, example);
+    }
+    return classes as string[];
+}
+
+/** Parses and checks every key; throws a ConfigError naming the first bad one. */
+export function parseStackConfig(read: RawConfig): StackConfig {
+    const get = (key: string): string | undefined => {
+        const value = read(key);
+        return value === undefined || value === "" ? undefined : value;
+    };
+
+    const modelDataUrl = get("modelDataUrl");
+    if (modelDataUrl !== undefined && !S3_MODEL_URL.test(modelDataUrl)) {
+        throw new ConfigError(
+            "modelDataUrl",
+            modelDataUrl,
+            "must be the S3 URL of a model archive, s3://<bucket>/<key>.tar.gz",
+            "s3://bootboots-models-123456789012/training-output/bootboots-20260221-153033-4f2a/output/model.tar.gz",
+        );
+    }
+
+    const imagesBucketName = get("imagesBucketName");
+    if (imagesBucketName !== undefined && !S3_BUCKET_NAME.test(imagesBucketName)) {
+        throw new ConfigError("imagesBucketName", imagesBucketName, "must be an S3 bucket name (3-63 lower-case letters, digits, '.' or '-')", "bootboots-images-123456789012-eu-west-2");
+    }
+
+    const imagesPrefix = get("imagesPrefix") ?? "catcam-training/";
+    if (!imagesPrefix.endsWith("/") || imagesPrefix.startsWith("/")) {
+        throw new ConfigError("imagesPrefix", imagesPrefix, "must be a key prefix that ends with '/' and does not start with '/'", "catcam-training/");
+    }
+
+    const catadataTableName = get("catadataTableName") ?? "catadata";
+    if (!TABLE_NAME.test(catadataTableName)) {
+        throw new ConfigError("catadataTableName", catadataTableName, "must be a DynamoDB table name (3-255 letters, digits, '_', '-' or '.')", "catadata");
+    }
+
+    const rawClasses = get("classes");
+    const classes = rawClasses === undefined ? [...contract.classes] : parseClasses(rawClasses);
+
+    const noCatClass = get("noCatClass") ?? contract.noCatClass;
+    if (!classes.includes(noCatClass)) {
+        throw new ConfigError("noCatClass", noCatClass, `must be one of classes (${classes.join(", ")})`, classes.includes("NoCat") ? "NoCat" : classes[0]);
+    }
+
+    const rawSplit = get("validationSplit");
+    const validationSplit = rawSplit === undefined ? 0.2 : parseNumber("validationSplit", rawSplit, "strictly between 0 and 1", "0.2");
+    if (!(validationSplit > 0 && validationSplit < 1)) {
+        throw new ConfigError("validationSplit", rawSplit ?? "", "must be strictly between 0 and 1", "0.2");
+    }
+
+    const rawMaxNoCat = get("maxNoCatSamples");
+    const maxNoCatSamples = rawMaxNoCat === undefined ? 200 : parseInteger("maxNoCatSamples", rawMaxNoCat, 1, 1_000_000, "200");
+
+    const trainingInstanceType = get("trainingInstanceType") ?? "ml.m5.xlarge";
+    if (!INSTANCE_TYPE.test(trainingInstanceType)) {
+        throw new ConfigError("trainingInstanceType", trainingInstanceType, "must be a SageMaker instance type, ml.<family>.<size>", "ml.m5.xlarge");
+    }
+
+    const rawSpot = get("spotTraining");
+    const spotTraining = rawSpot === undefined ? true : parseBoolean("spotTraining", rawSpot);
+
+    const tensorflowVersion = get("tensorflowVersion") ?? contract.tensorflowVersion;
+    const supportedVersions = Object.keys(contract.tensorflowImageTags);
+    if (!supportedVersions.includes(tensorflowVersion)) {
+        throw new ConfigError(
+            "tensorflowVersion",
+            tensorflowVersion,
+            `must be a version with SageMaker training and inference CPU images and a tensorflow-cpu wheel: ${supportedVersions.join(", ")}`,
+            contract.tensorflowVersion,
+        );
+    }
+
+    const endpointName = get("endpointName") ?? "bootboots";
+    if (!ENDPOINT_NAME.test(endpointName)) {
+        throw new ConfigError("endpointName", endpointName, "must be 1-63 letters, digits or '-', starting and ending with a letter or digit", "bootboots");
+    }
+
+    const rawMemory = get("endpointMemoryMb");
+    const endpointMemoryMb = rawMemory === undefined ? 2048 : parseInteger("endpointMemoryMb", rawMemory, 1024, 6144, "2048");
+    if (endpointMemoryMb % 1024 !== 0) {
+        throw new ConfigError("endpointMemoryMb", rawMemory ?? "", "must be a multiple of 1024 from 1024 to 6144", "2048");
+    }
+
+    const rawMaxConcurrency = get("endpointMaxConcurrency");
+    const endpointMaxConcurrency =
+        rawMaxConcurrency === undefined ? 5 : parseInteger("endpointMaxConcurrency", rawMaxConcurrency, 1, 200, "5");
+
+    const rawProvisioned = get("endpointProvisionedConcurrency");
+    const endpointProvisionedConcurrency =
+        rawProvisioned === undefined
+            ? 0
+            : parseInteger("endpointProvisionedConcurrency", rawProvisioned, 0, endpointMaxConcurrency, String(Math.min(1, endpointMaxConcurrency)));
+
+    return {
+        modelDataUrl,
+        imagesBucketName,
+        imagesPrefix,
+        catadataTableName,
+        classes,
+        noCatClass,
+        validationSplit,
+        maxNoCatSamples,
+        trainingInstanceType,
+        spotTraining,
+        tensorflowVersion,
+        endpointName,
+        endpointMemoryMb,
+        endpointMaxConcurrency,
+        endpointProvisionedConcurrency,
+    };
+}
+
+/** Reads the stack's config; a bad value stops `pulumi up`/`preview` with one clear message. */
+export function loadStackConfig(): StackConfig {
+    const config = new pulumi.Config(CONFIG_NAMESPACE);
+    return parseStackConfig((key) => config.get(key));
+}

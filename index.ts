@@ -1,0 +1,55 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { DataBuckets } from "./components/dataBuckets";
+import { ServerlessEndpoint } from "./components/serverlessEndpoint";
+import { TrainingPipeline } from "./components/trainingPipeline";
+import { loadStackConfig } from "./config";
+
+// config → data buckets → training pipeline → (once a model exists) serverless endpoint
+const config = loadStackConfig();
+const accountId = aws.getCallerIdentityOutput().accountId;
+const region = aws.getRegionOutput().region;
+
+const buckets = new DataBuckets("bootboots", { accountId });
+
+const pipeline = new TrainingPipeline("bootboots", {
+    accountId,
+    region,
+    trainingBucketName: buckets.trainingBucket.bucket,
+    trainingBucketArn: buckets.trainingBucket.arn,
+    modelBucketName: buckets.modelBucket.bucket,
+    modelBucketArn: buckets.modelBucket.arn,
+    imagesBucketName: config.imagesBucketName ?? pulumi.interpolate`bootboots-images-${accountId}-${region}`,
+    imagesPrefix: config.imagesPrefix,
+    catadataTableName: config.catadataTableName,
+    classes: config.classes,
+    noCatClass: config.noCatClass,
+    validationSplit: config.validationSplit,
+    maxNoCatSamples: config.maxNoCatSamples,
+    trainingInstanceType: config.trainingInstanceType,
+    spotTraining: config.spotTraining,
+    tensorflowVersion: config.tensorflowVersion,
+    trainingSourceDir: path.join(__dirname, "training"),
+});
+
+const endpoint = config.modelDataUrl
+    ? new ServerlessEndpoint("bootboots", {
+          accountId,
+          region,
+          modelDataUrl: config.modelDataUrl,
+          tensorflowVersion: config.tensorflowVersion,
+          endpointName: config.endpointName,
+          memorySizeMb: config.endpointMemoryMb,
+          maxConcurrency: config.endpointMaxConcurrency,
+          provisionedConcurrency: config.endpointProvisionedConcurrency,
+      })
+    : undefined;
+
+export const trainingBucketName = buckets.trainingBucket.bucket;
+export const modelBucketName = buckets.modelBucket.bucket;
+export const sagemakerRoleArn = pipeline.sagemakerRole.arn;
+export const dataPrepFunctionName = pipeline.dataPrepFunction.name;
+export const triggerTrainingFunctionName = pipeline.triggerFunction.name;
+export const trainingScriptUri = pipeline.trainingScriptUri;
+export const endpointName = endpoint?.endpoint.name;

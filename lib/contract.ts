@@ -1,0 +1,48 @@
+import contractJson from "../training/contract.json";
+import metricDefinitionsJson from "../training/metric-definitions.json";
+
+/**
+ * Facts shared with training/train.py: the class list in model-output order, the
+ * TensorFlow images, the hyperparameter defaults and the serving contract. The JSON
+ * files live in training/ so the script reads the same ones inside its container.
+ */
+export interface TensorflowImageTags {
+    readonly training: string;
+    readonly inference: string;
+}
+
+export interface Contract {
+    readonly classes: readonly string[];
+    readonly noCatClass: string;
+    readonly tensorflowVersion: string;
+    readonly tensorflowImageTags: Readonly<Record<string, TensorflowImageTags>>;
+    readonly hyperparameterDefaults: {
+        readonly epochs: number;
+        readonly learning_rate: number;
+        readonly batch_size: number;
+        readonly train_only_top_layer: boolean;
+        readonly dropout_rate: number;
+        readonly augmentation: boolean;
+        readonly augmentation_random_flip: string;
+        readonly augmentation_random_rotation: number;
+        readonly augmentation_random_zoom: number;
+        readonly early_stopping: boolean;
+        readonly early_stopping_patience: number;
+        readonly early_stopping_min_delta: number;
+    };
+    readonly serving: {
+        readonly signature: string;
+        readonly contentType: string;
+        readonly instanceKey: string;
+        readonly predictionsKey: string;
+        readonly maxRequestBytes: number;
+    };
+}
+
+export interface MetricDefinition {
+    readonly Name: string;
+    readonly Regex: string;
+}
+
+export const contract: Contract = contractJson;
+export const metricDefinitions: readonly MetricDefinition[] = metricDefinitionsJson;

@@ -1,0 +1,8 @@
+/** Key prefixes of DESIGN.md §4, shared by the stack's IAM policies and the handlers. */
+export const DATASETS_PREFIX = "datasets/";
+export const LATEST_DATASET_KEY = `${DATASETS_PREFIX}latest.json`;
+export const CODE_PREFIX = "code/";
+export const TRAINING_OUTPUT_PREFIX = "training-output/";
+export const CHECKPOINTS_PREFIX = "checkpoints/";
+/** Training jobs, and the IAM statements that scope them, share this name prefix. */
+export const TRAINING_JOB_NAME_PREFIX = "bootboots-";

@@ -1,0 +1,90 @@
+import * as http from "http";
+import { freePort } from "./moto";
+
+export interface RecordedRequest {
+    readonly method: string;
+    readonly url: string;
+    readonly headers: http.IncomingHttpHeaders;
+    readonly body: Buffer;
+}
+
+/** What the proxy does with a request instead of forwarding it, if anything. */
+export interface InjectedResponse {
+    readonly status: number;
+    readonly body: string;
+    readonly headers?: Record<string, string>;
+}
+
+export interface ProxyOptions {
+    /** Delay added to every request before it is forwarded. */
+    latencyMs?: number;
+    /** Answer some requests itself (throttling, failures) instead of forwarding them. */
+    inject?: (request: RecordedRequest, index: number) => InjectedResponse | undefined;
+}
+
+export interface Proxy {
+    readonly endpoint: string;
+    readonly requests: RecordedRequest[];
+    options: ProxyOptions;
+    close(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy on 127.0.0.1 in front of moto: it records every request, can add
+ * latency, and can answer chosen requests itself (503 SlowDown, 403, ...).
+ */
+export async function startProxy(target: string, options: ProxyOptions = {}): Promise<Proxy> {
+    const port = await freePort();
+    const targetUrl = new URL(target);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+    const requests: RecordedRequest[] = [];
+    const proxy: Proxy = {
+        endpoint: `http://127.0.0.1:${port}`,
+        requests,
+        options,
+        close: () => new Promise((done) => server.close(() => (agent.destroy(), done()))),
+    };
+    const server = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (chunk) => chunks.push(chunk));
+        req.on("end", async () => {
+            const recorded: RecordedRequest = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) };
+            const index = requests.push(recorded) - 1;
+            if (proxy.options.latencyMs) await new Promise((done) => setTimeout(done, proxy.options.latencyMs));
+            const injected = proxy.options.inject?.(recorded, index);
+            if (injected) {
+                res.writeHead(injected.status, { "content-type": "application/xml", ...injected.headers });
+                res.end(injected.body);
+                return;
+            }
+            const upstream = http.request(
+                {
+                    host: targetUrl.hostname,
+                    port: targetUrl.port,
+                    method: req.method,
+                    path: req.url,
+                    headers: { ...req.headers, host: targetUrl.host },
+                    agent,
+                },
+                (upstreamRes) => {
+                    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+                    upstreamRes.pipe(res);
+                },
+            );
+            upstream.on("error", (error) => {
+                res.writeHead(502);
+                res.end(String(error));
+            });
+            upstream.end(recorded.body);
+        });
+    });
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((done) => server.listen(port, "127.0.0.1", () => done()));
+    return proxy;
+}
+
+/** S3's throttling answer. */
+export const SLOW_DOWN: InjectedResponse = {
+    status: 503,
+    body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>',
+};

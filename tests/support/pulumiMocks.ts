@@ -1,0 +1,129 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+
+export const ACCOUNT_ID = "123456789012";
+export const REGION = "eu-west-2";
+/** The AWS Deep Learning Containers registry for eu-west-2, as getPrebuiltEcrImage answers it. */
+export const DLC_REGISTRY_ID = "763104351884";
+
+export interface MockResource {
+    readonly type: string;
+    readonly name: string;
+    readonly inputs: Record<string, any>;
+    readonly state: Record<string, any>;
+}
+
+export interface StackRun {
+    readonly resources: MockResource[];
+    readonly outputs: Record<string, unknown>;
+    readonly calls: { token: string; inputs: Record<string, any> }[];
+    ofType(type: string): MockResource[];
+    one(type: string, nameIncludes?: string): MockResource;
+}
+
+const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+
+/** What the provider would compute for a resource: ids, ARNs and auto-names. */
+function providerState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+    const autoName = `${name}-a1b2c3d`;
+    switch (type) {
+        case "aws:s3/bucket:Bucket":
+            return { ...inputs, arn: `arn:aws:s3:::${inputs.bucket}`, bucket: inputs.bucket };
+        case "aws:iam/role:Role":
+            return { ...inputs, arn: `arn:aws:iam::${ACCOUNT_ID}:role/${inputs.name ?? autoName}`, name: inputs.name ?? autoName };
+        case "aws:lambda/function:Function": {
+            const functionName = inputs.name ?? autoName;
+            return { ...inputs, name: functionName, arn: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${functionName}` };
+        }
+        case "aws:cloudwatch/logGroup:LogGroup":
+            return { ...inputs, arn: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:${inputs.name}` };
+        case "aws:sagemaker/model:Model":
+        case "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
+            return { ...inputs, name: inputs.name ?? autoName };
+        default:
+            return inputs;
+    }
+}
+
+function callResult(token: string, inputs: Record<string, any>): Record<string, any> {
+    switch (token) {
+        case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: ACCOUNT_ID, arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`, userId: "AIDTEST", id: ACCOUNT_ID };
+        case "aws:index/getRegion:getRegion":
+            return { name: REGION, region: REGION, id: REGION, description: "Europe (London)", endpoint: `ec2.${REGION}.amazonaws.com` };
+        case "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage": {
+            const region = inputs.region ?? REGION;
+            return {
+                ...inputs,
+                id: DLC_REGISTRY_ID,
+                region,
+                registryId: DLC_REGISTRY_ID,
+                registryPath: `${DLC_REGISTRY_ID}.dkr.ecr.${region}.amazonaws.com/${inputs.repositoryName}:${inputs.imageTag}`,
+            };
+        }
+        default:
+            throw new Error(`No mock for invoke ${token}`);
+    }
+}
+
+function resolve<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((done) => output.apply((value) => done(value)));
+}
+
+function forgetProjectModules(): void {
+    for (const key of Object.keys(require.cache)) {
+        if (key.startsWith(PROJECT_ROOT) && !key.includes(`${path.sep}node_modules${path.sep}`) && !key.includes(`${path.sep}tests${path.sep}`)) {
+            delete require.cache[key];
+        }
+    }
+}
+
+/**
+ * Runs index.ts under Pulumi mocks with the given `bootboots-ai:` config and returns
+ * every resource registered (with its inputs) and the stack outputs.
+ */
+export async function runStack(config: Record<string, string> = {}): Promise<StackRun> {
+    const resources: MockResource[] = [];
+    const calls: { token: string; inputs: Record<string, any> }[] = [];
+    pulumi.runtime.setAllConfig(
+        Object.fromEntries([
+            ["aws:region", REGION],
+            ...Object.entries(config).map(([key, value]) => [`bootboots-ai:${key}`, value]),
+        ]),
+    );
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                const state = providerState(args.type, args.name, args.inputs);
+                resources.push({ type: args.type, name: args.name, inputs: args.inputs, state });
+                return { id: `${args.name}-id`, state };
+            },
+            call(args) {
+                calls.push({ token: args.token, inputs: args.inputs });
+                return callResult(args.token, args.inputs);
+            },
+        },
+        "bootboots-ai",
+        "sandbox",
+        true,
+    );
+    forgetProjectModules();
+    const program = require(path.join(PROJECT_ROOT, "index.ts")) as Record<string, unknown>;
+    const outputs: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(program)) {
+        outputs[key] = pulumi.Output.isInstance(value) ? await resolve(value) : value;
+    }
+    // Let resources registered after the exports settle (e.g. the bucket policies).
+    await new Promise((done) => setTimeout(done, 50));
+    return {
+        resources,
+        outputs,
+        calls,
+        ofType: (type) => resources.filter((r) => r.type === type),
+        one(type, nameIncludes = "") {
+            const found = resources.filter((r) => r.type === type && r.name.includes(nameIncludes));
+            if (found.length !== 1) throw new Error(`Expected one ${type} named *${nameIncludes}*, found ${found.length}`);
+            return found[0];
+        },
+    };
+}

@@ -1,0 +1,98 @@
+import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import pLimit from "p-limit";
+
+/** The label counts of the original system's data (Feb 2026): 3,064 labels. */
+export const SEED_COUNTS: Readonly<Record<string, number>> = {
+    NoCat: 2067,
+    Tau: 255,
+    Kappa: 235,
+    Chi: 196,
+    Boots: 190,
+    Mu: 62,
+    Wolf: 59,
+};
+
+export const IMAGES_PREFIX = "catcam-training/";
+
+/** A tiny JPEG-shaped file: SOI, a comment naming it (so each file differs), EOI. */
+export function tinyJpeg(id: string, options: { truncated?: boolean } = {}): Buffer {
+    const comment = Buffer.from(`bootboots test image ${id}`);
+    const length = Buffer.alloc(2);
+    length.writeUInt16BE(comment.length + 2);
+    const parts = [Buffer.from([0xff, 0xd8, 0xff, 0xfe]), length, comment];
+    if (!options.truncated) parts.push(Buffer.from([0xff, 0xd9]));
+    return Buffer.concat(parts);
+}
+
+export interface SeedLabel {
+    /** As stored in the table: a bare file name or a full key under the prefix. */
+    readonly imageName: string;
+    /** The `cat` attribute; omitted rows have no object uploaded when `body` is null. */
+    readonly cat: string;
+    /** The object's bytes; null for a label whose image is missing. */
+    readonly body: Buffer | null;
+}
+
+/** Both name styles of the original: old numeric `.jpeg` names and new timestamp `.jpg` names. */
+export function seedName(className: string, index: number): string {
+    const classNumber = Object.keys(SEED_COUNTS).indexOf(className) + 1;
+    if (index % 2 === 0) return `${classNumber * 1_000_000 + index}.jpeg`;
+    const second = String(index % 60).padStart(2, "0");
+    const minute = String(Math.floor(index / 60) % 60).padStart(2, "0");
+    return `2026-02-${String(1 + (index % 28)).padStart(2, "0")}T10_${minute}_${second}_${className}.jpg`;
+}
+
+/** Labels at the seed's scale; every seventh one is stored as a full key under the prefix. */
+export function seedLabels(counts: Readonly<Record<string, number>> = SEED_COUNTS, firstIndex = 0): SeedLabel[] {
+    const labels: SeedLabel[] = [];
+    for (const [className, count] of Object.entries(counts)) {
+        for (let i = firstIndex; i < firstIndex + count; i++) {
+            const name = seedName(className, i);
+            labels.push({ imageName: i % 7 === 3 ? `${IMAGES_PREFIX}${name}` : name, cat: className, body: tinyJpeg(`${className}-${i}`) });
+        }
+    }
+    return labels;
+}
+
+export function sourceKey(imageName: string): string {
+    return imageName.startsWith(IMAGES_PREFIX) ? imageName : `${IMAGES_PREFIX}${imageName}`;
+}
+
+export async function createWorld(s3: S3Client, dynamodb: DynamoDBClient, world: { imagesBucket: string; trainingBucket: string; table: string }) {
+    await s3.send(new CreateBucketCommand({ Bucket: world.imagesBucket }));
+    await s3.send(new CreateBucketCommand({ Bucket: world.trainingBucket }));
+    await dynamodb.send(
+        new CreateTableCommand({
+            TableName: world.table,
+            KeySchema: [{ AttributeName: "imageName", KeyType: "HASH" }],
+            AttributeDefinitions: [{ AttributeName: "imageName", AttributeType: "S" }],
+            BillingMode: "PAY_PER_REQUEST",
+        }),
+    );
+}
+
+/** Writes the labels to the table and their images (where they have one) to the bucket. */
+export async function putLabels(
+    s3: S3Client,
+    dynamodb: DynamoDBClient,
+    world: { imagesBucket: string; table: string },
+    labels: readonly SeedLabel[],
+): Promise<void> {
+    const limit = pLimit(16);
+    await Promise.all(
+        labels
+            .filter((l) => l.body !== null)
+            .map((l) => limit(() => s3.send(new PutObjectCommand({ Bucket: world.imagesBucket, Key: sourceKey(l.imageName), Body: l.body! })))),
+    );
+    for (let i = 0; i < labels.length; i += 25) {
+        const batch = labels.slice(i, i + 25);
+        await dynamodb.send(
+            new BatchWriteItemCommand({
+                RequestItems: {
+                    [world.table]: batch.map((l) => ({ PutRequest: { Item: { imageName: { S: l.imageName }, cat: { S: l.cat } } } })),
+                },
+            }),
+        );
+    }
+}
