@@ -107,7 +107,8 @@ export function triggerSettingsFromEnv(env: NodeJS.ProcessEnv): TriggerSettings 
     };
 }
 
-function parseEvent(raw: unknown, settings: TriggerSettings): TriggerEvent {
+/** Checks a trigger event and fills in the defaults. */
+export function parseTriggerEvent(raw: unknown, settings: Pick<TriggerSettings, "spot" | "instanceType">): TriggerEvent {
     const given = validateEvent<TriggerEvent>(raw, EVENT_RULES, "trigger");
     if (given.datasetId !== undefined && given.skipDataPrep !== true) {
         throw userFacingError(
@@ -202,8 +203,12 @@ function checkDataset(manifest: DatasetManifest, settings: TriggerSettings): voi
     }
 }
 
-function hyperParameters(event: TriggerEvent, settings: TriggerSettings, manifest: DatasetManifest): Record<string, string> {
-    const trainingCounts = Object.fromEntries(settings.classes.map((c) => [c, manifest.classDistribution[c].training]));
+/** The hyperparameters train.py reads, as the strings SageMaker requires (DESIGN.md §6). */
+export function trainingHyperParameters(
+    event: TriggerEvent,
+    settings: Pick<TriggerSettings, "classes" | "trainingScriptUri" | "region">,
+    trainingCounts: Readonly<Record<string, number>>,
+): Record<string, string> {
     return {
         epochs: String(event.epochs),
         learning_rate: String(event.learningRate),
@@ -248,7 +253,11 @@ function createJobRequest(
             TrainingInputMode: "File",
             MetricDefinitions: metricDefinitions.map((m) => ({ Name: m.Name, Regex: m.Regex })),
         },
-        HyperParameters: hyperParameters(event, settings, manifest),
+        HyperParameters: trainingHyperParameters(
+            event,
+            settings,
+            Object.fromEntries(settings.classes.map((c) => [c, manifest.classDistribution[c].training])),
+        ),
         InputDataConfig: [channel("training"), channel("validation")],
         OutputDataConfig: { S3OutputPath: `s3://${settings.modelBucket}/${TRAINING_OUTPUT_PREFIX}` },
         ResourceConfig: { InstanceType: event.instanceType as never, InstanceCount: 1, VolumeSizeInGB: 30 },
@@ -317,7 +326,7 @@ export async function triggerTraining(
     requestId: string,
 ): Promise<TriggerResult> {
     try {
-        const event = parseEvent(rawEvent, settings);
+        const event = parseTriggerEvent(rawEvent, settings);
         const jobName = trainingJobName(requestId);
         const existing = await describeJob(clients, jobName);
         if (existing) return alreadyStarted(settings, jobName, existing);

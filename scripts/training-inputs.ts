@@ -1,0 +1,18 @@
+// Prints, as JSON, what the stack hands a training job: the script archive it uploads and
+// the hyperparameters the trigger sends for a given event. The Python tests use it so that
+// they train with exactly the stack's archive and the trigger's hyperparameters.
+//   ts-node scripts/training-inputs.ts <archive out dir> <trigger event JSON> <training counts JSON> <models bucket>
+import { parseTriggerEvent, trainingHyperParameters } from "../handlers/triggerTraining";
+import { contract } from "../lib/contract";
+import { buildSourceArchive } from "../lib/sourceArchive";
+import * as path from "path";
+
+const [outDir, eventJson, countsJson, modelBucket] = process.argv.slice(2);
+const archive = buildSourceArchive(path.join(__dirname, "..", "training"), outDir);
+const event = parseTriggerEvent(JSON.parse(eventJson), { spot: false, instanceType: "ml.m5.xlarge" });
+const hyperParameters = trainingHyperParameters(
+    event,
+    { classes: contract.classes, trainingScriptUri: `s3://${modelBucket}/${archive.key}`, region: "eu-west-2" },
+    JSON.parse(countsJson),
+);
+console.log(JSON.stringify({ archive, hyperParameters }));

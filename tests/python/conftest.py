@@ -1,0 +1,151 @@
+import json
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+import tensorflow as tf
+from moto.server import ThreadedMotoServer
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT = json.loads((ROOT / "training" / "contract.json").read_text())
+CLASSES = CONTRACT["classes"]
+CODE_BUCKET = "bootboots-models-123456789012"
+# One clearly different colour per class, in class order.
+COLOURS = [(220, 40, 40), (40, 200, 40), (40, 40, 220), (230, 230, 40), (128, 128, 128), (220, 40, 220), (40, 220, 220)]
+IMAGE_SIDE = 48
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def class_image(class_index, rng):
+    pixels = np.array(COLOURS[class_index])[None, None, :] + rng.normal(0, 8, (IMAGE_SIDE, IMAGE_SIDE, 3))
+    return tf.io.encode_jpeg(np.clip(pixels, 0, 255).astype(np.uint8)).numpy()
+
+
+def write_dataset(root, per_class_training=12, per_class_validation=4, classes=CLASSES, seed=0):
+    """Generated JPEGs under training/<Class>/ and validation/<Class>/, plus a truncated and a corrupt file."""
+    rng = np.random.default_rng(seed)
+    for split, count in (("training", per_class_training), ("validation", per_class_validation)):
+        for index, name in enumerate(classes):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                (folder / f"{i:03d}.jpg").write_bytes(class_image(index % len(COLOURS), rng))
+    intact = (root / "training" / classes[0] / "000.jpg").read_bytes()
+    (root / "training" / classes[0] / "truncated.jpg").write_bytes(intact[: len(intact) // 3])
+    (root / "training" / classes[1] / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return root
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="eu-west-2", AWS_DEFAULT_REGION="eu-west-2"
+    )
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="eu-west-2")
+    s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    yield endpoint, s3
+    server.stop()
+
+
+def stack_training_inputs(tmp_path, event, training_counts):
+    """The archive the stack builds and the hyperparameters the trigger sends, from the TypeScript code."""
+    output = subprocess.run(
+        [
+            "node", "-r", "ts-node/register/transpile-only", "scripts/training-inputs.ts",
+            str(tmp_path), json.dumps(event), json.dumps(training_counts), CODE_BUCKET,
+        ],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+class SageMakerJob:
+    """A folder laid out like /opt/ml, run by the sagemaker-training toolkit's `train` launcher."""
+
+    def __init__(self, base_dir, endpoint, hyperparameters, dataset):
+        self.base = base_dir
+        self.endpoint = endpoint
+        config = base_dir / "input" / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+        # The toolkit waits until every host name resolves; "algo-1" only does inside SageMaker.
+        (config / "resourceconfig.json").write_text(
+            json.dumps({"current_host": "localhost", "hosts": ["localhost"], "network_interface_name": "lo"})
+        )
+        channels = {name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"} for name in ("training", "validation")}
+        (config / "inputdataconfig.json").write_text(json.dumps(channels))
+        data = base_dir / "input" / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        for name in ("training", "validation"):
+            target = data / name
+            if not target.exists():
+                target.symlink_to(dataset / name, target_is_directory=True)
+        for folder in ("model", "output/data", "checkpoints", "code"):
+            (base_dir / folder).mkdir(parents=True, exist_ok=True)
+        self.log_path = base_dir / "job.log"
+
+    @property
+    def model_dir(self):
+        return self.base / "model"
+
+    @property
+    def output_data_dir(self):
+        return self.base / "output" / "data"
+
+    def environment(self):
+        env = dict(os.environ)
+        env.update(
+            SAGEMAKER_BASE_DIR=str(self.base),
+            AWS_ENDPOINT_URL=self.endpoint,
+            S3_ENDPOINT_URL=self.endpoint,
+            TF_CPP_MIN_LOG_LEVEL="2",
+            PYTHONUNBUFFERED="1",
+        )
+        # The toolkit runs the script with the interpreter on PATH: the venv's, as in the image.
+        env["PATH"] = f"{Path(os.sys.executable).parent}:{env['PATH']}"
+        return env
+
+    def start(self):
+        launcher = Path(os.sys.executable).parent / "train"
+        log = open(self.log_path, "a")
+        return subprocess.Popen([str(launcher)], env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def run(self, timeout=240):
+        process = self.start()
+        process.wait(timeout=timeout)
+        return process.returncode, self.log_path.read_text()
+
+
+def job_maker(moto_s3, tmp_path):
+    """Makes SageMakerJobs in tmp_path that train with the stack's archive and the trigger's hyperparameters."""
+    endpoint, s3 = moto_s3
+
+    def make(event, extra_hyperparameters=None, dataset=None, training_counts=None, name="job"):
+        dataset = dataset or write_dataset(tmp_path / f"{name}-dataset")
+        counts = training_counts or {c: 12 for c in CLASSES}
+        inputs = stack_training_inputs(tmp_path / f"{name}-archive", event, counts)
+        archive = inputs["archive"]
+        s3.upload_file(archive["path"], CODE_BUCKET, archive["key"])
+        hyperparameters = dict(inputs["hyperParameters"])
+        hyperparameters.update(extra_hyperparameters or {})
+        return SageMakerJob(tmp_path / name, endpoint, hyperparameters, dataset), hyperparameters
+
+    return make
+
+
+@pytest.fixture
+def make_job(moto_s3, tmp_path):
+    return job_maker(moto_s3, tmp_path)

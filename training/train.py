@@ -1,0 +1,485 @@
+"""Fine-tunes MobileNetV2 on the BootBoots dataset and exports a JPEG-serving SavedModel.
+
+Runs in the SageMaker TensorFlow training container (script mode: hyperparameters arrive
+as --key value arguments, channels and output folders as SM_* variables) and locally:
+
+    python training/train.py --training DIR --validation DIR --model-dir DIR --epochs 5
+
+Writes <model dir>/1/ (a SavedModel for TF Serving whose serving_default takes JPEG
+bytes), <model dir>/class_names.json and <output data dir>/evaluation.json.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+HERE = Path(__file__).resolve().parent
+CONTRACT = json.loads((HERE / "contract.json").read_text())
+DEFAULTS = CONTRACT["hyperparameterDefaults"]
+SERVING = CONTRACT["serving"]
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+# Before fine-tuning, the new head learns on the frozen base with a larger step than fine-tuning's.
+HEAD_LEARNING_RATE = 1e-3
+L2_WEIGHT = 1e-4
+SEED = 1234
+
+
+class TrainingError(Exception):
+    """A problem with the job's inputs, said so that the user knows what to fix."""
+
+
+# ---------------------------------------------------------------- hyperparameters
+
+
+def parse_bool(text):
+    lowered = str(text).strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer of at least 1, got {text!r}")
+    return value
+
+
+def fraction(low_inclusive):
+    def parse(text):
+        value = float(text)
+        if not ((value >= 0 if low_inclusive else value > 0) and value < 1):
+            bound = "[0, 1)" if low_inclusive else "(0, 1)"
+            raise argparse.ArgumentTypeError(f"expected a number in {bound}, got {text!r}")
+        return value
+
+    return parse
+
+
+def non_negative_float(text):
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text!r}")
+    return value
+
+
+def parse_class_weights(text):
+    """`none`, a JSON object, or `Class=weight,...` (the toolkit's form for a decoded object)."""
+    text = str(text).strip()
+    if text.lower() == "none":
+        return None
+    try:
+        if text.startswith("{"):
+            weights = json.loads(text)
+        else:
+            weights = dict(pair.split("=", 1) for pair in text.split(","))
+        weights = {name.strip(): float(value) for name, value in weights.items()}
+    except (ValueError, TypeError) as error:
+        raise argparse.ArgumentTypeError(f"expected none, a JSON object or Class=weight,..., got {text!r}") from error
+    if any(w <= 0 for w in weights.values()):
+        raise argparse.ArgumentTypeError(f"class weights must be positive, got {text!r}")
+    return weights
+
+
+def parse_classes(text):
+    classes = [c.strip() for c in str(text).split(",") if c.strip()]
+    if not classes or len(set(classes)) != len(classes):
+        raise argparse.ArgumentTypeError(f"expected a comma list of distinct class names, got {text!r}")
+    return classes
+
+
+def parse_flip(text):
+    allowed = ("horizontal", "vertical", "horizontal_and_vertical", "none")
+    if text not in allowed:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(allowed)}, got {text!r}")
+    return text
+
+
+def parse_base_weights(text):
+    if text not in ("imagenet", "none"):
+        raise argparse.ArgumentTypeError(f"expected imagenet or none, got {text!r}")
+    return text
+
+
+def argument_parser():
+    env = os.environ
+    base_dir = Path(env.get("SAGEMAKER_BASE_DIR", "/opt/ml"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    hp = parser.add_argument_group("hyperparameters")
+    hp.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"])
+    hp.add_argument("--learning_rate", type=fraction(False), default=DEFAULTS["learning_rate"])
+    hp.add_argument("--batch_size", type=positive_int, default=DEFAULTS["batch_size"])
+    hp.add_argument("--train_only_top_layer", type=parse_bool, default=DEFAULTS["train_only_top_layer"])
+    hp.add_argument("--dropout_rate", type=fraction(True), default=DEFAULTS["dropout_rate"])
+    hp.add_argument("--augmentation", type=parse_bool, default=DEFAULTS["augmentation"])
+    hp.add_argument("--augmentation_random_flip", type=parse_flip, default=DEFAULTS["augmentation_random_flip"])
+    hp.add_argument("--augmentation_random_rotation", type=fraction(True), default=DEFAULTS["augmentation_random_rotation"])
+    hp.add_argument("--augmentation_random_zoom", type=fraction(True), default=DEFAULTS["augmentation_random_zoom"])
+    hp.add_argument("--early_stopping", type=parse_bool, default=DEFAULTS["early_stopping"])
+    hp.add_argument("--early_stopping_patience", type=positive_int, default=DEFAULTS["early_stopping_patience"])
+    hp.add_argument("--early_stopping_min_delta", type=non_negative_float, default=DEFAULTS["early_stopping_min_delta"])
+    hp.add_argument("--classes", type=parse_classes, default=CONTRACT["classes"])
+    hp.add_argument("--class_weights", type=parse_class_weights, default=None)
+    hp.add_argument("--base_weights", type=parse_base_weights, default=DEFAULTS["base_weights"])
+    hp.add_argument("--image_size", type=positive_int, default=DEFAULTS["image_size"])
+    paths = parser.add_argument_group("folders (SageMaker sets them through SM_* variables)")
+    paths.add_argument("--training", type=Path, default=env.get("SM_CHANNEL_TRAINING"))
+    paths.add_argument("--validation", type=Path, default=env.get("SM_CHANNEL_VALIDATION"))
+    paths.add_argument("--model-dir", "--model_dir", dest="model_dir", type=Path, default=env.get("SM_MODEL_DIR"))
+    paths.add_argument("--output-data-dir", dest="output_data_dir", type=Path, default=env.get("SM_OUTPUT_DATA_DIR"))
+    paths.add_argument("--checkpoint-dir", dest="checkpoint_dir", type=Path, default=base_dir / "checkpoints")
+    return parser
+
+
+def parse_args(argv):
+    parser = argument_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        names = [u for u in unknown if u.startswith("--")] or unknown
+        parser.error(f"unknown hyperparameter(s): {', '.join(names)}")
+    for name in ("training", "validation", "model_dir"):
+        if getattr(args, name) is None:
+            parser.error(f"--{name.replace('_', '-')} is required outside SageMaker")
+    if args.output_data_dir is None:
+        args.output_data_dir = args.model_dir
+    if args.class_weights is not None:
+        unknown_classes = sorted(set(args.class_weights) - set(args.classes))
+        missing = [c for c in args.classes if c not in args.class_weights]
+        if unknown_classes or missing:
+            parser.error(f"class_weights must give one weight per class; unknown {unknown_classes}, missing {missing}")
+    if args.image_size < 32:
+        parser.error("image_size must be at least 32 (MobileNetV2's smallest input)")
+    return args
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_split(folder, classes, image_size):
+    """Decodes every image of every class folder; undecodable files are counted, not fatal."""
+    images, labels, skipped = [], [], []
+    for index, name in enumerate(classes):
+        class_dir = folder / name
+        files = sorted(p for p in class_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if class_dir.is_dir() else []
+        if not files:
+            raise TrainingError(
+                f"class {name!r} has no images in {class_dir}: every class in 'classes' needs training and "
+                f"validation images (prepare a new dataset, or remove the class from the classes config)"
+            )
+        for path in files:
+            try:
+                image = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False)
+            except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+                skipped.append(str(path))
+                continue
+            images.append(tf.image.resize(image, (image_size, image_size)).numpy().astype(np.uint8))
+            labels.append(index)
+        if not any(label == index for label in labels):
+            raise TrainingError(f"class {name!r} has no decodable images in {class_dir}")
+    return np.stack(images), np.array(labels, dtype=np.int32), skipped
+
+
+def augmentation_layers(args):
+    """Random flip, rotation and zoom from the hyperparameters, or None when switched off."""
+    if not args.augmentation:
+        return None
+    layers = []
+    if args.augmentation_random_flip != "none":
+        layers.append(keras.layers.RandomFlip(args.augmentation_random_flip, seed=SEED))
+    if args.augmentation_random_rotation > 0:
+        layers.append(keras.layers.RandomRotation(args.augmentation_random_rotation, seed=SEED))
+    if args.augmentation_random_zoom > 0:
+        layers.append(keras.layers.RandomZoom(args.augmentation_random_zoom, seed=SEED))
+    return keras.Sequential(layers, name="augmentation") if layers else None
+
+
+def as_dataset(images, labels, batch_size, augmentation=None):
+    """Batches of float pixels; the training set is shuffled and, if asked, augmented."""
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    if augmentation is not None:
+        dataset = dataset.shuffle(len(labels), seed=SEED, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y))
+    if augmentation is not None:
+        # Applied in the input pipeline of the training set only: validation and serving see images as they are.
+        dataset = dataset.map(lambda x, y: (augmentation(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+# ---------------------------------------------------------------- model
+
+
+def build_model(args, num_classes):
+    size = args.image_size
+    inputs = keras.Input(shape=(size, size, 3), name="image")
+    # MobileNetV2's own preprocessing, inside the model: pixels 0..255 to -1..1.
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1, name="mobilenet_v2_preprocess")(inputs)
+    base = keras.applications.MobileNetV2(
+        input_shape=(size, size, 3),
+        include_top=False,
+        weights="imagenet" if args.base_weights == "imagenet" else None,
+    )
+    base.trainable = False
+    # training=False keeps BatchNormalization in inference mode even when the base is unfrozen,
+    # so fine-tuning on a small dataset does not wreck the pretrained statistics.
+    x = base(x, training=False)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(args.dropout_rate)(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", kernel_regularizer=keras.regularizers.L2(L2_WEIGHT), name="probabilities"
+    )(x)
+    return keras.Model(inputs, outputs, name="bootboots_mobilenet_v2")
+
+
+def calibrate_batch_norm(model, images):
+    """Sets BatchNormalization statistics from the training images, for a base without weights.
+
+    Random weights come with placeholder statistics (mean 0, variance 1) under which the
+    features vanish in inference mode; one pass with momentum 0 replaces them.
+    """
+    base = base_of(model)
+    layers = [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in layers]
+    base.trainable = True
+    for layer in layers:
+        layer.momentum = 0.0
+    pixels = model.get_layer("mobilenet_v2_preprocess")(tf.cast(images[:256], tf.float32))
+    base(pixels, training=True)
+    for layer, momentum in zip(layers, momenta):
+        layer.momentum = momentum
+    base.trainable = False
+
+
+def base_of(model):
+    return next(layer for layer in model.layers if layer.name.startswith("mobilenetv2"))
+
+
+def compile_for(model, phase, args):
+    base_of(model).trainable = phase == "fine_tune"
+    # learning_rate is the rate of the last phase: fine-tuning, or the head alone with train_only_top_layer.
+    rate = HEAD_LEARNING_RATE if phase == "head" and not args.train_only_top_layer else args.learning_rate
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+# ---------------------------------------------------------------- training with checkpoints
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One line per epoch, read by the MetricDefinitions in metric-definitions.json."""
+
+    def __init__(self, phase):
+        super().__init__()
+        self.phase = phase
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        figures = " ".join(f"{k}={logs[k]:.6f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs)
+        print(f"epoch={epoch + 1} phase={self.phase} {figures}", flush=True)
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Saves the whole model (weights and optimizer) and where training stands after each epoch."""
+
+    def __init__(self, directory, phase):
+        super().__init__()
+        self.directory = directory
+        self.phase = phase
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial = self.directory / "model.partial.keras"
+        self.model.save(partial)
+        partial.replace(self.directory / "model.keras")
+        state = {"phase": self.phase, "completed_epochs": epoch + 1}
+        (self.directory / "state.json").write_text(json.dumps(state))
+
+
+def read_checkpoint(directory):
+    state_file = directory / "state.json"
+    if not (state_file.is_file() and (directory / "model.keras").is_file()):
+        return None
+    return json.loads(state_file.read_text())
+
+
+def phases(args):
+    """(phase, first epoch, last epoch): the head on a frozen base, then fine-tuning."""
+    if args.train_only_top_layer or args.epochs == 1:
+        return [("head", 0, args.epochs)]
+    head_epochs = max(1, args.epochs // 5)
+    return [("head", 0, head_epochs), ("fine_tune", head_epochs, args.epochs)]
+
+
+def train(args, train_images, train_data, val_data, class_weight):
+    checkpoint = read_checkpoint(args.checkpoint_dir)
+    if checkpoint:
+        print(f"resuming from checkpoint: phase={checkpoint['phase']} completed_epochs={checkpoint['completed_epochs']}", flush=True)
+        model = keras.models.load_model(args.checkpoint_dir / "model.keras")
+    else:
+        model = build_model(args, len(args.classes))
+        if args.base_weights == "none":
+            calibrate_batch_norm(model, train_images)
+
+    for phase, first, last in phases(args):
+        start = first
+        if checkpoint:
+            done_phase = checkpoint["phase"]
+            if done_phase == "fine_tune" and phase == "head":
+                continue
+            if done_phase == phase:
+                start = max(first, checkpoint["completed_epochs"])
+        if start >= last:
+            continue
+        resumed_here = checkpoint is not None and checkpoint["phase"] == phase and start > first
+        if resumed_here:
+            base_of(model).trainable = phase == "fine_tune"
+        else:
+            compile_for(model, phase, args)
+        # The checkpoint is written before the epoch's log line, so a logged epoch is never lost.
+        callbacks = [Checkpoint(args.checkpoint_dir, phase), EpochLog(phase)]
+        if args.early_stopping:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_accuracy",
+                    patience=args.early_stopping_patience,
+                    min_delta=args.early_stopping_min_delta,
+                    restore_best_weights=True,
+                )
+            )
+        model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=last,
+            initial_epoch=start,
+            class_weight=class_weight,
+            callbacks=callbacks,
+            verbose=0,
+        )
+    return model
+
+
+# ---------------------------------------------------------------- evaluation and export
+
+
+def evaluate(model, images, labels, classes):
+    probabilities = model.predict(images.astype(np.float32), batch_size=64, verbose=0)
+    predicted = probabilities.argmax(axis=1)
+    k = len(classes)
+    matrix = np.zeros((k, k), dtype=int)
+    for true, guess in zip(labels, predicted):
+        matrix[true, guess] += 1
+    per_class = {}
+    for i, name in enumerate(classes):
+        tp = int(matrix[i, i])
+        predicted_i = int(matrix[:, i].sum())
+        support = int(matrix[i, :].sum())
+        precision = tp / predicted_i if predicted_i else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+    return {
+        "accuracy": float(np.trace(matrix) / matrix.sum()),
+        "macro_f1": float(np.mean([c["f1"] for c in per_class.values()])),
+        "classes": list(classes),
+        "per_class": per_class,
+        "confusion_matrix": matrix.tolist(),
+        "confusion_matrix_rows": "true class",
+        "validation_images": int(matrix.sum()),
+    }
+
+
+def evaluation_table(report):
+    classes = report["classes"]
+    width = max(len(c) for c in classes) + 2
+    lines = [f"{'class':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    for name in classes:
+        c = report["per_class"][name]
+        lines.append(f"{name:<{width}}{c['precision']:>10.3f}{c['recall']:>10.3f}{c['f1']:>10.3f}{c['support']:>10d}")
+    lines.append("confusion matrix (rows = true class, columns = predicted):")
+    lines.append(" " * width + "".join(f"{c[:7]:>8}" for c in classes))
+    for name, row in zip(classes, report["confusion_matrix"]):
+        lines.append(f"{name:<{width}}" + "".join(f"{n:>8d}" for n in row))
+    return "\n".join(lines)
+
+
+class JpegServing(tf.Module):
+    """TF Serving's view of the model: JPEG bytes in, class probabilities out."""
+
+    def __init__(self, model, image_size):
+        super().__init__()
+        self.model = model
+        self.image_size = image_size
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve(self, image_bytes):
+        def decode(data):
+            image = tf.io.decode_image(data, channels=3, expand_animations=False)
+            image.set_shape([None, None, 3])
+            return tf.image.resize(image, (self.image_size, self.image_size))
+
+        images = tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec([self.image_size, self.image_size, 3], tf.float32))
+        # A single unnamed output: TF Serving then answers {"predictions": [[p0 ... pK], ...]}.
+        return self.model(images, training=False)
+
+
+def export(model, args):
+    export_dir = args.model_dir / "1"
+    if export_dir.exists():
+        shutil.rmtree(export_dir)
+    module = JpegServing(model, args.image_size)
+    tf.saved_model.save(module, str(export_dir), signatures={SERVING["signature"]: module.serve})
+    (args.model_dir / "class_names.json").write_text(json.dumps(args.classes))
+    return export_dir
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    keras.utils.set_random_seed(SEED)
+    print(f"classes={','.join(args.classes)} epochs={args.epochs} learning_rate={args.learning_rate} "
+          f"batch_size={args.batch_size} train_only_top_layer={args.train_only_top_layer}", flush=True)
+
+    train_images, train_labels, train_skipped = load_split(args.training, args.classes, args.image_size)
+    val_images, val_labels, val_skipped = load_split(args.validation, args.classes, args.image_size)
+    skipped = train_skipped + val_skipped
+    print(f"images training={len(train_labels)} validation={len(val_labels)} skipped_undecodable={len(skipped)}", flush=True)
+    for path in skipped:
+        print(f"skipped undecodable image: {path}", flush=True)
+
+    class_weight = None
+    if args.class_weights is not None:
+        class_weight = {i: args.class_weights[name] for i, name in enumerate(args.classes)}
+        print("class_weights " + " ".join(f"{name}={args.class_weights[name]:g}" for name in args.classes), flush=True)
+
+    model = train(
+        args,
+        train_images,
+        as_dataset(train_images, train_labels, args.batch_size, augmentation_layers(args)),
+        as_dataset(val_images, val_labels, args.batch_size),
+        class_weight,
+    )
+
+    report = evaluate(model, val_images, val_labels, args.classes)
+    report["skipped_undecodable"] = skipped
+    args.output_data_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_data_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
+    print(evaluation_table(report), flush=True)
+    print(f"evaluation accuracy={report['accuracy']:.6f}", flush=True)
+    print(f"evaluation macro_f1={report['macro_f1']:.6f}", flush=True)
+
+    export_dir = export(model, args)
+    print(f"saved model to {export_dir}", flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except TrainingError as error:
+        print(f"ERROR: {error}", file=sys.stderr, flush=True)
+        sys.exit(2)
