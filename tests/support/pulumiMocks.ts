@@ -96,7 +96,9 @@ export async function runStack(config: Record<string, string> = {}): Promise<Sta
             newResource(args) {
                 const state = providerState(args.type, args.name, args.inputs);
                 resources.push({ type: args.type, name: args.name, inputs: args.inputs, state });
-                return { id: `${args.name}-id`, state };
+                // A bucket's id is its name, as the provider reports it.
+                const id = args.type === "aws:s3/bucket:Bucket" ? state.bucket : `${args.name}-id`;
+                return { id, state };
             },
             call(args) {
                 calls.push({ token: args.token, inputs: args.inputs });

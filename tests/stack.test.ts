@@ -1,0 +1,283 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseStackConfig } from "../config";
+import { buildSourceArchive } from "../lib/sourceArchive";
+import { lambdaZip, loadDeployedHandler } from "./support/deployedLambda";
+import { MockResource, StackRun, runStack } from "./support/pulumiMocks";
+
+const MODEL_URL = "s3://bootboots-models-123456789012/training-output/bootboots-abc/output/model.tar.gz";
+
+type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: string | string[]; Condition?: any };
+
+function statementsOf(policy: MockResource): Statement[] {
+    return JSON.parse(policy.inputs.policy).Statement;
+}
+
+function actions(statement: Statement): string[] {
+    return ([] as string[]).concat(statement.Action);
+}
+
+function resources(statement: Statement): string[] {
+    return ([] as string[]).concat(statement.Resource);
+}
+
+function allowed(policy: MockResource): Map<string, string[]> {
+    const result = new Map<string, string[]>();
+    for (const s of statementsOf(policy).filter((s) => s.Effect === "Allow")) {
+        for (const action of actions(s)) result.set(action, [...(result.get(action) ?? []), ...resources(s)]);
+    }
+    return result;
+}
+
+describe("the stack (Pulumi mocks)", function () {
+    this.timeout(120_000);
+    let plain: StackRun;
+    let withModel: StackRun;
+
+    before(async () => {
+        plain = await runStack({});
+        withModel = await runStack({ modelDataUrl: MODEL_URL, endpointProvisionedConcurrency: "2" });
+    });
+
+    it("without modelDataUrl: buckets and training pipeline, no endpoint, the six outputs", () => {
+        assert.equal(plain.ofType("aws:sagemaker/endpoint:Endpoint").length, 0);
+        assert.equal(plain.ofType("aws:sagemaker/model:Model").length, 0);
+        assert.equal(plain.ofType("aws:s3/bucket:Bucket").length, 2);
+        assert.equal(plain.ofType("aws:lambda/function:Function").length, 2);
+        assert.equal(plain.ofType("aws:dynamodb/table:Table").length, 0, "catadata is referenced, never created");
+        assert.deepEqual(plain.outputs, {
+            trainingBucketName: "bootboots-training-data-123456789012",
+            modelBucketName: "bootboots-models-123456789012",
+            sagemakerRoleArn: "arn:aws:iam::123456789012:role/bootboots-sagemaker-a1b2c3d",
+            dataPrepFunctionName: "bootboots-data-prep-a1b2c3d",
+            triggerTrainingFunctionName: "bootboots-trigger-training-a1b2c3d",
+            trainingScriptUri: plain.outputs.trainingScriptUri,
+            endpointName: undefined,
+        });
+        assert.match(String(plain.outputs.trainingScriptUri), /^s3:\/\/bootboots-models-123456789012\/code\/sourcedir-[0-9a-f]{16}\.tar\.gz$/);
+        for (const type of ["bootboots:storage:DataBuckets", "bootboots:training:TrainingPipeline"]) {
+            assert.equal(plain.ofType(type).length, 1, type);
+        }
+    });
+
+    it("with modelDataUrl: an auto-named model and serverless configuration behind the stable endpoint name", () => {
+        const model = withModel.one("aws:sagemaker/model:Model");
+        const config = withModel.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration");
+        const endpoint = withModel.one("aws:sagemaker/endpoint:Endpoint");
+        assert.equal(model.inputs.name, undefined);
+        assert.equal(config.inputs.name, undefined);
+        assert.equal(endpoint.inputs.name, "bootboots");
+        assert.equal(withModel.outputs.endpointName, "bootboots");
+        assert.equal(model.inputs.primaryContainer.modelDataUrl, MODEL_URL);
+        assert.equal(
+            model.inputs.primaryContainer.image,
+            "763104351884.dkr.ecr.eu-west-2.amazonaws.com/tensorflow-inference:2.19.0-cpu-py312-ubuntu22.04-sagemaker",
+        );
+        assert.equal(config.inputs.productionVariants[0].modelName, model.state.name);
+        assert.deepEqual(config.inputs.productionVariants[0].serverlessConfig, { memorySizeInMb: 2048, maxConcurrency: 5, provisionedConcurrency: 2 });
+        assert.equal(endpoint.inputs.endpointConfigName, config.state.name);
+        const policy = allowed(withModel.one("aws:iam/rolePolicy:RolePolicy", "bootboots-model"));
+        assert.deepEqual(policy.get("s3:GetObject"), [
+            "arn:aws:s3:::bootboots-models-123456789012/training-output/bootboots-abc/output/model.tar.gz",
+        ]);
+        assert.deepEqual(policy.get("ecr:BatchGetImage"), ["arn:aws:ecr:eu-west-2:763104351884:repository/tensorflow-inference"]);
+    });
+
+    it("leaves provisioned concurrency out when it is 0", async () => {
+        const run = await runStack({ modelDataUrl: MODEL_URL });
+        const config = run.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration");
+        assert.deepEqual(config.inputs.productionVariants[0].serverlessConfig, { memorySizeInMb: 2048, maxConcurrency: 5 });
+    });
+
+    it("blocks public access, enforces bucket ownership and encryption, and refuses non-TLS requests on both buckets", () => {
+        for (const bucket of ["training-data", "models"]) {
+            const block = plain.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bucket);
+            for (const flag of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) {
+                assert.equal(block.inputs[flag], true, `${bucket} ${flag}`);
+            }
+            assert.equal(plain.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls", bucket).inputs.rule.objectOwnership, "BucketOwnerEnforced");
+            const sse = plain.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bucket);
+            assert.equal(sse.inputs.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, "AES256");
+            const [tls] = statementsOf(plain.one("aws:s3/bucketPolicy:BucketPolicy", bucket));
+            assert.equal(tls.Effect, "Deny");
+            assert.deepEqual(tls.Condition, { Bool: { "aws:SecureTransport": "false" } });
+            const arn = `arn:aws:s3:::bootboots-${bucket}-123456789012`;
+            assert.deepEqual(resources(tls), [arn, `${arn}/*`]);
+        }
+    });
+
+    it("versions the models bucket and expires datasets/ after 90 days", () => {
+        const versioning = plain.one("aws:s3/bucketVersioning:BucketVersioning");
+        assert.equal(versioning.inputs.bucket, "bootboots-models-123456789012");
+        assert.equal(versioning.inputs.versioningConfiguration.status, "Enabled");
+        const lifecycle = plain.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration");
+        assert.equal(lifecycle.inputs.bucket, "bootboots-training-data-123456789012");
+        const expiry = lifecycle.inputs.rules.find((r: any) => r.expiration);
+        assert.deepEqual({ prefix: expiry.filter.prefix, days: expiry.expiration.days, status: expiry.status }, { prefix: "datasets/", days: 90, status: "Enabled" });
+    });
+
+    it("gives each function nodejs22.x, its timeout and memory, and a 30-day log group", () => {
+        const expected = { "data-prep": { timeout: 600, memorySize: 1024 }, "trigger-training": { timeout: 900, memorySize: 512 } };
+        for (const [name, limits] of Object.entries(expected)) {
+            const fn = plain.one("aws:lambda/function:Function", name);
+            assert.equal(fn.inputs.runtime, "nodejs22.x");
+            assert.equal(fn.inputs.timeout, limits.timeout);
+            assert.equal(fn.inputs.memorySize, limits.memorySize);
+            const logGroup = plain.one("aws:cloudwatch/logGroup:LogGroup", name);
+            assert.equal(logGroup.inputs.retentionInDays, 30);
+            assert.equal(fn.inputs.loggingConfig.logGroup, logGroup.inputs.name);
+        }
+    });
+
+    it("packages each function without the AWS SDK, under 1 MB, and its __index.js exports a handler", async () => {
+        for (const name of ["data-prep", "trigger-training"]) {
+            const fn = plain.one("aws:lambda/function:Function", name);
+            const zip = await lambdaZip(fn);
+            assert.deepEqual(zip.entries.filter((e) => e.includes("@aws-sdk") || e.includes("@smithy")), []);
+            assert.ok(!zip.entries.includes("node_modules/tar"), "deploy-time packages stay out of the zip");
+            const size = Object.values(zip.sourcePaths).reduce((sum, p) => sum + directorySize(p), zip.indexJs.length);
+            assert.ok(size < 1_000_000, `${name} zip is ${size} bytes`);
+            const handler = await loadDeployedHandler(fn, { AWS_REGION: "eu-west-2" });
+            assert.equal(typeof handler, "function");
+        }
+    });
+
+    it("scopes every IAM statement to named actions and resources", () => {
+        for (const policy of [...plain.ofType("aws:iam/rolePolicy:RolePolicy"), ...withModel.ofType("aws:iam/rolePolicy:RolePolicy")]) {
+            for (const statement of statementsOf(policy)) {
+                for (const action of actions(statement)) {
+                    assert.ok(action !== "*" && !action.endsWith(":*"), `${policy.name}: ${action}`);
+                }
+                for (const resource of resources(statement)) {
+                    const unscoped = ["ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"];
+                    if (resource === "*") assert.ok(actions(statement).every((a) => unscoped.includes(a)), `${policy.name}: * resource for ${actions(statement)}`);
+                }
+            }
+        }
+        for (const role of plain.ofType("aws:iam/role:Role")) {
+            assert.equal(role.inputs.managedPolicyArns, undefined, `${role.name} has no managed policies`);
+        }
+    });
+
+    it("lets data prep scan catadata, read the images prefix and write only under datasets/", () => {
+        const policy = allowed(plain.one("aws:iam/rolePolicy:RolePolicy", "data-prep"));
+        assert.deepEqual(policy.get("dynamodb:Scan"), ["arn:aws:dynamodb:eu-west-2:123456789012:table/catadata"]);
+        assert.deepEqual(policy.get("s3:GetObject"), ["arn:aws:s3:::bootboots-images-123456789012-eu-west-2/catcam-training/*"]);
+        assert.deepEqual(policy.get("s3:PutObject"), ["arn:aws:s3:::bootboots-training-data-123456789012/datasets/*"]);
+        assert.equal(policy.get("s3:DeleteObject"), undefined);
+    });
+
+    it("lets the trigger run bootboots-* jobs, pass the SageMaker role only to SageMaker, invoke data prep and read datasets/", () => {
+        const policy = plain.one("aws:iam/rolePolicy:RolePolicy", "trigger-training");
+        const allow = allowed(policy);
+        for (const action of ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"]) {
+            assert.deepEqual(allow.get(action), ["arn:aws:sagemaker:eu-west-2:123456789012:training-job/bootboots-*"], action);
+        }
+        const pass = statementsOf(policy).find((s) => actions(s).includes("iam:PassRole"))!;
+        assert.deepEqual(resources(pass), [plain.outputs.sagemakerRoleArn]);
+        assert.deepEqual(pass.Condition, { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } });
+        assert.deepEqual(allow.get("lambda:InvokeFunction"), ["arn:aws:lambda:eu-west-2:123456789012:function:bootboots-data-prep-a1b2c3d"]);
+        assert.deepEqual(allow.get("s3:GetObject"), ["arn:aws:s3:::bootboots-training-data-123456789012/datasets/*"]);
+    });
+
+    it("lets the SageMaker role read datasets/ and code/, write training-output/ and checkpoints/, log, and pull its image", () => {
+        const policy = allowed(plain.one("aws:iam/rolePolicy:RolePolicy", "sagemaker"));
+        const models = "arn:aws:s3:::bootboots-models-123456789012";
+        assert.deepEqual(policy.get("s3:GetObject"), [
+            "arn:aws:s3:::bootboots-training-data-123456789012/datasets/*",
+            `${models}/code/*`,
+            `${models}/checkpoints/*`,
+        ]);
+        assert.deepEqual(policy.get("s3:PutObject"), [`${models}/training-output/*`, `${models}/checkpoints/*`]);
+        assert.deepEqual(policy.get("logs:PutLogEvents"), ["arn:aws:logs:eu-west-2:123456789012:log-group:/aws/sagemaker/TrainingJobs*"]);
+        assert.deepEqual(policy.get("ecr:BatchGetImage"), ["arn:aws:ecr:eu-west-2:763104351884:repository/tensorflow-training"]);
+        const role = plain.one("aws:iam/role:Role", "sagemaker");
+        assert.equal(JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Principal.Service, "sagemaker.amazonaws.com");
+    });
+
+    it("hands the trigger the training image of the region and tensorflowVersion, and the script archive", () => {
+        const env = plain.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables;
+        assert.equal(env.TRAINING_IMAGE_URI, "763104351884.dkr.ecr.eu-west-2.amazonaws.com/tensorflow-training:2.19.0-cpu-py312-ubuntu22.04-sagemaker");
+        assert.equal(env.TRAINING_SCRIPT_URI, plain.outputs.trainingScriptUri);
+        assert.equal(env.SPOT_TRAINING, "true");
+        assert.deepEqual(JSON.parse(env.CLASSES), ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"]);
+        const script = plain.one("aws:s3/bucketObjectv2:BucketObjectv2");
+        assert.equal(`s3://${script.inputs.bucket}/${script.inputs.key}`, plain.outputs.trainingScriptUri);
+    });
+
+    it("builds a byte-identical archive, train.py at its root, for identical sources", () => {
+        const source = path.join(__dirname, "..", "training");
+        const a = buildSourceArchive(source, fs.mkdtempSync(path.join(os.tmpdir(), "archive-a-")));
+        const b = buildSourceArchive(source, fs.mkdtempSync(path.join(os.tmpdir(), "archive-b-")));
+        assert.equal(a.sha256, b.sha256);
+        assert.deepEqual(fs.readFileSync(a.path), fs.readFileSync(b.path));
+        assert.ok(a.files.includes("train.py") && a.files.includes("metric-definitions.json"));
+        assert.ok(a.files.every((f) => !f.includes("__pycache__")));
+        assert.equal(`s3://bootboots-models-123456789012/${a.key}`, plain.outputs.trainingScriptUri);
+    });
+
+    it("stops the program with one message naming the key, the value and an example", async () => {
+        await assert.rejects(runStack({ endpointMemoryMb: "1500" }), /bootboots-ai:endpointMemoryMb = "1500".*multiple of 1024.*Example: pulumi config set endpointMemoryMb 2048/);
+    });
+});
+
+describe("stack config rules", () => {
+    const cases: [Record<string, string>, RegExp][] = [
+        [{ endpointMemoryMb: "1500" }, /endpointMemoryMb = "1500": must be a multiple of 1024/],
+        [{ endpointMemoryMb: "8192" }, /endpointMemoryMb = "8192"/],
+        [{ modelDataUrl: "https://example.com/model.tar.gz" }, /modelDataUrl = "https:.*s3:\/\/<bucket>\/<key>\.tar\.gz.*Example: pulumi config set modelDataUrl s3:\/\//],
+        [{ modelDataUrl: "s3://bucket/model.zip" }, /modelDataUrl = "s3:\/\/bucket\/model\.zip"/],
+        [{ validationSplit: "1.5" }, /validationSplit = "1.5": must be strictly between 0 and 1.*Example: pulumi config set validationSplit 0.2/],
+        [{ validationSplit: "abc" }, /validationSplit = "abc": must be a number/],
+        [{ endpointMaxConcurrency: "5", endpointProvisionedConcurrency: "6" }, /endpointProvisionedConcurrency = "6": must be an integer from 0 to 5/],
+        [{ noCatClass: "Nobody" }, /noCatClass = "Nobody": must be one of classes/],
+        [{ classes: '["Boots","Boots"]' }, /classes = .*appears more than once/],
+        [{ classes: "[]" }, /classes = "\[\]": must be a non-empty list/],
+        [{ imagesPrefix: "catcam-training" }, /imagesPrefix = "catcam-training": must be a key prefix that ends with '\/'/],
+        [{ maxNoCatSamples: "0" }, /maxNoCatSamples = "0": must be an integer from 1/],
+        [{ trainingInstanceType: "m5.xlarge" }, /trainingInstanceType = "m5.xlarge".*Example: pulumi config set trainingInstanceType ml.m5.xlarge/],
+        [{ spotTraining: "maybe" }, /spotTraining = "maybe": must be true or false/],
+        [{ tensorflowVersion: "2.3" }, /tensorflowVersion = "2.3".*2\.19/],
+        [{ endpointName: "my_endpoint" }, /endpointName = "my_endpoint"/],
+        [{ endpointMaxConcurrency: "201" }, /endpointMaxConcurrency = "201": must be an integer from 1 to 200/],
+        [{ imagesBucketName: "Bad_Bucket" }, /imagesBucketName = "Bad_Bucket"/],
+    ];
+    for (const [config, message] of cases) {
+        it(`rejects ${JSON.stringify(config)}`, () => {
+            assert.throws(() => parseStackConfig((key) => config[key]), message);
+        });
+    }
+
+    it("has the documented defaults", () => {
+        const config = parseStackConfig(() => undefined);
+        assert.deepEqual(config, {
+            modelDataUrl: undefined,
+            imagesBucketName: undefined,
+            imagesPrefix: "catcam-training/",
+            catadataTableName: "catadata",
+            classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
+            noCatClass: "NoCat",
+            validationSplit: 0.2,
+            maxNoCatSamples: 200,
+            trainingInstanceType: "ml.m5.xlarge",
+            spotTraining: true,
+            tensorflowVersion: "2.19",
+            endpointName: "bootboots",
+            endpointMemoryMb: 2048,
+            endpointMaxConcurrency: 5,
+            endpointProvisionedConcurrency: 0,
+        });
+    });
+
+    it("accepts classes as a comma list", () => {
+        assert.deepEqual(parseStackConfig((k) => ({ classes: "A, B,NoCat" } as Record<string, string>)[k]).classes, ["A", "B", "NoCat"]);
+    });
+});
+
+function directorySize(p: string): number {
+    const stat = fs.statSync(p);
+    if (!stat.isDirectory()) return stat.size;
+    return fs.readdirSync(p).reduce((sum, entry) => sum + directorySize(path.join(p, entry)), 0);
+}
