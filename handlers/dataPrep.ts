@@ -212,10 +212,14 @@ function planSplit(labels: readonly Label[], settings: DataPrepSettings, event: 
                 .sort((a, b) => stableFraction("sample", a.imageName) - stableFraction("sample", b.imageName))
                 .slice(0, event.maxNoCatSamples);
         }
-        for (const image of kept) {
-            const split = stableFraction("split", image.imageName) < event.validationSplit ? "validation" : "training";
-            planned.push({ ...image, split });
-        }
+        const bySplitHash = kept
+            .map((image) => ({ image, fraction: stableFraction("split", image.imageName) }))
+            .sort((a, b) => a.fraction - b.fraction);
+        // Below the split goes to validation; a small class still gets one image on each side
+        // (its lowest hash to validation, its highest to training).
+        let validationCount = bySplitHash.filter((entry) => entry.fraction < event.validationSplit).length;
+        if (bySplitHash.length >= 2) validationCount = Math.min(Math.max(validationCount, 1), bySplitHash.length - 1);
+        bySplitHash.forEach(({ image }, index) => planned.push({ ...image, split: index < validationCount ? "validation" : "training" }));
     }
     return { planned, available };
 }

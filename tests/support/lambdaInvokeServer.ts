@@ -1,0 +1,45 @@
+import * as http from "http";
+import { freePort } from "./moto";
+import { Handler } from "./deployedLambda";
+
+export interface InvokeServer {
+    readonly endpoint: string;
+    readonly invocations: { functionName: string; payload: unknown }[];
+    close(): Promise<void>;
+}
+
+/**
+ * The Lambda Invoke API on 127.0.0.1, answering for the functions given: a handler's
+ * result as the payload, or a thrown error as `X-Amz-Function-Error: Unhandled`, as Lambda does.
+ */
+export async function startInvokeServer(functions: Record<string, Handler>): Promise<InvokeServer> {
+    const port = await freePort();
+    const invocations: InvokeServer["invocations"] = [];
+    const server = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c) => chunks.push(c));
+        req.on("end", async () => {
+            const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(req.url ?? "");
+            const functionName = match ? decodeURIComponent(match[1]) : "";
+            const handler = functions[functionName];
+            if (!handler) {
+                res.writeHead(404, { "content-type": "application/json", "x-amzn-errortype": "ResourceNotFoundException" });
+                res.end(JSON.stringify({ Type: "User", message: `Function not found: ${functionName}` }));
+                return;
+            }
+            const body = Buffer.concat(chunks).toString("utf8");
+            const payload = body ? JSON.parse(body) : {};
+            invocations.push({ functionName, payload });
+            try {
+                const result = await handler(payload, { awsRequestId: `invoke-${invocations.length}` });
+                res.writeHead(200, { "content-type": "application/json", "x-amz-executed-version": "$LATEST" });
+                res.end(JSON.stringify(result));
+            } catch (error) {
+                res.writeHead(200, { "content-type": "application/json", "x-amz-function-error": "Unhandled" });
+                res.end(JSON.stringify({ errorType: (error as Error).name, errorMessage: (error as Error).message }));
+            }
+        });
+    });
+    await new Promise<void>((done) => server.listen(port, "127.0.0.1", () => done()));
+    return { endpoint: `http://127.0.0.1:${port}`, invocations, close: () => new Promise((done) => server.close(() => done())) };
+}

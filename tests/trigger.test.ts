@@ -1,0 +1,275 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DescribeTrainingJobCommand, ListTrainingJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { DatasetManifest } from "../handlers/dataset";
+import { TriggerSettings, TriggerSuccess, triggerTraining } from "../handlers/triggerTraining";
+import { loadDeployedHandler } from "./support/deployedLambda";
+import { moto } from "./support/hooks";
+import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
+import { clientConfig } from "./support/moto";
+import { Proxy, startProxy } from "./support/proxy";
+import { runStack } from "./support/pulumiMocks";
+import { createWorld, putLabels, seedLabels } from "./support/seed";
+
+const world = { imagesBucket: "bootboots-images-123456789012-eu-west-2", trainingBucket: "bootboots-training-data-123456789012", table: "catadata" };
+const MODEL_BUCKET = "bootboots-models-123456789012";
+const SMALL_SEED = { NoCat: 60, Tau: 20, Kappa: 20, Chi: 20, Boots: 20, Mu: 15, Wolf: 15 };
+const METRIC_DEFINITIONS = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"));
+const IMAGE = "763104351884.dkr.ecr.eu-west-2.amazonaws.com/tensorflow-training:2.19.0-cpu-py312-ubuntu22.04-sagemaker";
+const ROLE = "arn:aws:iam::123456789012:role/bootboots-sagemaker-a1b2c3d";
+
+describe("trigger-training", function () {
+    this.timeout(180_000);
+    let proxy: Proxy;
+    let invoke: InvokeServer;
+    let settings: TriggerSettings;
+
+    const sagemaker = () => new SageMakerClient(clientConfig(moto.endpoint));
+    const s3 = () => new S3Client(clientConfig(moto.endpoint));
+    const clients = () => ({
+        s3: new S3Client(clientConfig(proxy.endpoint)),
+        sagemaker: new SageMakerClient(clientConfig(proxy.endpoint, 1)),
+        lambda: new LambdaClient(clientConfig(invoke.endpoint, 1)),
+    });
+    const readManifest = async (datasetId: string): Promise<DatasetManifest> => {
+        const object = await s3().send(new GetObjectCommand({ Bucket: world.trainingBucket, Key: `datasets/${datasetId}/manifest.json` }));
+        return JSON.parse(await object.Body!.transformToString());
+    };
+    const jobCount = async () => (await sagemaker().send(new ListTrainingJobsCommand({}))).TrainingJobSummaries?.length ?? 0;
+    const createRequests = () => proxy.requests.filter((r) => r.headers["x-amz-target"] === "SageMaker.CreateTrainingJob").map((r) => JSON.parse(r.body.toString()));
+
+    before(async () => {
+        await moto.reset();
+        const direct = { s3: s3(), dynamodb: new DynamoDBClient(clientConfig(moto.endpoint)) };
+        await createWorld(direct.s3, direct.dynamodb, world);
+        await direct.s3.send(new CreateBucketCommand({ Bucket: MODEL_BUCKET }));
+        await putLabels(direct.s3, direct.dynamodb, world, seedLabels(SMALL_SEED));
+
+        const stack = await runStack({});
+        const dataPrepFn = stack.one("aws:lambda/function:Function", "data-prep");
+        process.env.AWS_ENDPOINT_URL = moto.endpoint;
+        const dataPrep = await loadDeployedHandler(dataPrepFn);
+        invoke = await startInvokeServer({ [String(stack.outputs.dataPrepFunctionName)]: dataPrep });
+        proxy = await startProxy(moto.endpoint);
+        settings = {
+            region: "eu-west-2",
+            trainingBucket: world.trainingBucket,
+            modelBucket: MODEL_BUCKET,
+            dataPrepFunction: String(stack.outputs.dataPrepFunctionName),
+            sagemakerRoleArn: ROLE,
+            trainingImageUri: IMAGE,
+            trainingScriptUri: String(stack.outputs.trainingScriptUri),
+            instanceType: "ml.m5.xlarge",
+            spot: true,
+            classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
+        };
+    });
+
+    after(async () => {
+        await proxy?.close();
+        await invoke?.close();
+        delete process.env.AWS_ENDPOINT_URL;
+        delete process.env.AWS_ENDPOINT_URL_LAMBDA;
+    });
+
+    it("refuses bad payloads with a message naming the field, and starts no job", async () => {
+        const cases: [unknown, RegExp][] = [
+            [{ epochs: 0 }, /"epochs".*integer from 1 to 10000/],
+            [{ epochs: 10001 }, /"epochs"/],
+            [{ epochs: 2.5 }, /"epochs"/],
+            [{ epochs: "50" }, /"epochs"/],
+            [{ learningRate: 0 }, /"learningRate".*greater than 0 and less than 1/],
+            [{ learningRate: 1 }, /"learningRate"/],
+            [{ learningRate: -0.1 }, /"learningRate"/],
+            [{ batchSize: 0 }, /"batchSize".*integer from 1/],
+            [{ dropoutRate: 1 }, /"dropoutRate".*at least 0 and less than 1/],
+            [{ dropoutRate: -0.1 }, /"dropoutRate"/],
+            [{ instanceType: "m5.xlarge" }, /"instanceType".*ml\.m5\.xlarge/],
+            [{ skipDataPrep: true, datasetId: "latest" }, /"datasetId".*20260221T153033Z-4f2a/],
+            [{ datasetId: "20260221T153033Z-4f2a" }, /"datasetId".*skipDataPrep/],
+            [{ classWeights: "auto" }, /"classWeights".*"balanced", "none"/],
+            [{ spot: "yes" }, /"spot".*true or false/],
+            [{ trainOnlyTopLayer: 1 }, /"trainOnlyTopLayer"/],
+            [{ skipDataPrep: "true" }, /"skipDataPrep"/],
+            [{ maxRuntimeSeconds: 10 }, /"maxRuntimeSeconds".*integer from 60/],
+            [{ epoch: 5 }, /Unknown field "epoch".*Allowed fields: skipDataPrep, datasetId, epochs/],
+            [[1, 2], /must be a JSON object/],
+        ];
+        for (const [event, message] of cases) {
+            const result = await triggerTraining(clients(), settings, event, `bad-${JSON.stringify(event)}`);
+            assert.equal(result.success, false, JSON.stringify(event));
+            assert.match((result as { error: string }).error, message, JSON.stringify(event));
+        }
+        assert.equal(invoke.invocations.length, 0, "no data prep for a bad payload");
+        assert.equal(await jobCount(), 0);
+    });
+
+    let first: TriggerSuccess;
+    it("prepares a dataset through the data-prep function and starts the job SageMaker is asked for", async () => {
+        const result = await triggerTraining(clients(), settings, { epochs: 30, batchSize: 8 }, "request-1");
+        assert.equal(result.success, true, JSON.stringify(result));
+        first = result as TriggerSuccess;
+        assert.equal(invoke.invocations.length, 1);
+        assert.match(first.trainingJobName, /^bootboots-[0-9a-f]{24}$/);
+        assert.ok(first.trainingJobName.length <= 63 && /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(first.trainingJobName));
+        assert.equal(first.consoleUrl, `https://eu-west-2.console.aws.amazon.com/sagemaker/home?region=eu-west-2#/jobs/${first.trainingJobName}`);
+        assert.equal(
+            first.deployCommand,
+            `pulumi config set modelDataUrl s3://${MODEL_BUCKET}/training-output/${first.trainingJobName}/output/model.tar.gz && pulumi up`,
+        );
+
+        const job = await sagemaker().send(new DescribeTrainingJobCommand({ TrainingJobName: first.trainingJobName }));
+        assert.equal(job.AlgorithmSpecification?.TrainingImage, IMAGE);
+        assert.equal(job.RoleArn, ROLE);
+        assert.deepEqual(job.HyperParameters, first.hyperParameters);
+        const datasetUri = `s3://${world.trainingBucket}/datasets/${first.datasetId}/`;
+        assert.deepEqual(
+            job.InputDataConfig?.map((c) => [c.ChannelName, c.DataSource?.S3DataSource?.S3Uri]),
+            [["training", `${datasetUri}training/`], ["validation", `${datasetUri}validation/`]],
+        );
+        assert.equal(job.OutputDataConfig?.S3OutputPath, `s3://${MODEL_BUCKET}/training-output/`);
+        assert.equal(job.EnableManagedSpotTraining, true);
+        assert.ok(job.StoppingCondition!.MaxWaitTimeInSeconds! >= job.StoppingCondition!.MaxRuntimeInSeconds!);
+        assert.equal(job.StoppingCondition?.MaxRuntimeInSeconds, 7200);
+        assert.equal(job.CheckpointConfig?.S3Uri, `s3://${MODEL_BUCKET}/checkpoints/${first.trainingJobName}/`);
+        assert.equal(job.ResourceConfig?.InstanceType, "ml.m5.xlarge");
+
+        // moto replaces MetricDefinitions and drops tags on describe: read them from the request sent.
+        const [request] = createRequests();
+        assert.deepEqual(request.AlgorithmSpecification.MetricDefinitions, METRIC_DEFINITIONS);
+        assert.deepEqual(request.Tags, [
+            { Key: "project", Value: "bootboots-ai" },
+            { Key: "bootboots:datasetId", Value: first.datasetId },
+            { Key: "bootboots:requestId", Value: "request-1" },
+        ]);
+    });
+
+    it("sends every hyperparameter of the design as a string, with balanced class weights computed from the counts", async () => {
+        const hps = first.hyperParameters;
+        assert.deepEqual(Object.keys(hps).sort(), [
+            "augmentation", "augmentation_random_flip", "augmentation_random_rotation", "augmentation_random_zoom",
+            "batch_size", "class_weights", "classes", "dropout_rate", "early_stopping", "early_stopping_min_delta",
+            "early_stopping_patience", "epochs", "learning_rate", "sagemaker_program", "sagemaker_region",
+            "sagemaker_submit_directory", "train_only_top_layer",
+        ]);
+        assert.ok(Object.values(hps).every((v) => typeof v === "string"));
+        assert.equal(hps.epochs, "30");
+        assert.equal(hps.batch_size, "8");
+        assert.equal(hps.learning_rate, "0.0001");
+        assert.equal(hps.augmentation_random_flip, "horizontal_and_vertical");
+        assert.equal(hps.classes, "Boots,Chi,Kappa,Mu,NoCat,Tau,Wolf");
+        assert.equal(hps.sagemaker_program, "train.py");
+        assert.equal(hps.sagemaker_submit_directory, settings.trainingScriptUri);
+        const manifest = await readManifest(first.datasetId);
+        const counts = settings.classes.map((c) => manifest.classDistribution[c].training);
+        const total = counts.reduce((a, b) => a + b, 0);
+        const weights = JSON.parse(hps.class_weights);
+        settings.classes.forEach((c, i) => assert.ok(Math.abs(weights[c] - total / (7 * counts[i])) < 1e-5, c));
+        assert.ok(weights.Mu > weights.NoCat, "the rarer class weighs more");
+    });
+
+    it("never starts a second job for a retried invocation", async () => {
+        const retry = await triggerTraining(clients(), settings, { epochs: 30, batchSize: 8 }, "request-1");
+        assert.equal(retry.success, true);
+        assert.equal((retry as TriggerSuccess).trainingJobName, first.trainingJobName);
+        assert.equal((retry as TriggerSuccess).alreadyStarted, true);
+        assert.equal((retry as TriggerSuccess).datasetId, first.datasetId);
+        assert.equal(await jobCount(), 1);
+        assert.equal(invoke.invocations.length, 1, "the retry prepares no new dataset");
+    });
+
+    it("reports SageMaker's ResourceInUse, from a retry that raced the first, as the job already started", async () => {
+        let describes = 0;
+        proxy.options = {
+            inject: (request) => {
+                const target = request.headers["x-amz-target"];
+                if (target === "SageMaker.DescribeTrainingJob" && describes++ === 0) {
+                    return { status: 400, body: JSON.stringify({ __type: "ValidationException", message: "Requested resource not found" }), headers: { "content-type": "application/x-amz-json-1.1" } };
+                }
+                if (target === "SageMaker.CreateTrainingJob") {
+                    return { status: 400, body: JSON.stringify({ __type: "ResourceInUse", message: "Training job names must be unique" }), headers: { "content-type": "application/x-amz-json-1.1" } };
+                }
+                return undefined;
+            },
+        };
+        const raced = await triggerTraining(clients(), settings, { skipDataPrep: true }, "request-1");
+        proxy.options = {};
+        assert.equal(raced.success, true, JSON.stringify(raced));
+        assert.equal((raced as TriggerSuccess).trainingJobName, first.trainingJobName);
+        assert.equal((raced as TriggerSuccess).alreadyStarted, true);
+        assert.equal(await jobCount(), 1);
+    });
+
+    it("with skipDataPrep uses latest.json, or the datasetId given, without invoking data prep", async () => {
+        const latest = await triggerTraining(clients(), settings, { skipDataPrep: true, spot: false, classWeights: "none" }, "request-2");
+        assert.equal(latest.success, true, JSON.stringify(latest));
+        assert.equal((latest as TriggerSuccess).datasetId, first.datasetId);
+        assert.equal((latest as TriggerSuccess).hyperParameters.class_weights, "none");
+        const job = await sagemaker().send(new DescribeTrainingJobCommand({ TrainingJobName: (latest as TriggerSuccess).trainingJobName }));
+        assert.equal(job.EnableManagedSpotTraining, false);
+        assert.equal(job.CheckpointConfig, undefined);
+
+        const named = await triggerTraining(clients(), settings, { skipDataPrep: true, datasetId: first.datasetId }, "request-3");
+        assert.equal(named.success, true);
+        const unknown = await triggerTraining(clients(), settings, { skipDataPrep: true, datasetId: "20200101T000000Z-0000" }, "request-4");
+        assert.equal(unknown.success, false);
+        assert.match((unknown as { error: string }).error, /Dataset 20200101T000000Z-0000 does not exist/);
+        assert.equal(invoke.invocations.length, 1);
+    });
+
+    it("says clearly when no dataset exists yet", async () => {
+        await s3().send(new DeleteObjectCommand({ Bucket: world.trainingBucket, Key: "datasets/latest.json" }));
+        const before = await jobCount();
+        const result = await triggerTraining(clients(), settings, { skipDataPrep: true }, "request-5");
+        assert.equal(result.success, false);
+        assert.match((result as { error: string }).error, /No dataset exists yet.*invoke without "skipDataPrep"/);
+        assert.equal(await jobCount(), before);
+    });
+
+    it("treats a data-prep FunctionError as a failure and starts no job", async () => {
+        const failing = await startInvokeServer({
+            [settings.dataPrepFunction]: async () => {
+                throw new Error("Task timed out after 600.00 seconds");
+            },
+        });
+        const before = await jobCount();
+        const result = await triggerTraining({ ...clients(), lambda: new LambdaClient(clientConfig(failing.endpoint, 1)) }, settings, {}, "request-6");
+        await failing.close();
+        assert.equal(result.success, false);
+        assert.match((result as { error: string }).error, /Data prep failed \(Unhandled\): Task timed out/);
+        assert.equal(await jobCount(), before);
+    });
+
+    it("refuses a dataset with fewer than 50 training images", async () => {
+        const small: DatasetManifest = {
+            ...(await readManifest(first.datasetId)),
+            datasetId: "20260101T000000Z-beef",
+            trainingImages: 42,
+        };
+        await s3().send(new PutObjectCommand({ Bucket: world.trainingBucket, Key: "datasets/20260101T000000Z-beef/manifest.json", Body: JSON.stringify(small) }));
+        const result = await triggerTraining(clients(), settings, { skipDataPrep: true, datasetId: small.datasetId }, "request-7");
+        assert.equal(result.success, false);
+        assert.match((result as { error: string }).error, /has 42 training images; training needs at least 50/);
+    });
+
+    it("runs end to end as deployed: the trigger's __index.js invokes data prep's and starts a job", async () => {
+        const stack = await runStack({});
+        process.env.AWS_ENDPOINT_URL = moto.endpoint;
+        process.env.AWS_ENDPOINT_URL_LAMBDA = invoke.endpoint;
+        const trigger = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "trigger-training"));
+        const before = await jobCount();
+        const started = Date.now();
+        const result = await trigger({ epochs: 5 }, { awsRequestId: "deployed-request" });
+        assert.equal(result.success, true, JSON.stringify(result));
+        assert.ok(Date.now() - started < 60_000, "fits the AWS CLI's 60 s read timeout");
+        assert.equal(await jobCount(), before + 1);
+        assert.equal(result.dataPrep.success, true);
+        const job = await sagemaker().send(new DescribeTrainingJobCommand({ TrainingJobName: result.trainingJobName }));
+        assert.equal(job.HyperParameters?.epochs, "5");
+        assert.equal(job.AlgorithmSpecification?.TrainingImage, IMAGE);
+    });
+});
