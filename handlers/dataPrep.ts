@@ -12,6 +12,7 @@ import {
     newDatasetId,
     stableFraction,
 } from "./dataset";
+import { requiredEnv } from "./env";
 import { describeAwsError, isUserFacing, userFacingError } from "./errors";
 import { booleanField, integerField, numberField, validateEvent } from "./eventFields";
 
@@ -75,11 +76,7 @@ const EVENT_RULES = {
 
 /** Reads the settings the stack hands the function as environment variables. */
 export function dataPrepSettingsFromEnv(env: NodeJS.ProcessEnv): DataPrepSettings {
-    const required = (name: string): string => {
-        const value = env[name];
-        if (!value) throw new Error(`Environment variable ${name} is not set: redeploy the stack.`);
-        return value;
-    };
+    const required = (name: string): string => requiredEnv(env, name);
     return {
         tableName: required("CATADATA_TABLE"),
         imagesBucket: required("IMAGES_BUCKET"),

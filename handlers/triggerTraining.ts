@@ -12,6 +12,7 @@ import { contract, metricDefinitions } from "../lib/contract";
 import { CHECKPOINTS_PREFIX, LATEST_DATASET_KEY, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import type { DataPrepResult } from "./dataPrep";
 import { DATASET_ID_PATTERN, DatasetManifest, DatasetPointer, datasetPrefix } from "./dataset";
+import { requiredEnv } from "./env";
 import { describeAwsError, isUserFacing, userFacingError } from "./errors";
 import { booleanField, integerField, numberField, oneOfField, patternField, validateEvent } from "./eventFields";
 
@@ -88,11 +89,7 @@ const EVENT_RULES = {
 };
 
 export function triggerSettingsFromEnv(env: NodeJS.ProcessEnv): TriggerSettings {
-    const required = (name: string): string => {
-        const value = env[name];
-        if (!value) throw new Error(`Environment variable ${name} is not set: redeploy the stack.`);
-        return value;
-    };
+    const required = (name: string): string => requiredEnv(env, name);
     return {
         region: required("AWS_REGION"),
         trainingBucket: required("TRAINING_BUCKET"),
