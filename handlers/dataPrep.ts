@@ -189,6 +189,13 @@ interface PlannedImage extends Label {
     readonly split: "training" | "validation";
 }
 
+/** Images ordered by their stable fraction for the purpose, each hashed once. */
+function byStableFraction(purpose: "split" | "sample", images: readonly Label[]): { image: Label; fraction: number }[] {
+    return images
+        .map((image) => ({ image, fraction: stableFraction(purpose, image.imageName) }))
+        .sort((a, b) => a.fraction - b.fraction);
+}
+
 /**
  * Stable, stratified plan: NoCat keeps the images with the lowest sample hashes, and
  * each image falls on the validation side when its split hash is below the split.
@@ -203,15 +210,11 @@ function planSplit(labels: readonly Label[], settings: DataPrepSettings, event: 
 
     const planned: PlannedImage[] = [];
     for (const [className, images] of byClass) {
-        let kept = images;
-        if (className === settings.noCatClass && images.length > event.maxNoCatSamples) {
-            kept = [...images]
-                .sort((a, b) => stableFraction("sample", a.imageName) - stableFraction("sample", b.imageName))
-                .slice(0, event.maxNoCatSamples);
-        }
-        const bySplitHash = kept
-            .map((image) => ({ image, fraction: stableFraction("split", image.imageName) }))
-            .sort((a, b) => a.fraction - b.fraction);
+        const kept =
+            className === settings.noCatClass && images.length > event.maxNoCatSamples
+                ? byStableFraction("sample", images).slice(0, event.maxNoCatSamples).map((entry) => entry.image)
+                : images;
+        const bySplitHash = byStableFraction("split", kept);
         // Below the split goes to validation; a small class still gets one image on each side
         // (its lowest hash to validation, its highest to training).
         let validationCount = bySplitHash.filter((entry) => entry.fraction < event.validationSplit).length;
