@@ -47,29 +47,31 @@ def parse_bool(text):
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer of at least 1, got {text!r}")
-    return value
+def number(kind, low, high=None, low_inclusive=True):
+    """An argparse type: a `kind` (int or float) from `low` (or above it) up to, not including, `high`."""
+    if high is None:
+        allowed = f"of at least {low}"
+    else:
+        allowed = f"in {'[' if low_inclusive else '('}{low}, {high})"
+    noun = "an integer" if kind is int else "a number"
 
-
-def fraction(low_inclusive):
     def parse(text):
-        value = float(text)
-        if not ((value >= 0 if low_inclusive else value > 0) and value < 1):
-            bound = "[0, 1)" if low_inclusive else "(0, 1)"
-            raise argparse.ArgumentTypeError(f"expected a number in {bound}, got {text!r}")
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not (
+            (value >= low if low_inclusive else value > low) and (high is None or value < high)
+        ):
+            raise argparse.ArgumentTypeError(f"expected {noun} {allowed}, got {text!r}")
         return value
 
     return parse
 
 
-def non_negative_float(text):
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text!r}")
-    return value
+positive_int = number(int, 1)
+fraction = number(float, 0, 1, low_inclusive=True)
+open_fraction = number(float, 0, 1, low_inclusive=False)
 
 
 def parse_class_weights(text):
@@ -116,17 +118,17 @@ def argument_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     hp = parser.add_argument_group("hyperparameters")
     hp.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"])
-    hp.add_argument("--learning_rate", type=fraction(False), default=DEFAULTS["learning_rate"])
+    hp.add_argument("--learning_rate", type=open_fraction, default=DEFAULTS["learning_rate"])
     hp.add_argument("--batch_size", type=positive_int, default=DEFAULTS["batch_size"])
     hp.add_argument("--train_only_top_layer", type=parse_bool, default=DEFAULTS["train_only_top_layer"])
-    hp.add_argument("--dropout_rate", type=fraction(True), default=DEFAULTS["dropout_rate"])
+    hp.add_argument("--dropout_rate", type=fraction, default=DEFAULTS["dropout_rate"])
     hp.add_argument("--augmentation", type=parse_bool, default=DEFAULTS["augmentation"])
     hp.add_argument("--augmentation_random_flip", type=parse_flip, default=DEFAULTS["augmentation_random_flip"])
-    hp.add_argument("--augmentation_random_rotation", type=fraction(True), default=DEFAULTS["augmentation_random_rotation"])
-    hp.add_argument("--augmentation_random_zoom", type=fraction(True), default=DEFAULTS["augmentation_random_zoom"])
+    hp.add_argument("--augmentation_random_rotation", type=fraction, default=DEFAULTS["augmentation_random_rotation"])
+    hp.add_argument("--augmentation_random_zoom", type=fraction, default=DEFAULTS["augmentation_random_zoom"])
     hp.add_argument("--early_stopping", type=parse_bool, default=DEFAULTS["early_stopping"])
     hp.add_argument("--early_stopping_patience", type=positive_int, default=DEFAULTS["early_stopping_patience"])
-    hp.add_argument("--early_stopping_min_delta", type=non_negative_float, default=DEFAULTS["early_stopping_min_delta"])
+    hp.add_argument("--early_stopping_min_delta", type=number(float, 0), default=DEFAULTS["early_stopping_min_delta"])
     hp.add_argument("--classes", type=parse_classes, default=CONTRACT["classes"])
     hp.add_argument("--class_weights", type=parse_class_weights, default=None)
     hp.add_argument("--base_weights", type=parse_base_weights, default=DEFAULTS["base_weights"])
@@ -183,7 +185,7 @@ def load_split(folder, classes, image_size):
                 continue
             images.append(tf.image.resize(image, (image_size, image_size)).numpy().astype(np.uint8))
             labels.append(index)
-        if not any(label == index for label in labels):
+        if labels.count(index) == 0:
             raise TrainingError(f"class {name!r} has no decodable images in {class_dir}")
     return np.stack(images), np.array(labels, dtype=np.int32), skipped
 
@@ -327,20 +329,14 @@ def train(args, train_images, train_data, val_data, class_weight):
         if args.base_weights == "none":
             calibrate_batch_norm(model, train_images)
 
+    # Epochs are numbered across both phases, so the count alone says where to pick up.
+    completed = checkpoint["completed_epochs"] if checkpoint else 0
     for phase, first, last in phases(args):
-        start = first
-        if checkpoint:
-            done_phase = checkpoint["phase"]
-            if done_phase == "fine_tune" and phase == "head":
-                continue
-            if done_phase == phase:
-                start = max(first, checkpoint["completed_epochs"])
+        start = max(first, completed)
         if start >= last:
             continue
-        resumed_here = checkpoint is not None and checkpoint["phase"] == phase and start > first
-        if resumed_here:
-            base_of(model).trainable = phase == "fine_tune"
-        else:
+        if start == first:
+            # A phase resumed midway keeps the compiled optimizer state loaded with the model.
             compile_for(model, phase, args)
         # The checkpoint is written before the epoch's log line, so a logged epoch is never lost.
         callbacks = [Checkpoint(args.checkpoint_dir, phase), EpochLog(phase)]

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import math
 import os
 import re
 import signal
@@ -71,8 +72,6 @@ def test_tf_serving_b64_request_gives_the_same_answer(trained):
     via_json = next(iter(serve(image_bytes=tf.constant(decoded)).values())).numpy()
     direct = next(iter(serve(image_bytes=tf.constant(samples)).values())).numpy()
     np.testing.assert_allclose(via_json, direct, rtol=1e-6)
-    predictions = {"predictions": via_json.tolist()}
-    assert len(predictions["predictions"][0]) == len(CLASSES)
 
 
 def test_class_names_and_evaluation(trained):
@@ -93,7 +92,7 @@ def test_every_metric_regex_matches_the_log(trained):
     for metric in METRICS:
         matches = re.findall(metric["Regex"], log)
         assert matches, f"{metric['Name']} regex {metric['Regex']!r} matched nothing"
-        assert all(float(m) == float(m) for m in matches)
+        assert all(math.isfinite(float(m)) for m in matches), f"{metric['Name']}: {matches}"
     assert len(re.findall(r"^epoch=\d+ ", log, flags=re.M)) >= 1
     assert "━" not in log and "ETA" not in log, "no progress bars"
 
