@@ -32,8 +32,8 @@ export interface TrainingPipelineArgs {
     readonly trainingSourceDir: string;
 }
 
-/** Packages that only the Pulumi program uses: kept out of the Lambda zips. */
-const DEPLOY_TIME_PACKAGES = ["tar"];
+/** Packages that only the Pulumi program (tar) and the bootboots CLI use: kept out of the Lambda zips. */
+const NOT_IN_LAMBDA_PACKAGES = ["tar", "commander", "cli-progress"];
 const LOG_RETENTION_DAYS = 30;
 
 /**
@@ -291,7 +291,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                 role: role.arn,
                 environment: { variables: spec.environment },
                 loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
-                codePathOptions: { extraExcludePackages: DEPLOY_TIME_PACKAGES },
+                codePathOptions: { extraExcludePackages: NOT_IN_LAMBDA_PACKAGES },
                 callbackFactory: spec.callbackFactory,
             },
             { parent: this, dependsOn: [rolePolicy] },

@@ -5,6 +5,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from conftest import CLASSES, ROOT, class_image, job_maker, write_dataset
 METRICS = json.loads((ROOT / "training" / "metric-definitions.json").read_text())
 # Weights can't be downloaded here: random weights on small images, as the test hyperparameters say.
 TEST_ONLY = {"base_weights": "none", "image_size": "64"}
+TRAINED_MODEL_FIXTURE = ROOT / ".test-output" / "trained-model"
 LEARNING_EVENT = {"epochs": 12, "learningRate": 0.01, "batchSize": 8, "trainOnlyTopLayer": True, "dropoutRate": 0}
 
 
@@ -30,7 +32,17 @@ def trained(tmp_path_factory, moto_s3):
     job, hyperparameters = make_job(LEARNING_EVENT, TEST_ONLY, training_counts=counts, name="learning")
     code, log = job.run()
     assert code == 0, log[-4000:]
+    keep_for_cli_tests(job)
     return job, hyperparameters, log
+
+
+def keep_for_cli_tests(job):
+    """The CLI tests (mocha) serve this model from a local endpoint stand-in, with sample images per class."""
+    target = TRAINED_MODEL_FIXTURE
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(job.model_dir, target)
+    shutil.copytree(job.base / "input" / "data" / "validation", target / "samples")
+    shutil.copy(job.output_data_dir / "evaluation.json", target / "evaluation.json")
 
 
 def jpeg_samples():

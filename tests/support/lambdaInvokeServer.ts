@@ -30,6 +30,13 @@ export async function startInvokeServer(functions: Record<string, Handler>): Pro
             const body = Buffer.concat(chunks).toString("utf8");
             const payload = body ? JSON.parse(body) : {};
             invocations.push({ functionName, payload });
+            if (req.headers["x-amz-invocation-type"] === "Event") {
+                // Asynchronous: Lambda accepts the event (202) and runs it on its own.
+                res.writeHead(202);
+                res.end();
+                void handler(payload, { awsRequestId: `invoke-${invocations.length}` }).catch(() => undefined);
+                return;
+            }
             try {
                 const result = await handler(payload, { awsRequestId: `invoke-${invocations.length}` });
                 res.writeHead(200, { "content-type": "application/json", "x-amz-executed-version": "$LATEST" });

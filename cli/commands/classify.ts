@@ -1,0 +1,43 @@
+import * as fs from "fs";
+import { contract } from "../../lib/contract";
+import { CliContext } from "../context";
+import { Classification, classifyJpeg } from "../endpoint";
+import { CliError } from "../errors";
+import { percent } from "../format";
+
+export interface ClassifyOptions {
+    readonly threshold?: number;
+    readonly json?: boolean;
+}
+
+type Answer = ({ file: string } & Classification & { uncertain: boolean }) | { file: string; error: string };
+
+/** Classifies each file; a bad file gets its own error and the others still run. */
+export async function classify(context: CliContext, files: readonly string[], options: ClassifyOptions): Promise<void> {
+    const endpointName = await context.stack.name("endpoint");
+    const answers: Answer[] = [];
+    for (const file of files) {
+        try {
+            const bytes = await fs.promises.readFile(file).catch(() => {
+                throw new CliError(`${file}: cannot read the file.`);
+            });
+            const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, file, contract.classes);
+            answers.push({ file, ...result, uncertain: options.threshold !== undefined && result.confidence < options.threshold });
+        } catch (error) {
+            if (!(error instanceof CliError)) throw error;
+            // The endpoint itself is missing: no other file can do better.
+            if (/is not deployed/.test(error.message)) throw error;
+            answers.push({ file, error: error.message });
+        }
+    }
+    if (options.json) {
+        context.out(JSON.stringify(answers, null, 2));
+    } else {
+        for (const a of answers) {
+            if ("error" in a) context.err(`error: ${a.error}`);
+            else context.out(`${a.file}: ${a.className} ${percent(a.confidence)}${a.uncertain ? ` (uncertain: below ${percent(options.threshold!)})` : ""}`);
+        }
+    }
+    const failed = answers.filter((a) => "error" in a).length;
+    if (failed) throw new CliError(`${failed} of ${answers.length} files could not be classified.`);
+}

@@ -1,0 +1,57 @@
+import { SingleBar } from "cli-progress";
+import * as fs from "fs";
+import pLimit from "p-limit";
+import * as path from "path";
+import { CliContext } from "../context";
+import { readManifest } from "../datasets";
+import { classifyJpeg } from "../endpoint";
+import { percent, table } from "../format";
+import { LabelledPrediction, confusionTable, evaluationReport, perClassTable, reportMarkdown } from "../report";
+import { getObjectBytes } from "../s3json";
+
+export interface EvaluateOptions {
+    readonly dataset?: string;
+    readonly concurrency: number;
+    readonly out?: string;
+}
+
+/** Runs the dataset's validation images through the deployed endpoint and reports per class. */
+export async function evaluate(context: CliContext, options: EvaluateOptions): Promise<void> {
+    const endpointName = await context.stack.name("endpoint");
+    const bucket = await context.stack.name("trainingBucket");
+    const manifest = await readManifest(context, options.dataset);
+    const images = manifest.images.filter((i) => i.split === "validation");
+    const progress = new SingleBar({ format: "evaluating [{bar}] {value}/{total} images", stream: process.stderr });
+    progress.start(images.length, 0);
+    const limit = pLimit(options.concurrency);
+    let predictions: LabelledPrediction[];
+    try {
+        predictions = await Promise.all(
+            images.map((image) =>
+                limit(async () => {
+                    const bytes = await getObjectBytes(context.aws.s3, bucket, image.key, `s3://${bucket}/${image.key} is missing from dataset ${manifest.datasetId}.`);
+                    const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, image.imageName, manifest.classes);
+                    progress.increment();
+                    return { imageName: image.imageName, trueClass: image.class, predictedClass: result.className, confidence: result.confidence };
+                }),
+            ),
+        );
+    } finally {
+        progress.stop();
+    }
+    const report = evaluationReport(manifest.classes, predictions);
+    context.out(`Dataset ${manifest.datasetId}, endpoint ${endpointName}: accuracy ${percent(report.accuracy)} on ${report.images} validation images`);
+    context.out(perClassTable(report));
+    context.out("Confusion matrix (rows: true class, columns: predicted):");
+    context.out(confusionTable(report));
+    context.out(`Wrong: ${report.wrong.length}`);
+    if (report.wrong.length) {
+        context.out(table(["image", "true", "predicted", "confidence"], report.wrong.map((w) => [w.imageName, w.trueClass, w.predictedClass, percent(w.confidence)])));
+    }
+    if (options.out) {
+        fs.mkdirSync(options.out, { recursive: true });
+        fs.writeFileSync(path.join(options.out, "evaluation.json"), JSON.stringify({ datasetId: manifest.datasetId, endpointName, ...report }, null, 2));
+        fs.writeFileSync(path.join(options.out, "evaluation.md"), reportMarkdown(report, `Evaluation of ${endpointName} on dataset ${manifest.datasetId}`));
+        context.out(`Wrote ${path.join(options.out, "evaluation.json")} and evaluation.md`);
+    }
+}

@@ -1,0 +1,108 @@
+import { InvokeCommand } from "@aws-sdk/client-lambda";
+import type { DataPrepResult } from "../../handlers/dataPrep";
+import type { ClassCounts } from "../../handlers/dataset";
+import type { TriggerResult } from "../../handlers/triggerTraining";
+import { CliContext } from "../context";
+import { readManifest } from "../datasets";
+import { CliError, explainAwsError } from "../errors";
+import { table } from "../format";
+
+export interface TrainOptions {
+    readonly epochs?: number;
+    readonly learningRate?: number;
+    readonly batchSize?: number;
+    readonly trainOnlyTopLayer?: boolean;
+    readonly spot: boolean;
+    readonly skipDataPrep?: boolean;
+    readonly dataset?: string;
+    readonly async?: boolean;
+    readonly dryRun?: boolean;
+}
+
+async function invoke<T>(context: CliContext, functionName: string, payload: unknown, async = false): Promise<T | undefined> {
+    let response;
+    try {
+        response = await context.aws.lambda.send(
+            new InvokeCommand({
+                FunctionName: functionName,
+                InvocationType: async ? "Event" : "RequestResponse",
+                Payload: JSON.stringify(payload),
+            }),
+        );
+    } catch (error) {
+        throw explainAwsError(error, `invoking ${functionName}`);
+    }
+    if (async) return undefined;
+    const text = Buffer.from(response.Payload ?? new Uint8Array()).toString("utf8");
+    if (response.FunctionError) {
+        let detail = text;
+        try {
+            detail = JSON.parse(text).errorMessage ?? text;
+        } catch {
+            // Not JSON: show it as it came.
+        }
+        throw new CliError(`${functionName} failed (${response.FunctionError}): ${detail}`);
+    }
+    return JSON.parse(text) as T;
+}
+
+export function countsTable(distribution: Readonly<Record<string, ClassCounts>>): string {
+    const rows = Object.entries(distribution).map(([name, c]) => [name, c.available, c.training, c.validation]);
+    const total = (key: keyof ClassCounts) => Object.values(distribution).reduce((sum, c) => sum + c[key], 0);
+    return table(["class", "labelled", "training", "validation"], [...rows, ["total", total("available"), total("training"), total("validation")]]);
+}
+
+/** The trigger payload of DESIGN.md §6 from the command's flags; unset flags keep the trigger's defaults. */
+function triggerPayload(options: TrainOptions): Record<string, unknown> {
+    const payload: Record<string, unknown> = {
+        epochs: options.epochs,
+        learningRate: options.learningRate,
+        batchSize: options.batchSize,
+        trainOnlyTopLayer: options.trainOnlyTopLayer,
+        skipDataPrep: options.skipDataPrep || options.dataset !== undefined || undefined,
+        datasetId: options.dataset,
+        spot: options.spot ? undefined : false,
+    };
+    return Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined));
+}
+
+async function dryRun(context: CliContext): Promise<void> {
+    const functionName = await context.stack.name("dataPrepFunction");
+    const result = (await invoke<DataPrepResult>(context, functionName, { dryRun: true }))!;
+    if (!result.success) throw new CliError(`Data prep (dry run) failed: ${result.error}`);
+    context.out(`Dry run: nothing was written. ${result.trainingImages} training and ${result.validationImages} validation images.`);
+    context.out(countsTable(result.classDistribution));
+    context.out(`Repaired JPEGs (end marker added): ${result.repairedImages}`);
+    context.out(`Skipped: ${result.skippedCount}`);
+    const byReason = new Map<string, string[]>();
+    for (const s of result.skipped) {
+        const reason = s.reason.replace(/ s3:\/\/\S+/, "").replace(/ \(classes: .*\)$/, "");
+        byReason.set(reason, [...(byReason.get(reason) ?? []), s.imageName]);
+    }
+    for (const [reason, names] of byReason) context.out(`  ${reason}: ${names.length} (${names.slice(0, 5).join(", ")}${names.length > 5 ? ", ..." : ""})`);
+    if (result.skippedCount > result.skipped.length) {
+        context.out(`  (${result.skippedCount - result.skipped.length} more are listed in the manifest of a real run)`);
+    }
+}
+
+export async function train(context: CliContext, options: TrainOptions): Promise<void> {
+    if (options.dryRun) return dryRun(context);
+    const functionName = await context.stack.name("triggerFunction");
+    const payload = triggerPayload(options);
+    if (options.async) {
+        await invoke(context, functionName, payload, true);
+        context.out(`Training requested (asynchronous invocation of ${functionName} accepted).`);
+        context.out("Next: npx bootboots status --watch");
+        return;
+    }
+    context.err(options.skipDataPrep || options.dataset ? "Starting the training job..." : "Preparing the dataset and starting the training job...");
+    const result = (await invoke<TriggerResult>(context, functionName, payload))!;
+    if (!result.success) throw new CliError(`Training was not started: ${result.error}`);
+    const distribution =
+        result.dataPrep && result.dataPrep.success ? result.dataPrep.classDistribution : (await readManifest(context, result.datasetId)).classDistribution;
+    context.out(`Training job ${result.trainingJobName}${result.alreadyStarted ? " (already started by this request)" : ""} on dataset ${result.datasetId}`);
+    context.out(countsTable(distribution));
+    context.out(`Console: ${result.consoleUrl}`);
+    context.out(`Next: npx bootboots status ${result.trainingJobName} --watch`);
+    context.out(`Then: npx bootboots deploy ${result.trainingJobName}`);
+}

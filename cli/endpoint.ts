@@ -1,0 +1,67 @@
+import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { contract } from "../lib/contract";
+import { CliError, explainAwsError } from "./errors";
+
+export interface Classification {
+    readonly className: string;
+    readonly confidence: number;
+    /** Probability per class, in model-output order. */
+    readonly probabilities: Record<string, number>;
+}
+
+function isJpeg(bytes: Uint8Array): boolean {
+    return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+}
+
+/** The request body of the serving contract (DESIGN.md §7), refused when it would break the payload limit. */
+export function requestBody(image: Uint8Array, label: string): string {
+    if (!isJpeg(image)) throw new CliError(`${label} is not a JPEG (no FF D8 FF header): the endpoint takes JPEG images only.`);
+    const body = JSON.stringify({ instances: [{ [contract.serving.instanceKey]: Buffer.from(image).toString("base64") }] });
+    if (body.length >= contract.serving.maxRequestBytes) {
+        const limit = (contract.serving.maxRequestBytes / 1e6).toFixed(1);
+        throw new CliError(`${label} makes a ${(body.length / 1e6).toFixed(1)} MB request, over the endpoint's ${limit} MB limit: resize it first.`);
+    }
+    return body;
+}
+
+/** Sends one JPEG to the endpoint and reads the probabilities back in `classes` order. */
+export async function classifyJpeg(
+    client: SageMakerRuntimeClient,
+    endpointName: string,
+    image: Uint8Array,
+    label: string,
+    classes: readonly string[],
+): Promise<Classification> {
+    const body = requestBody(image, label);
+    let responseText: string;
+    try {
+        const response = await client.send(
+            new InvokeEndpointCommand({ EndpointName: endpointName, ContentType: contract.serving.contentType, Accept: "application/json", Body: body }),
+        );
+        responseText = Buffer.from(response.Body!).toString("utf8");
+    } catch (error) {
+        const name = (error as { name?: string }).name;
+        const message = (error as Error).message ?? "";
+        if (name === "ValidationError" || name === "ValidationException") {
+            if (/not found/i.test(message)) {
+                throw new CliError(`Endpoint ${endpointName} is not deployed (${message}): deploy a model with npx bootboots deploy.`);
+            }
+        }
+        if (name === "ModelError") throw new CliError(`The model rejected ${label}: ${message}`);
+        throw explainAwsError(error, `classifying ${label} with endpoint ${endpointName}`);
+    }
+    const predictions = (JSON.parse(responseText) as Record<string, number[][]>)[contract.serving.predictionsKey];
+    const row = predictions?.[0];
+    if (!Array.isArray(row) || row.length !== classes.length) {
+        throw new CliError(
+            `Endpoint ${endpointName} answered ${row?.length ?? "no"} probabilities for ${classes.length} classes: ` +
+                `is the deployed model trained on ${classes.join(", ")}?`,
+        );
+    }
+    const best = row.indexOf(Math.max(...row));
+    return {
+        className: classes[best],
+        confidence: row[best],
+        probabilities: Object.fromEntries(classes.map((c, i) => [c, row[i]])),
+    };
+}

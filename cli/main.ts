@@ -1,0 +1,123 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { classify } from "./commands/classify";
+import { deploy } from "./commands/deploy";
+import { evaluate } from "./commands/evaluate";
+import { status } from "./commands/status";
+import { train } from "./commands/train";
+import { AwsClients, CliContext } from "./context";
+import { CliError } from "./errors";
+import { STACK_NAMES, StackOptions, StackResolver } from "./stack";
+
+export interface CliIO {
+    readonly out: (text: string) => void;
+    readonly err: (text: string) => void;
+}
+
+function integer(min: number, max: number) {
+    return (text: string): number => {
+        const value = Number(text);
+        if (!Number.isInteger(value) || value < min || value > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}.`);
+        return value;
+    };
+}
+
+function between(min: number, max: number) {
+    return (text: string): number => {
+        const value = Number(text);
+        if (!Number.isFinite(value) || value <= min || value >= max) throw new InvalidArgumentError(`expected a number greater than ${min} and less than ${max}.`);
+        return value;
+    };
+}
+
+function examples(...lines: string[]): string {
+    return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+}
+
+function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<void>, command: Command) => Promise<void>): Command {
+    const program = new Command("bootboots")
+        .description("Train, watch, deploy and use the BootBoots cat classifier, using the names from `pulumi stack output`.")
+        .option("--stack <name>", "the Pulumi stack to read outputs from (default: the selected stack)")
+        .exitOverride()
+        .configureOutput({ writeOut: io.out, writeErr: io.err })
+        .showHelpAfterError();
+    for (const [key, source] of Object.entries(STACK_NAMES)) {
+        program.addOption(new Option(`${source.flag} <name>`, `${key}, instead of the stack output ${source.output}`).hideHelp());
+    }
+    program.addHelpText(
+        "after",
+        `\nEach name comes from a flag, else its environment variable, else \`pulumi stack output\`:\n${Object.values(STACK_NAMES)
+            .map((s) => `  ${s.flag.padEnd(22)} ${s.env.padEnd(30)} ${s.output}`)
+            .join("\n")}\n`,
+    );
+
+    program
+        .command("train")
+        .description("prepare a dataset and start a SageMaker training job (waits for data prep)")
+        .option("--epochs <n>", "training epochs (trigger default 50)", integer(1, 10000))
+        .option("--learning-rate <x>", "fine-tuning learning rate (default 0.0001)", between(0, 1))
+        .option("--batch-size <n>", "images per batch (default 16)", integer(1, 1024))
+        .option("--train-only-top-layer", "train only the classifier head")
+        .option("--no-spot", "on-demand instead of managed spot")
+        .option("--skip-data-prep", "train on the latest dataset instead of preparing a new one")
+        .option("--dataset <id>", "train on this dataset (implies --skip-data-prep)")
+        .option("--async", "return at once; follow with bootboots status --watch")
+        .option("--dry-run", "only count the images data prep would use, and list what it skips")
+        .addHelpText("after", examples("npx bootboots train", "npx bootboots train --epochs 100 --learning-rate 0.00005", "npx bootboots train --dry-run", "npx bootboots train --skip-data-prep --no-spot --async"))
+        .action((options, command) => run((context) => train(context, options), command));
+
+    program
+        .command("status [job]")
+        .description("show a training job (default: the newest); --watch follows it to the end")
+        .option("--watch", "follow progress until the job ends, then show its per-class evaluation")
+        .option("--interval <seconds>", "seconds between checks with --watch", integer(1, 3600), 30)
+        .addHelpText("after", examples("npx bootboots status", "npx bootboots status bootboots-4f2a9c0d1e2b3a4f5e6d7c8b --watch"))
+        .action((job, options, command) => run((context) => status(context, job, options), command));
+
+    program
+        .command("deploy [job]")
+        .description("point the stack's endpoint at a completed job's model and run pulumi up")
+        .option("--no-up", "only set modelDataUrl; print the pulumi up command")
+        .addHelpText("after", examples("npx bootboots deploy", "npx bootboots deploy bootboots-4f2a9c0d1e2b3a4f5e6d7c8b --no-up --stack sandbox"))
+        .action((job, options, command) => run((context) => deploy(context, job, options), command));
+
+    program
+        .command("classify <images...>")
+        .description("classify JPEG images with the deployed endpoint")
+        .option("--threshold <p>", "mark answers below this confidence as uncertain", between(0, 1))
+        .option("--json", "print JSON for scripts")
+        .addHelpText("after", examples("npx bootboots classify garden-cam/*.jpg", "npx bootboots classify cat.jpg --threshold 0.7 --json"))
+        .action((images, options, command) => run((context) => classify(context, images, options), command));
+
+    program
+        .command("evaluate")
+        .description("run a dataset's validation images through the endpoint and report per class")
+        .option("--dataset <id>", "dataset to evaluate (default: the latest)")
+        .option("--concurrency <n>", "requests in flight at once", integer(1, 50), 4)
+        .option("--out <dir>", "also write evaluation.json and evaluation.md there")
+        .addHelpText("after", examples("npx bootboots evaluate", "npx bootboots evaluate --dataset 20260221T153033Z-4f2a --out reports/"))
+        .action((options, command) => run((context) => evaluate(context, options), command));
+
+    for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err }).showHelpAfterError();
+    return program;
+}
+
+/** Runs the command line and returns its exit code: 0 on success, 1 on failure. */
+export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+    const line = (write: (text: string) => void) => (text: string) => write(`${text}\n`);
+    const program = buildProgram(io, async (action, command) => {
+        const globals = command.optsWithGlobals() as StackOptions;
+        await action({ out: line(io.out), err: line(io.err), stack: new StackResolver(globals), aws: new AwsClients() });
+    });
+    try {
+        await program.parseAsync([...argv], { from: "user" });
+        return 0;
+    } catch (error) {
+        if (error instanceof CommanderError) return error.exitCode;
+        if (error instanceof CliError) {
+            io.err(`error: ${error.message}\n`);
+            return 1;
+        }
+        io.err(`error: unexpected failure: ${(error as Error)?.stack ?? String(error)}\n`);
+        return 1;
+    }
+}

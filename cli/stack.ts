@@ -1,0 +1,53 @@
+import { CliError } from "./errors";
+import { stackOutputs } from "./pulumi";
+
+/** Each name the commands need: its flag, its environment variable and its stack output. */
+export const STACK_NAMES = {
+    triggerFunction: { flag: "--trigger-function", env: "BOOTBOOTS_TRIGGER_FUNCTION", output: "triggerTrainingFunctionName" },
+    dataPrepFunction: { flag: "--data-prep-function", env: "BOOTBOOTS_DATA_PREP_FUNCTION", output: "dataPrepFunctionName" },
+    trainingBucket: { flag: "--training-bucket", env: "BOOTBOOTS_TRAINING_BUCKET", output: "trainingBucketName" },
+    modelBucket: { flag: "--model-bucket", env: "BOOTBOOTS_MODEL_BUCKET", output: "modelBucketName" },
+    endpoint: { flag: "--endpoint", env: "BOOTBOOTS_ENDPOINT", output: "endpointName" },
+} as const;
+
+export type StackName = keyof typeof STACK_NAMES;
+
+export interface StackOptions {
+    readonly stack?: string;
+    readonly triggerFunction?: string;
+    readonly dataPrepFunction?: string;
+    readonly trainingBucket?: string;
+    readonly modelBucket?: string;
+    readonly endpoint?: string;
+}
+
+/**
+ * Resolves names from, in order: the flag, the environment variable, the stack's outputs.
+ * `pulumi stack output` runs at most once, and only when a name is not given otherwise.
+ */
+export class StackResolver {
+    private outputs?: Promise<Record<string, unknown>>;
+
+    constructor(private readonly options: StackOptions) {}
+
+    get stack(): string | undefined {
+        return this.options.stack;
+    }
+
+    async name(key: StackName): Promise<string> {
+        const source = STACK_NAMES[key];
+        const given = this.options[key] ?? process.env[source.env];
+        if (given) return given;
+        this.outputs ??= stackOutputs(this.options.stack);
+        const value = (await this.outputs)[source.output];
+        if (typeof value === "string" && value) return value;
+        if (key === "endpoint") {
+            throw new CliError(
+                "No endpoint deployed yet: train a model (npx bootboots train), then deploy it (npx bootboots deploy).",
+            );
+        }
+        throw new CliError(
+            `The stack has no output ${source.output}: run 'pulumi up' first, or pass ${source.flag} / set ${source.env}.`,
+        );
+    }
+}

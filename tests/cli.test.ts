@@ -1,0 +1,405 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DescribeTrainingJobCommand, ListTrainingJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { strict as assert } from "assert";
+import { ChildProcess, execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as tar from "tar";
+import { runCli } from "../cli/main";
+import { DatasetManifest, ManifestImage } from "../handlers/dataset";
+import { loadDeployedHandler } from "./support/deployedLambda";
+import { moto } from "./support/hooks";
+import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
+import { clientConfig, freePort } from "./support/moto";
+import { Proxy, startProxy } from "./support/proxy";
+import { runStack } from "./support/pulumiMocks";
+import { IMAGES_PREFIX, createWorld, putLabels, seedLabels, tinyJpeg } from "./support/seed";
+import { StubPulumi, installStubPulumi } from "./support/stubPulumi";
+
+const ROOT = path.join(__dirname, "..");
+const MODEL_FIXTURE = path.join(ROOT, ".test-output", "trained-model");
+const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
+const world = { imagesBucket: "bootboots-images-123456789012-eu-west-2", trainingBucket: "bootboots-training-data-123456789012", table: "catadata" };
+const MODEL_BUCKET = "bootboots-models-123456789012";
+const ENDPOINT = "bootboots";
+
+interface Run {
+    code: number;
+    out: string;
+    err: string;
+}
+
+async function cli(...args: string[]): Promise<Run> {
+    let out = "";
+    let err = "";
+    const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t) });
+    return { code, out, err };
+}
+
+/** The TF Serving stand-in, serving the model that the training-script tests exported. */
+async function startEndpoint(): Promise<{ endpoint: string; child: ChildProcess }> {
+    assert.ok(
+        fs.existsSync(path.join(MODEL_FIXTURE, "1", "saved_model.pb")),
+        `${MODEL_FIXTURE} is missing: npm test runs the training-script tests (pytest) first, which export it`,
+    );
+    const port = await freePort();
+    const child = spawn(
+        path.join(ROOT, ".venv", "bin", "python"),
+        [path.join(ROOT, "tests", "python", "endpoint_server.py"), "--model-dir", MODEL_FIXTURE, "--endpoint-name", ENDPOINT, "--port", String(port)],
+        { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" } },
+    );
+    await new Promise<void>((resolve, reject) => {
+        let log = "";
+        child.stdout!.on("data", (chunk) => {
+            log += chunk;
+            if (log.includes("listening")) resolve();
+        });
+        child.stderr!.on("data", (chunk) => (log += chunk));
+        child.on("exit", (code) => reject(new Error(`endpoint stand-in exited (${code}): ${log}`)));
+    });
+    return { endpoint: `http://127.0.0.1:${port}`, child };
+}
+
+function sampleFiles(): { file: string; className: string }[] {
+    return CLASSES.flatMap((className) =>
+        fs
+            .readdirSync(path.join(MODEL_FIXTURE, "samples", className))
+            .sort()
+            .map((name) => ({ file: path.join(MODEL_FIXTURE, "samples", className, name), className })),
+    );
+}
+
+describe("the bootboots command", function () {
+    this.timeout(300_000);
+    let stub: StubPulumi;
+    let invoke: InvokeServer;
+    let proxy: Proxy;
+    let endpoint: { endpoint: string; child: ChildProcess };
+    let outputs: Record<string, unknown>;
+    let savedEnv: NodeJS.ProcessEnv;
+    let workDir: string;
+    const sagemaker = () => new SageMakerClient(clientConfig(moto.endpoint));
+    const s3 = () => new S3Client(clientConfig(moto.endpoint));
+    const jobCount = async () => (await sagemaker().send(new ListTrainingJobsCommand({}))).TrainingJobSummaries?.length ?? 0;
+
+    before(async () => {
+        savedEnv = { ...process.env };
+        workDir = fs.mkdtempSync(path.join(os.tmpdir(), "bootboots-cli-"));
+        await moto.reset();
+        const direct = { s3: s3(), dynamodb: new DynamoDBClient(clientConfig(moto.endpoint)) };
+        await createWorld(direct.s3, direct.dynamodb, world);
+        await direct.s3.send(new CreateBucketCommand({ Bucket: MODEL_BUCKET }));
+        await putLabels(direct.s3, direct.dynamodb, world, seedLabels({ NoCat: 60, Tau: 20, Kappa: 20, Chi: 20, Boots: 20, Mu: 15, Wolf: 15 }));
+        await putLabels(direct.s3, direct.dynamodb, world, [
+            { imageName: "garfield.jpg", cat: "Garfield", body: tinyJpeg("garfield") },
+            { imageName: "gone.jpg", cat: "Chi", body: null },
+        ]);
+
+        const stack = await runStack({});
+        outputs = stack.outputs;
+        process.env.AWS_ENDPOINT_URL = moto.endpoint;
+        const dataPrep = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "data-prep"));
+        const trigger = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "trigger-training"));
+        invoke = await startInvokeServer({ [String(outputs.dataPrepFunctionName)]: dataPrep, [String(outputs.triggerTrainingFunctionName)]: trigger });
+        proxy = await startProxy(moto.endpoint);
+        endpoint = await startEndpoint();
+
+        stub = installStubPulumi();
+        stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
+        Object.assign(process.env, {
+            PATH: `${stub.binDir}${path.delimiter}${process.env.PATH}`,
+            AWS_ENDPOINT_URL_LAMBDA: invoke.endpoint,
+            AWS_ENDPOINT_URL_SAGEMAKER: proxy.endpoint,
+            AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: endpoint.endpoint,
+        });
+    });
+
+    after(async () => {
+        endpoint?.child.kill();
+        await invoke?.close();
+        await proxy?.close();
+        for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+        Object.assign(process.env, savedEnv);
+    });
+
+    const withEndpoint = () => stub.setOutputs({ ...outputs, endpointName: ENDPOINT });
+
+    describe("train", () => {
+        let jobName: string;
+
+        it("starts a job through the stack's trigger and prints the counts, the console URL and what to run next", async () => {
+            const run = await cli("train", "--epochs", "5", "--batch-size", "8");
+            assert.equal(run.code, 0, run.err);
+            jobName = /Training job (bootboots-[0-9a-f]+)/.exec(run.out)![1];
+            for (const className of CLASSES) assert.match(run.out, new RegExp(`^${className}\\s+\\d+\\s+\\d+\\s+\\d+$`, "m"));
+            // 171 labelled: gone.jpg is labelled Chi but has no object, so 170 are kept.
+            assert.match(run.out, /^Chi\s+21\s+\d+\s+\d+$/m);
+            const [, kept, validation] = /^total\s+171\s+(\d+)\s+(\d+)$/m.exec(run.out)!;
+            assert.equal(Number(kept) + Number(validation), 170);
+            assert.match(run.out, /Console: https:\/\/eu-west-2\.console\.aws\.amazon\.com\/sagemaker\/home\?region=eu-west-2#\/jobs\/bootboots-/);
+            assert.ok(run.out.includes(`Next: npx bootboots status ${jobName} --watch`));
+            const job = await sagemaker().send(new DescribeTrainingJobCommand({ TrainingJobName: jobName }));
+            assert.equal(job.HyperParameters?.epochs, "5");
+            assert.equal(job.HyperParameters?.batch_size, "8");
+            assert.deepEqual(stub.calls()[0], ["stack", "output", "--json"]);
+        });
+
+        it("--skip-data-prep --no-spot trains on the latest dataset, on demand", async () => {
+            const run = await cli("train", "--skip-data-prep", "--no-spot");
+            assert.equal(run.code, 0, run.err);
+            const name = /Training job (bootboots-[0-9a-f]+)/.exec(run.out)![1];
+            const job = await sagemaker().send(new DescribeTrainingJobCommand({ TrainingJobName: name }));
+            assert.equal(job.EnableManagedSpotTraining, false);
+            assert.match(run.out, /^total\s+171\s+\d+\s+\d+$/m, "counts read back from the dataset's manifest");
+        });
+
+        it("--dry-run prints the counts and the skipped images by reason, and writes nothing", async () => {
+            const jobs = await jobCount();
+            const run = await cli("train", "--dry-run");
+            assert.equal(run.code, 0, run.err);
+            assert.match(run.out, /Dry run: nothing was written/);
+            assert.match(run.out, /^NoCat\s+60\s+\d+\s+\d+$/m);
+            assert.match(run.out, /Skipped: 2/);
+            assert.match(run.out, /unknown class "Garfield": 1 \(garfield\.jpg\)/);
+            assert.match(run.out, /missing object: 1 \(gone\.jpg\)/);
+            assert.equal(await jobCount(), jobs);
+        });
+
+        it("--async returns once the invocation is accepted", async () => {
+            const run = await cli("train", "--async", "--skip-data-prep");
+            assert.equal(run.code, 0, run.err);
+            assert.match(run.out, /asynchronous invocation of .* accepted/);
+            assert.match(run.out, /Next: npx bootboots status --watch/);
+        });
+
+        it("refuses a bad flag before invoking anything", async () => {
+            const invocations = invoke.invocations.length;
+            const run = await cli("train", "--epochs", "0");
+            assert.notEqual(run.code, 0);
+            assert.match(run.err, /--epochs <n>' argument '0' is invalid\. expected an integer from 1 to 10000/);
+            assert.equal(invoke.invocations.length, invocations);
+        });
+
+        it("says so when no stack is selected", async () => {
+            stub.setNoStack(true);
+            const run = await cli("train");
+            stub.setNoStack(false);
+            assert.equal(run.code, 1);
+            assert.match(run.err, /No Pulumi stack selected: run 'pulumi stack select sandbox' or pass --stack/);
+        });
+
+        it("takes names from environment variables without asking pulumi, and names a function that does not exist", async () => {
+            const calls = stub.calls().length;
+            process.env.BOOTBOOTS_TRIGGER_FUNCTION = "no-such-function";
+            const run = await cli("train");
+            delete process.env.BOOTBOOTS_TRIGGER_FUNCTION;
+            assert.equal(run.code, 1);
+            assert.match(run.err, /Not found while invoking no-such-function/);
+            assert.equal(stub.calls().length, calls, "pulumi was not needed");
+        });
+
+        it("reports what the trigger refuses", async () => {
+            const run = await cli("train", "--dataset", "20200101T000000Z-0000");
+            assert.equal(run.code, 1);
+            assert.match(run.err, /Training was not started: Dataset 20200101T000000Z-0000 does not exist/);
+        });
+
+        describe("status and deploy", () => {
+            const inProgress = (name: string) => ({
+                status: 200,
+                headers: { "content-type": "application/x-amz-json-1.1" },
+                body: JSON.stringify({
+                    TrainingJobName: name,
+                    TrainingJobStatus: "InProgress",
+                    SecondaryStatus: "Training",
+                    CreationTime: 1_767_225_600,
+                    TrainingStartTime: 1_767_225_660,
+                    EnableManagedSpotTraining: true,
+                    SecondaryStatusTransitions: [
+                        { Status: "Starting", StartTime: 1_767_225_600, EndTime: 1_767_225_630, StatusMessage: "Preparing the instances for training" },
+                        { Status: "Training", StartTime: 1_767_225_660, StatusMessage: "Training image download completed. Training in progress." },
+                    ],
+                }),
+            });
+            // moto reports every job Completed at once: the proxy answers as SageMaker does while one runs.
+            const runningUntilDescribed = (name: string, times: number) => {
+                let answered = 0;
+                proxy.options = {
+                    inject: (request) =>
+                        request.headers["x-amz-target"] === "SageMaker.DescribeTrainingJob" && answered++ < times ? inProgress(name) : undefined,
+                };
+            };
+            afterEach(() => (proxy.options = {}));
+
+            it("status shows the newest job with its times, billing and final metrics", async () => {
+                const run = await cli("status");
+                assert.equal(run.code, 0, run.err);
+                assert.match(run.out, /^Job bootboots-[0-9a-f]+: Completed \(Completed\)$/m);
+                assert.match(run.out, /created \S+, started \S+, ended \S+/);
+                assert.match(run.out, /elapsed \d+ s, training/);
+                assert.match(run.out, /train:progress\s+100/);
+            });
+
+            it("status --watch follows the job to the end, then shows its per-class evaluation and the deploy command", async () => {
+                const evaluation = path.join(MODEL_FIXTURE, "evaluation.json");
+                const archive = path.join(workDir, "output.tar.gz");
+                await tar.create({ gzip: true, file: archive, cwd: MODEL_FIXTURE }, ["evaluation.json"]);
+                await s3().send(
+                    new PutObjectCommand({ Bucket: MODEL_BUCKET, Key: `training-output/${jobName}/output/output.tar.gz`, Body: fs.readFileSync(archive) }),
+                );
+                runningUntilDescribed(jobName, 2);
+                const run = await cli("status", jobName, "--watch", "--interval", "1");
+                assert.equal(run.code, 0, run.err);
+                assert.match(run.out, /Starting: Preparing the instances for training/);
+                assert.match(run.out, /Training: Training image download completed/);
+                assert.match(run.out, /Completed \(Completed\)/);
+                const report = JSON.parse(fs.readFileSync(evaluation, "utf8"));
+                assert.ok(run.out.includes(`Validation accuracy ${(100 * report.accuracy).toFixed(1)}%`));
+                for (const className of CLASSES) {
+                    const recall = `${(100 * report.per_class[className].recall).toFixed(1)}%`;
+                    assert.match(run.out, new RegExp(`^${className}\\s+\\S+%\\s+${recall.replace(".", "\\.")}\\s+${report.per_class[className].support}$`, "m"));
+                }
+                assert.ok(run.out.includes(`Deploy it: npx bootboots deploy ${jobName}`));
+            });
+
+            it("status names a job that does not exist", async () => {
+                const run = await cli("status", "bootboots-nope");
+                assert.equal(run.code, 1);
+                assert.match(run.err, /No training job named bootboots-nope/);
+            });
+
+            it("deploy refuses a job that is still running, and sets nothing", async () => {
+                const calls = stub.calls().length;
+                runningUntilDescribed(jobName, 1);
+                const run = await cli("deploy", jobName);
+                assert.equal(run.code, 1);
+                assert.match(run.err, /is InProgress \(Training\); nothing was deployed: wait for it with npx bootboots status .* --watch/);
+                assert.ok(stub.calls().slice(calls).every((c) => c[0] !== "config"));
+            });
+
+            it("deploy --no-up sets modelDataUrl to the completed job's model and prints pulumi up", async () => {
+                const run = await cli("deploy", jobName, "--no-up", "--stack", "sandbox");
+                assert.equal(run.code, 0, run.err);
+                const url = `s3://${MODEL_BUCKET}/training-output/${jobName}/output/model.tar.gz`;
+                assert.deepEqual(stub.calls().at(-1), ["config", "set", "modelDataUrl", url, "--stack", "sandbox"]);
+                assert.match(run.out, /Next: pulumi up --stack sandbox/);
+            });
+
+            it("deploy runs pulumi up after setting the model", async () => {
+                const run = await cli("deploy", jobName);
+                assert.equal(run.code, 0, run.err);
+                assert.deepEqual(stub.calls().slice(-2).map((c) => c[0]), ["config", "up"]);
+            });
+        });
+    });
+
+    describe("classify", () => {
+        it("says no endpoint is deployed yet when the stack has none", async () => {
+            stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
+            const run = await cli("classify", sampleFiles()[0].file);
+            assert.equal(run.code, 1);
+            assert.match(run.err, /No endpoint deployed yet: train a model .* then deploy it/);
+        });
+
+        it("classifies JPEGs with the real model, and names a PNG and an oversized file while the others still run", async () => {
+            withEndpoint();
+            const [boots, chi] = [sampleFiles().find((s) => s.className === "Boots")!, sampleFiles().find((s) => s.className === "Chi")!];
+            const png = path.join(workDir, "cat.png");
+            fs.writeFileSync(png, Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"));
+            const huge = path.join(workDir, "huge.jpg");
+            fs.writeFileSync(huge, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(3_200_000, 7), Buffer.from([0xff, 0xd9])]));
+
+            const run = await cli("classify", boots.file, png, huge, chi.file);
+            assert.equal(run.code, 1, "a failed file makes the exit code non-zero");
+            assert.match(run.out, new RegExp(`${boots.file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: (${CLASSES.join("|")}) \\d+\\.\\d%`));
+            assert.ok(run.out.includes(`${chi.file}: `));
+            assert.match(run.err, /^error: \S+cat\.png is not a JPEG/m);
+            assert.match(run.err, /^error: \S+huge\.jpg makes a 4\.3 MB request, over the endpoint's 4\.0 MB limit/m);
+            assert.match(run.err, /2 of 4 files could not be classified/);
+
+            const json = await cli("classify", boots.file, "--json", "--threshold", "0.9999");
+            assert.equal(json.code, 0, json.err);
+            const [answer] = JSON.parse(json.out);
+            const sum = Object.values(answer.probabilities as Record<string, number>).reduce((a, b) => a + b, 0);
+            assert.ok(Math.abs(sum - 1) < 1e-4);
+            assert.deepEqual(Object.keys(answer.probabilities), CLASSES);
+            assert.equal(answer.confidence, Math.max(...(Object.values(answer.probabilities) as number[])));
+            assert.equal(answer.uncertain, answer.confidence < 0.9999);
+        });
+
+        it("marks answers below the threshold as uncertain", async () => {
+            const file = sampleFiles()[0].file;
+            const [{ confidence }] = JSON.parse((await cli("classify", file, "--json")).out);
+            const above = await cli("classify", file, "--threshold", String((confidence + 1) / 2));
+            assert.equal(above.code, 0, above.err);
+            assert.match(above.out, /\(uncertain: below \d+\.\d%\)$/m);
+            const below = await cli("classify", file, "--threshold", String(confidence / 2));
+            assert.doesNotMatch(below.out, /uncertain/);
+        });
+    });
+
+    describe("evaluate", () => {
+        const datasetId = "20260301T120000Z-eval";
+
+        it("reports accuracy, per-class precision and recall, the confusion matrix and the wrong images, as the endpoint answered", async () => {
+            withEndpoint();
+            const samples = sampleFiles();
+            // The endpoint's answer for every image, one request each.
+            const answers = JSON.parse((await cli("classify", "--json", ...samples.map((s) => s.file))).out) as { file: string; className: string }[];
+            const images: ManifestImage[] = [];
+            for (const [i, sample] of samples.entries()) {
+                const key = `datasets/${datasetId}/validation/${sample.className}/${i}.jpg`;
+                await s3().send(new PutObjectCommand({ Bucket: world.trainingBucket, Key: key, Body: fs.readFileSync(sample.file) }));
+                images.push({ imageName: `${sample.className}-${i}.jpg`, sourceKey: `${IMAGES_PREFIX}${i}.jpg`, key, class: sample.className, split: "validation", repaired: false });
+            }
+            const manifest = { datasetId, classes: CLASSES, images } as unknown as DatasetManifest;
+            await s3().send(new PutObjectCommand({ Bucket: world.trainingBucket, Key: `datasets/${datasetId}/manifest.json`, Body: JSON.stringify(manifest) }));
+
+            const outDir = path.join(workDir, "report");
+            const run = await cli("evaluate", "--dataset", datasetId, "--concurrency", "3", "--out", outDir);
+            assert.equal(run.code, 0, run.err);
+            const report = JSON.parse(fs.readFileSync(path.join(outDir, "evaluation.json"), "utf8"));
+
+            // By hand, from the answers: rows are the true class, columns the predicted one.
+            const expected = CLASSES.map(() => CLASSES.map(() => 0));
+            samples.forEach((s, i) => (expected[CLASSES.indexOf(s.className)][CLASSES.indexOf(answers[i].className)] += 1));
+            assert.deepEqual(report.confusionMatrix, expected);
+            const correct = CLASSES.reduce((sum, _, i) => sum + expected[i][i], 0);
+            assert.equal(report.accuracy, correct / samples.length);
+            CLASSES.forEach((c, i) => {
+                const predicted = expected.reduce((sum, row) => sum + row[i], 0);
+                assert.equal(report.perClass[c].recall, expected[i][i] / 4, c);
+                assert.equal(report.perClass[c].precision, predicted ? expected[i][i] / predicted : 0, c);
+            });
+            assert.equal(report.wrong.length, samples.length - correct);
+            assert.ok(run.out.includes(`accuracy ${(100 * report.accuracy).toFixed(1)}% on 28 validation images`));
+            assert.match(run.out, /Confusion matrix \(rows: true class, columns: predicted\):/);
+            assert.ok(fs.readFileSync(path.join(outDir, "evaluation.md"), "utf8").includes(`Wrong: ${report.wrong.length}`));
+        });
+
+        it("names a dataset that does not exist", async () => {
+            const run = await cli("evaluate", "--dataset", "20200101T000000Z-0000");
+            assert.equal(run.code, 1);
+            assert.match(run.err, /Dataset 20200101T000000Z-0000 does not exist/);
+        });
+
+        it("says no endpoint is deployed yet", async () => {
+            stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
+            const run = await cli("evaluate");
+            assert.equal(run.code, 1);
+            assert.match(run.err, /No endpoint deployed yet/);
+        });
+    });
+
+    it("has --help with examples for every command, and runs as npx bootboots", async () => {
+        for (const command of ["train", "status", "deploy", "classify", "evaluate"]) {
+            const run = await cli(command, "--help");
+            assert.equal(run.code, 0, command);
+            assert.match(run.out, /Examples:\n {2}\$ npx bootboots/, command);
+        }
+        const help = execFileSync("npx", ["--no-install", "bootboots", "--help"], { cwd: ROOT, encoding: "utf8" });
+        assert.match(help, /Usage: bootboots \[options\] \[command\]/);
+    });
+});
