@@ -1,5 +1,6 @@
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { contract } from "../lib/contract";
+import { isJpeg } from "../lib/jpeg";
 import { CliError, explainAwsError } from "./errors";
 
 export interface Classification {
@@ -7,10 +8,6 @@ export interface Classification {
     readonly confidence: number;
     /** Probability per class, in model-output order. */
     readonly probabilities: Record<string, number>;
-}
-
-function isJpeg(bytes: Uint8Array): boolean {
-    return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
 }
 
 /** The request body of the serving contract (DESIGN.md §7), refused when it would break the payload limit. */

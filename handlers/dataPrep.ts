@@ -2,6 +2,7 @@ import { randomBytes } from "crypto";
 import { DynamoDBClient, ScanCommand, ScanCommandOutput, AttributeValue } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
+import { hasEndMarker, isJpeg } from "../lib/jpeg";
 import { LATEST_DATASET_KEY } from "../lib/layout";
 import {
     ClassCounts,
@@ -222,14 +223,6 @@ function planSplit(labels: readonly Label[], settings: DataPrepSettings, event: 
         bySplitHash.forEach(({ image }, index) => planned.push({ ...image, split: index < validationCount ? "validation" : "training" }));
     }
     return { planned, available };
-}
-
-function isJpeg(body: Uint8Array): boolean {
-    return body.length >= 3 && body[0] === 0xff && body[1] === 0xd8 && body[2] === 0xff;
-}
-
-function hasEndMarker(body: Uint8Array): boolean {
-    return body.length >= 2 && body[body.length - 2] === 0xff && body[body.length - 1] === 0xd9;
 }
 
 function isMissingObject(error: unknown): boolean {

@@ -14,6 +14,7 @@ import type { DataPrepResult } from "./dataPrep";
 import { DATASET_ID_PATTERN, DatasetManifest, DatasetPointer, datasetPrefix } from "./dataset";
 import { requiredEnv } from "./env";
 import { describeAwsError, isUserFacing, userFacingError } from "./errors";
+import { readInvokeResult } from "./invokeResult";
 import { booleanField, integerField, numberField, oneOfField, patternField, validateEvent } from "./eventFields";
 
 /** Below this many training images a fine-tuned model is not worth the instance hours. */
@@ -147,17 +148,11 @@ async function runDataPrep(clients: TriggerClients, settings: TriggerSettings): 
     } catch (error) {
         throw userFacingError(describeAwsError(error, `data-prep function '${settings.dataPrepFunction}'`, "redeploy the stack"));
     }
-    const text = response.Payload ? Buffer.from(response.Payload).toString("utf8") : "";
-    if (response.FunctionError) {
-        let detail = text;
-        try {
-            detail = JSON.parse(text).errorMessage ?? text;
-        } catch {
-            // The payload was not JSON; report it as it came.
-        }
-        throw userFacingError(`Data prep failed (${response.FunctionError}): ${detail}. No training job was started.`);
+    const read = readInvokeResult<DataPrepResult>(response);
+    if ("functionError" in read) {
+        throw userFacingError(`Data prep failed (${read.functionError}): ${read.detail}. No training job was started.`);
     }
-    const result = JSON.parse(text) as DataPrepResult;
+    const result = read.result;
     if (!result.success) {
         throw userFacingError(`Data prep failed: ${result.error} No training job was started.`);
     }

@@ -1,6 +1,7 @@
 import { InvokeCommand } from "@aws-sdk/client-lambda";
 import type { DataPrepResult } from "../../handlers/dataPrep";
 import type { ClassCounts } from "../../handlers/dataset";
+import { readInvokeResult } from "../../handlers/invokeResult";
 import type { TriggerResult } from "../../handlers/triggerTraining";
 import { CliContext } from "../context";
 import { readManifest } from "../datasets";
@@ -33,17 +34,9 @@ async function invoke<T>(context: CliContext, functionName: string, payload: unk
         throw explainAwsError(error, `invoking ${functionName}`);
     }
     if (async) return undefined;
-    const text = Buffer.from(response.Payload ?? new Uint8Array()).toString("utf8");
-    if (response.FunctionError) {
-        let detail = text;
-        try {
-            detail = JSON.parse(text).errorMessage ?? text;
-        } catch {
-            // Not JSON: show it as it came.
-        }
-        throw new CliError(`${functionName} failed (${response.FunctionError}): ${detail}`);
-    }
-    return JSON.parse(text) as T;
+    const read = readInvokeResult<T>(response);
+    if ("functionError" in read) throw new CliError(`${functionName} failed (${read.functionError}): ${read.detail}`);
+    return read.result;
 }
 
 export function countsTable(distribution: Readonly<Record<string, ClassCounts>>): string {
