@@ -1,6 +1,7 @@
 import { DescribeTrainingJobResponse } from "@aws-sdk/client-sagemaker";
 import * as tar from "tar";
 import { CliContext } from "../context";
+import { CliError } from "../errors";
 import { seconds, table } from "../format";
 import { TERMINAL_STATUSES, describeJob, jobName, parseS3Url } from "../jobs";
 import { confusionTable, perClassTable } from "../report";
@@ -44,10 +45,9 @@ function describe(context: CliContext, job: DescribeTrainingJobResponse): void {
 /** The evaluation.json that train.py leaves in the job's output.tar.gz, beside model.tar.gz. */
 async function trainingEvaluation(context: CliContext, job: DescribeTrainingJobResponse): Promise<TrainingEvaluation | undefined> {
     const model = job.ModelArtifacts?.S3ModelArtifacts;
-    if (!model) return undefined;
+    if (!model) throw new CliError(`Job ${job.TrainingJobName} reports no model artifact.`);
     const { bucket, key } = parseS3Url(model.replace(/model\.tar\.gz$/, "output.tar.gz"));
-    const archive = await getObjectBytes(context.aws.s3, bucket, key, `s3://${bucket}/${key} was not found.`).catch(() => undefined);
-    if (!archive) return undefined;
+    const archive = await getObjectBytes(context.aws.s3, bucket, key, `s3://${bucket}/${key} was not found.`);
     let evaluation: TrainingEvaluation | undefined;
     await new Promise<void>((resolve, reject) => {
         const parser = new tar.Parser({
@@ -81,14 +81,18 @@ export async function status(context: CliContext, job: string | undefined, optio
     }
     describe(context, described);
     if (described.TrainingJobStatus !== "Completed") return;
-    const evaluation = await trainingEvaluation(context, described);
+    // The job itself succeeded: a missing or unreadable evaluation is reported, not fatal.
+    const evaluation = await trainingEvaluation(context, described).catch((error: Error) => {
+        context.out(`No per-class evaluation: ${error.message}`);
+        return undefined;
+    });
     if (evaluation) {
         context.out(`Validation accuracy ${(100 * evaluation.accuracy).toFixed(1)}%`);
         const perClass = Object.fromEntries(evaluation.classes.map((c) => [c, evaluation.per_class[c]]));
         context.out(perClassTable({ classes: evaluation.classes, perClass }));
         context.out(confusionTable({ classes: evaluation.classes, confusionMatrix: evaluation.confusion_matrix }));
     } else {
-        context.out("No evaluation.json found in the job's output.tar.gz.");
+        context.out("No evaluation.json in the job's output.tar.gz.");
     }
     context.out(`Deploy it: npx bootboots deploy ${name}`);
 }
