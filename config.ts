@@ -1,24 +1,41 @@
 import * as pulumi from "@pulumi/pulumi";
 import { contract } from "./lib/contract";
+import { INSTANCE_TYPE_PATTERN } from "./lib/triggerEvent";
 
-/** Every setting of the stack, parsed and checked (namespace `bootboots-ai`, see DESIGN.md §3). */
+/** Every setting of the stack, parsed and checked (namespace `bootboots-ai`; docs/design.md, "Config"). */
 export interface StackConfig {
+    /** `s3://<bucket>/<key>.tar.gz` of the model to serve; unset means no endpoint. */
     readonly modelDataUrl?: string;
-    /** Unset means the default `bootboots-images-<account>-<region>`, resolved by the stack. */
+    /** The existing bucket of camera images; unset means `bootboots-images-<account>-<region>`, resolved by the stack. */
     readonly imagesBucketName?: string;
+    /** The key prefix of the camera images, ending with '/' (default `catcam-training/`). */
     readonly imagesPrefix: string;
+    /** The existing DynamoDB table of labels (default `catadata`). */
     readonly catadataTableName: string;
+    /** The class list in model-output order (default the seven of training/contract.json). */
     readonly classes: readonly string[];
+    /** The class of images without a cat, one of classes (default `NoCat`). */
     readonly noCatClass: string;
+    /** The fraction of each class sent to validation, 0 < x < 1 (default 0.2). */
     readonly validationSplit: number;
+    /** The cap on NoCat images in a dataset (default 200). */
     readonly maxNoCatSamples: number;
+    /** The default training instance type (default `ml.m5.xlarge`). */
     readonly trainingInstanceType: string;
+    /** Whether jobs use managed spot by default (default true). */
     readonly spotTraining: boolean;
+    /** The TensorFlow version of the images and the tests' wheel (default 2.19). */
     readonly tensorflowVersion: string;
+    /** The endpoint's stable name (default `bootboots`). */
     readonly endpointName: string;
+    /** Serverless endpoint memory in MB, 1024–6144 in steps of 1024 (default 2048). */
     readonly endpointMemoryMb: number;
+    /** Concurrent invocations the endpoint serves, 1–200 (default 5). */
     readonly endpointMaxConcurrency: number;
+    /** Warm instances kept, 0 (off) to endpointMaxConcurrency (default 0). */
     readonly endpointProvisionedConcurrency: number;
+    /** Adopt the data buckets a `pulumi destroy` left behind instead of creating them (default false). */
+    readonly adoptExistingBuckets: boolean;
 }
 
 export const CONFIG_NAMESPACE = "bootboots-ai";
@@ -40,7 +57,6 @@ const S3_MODEL_URL = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+\.tar\.gz$/;
 const S3_BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const CLASS_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const INSTANCE_TYPE = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
 const ENDPOINT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 
 function parseNumber(key: string, raw: string, rule: string, example: string): number {
@@ -83,9 +99,13 @@ function parseClasses(raw: string): string[] {
             throw new ConfigError("classes", raw, `class ${JSON.stringify(name)} must be 1-64 letters, digits, '_' or '-'`, example);
         }
     }
-    const duplicate = classes.find((name, index) => classes.indexOf(name) !== index);
+    // Data prep matches labels to classes case-insensitively, so classes must differ by more than case.
+    const lowerNames = classes.map((name: string) => name.toLowerCase());
+    const duplicate = classes.find((_, index) => lowerNames.indexOf(lowerNames[index]) !== index);
     if (duplicate !== undefined) {
-        throw new ConfigError("classes", raw, `class ${JSON.stringify(duplicate)} appears more than once`, example);
+        const first = classes[lowerNames.indexOf(duplicate.toLowerCase())];
+        const repeated = first === duplicate ? `class ${JSON.stringify(duplicate)} appears more than once` : `classes ${JSON.stringify(first)} and ${JSON.stringify(duplicate)} differ only by case`;
+        throw new ConfigError("classes", raw, repeated, example);
     }
     return classes as string[];
 }
@@ -140,7 +160,7 @@ export function parseStackConfig(read: RawConfig): StackConfig {
     const maxNoCatSamples = rawMaxNoCat === undefined ? 200 : parseInteger("maxNoCatSamples", rawMaxNoCat, 1, 1_000_000, "200");
 
     const trainingInstanceType = get("trainingInstanceType") ?? "ml.m5.xlarge";
-    if (!INSTANCE_TYPE.test(trainingInstanceType)) {
+    if (!INSTANCE_TYPE_PATTERN.test(trainingInstanceType)) {
         throw new ConfigError("trainingInstanceType", trainingInstanceType, "must be a SageMaker instance type, ml.<family>.<size>", "ml.m5.xlarge");
     }
 
@@ -179,6 +199,9 @@ export function parseStackConfig(read: RawConfig): StackConfig {
             ? 0
             : parseInteger("endpointProvisionedConcurrency", rawProvisioned, 0, endpointMaxConcurrency, String(Math.min(1, endpointMaxConcurrency)));
 
+    const rawAdopt = get("adoptExistingBuckets");
+    const adoptExistingBuckets = rawAdopt === undefined ? false : parseBoolean("adoptExistingBuckets", rawAdopt);
+
     return {
         modelDataUrl,
         imagesBucketName,
@@ -195,6 +218,7 @@ export function parseStackConfig(read: RawConfig): StackConfig {
         endpointMemoryMb,
         endpointMaxConcurrency,
         endpointProvisionedConcurrency,
+        adoptExistingBuckets,
     };
 }
 

@@ -11,7 +11,7 @@ const config = loadStackConfig();
 const accountId = aws.getCallerIdentityOutput().accountId;
 const region = aws.getRegionOutput().region;
 
-const buckets = new DataBuckets("bootboots", { accountId });
+const buckets = new DataBuckets("bootboots", { accountId, adoptExisting: config.adoptExistingBuckets });
 
 const pipeline = new TrainingPipeline("bootboots", {
     accountId,

@@ -1,4 +1,4 @@
-import { DatasetManifest, DatasetPointer, datasetPrefix } from "../handlers/dataset";
+import { DatasetManifest, DatasetPointer, datasetPrefix } from "../lib/dataset";
 import { LATEST_DATASET_KEY } from "../lib/layout";
 import { CliContext } from "./context";
 import { getObjectJson } from "./s3json";

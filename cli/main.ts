@@ -7,25 +7,20 @@ import { train } from "./commands/train";
 import { AwsClients, CliContext } from "./context";
 import { CliError } from "./errors";
 import { STACK_NAMES, StackOptions, StackResolver } from "./stack";
+import { FieldRule, integerField, numberField, parseFieldText } from "../lib/eventFields";
+import { TRIGGER_EVENT_DEFAULTS, TRIGGER_EVENT_RULES } from "../lib/triggerEvent";
 
 export interface CliIO {
     readonly out: (text: string) => void;
     readonly err: (text: string) => void;
 }
 
-function integer(min: number, max: number) {
+/** A commander option parser from a field rule: the trigger's own rules for its payload fields. */
+function parser(rule: FieldRule) {
     return (text: string): number => {
-        const value = Number(text);
-        if (!Number.isInteger(value) || value < min || value > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}.`);
-        return value;
-    };
-}
-
-function between(min: number, max: number) {
-    return (text: string): number => {
-        const value = Number(text);
-        if (!Number.isFinite(value) || value <= min || value >= max) throw new InvalidArgumentError(`expected a number greater than ${min} and less than ${max}.`);
-        return value;
+        const parsed = parseFieldText(rule, text);
+        if ("error" in parsed) throw new InvalidArgumentError(parsed.error);
+        return parsed.value as number;
     };
 }
 
@@ -53,9 +48,9 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
     program
         .command("train")
         .description("prepare a dataset and start a SageMaker training job (waits for data prep)")
-        .option("--epochs <n>", "training epochs (trigger default 50)", integer(1, 10000))
-        .option("--learning-rate <x>", "fine-tuning learning rate (default 0.0001)", between(0, 1))
-        .option("--batch-size <n>", "images per batch (default 16)", integer(1, 1024))
+        .option("--epochs <n>", `training epochs (default ${TRIGGER_EVENT_DEFAULTS.epochs})`, parser(TRIGGER_EVENT_RULES.epochs))
+        .option("--learning-rate <x>", `fine-tuning learning rate (default ${TRIGGER_EVENT_DEFAULTS.learningRate})`, parser(TRIGGER_EVENT_RULES.learningRate))
+        .option("--batch-size <n>", `images per batch (default ${TRIGGER_EVENT_DEFAULTS.batchSize})`, parser(TRIGGER_EVENT_RULES.batchSize))
         .option("--train-only-top-layer", "train only the classifier head")
         .option("--no-spot", "on-demand instead of managed spot")
         .option("--skip-data-prep", "train on the latest dataset instead of preparing a new one")
@@ -69,7 +64,7 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
         .command("status [job]")
         .description("show a training job (default: the newest); --watch follows it to the end")
         .option("--watch", "follow progress until the job ends, then show its per-class evaluation")
-        .option("--interval <seconds>", "seconds between checks with --watch", integer(1, 3600), 30)
+        .option("--interval <seconds>", "seconds between checks with --watch", parser(integerField(1, 3600)), 30)
         .addHelpText("after", examples("npx bootboots status", "npx bootboots status bootboots-4f2a9c0d1e2b3a4f5e6d7c8b --watch"))
         .action((job, options, command) => run((context) => status(context, job, options), command));
 
@@ -83,7 +78,7 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
     program
         .command("classify <images...>")
         .description("classify JPEG images with the deployed endpoint")
-        .option("--threshold <p>", "mark answers below this confidence as uncertain", between(0, 1))
+        .option("--threshold <p>", "mark answers below this confidence as uncertain", parser(numberField(0, 1)))
         .option("--json", "print JSON for scripts")
         .addHelpText("after", examples("npx bootboots classify garden-cam/*.jpg", "npx bootboots classify cat.jpg --threshold 0.7 --json"))
         .action((images, options, command) => run((context) => classify(context, images, options), command));
@@ -92,7 +87,7 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
         .command("evaluate")
         .description("run a dataset's validation images through the endpoint and report per class")
         .option("--dataset <id>", "dataset to evaluate (default: the latest)")
-        .option("--concurrency <n>", "requests in flight at once", integer(1, 50), 4)
+        .option("--concurrency <n>", "requests in flight at once", parser(integerField(1, 50)), 4)
         .option("--out <dir>", "also write evaluation.json and evaluation.md there")
         .addHelpText("after", examples("npx bootboots evaluate", "npx bootboots evaluate --dataset 20260221T153033Z-4f2a --out reports/"))
         .action((options, command) => run((context) => evaluate(context, options), command));

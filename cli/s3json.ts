@@ -1,4 +1,5 @@
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { isMissingObject } from "../lib/errors";
 import { CliError, explainAwsError } from "./errors";
 
 export async function getObjectBytes(s3: S3Client, bucket: string, key: string, missing: string): Promise<Uint8Array> {
@@ -6,8 +7,7 @@ export async function getObjectBytes(s3: S3Client, bucket: string, key: string, 
         const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         return await object.Body!.transformToByteArray();
     } catch (error) {
-        const name = (error as { name?: string }).name;
-        if (name === "NoSuchKey" || name === "NotFound") throw new CliError(missing);
+        if (isMissingObject(error)) throw new CliError(missing);
         throw explainAwsError(error, `reading s3://${bucket}/${key}`);
     }
 }

@@ -1,18 +1,27 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DATASETS_PREFIX } from "../lib/layout";
+import { CHECKPOINTS_PREFIX, DATASETS_PREFIX } from "../lib/layout";
 
 export interface DataBucketsArgs {
-    /** The AWS account id, used in the default bucket names. */
+    /** The AWS account id, used in the bucket names. */
     readonly accountId: pulumi.Input<string>;
-    /** Days after which objects under `datasets/` expire. */
+    /** Days after which objects under `datasets/` expire (default 90). */
     readonly datasetExpirationDays?: pulumi.Input<number>;
+    /** Days a replaced checkpoint version is kept in the versioned models bucket (default 1). */
+    readonly noncurrentCheckpointDays?: pulumi.Input<number>;
+    /**
+     * Use the buckets of these names that a `pulumi destroy` left behind instead of creating
+     * them (creating them again would fail, since they still exist); their protections are
+     * managed as usual (default false).
+     */
+    readonly adoptExisting?: boolean;
 }
 
 /**
  * The training-data bucket (dataset snapshots) and the versioned models bucket
  * (script archive, training output, checkpoints). Both are private, encrypted,
- * TLS-only, and kept when the stack is destroyed: they hold the user's data.
+ * TLS-only, and kept when the stack is destroyed, together with everything that
+ * protects them: they hold the user's data.
  */
 export class DataBuckets extends pulumi.ComponentResource {
     public readonly trainingBucket: aws.s3.Bucket;
@@ -20,19 +29,26 @@ export class DataBuckets extends pulumi.ComponentResource {
 
     constructor(name: string, args: DataBucketsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("bootboots:storage:DataBuckets", name, {}, opts);
+        // What protects a kept bucket is kept with it: deleting a public access block, a
+        // TLS-only policy or the versioning configuration (which suspends versioning) on
+        // `pulumi destroy` would leave the user's data less protected than it was.
+        const retained = { parent: this, retainOnDelete: true };
 
-        this.trainingBucket = this.privateBucket(
-            `${name}-training-data`,
-            pulumi.interpolate`bootboots-training-data-${args.accountId}`,
-        );
-        this.modelBucket = this.privateBucket(`${name}-models`, pulumi.interpolate`bootboots-models-${args.accountId}`);
+        this.trainingBucket = this.privateBucket(`${name}-training-data`, pulumi.interpolate`bootboots-training-data-${args.accountId}`, args.adoptExisting);
+        this.modelBucket = this.privateBucket(`${name}-models`, pulumi.interpolate`bootboots-models-${args.accountId}`, args.adoptExisting);
 
         new aws.s3.BucketVersioning(
             `${name}-models-versioning`,
             { bucket: this.modelBucket.id, versioningConfiguration: { status: "Enabled" } },
-            { parent: this },
+            retained,
         );
 
+        const abortIncompleteUploads = {
+            id: "abort-incomplete-uploads",
+            status: "Enabled",
+            filter: { prefix: "" },
+            abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+        };
         new aws.s3.BucketLifecycleConfiguration(
             `${name}-training-data-lifecycle`,
             {
@@ -44,12 +60,24 @@ export class DataBuckets extends pulumi.ComponentResource {
                         filter: { prefix: DATASETS_PREFIX },
                         expiration: { days: args.datasetExpirationDays ?? 90 },
                     },
+                    abortIncompleteUploads,
+                ],
+            },
+            { parent: this },
+        );
+        new aws.s3.BucketLifecycleConfiguration(
+            `${name}-models-lifecycle`,
+            {
+                bucket: this.modelBucket.id,
+                rules: [
                     {
-                        id: "abort-incomplete-uploads",
+                        // A spot job rewrites its checkpoint every epoch; versioning would keep every old copy.
+                        id: "expire-replaced-checkpoints",
                         status: "Enabled",
-                        filter: { prefix: "" },
-                        abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+                        filter: { prefix: CHECKPOINTS_PREFIX },
+                        noncurrentVersionExpiration: { noncurrentDays: args.noncurrentCheckpointDays ?? 1 },
                     },
+                    abortIncompleteUploads,
                 ],
             },
             { parent: this },
@@ -61,8 +89,11 @@ export class DataBuckets extends pulumi.ComponentResource {
         });
     }
 
-    private privateBucket(name: string, bucketName: pulumi.Input<string>): aws.s3.Bucket {
-        const bucket = new aws.s3.Bucket(name, { bucket: bucketName }, { parent: this, retainOnDelete: true });
+    private privateBucket(name: string, bucketName: pulumi.Output<string>, adoptExisting = false): aws.s3.Bucket {
+        const retained = { parent: this, retainOnDelete: true };
+        const bucket = adoptExisting
+            ? aws.s3.Bucket.get(name, bucketName, undefined, { parent: this })
+            : new aws.s3.Bucket(name, { bucket: bucketName }, retained);
 
         const publicAccessBlock = new aws.s3.BucketPublicAccessBlock(
             `${name}-public-access`,
@@ -73,20 +104,16 @@ export class DataBuckets extends pulumi.ComponentResource {
                 ignorePublicAcls: true,
                 restrictPublicBuckets: true,
             },
-            { parent: this },
+            retained,
         );
-        new aws.s3.BucketOwnershipControls(
-            `${name}-ownership`,
-            { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } },
-            { parent: this },
-        );
+        new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, retained);
         new aws.s3.BucketServerSideEncryptionConfiguration(
             `${name}-encryption`,
             {
                 bucket: bucket.id,
                 rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
             },
-            { parent: this },
+            retained,
         );
         new aws.s3.BucketPolicy(
             `${name}-tls-only`,
@@ -108,7 +135,7 @@ export class DataBuckets extends pulumi.ComponentResource {
                 }),
             },
             // S3 rejects a bucket policy while the public access block is being applied.
-            { parent: this, dependsOn: [publicAccessBlock] },
+            { ...retained, dependsOn: [publicAccessBlock] },
         );
         return bucket;
     }

@@ -4,16 +4,21 @@ import { assumeRolePolicy, ecrPullStatements, policyDocument, sagemakerLogStatem
 import { tensorflowImage } from "../lib/images";
 
 export interface ServerlessEndpointArgs {
+    /** The AWS account id, for the log-group ARNs. */
     readonly accountId: pulumi.Input<string>;
+    /** The stack's region, for ARNs and the inference image. */
     readonly region: pulumi.Input<string>;
     /** `s3://<bucket>/<key>.tar.gz` of a trained model. */
     readonly modelDataUrl: pulumi.Input<string>;
+    /** The TensorFlow version of the inference image (default 2.19). */
     readonly tensorflowVersion: pulumi.Input<string>;
-    /** Stable: clients call the endpoint by this name. */
+    /** Stable: clients call the endpoint by this name (default `bootboots`). */
     readonly endpointName: pulumi.Input<string>;
+    /** Memory in MB, 1024–6144 in steps of 1024 (default 2048). */
     readonly memorySizeMb: pulumi.Input<number>;
+    /** Concurrent invocations served, 1–200 (default 5). */
     readonly maxConcurrency: pulumi.Input<number>;
-    /** 0 turns provisioned concurrency off. */
+    /** Warm instances kept; 0 turns provisioned concurrency off (default 0). */
     readonly provisionedConcurrency: pulumi.Input<number>;
 }
 
@@ -55,6 +60,8 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             {
                 executionRoleArn: role.arn,
                 primaryContainer: { image: image.registryPath, modelDataUrl: args.modelDataUrl },
+                // TF Serving needs no network: the model archive is fetched by SageMaker, not the container.
+                enableNetworkIsolation: true,
             },
             { parent: this, dependsOn: [rolePolicy] },
         );

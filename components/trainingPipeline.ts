@@ -6,35 +6,49 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { dataPrepSettingsFromEnv, prepareDataset } from "../handlers/dataPrep";
 import { triggerSettingsFromEnv, triggerTraining } from "../handlers/triggerTraining";
-import { PolicyStatement, assumeRolePolicy, ecrPullStatements, policyDocument, sagemakerLogStatements } from "../lib/iam";
+import { metricDefinitions } from "../lib/contract";
+import { assumeRolePolicy, ecrPullStatements, policyDocument, sagemakerLogStatements } from "../lib/iam";
 import { tensorflowImage } from "../lib/images";
 import { CHECKPOINTS_PREFIX, CODE_PREFIX, DATASETS_PREFIX, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { buildSourceArchive } from "../lib/sourceArchive";
+import { LambdaFunction } from "./lambdaFunction";
 
 export interface TrainingPipelineArgs {
+    /** The AWS account id, for ARNs. */
     readonly accountId: pulumi.Input<string>;
+    /** The stack's region, for ARNs and the training image. */
     readonly region: pulumi.Input<string>;
+    /** The bucket data prep writes datasets to. */
     readonly trainingBucketName: pulumi.Input<string>;
+    /** Its ARN, for IAM. */
     readonly trainingBucketArn: pulumi.Input<string>;
+    /** The bucket of the script archive, training output and checkpoints. */
     readonly modelBucketName: pulumi.Input<string>;
+    /** Its ARN, for IAM. */
     readonly modelBucketArn: pulumi.Input<string>;
+    /** The existing bucket of camera images (only read). */
     readonly imagesBucketName: pulumi.Input<string>;
+    /** The key prefix of the images in it, ending with '/' (default `catcam-training/`). */
     readonly imagesPrefix: pulumi.Input<string>;
+    /** The existing DynamoDB table of labels (default `catadata`). */
     readonly catadataTableName: pulumi.Input<string>;
+    /** The class list, in model-output order. */
     readonly classes: pulumi.Input<readonly pulumi.Input<string>[]>;
+    /** The class of images without a cat (default `NoCat`). */
     readonly noCatClass: pulumi.Input<string>;
+    /** The fraction of each class sent to validation (default 0.2). */
     readonly validationSplit: pulumi.Input<number>;
+    /** The cap on NoCat images in a dataset (default 200). */
     readonly maxNoCatSamples: pulumi.Input<number>;
+    /** The default training instance type (default `ml.m5.xlarge`). */
     readonly trainingInstanceType: pulumi.Input<string>;
+    /** Whether jobs use managed spot by default (default true). */
     readonly spotTraining: pulumi.Input<boolean>;
+    /** The TensorFlow version of the training image (default 2.19). */
     readonly tensorflowVersion: pulumi.Input<string>;
     /** Local folder packed as the training script archive (train.py at its root). */
     readonly trainingSourceDir: string;
 }
-
-/** Packages that only the Pulumi program (tar) and the bootboots CLI use: kept out of the Lambda zips. */
-const NOT_IN_LAMBDA_PACKAGES = ["tar", "commander", "cli-progress"];
-const LOG_RETENTION_DAYS = 30;
 
 /**
  * The SageMaker execution role, the training script archive, and the data-prep and
@@ -123,7 +137,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
         );
 
         const imagesBucketArn = pulumi.interpolate`arn:aws:s3:::${args.imagesBucketName}`;
-        this.dataPrepFunction = this.lambda(
+        this.dataPrepFunction = new LambdaFunction(
             `${name}-data-prep`,
             {
                 description: "Builds a BootBoots training dataset from catadata and the images bucket",
@@ -181,63 +195,76 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                     return (event: unknown) => prepareDataset({ s3, dynamodb }, settings, event);
                 },
             },
-        );
+            { parent: this },
+        ).function;
 
-        this.triggerFunction = this.lambda(`${name}-trigger-training`, {
-            description: "Prepares a dataset and starts a BootBoots SageMaker training job",
-            // It waits for data prep (up to 600 s) before starting the job.
-            timeout: 900,
-            memorySize: 512,
-            environment: {
-                TRAINING_BUCKET: args.trainingBucketName,
-                MODEL_BUCKET: args.modelBucketName,
-                DATA_PREP_FUNCTION: this.dataPrepFunction.name,
-                SAGEMAKER_ROLE_ARN: this.sagemakerRole.arn,
-                TRAINING_IMAGE_URI: trainingImage.registryPath,
-                TRAINING_SCRIPT_URI: this.trainingScriptUri,
-                TRAINING_INSTANCE_TYPE: args.trainingInstanceType,
-                SPOT_TRAINING: pulumi.output(args.spotTraining).apply(String),
-                CLASSES: pulumi.jsonStringify(args.classes),
+        this.triggerFunction = new LambdaFunction(
+            `${name}-trigger-training`,
+            {
+                description: "Prepares a dataset and starts a BootBoots SageMaker training job",
+                // It waits for data prep (up to 600 s) before starting the job.
+                timeout: 900,
+                memorySize: 512,
+                environment: {
+                    TRAINING_BUCKET: args.trainingBucketName,
+                    MODEL_BUCKET: args.modelBucketName,
+                    DATA_PREP_FUNCTION: this.dataPrepFunction.name,
+                    SAGEMAKER_ROLE_ARN: this.sagemakerRole.arn,
+                    TRAINING_IMAGE_URI: trainingImage.registryPath,
+                    TRAINING_SCRIPT_URI: this.trainingScriptUri,
+                    TRAINING_INSTANCE_TYPE: args.trainingInstanceType,
+                    SPOT_TRAINING: pulumi.output(args.spotTraining).apply(String),
+                    CLASSES: pulumi.jsonStringify(args.classes),
+                    METRIC_DEFINITIONS: JSON.stringify(metricDefinitions),
+                },
+                statements: [
+                    {
+                        Sid: "RunTrainingJobs",
+                        Effect: "Allow",
+                        Action: ["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"],
+                        Resource: pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:training-job/${TRAINING_JOB_NAME_PREFIX}*`,
+                    },
+                    {
+                        Sid: "PassSageMakerRole",
+                        Effect: "Allow",
+                        Action: ["iam:PassRole"],
+                        Resource: this.sagemakerRole.arn,
+                        Condition: { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
+                    },
+                    {
+                        Sid: "InvokeDataPrep",
+                        Effect: "Allow",
+                        Action: ["lambda:InvokeFunction"],
+                        Resource: this.dataPrepFunction.arn,
+                    },
+                    {
+                        Sid: "ReadDatasets",
+                        Effect: "Allow",
+                        Action: ["s3:GetObject"],
+                        Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
+                    },
+                    {
+                        // Without it S3 answers a missing dataset with 403; with it, 404 ("No dataset exists yet").
+                        Sid: "TellMissingDatasets",
+                        Effect: "Allow",
+                        Action: ["s3:ListBucket"],
+                        Resource: args.trainingBucketArn,
+                    },
+                ],
+                callbackFactory: () => {
+                    const settings = triggerSettingsFromEnv(process.env);
+                    const clients = {
+                        s3: new S3Client({ maxAttempts: 5 }),
+                        sagemaker: new SageMakerClient({ maxAttempts: 5 }),
+                        // Data prep runs for up to 600 s: no retries that could start it twice, no early timeout.
+                        lambda: new LambdaClient({ maxAttempts: 1, requestHandler: { requestTimeout: 660_000 } }),
+                    };
+                    return (event: unknown, context: { awsRequestId: string }) =>
+                        triggerTraining(clients, settings, event, context.awsRequestId);
+                },
             },
-            statements: [
-                {
-                    Sid: "RunTrainingJobs",
-                    Effect: "Allow",
-                    Action: ["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"],
-                    Resource: pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:training-job/${TRAINING_JOB_NAME_PREFIX}*`,
-                },
-                {
-                    Sid: "PassSageMakerRole",
-                    Effect: "Allow",
-                    Action: ["iam:PassRole"],
-                    Resource: this.sagemakerRole.arn,
-                    Condition: { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
-                },
-                {
-                    Sid: "InvokeDataPrep",
-                    Effect: "Allow",
-                    Action: ["lambda:InvokeFunction"],
-                    Resource: this.dataPrepFunction.arn,
-                },
-                {
-                    Sid: "ReadDatasets",
-                    Effect: "Allow",
-                    Action: ["s3:GetObject"],
-                    Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
-                },
-            ],
-            callbackFactory: () => {
-                const settings = triggerSettingsFromEnv(process.env);
-                const clients = {
-                    s3: new S3Client({ maxAttempts: 5 }),
-                    sagemaker: new SageMakerClient({ maxAttempts: 5 }),
-                    // Data prep runs for up to 600 s: no retries that could start it twice, no early timeout.
-                    lambda: new LambdaClient({ maxAttempts: 1, requestHandler: { requestTimeout: 660_000 } }),
-                };
-                return (event: unknown, context: { awsRequestId: string }) =>
-                    triggerTraining(clients, settings, event, context.awsRequestId);
-            },
-        });
+            { parent: this },
+        ).function;
 
         this.registerOutputs({
             sagemakerRoleArn: this.sagemakerRole.arn,
@@ -245,56 +272,5 @@ export class TrainingPipeline extends pulumi.ComponentResource {
             triggerTrainingFunctionName: this.triggerFunction.name,
             trainingScriptUri: this.trainingScriptUri,
         });
-    }
-
-    /** A Node.js Lambda with its own role, a 30-day log group and only the given permissions. */
-    private lambda(
-        name: string,
-        spec: {
-            readonly description: string;
-            readonly timeout: number;
-            readonly memorySize: number;
-            readonly environment: Record<string, pulumi.Input<string>>;
-            readonly statements: PolicyStatement[];
-            readonly callbackFactory: aws.lambda.CallbackFactory<unknown, unknown>;
-        },
-    ): aws.lambda.CallbackFunction<unknown, unknown> {
-        const logGroup = new aws.cloudwatch.LogGroup(
-            name,
-            { name: `/aws/lambda/${name}-${pulumi.getStack()}`, retentionInDays: LOG_RETENTION_DAYS },
-            { parent: this },
-        );
-        const role = new aws.iam.Role(name, { assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com") }, { parent: this });
-        const rolePolicy = new aws.iam.RolePolicy(
-            name,
-            {
-                role: role.id,
-                policy: policyDocument([
-                    {
-                        Sid: "WriteLogs",
-                        Effect: "Allow",
-                        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        Resource: pulumi.interpolate`${logGroup.arn}:*`,
-                    },
-                    ...spec.statements,
-                ]),
-            },
-            { parent: this },
-        );
-        return new aws.lambda.CallbackFunction(
-            name,
-            {
-                description: spec.description,
-                runtime: aws.lambda.Runtime.NodeJS22dX,
-                timeout: spec.timeout,
-                memorySize: spec.memorySize,
-                role: role.arn,
-                environment: { variables: spec.environment },
-                loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
-                codePathOptions: { extraExcludePackages: NOT_IN_LAMBDA_PACKAGES },
-                callbackFactory: spec.callbackFactory,
-            },
-            { parent: this, dependsOn: [rolePolicy] },
-        );
     }
 }

@@ -1,26 +1,24 @@
 import { randomBytes } from "crypto";
-import { DynamoDBClient, ScanCommand, ScanCommandOutput, AttributeValue } from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { setMaxListeners } from "events";
+import { AttributeValue, DynamoDBClient, ScanCommand, ScanCommandOutput } from "@aws-sdk/client-dynamodb";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
+import { DataPrepResult, DatasetManifest, ManifestImage, SkippedImage, datasetPrefix, newDatasetId } from "../lib/dataset";
+import { describeAwsError, isMissingObject, isUserFacing, userFacingError } from "../lib/errors";
+import { booleanField, integerField, numberField, validateEvent } from "../lib/eventFields";
 import { hasEndMarker, isJpeg } from "../lib/jpeg";
 import { LATEST_DATASET_KEY } from "../lib/layout";
-import {
-    ClassCounts,
-    DatasetManifest,
-    ManifestImage,
-    SkippedImage,
-    datasetPrefix,
-    newDatasetId,
-    stableFraction,
-} from "./dataset";
 import { requiredEnv } from "./env";
-import { describeAwsError, isUserFacing, userFacingError } from "./errors";
-import { booleanField, integerField, numberField, validateEvent } from "./eventFields";
+import { S3_MAX_KEY_BYTES, resolveLabels } from "./labels";
+import { PlannedImage, SplitRule, countClasses, datasetFileName, planSplit } from "./split";
 
 /** Image copies in flight at once: hides S3 latency without tripping its request-rate limits. */
 export const DEFAULT_COPY_CONCURRENCY = 32;
 /** How many skipped images the result lists (the manifest lists all). */
 const SKIPPED_IN_RESULT = 50;
+/** Reads of one image body, in all: a connection lost mid-body is tried again after a back-off. */
+const BODY_READ_ATTEMPTS = 4;
+const BODY_READ_BACKOFF_MS = 100;
 
 export interface DataPrepClients {
     readonly s3: S3Client;
@@ -28,46 +26,35 @@ export interface DataPrepClients {
 }
 
 export interface DataPrepSettings {
+    /** The catadata table. */
     readonly tableName: string;
+    /** The bucket of camera images (only read). */
     readonly imagesBucket: string;
+    /** The key prefix of the images in it, ending with '/'. */
     readonly imagesPrefix: string;
+    /** Where datasets are written. */
     readonly trainingBucket: string;
+    /** The class list, in model-output order. */
     readonly classes: readonly string[];
+    /** The class of images without a cat, sampled down to maxNoCatSamples. */
     readonly noCatClass: string;
+    /** The default fraction of each class sent to validation. */
     readonly validationSplit: number;
+    /** The default cap on NoCat images. */
     readonly maxNoCatSamples: number;
+    /** Image copies in flight at once. */
     readonly copyConcurrency: number;
     /** Scan page size; unset reads DynamoDB's 1 MB pages. */
     readonly scanPageSize?: number;
 }
 
+/** The data-prep payload, defaults filled in. */
 export interface DataPrepEvent {
+    /** Count and check only; write nothing. */
     readonly dryRun: boolean;
     readonly validationSplit: number;
     readonly maxNoCatSamples: number;
 }
-
-export interface DataPrepSuccess {
-    readonly success: true;
-    readonly dryRun: boolean;
-    readonly datasetId: string;
-    readonly trainingUri: string;
-    readonly validationUri: string;
-    readonly trainingImages: number;
-    readonly validationImages: number;
-    readonly classDistribution: Record<string, ClassCounts>;
-    readonly repairedImages: number;
-    readonly skipped: readonly SkippedImage[];
-    readonly skippedCount: number;
-    readonly durationMs: number;
-}
-
-export interface DataPrepFailure {
-    readonly success: false;
-    readonly error: string;
-}
-
-export type DataPrepResult = DataPrepSuccess | DataPrepFailure;
 
 const EVENT_RULES = {
     dryRun: booleanField,
@@ -91,47 +78,9 @@ export function dataPrepSettingsFromEnv(env: NodeJS.ProcessEnv): DataPrepSetting
     };
 }
 
-interface Label {
-    readonly imageName: string;
-    readonly sourceKey: string;
-    readonly label: string;
-}
-
-interface LabelScan {
-    readonly labels: Label[];
-    readonly skipped: SkippedImage[];
-}
-
-const JPEG_NAME = /\.jpe?g$/i;
-const MULTI_LABEL_SEPARATOR = /[,;|+&/]| and /i;
-
-/** The label of one row, or why it cannot be used. */
-function readLabel(
-    item: Record<string, AttributeValue>,
-    classByLowerName: ReadonlyMap<string, string>,
-): { label: string } | { reason: string } {
-    const cat = item.cat;
-    let values: string[];
-    if (cat?.S !== undefined) values = [cat.S];
-    else if (cat?.SS !== undefined) values = cat.SS;
-    else if (cat?.L !== undefined) values = cat.L.map((v) => v.S ?? "");
-    else return { reason: "no cat label (string attribute 'cat' missing)" };
-
-    const parts = [...new Set(values.flatMap((v) => v.split(MULTI_LABEL_SEPARATOR)).map((v) => v.trim()).filter(Boolean))];
-    if (parts.length === 0) return { reason: "empty cat label" };
-    if (parts.length > 1) return { reason: `multi-label value ${JSON.stringify(values.join(", "))}: label one cat per image` };
-    const canonical = classByLowerName.get(parts[0].toLowerCase());
-    if (canonical === undefined) {
-        return { reason: `unknown class ${JSON.stringify(parts[0])} (classes: ${[...classByLowerName.values()].join(", ")})` };
-    }
-    return { label: canonical };
-}
-
-/** Scans every page of the labels table and resolves each row to one source key and class. */
-async function scanLabels(clients: DataPrepClients, settings: DataPrepSettings): Promise<LabelScan> {
-    const classByLowerName = new Map(settings.classes.map((c) => [c.toLowerCase(), c]));
-    const byKey = new Map<string, { imageNames: string[]; labels: Set<string> }>();
-    const skipped: SkippedImage[] = [];
+/** Every row of the labels table, page by page. */
+async function scanTable(clients: DataPrepClients, settings: DataPrepSettings): Promise<Record<string, AttributeValue>[]> {
+    const items: Record<string, AttributeValue>[] = [];
     let exclusiveStartKey: Record<string, AttributeValue> | undefined;
     do {
         let page: ScanCommandOutput;
@@ -150,92 +99,45 @@ async function scanLabels(clients: DataPrepClients, settings: DataPrepSettings):
                 describeAwsError(error, `DynamoDB table '${settings.tableName}'`, "check the catadataTableName config and the stack's region"),
             );
         }
-        for (const item of page.Items ?? []) {
-            const imageName = item.imageName?.S;
-            if (!imageName) {
-                skipped.push({ imageName: JSON.stringify(item.imageName ?? null), reason: "no imageName (string attribute)" });
-                continue;
-            }
-            if (!JPEG_NAME.test(imageName)) {
-                skipped.push({ imageName, reason: "not a .jpg or .jpeg name" });
-                continue;
-            }
-            const label = readLabel(item, classByLowerName);
-            if ("reason" in label) {
-                skipped.push({ imageName, reason: label.reason });
-                continue;
-            }
-            const sourceKey = imageName.startsWith(settings.imagesPrefix) ? imageName : `${settings.imagesPrefix}${imageName}`;
-            const entry = byKey.get(sourceKey) ?? { imageNames: [], labels: new Set<string>() };
-            entry.imageNames.push(imageName);
-            entry.labels.add(label.label);
-            byKey.set(sourceKey, entry);
-        }
+        items.push(...(page.Items ?? []));
         exclusiveStartKey = page.LastEvaluatedKey;
     } while (exclusiveStartKey !== undefined);
-
-    const labels: Label[] = [];
-    for (const [sourceKey, entry] of byKey) {
-        if (entry.labels.size > 1) {
-            const reason = `conflicting labels: ${[...entry.labels].sort().join(", ")}`;
-            skipped.push(...entry.imageNames.map((imageName) => ({ imageName, reason })));
-        } else {
-            labels.push({ imageName: entry.imageNames[0], sourceKey, label: [...entry.labels][0] });
-        }
-    }
-    return { labels, skipped };
+    return items;
 }
 
-interface PlannedImage extends Label {
-    readonly split: "training" | "validation";
-}
-
-/** Images ordered by their stable fraction for the purpose, each hashed once. */
-function byStableFraction(purpose: "split" | "sample", images: readonly Label[]): { image: Label; fraction: number }[] {
-    return images
-        .map((image) => ({ image, fraction: stableFraction(purpose, image.imageName) }))
-        .sort((a, b) => a.fraction - b.fraction);
-}
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /**
- * Stable, stratified plan: NoCat keeps the images with the lowest sample hashes, and
- * each image falls on the validation side when its split hash is below the split.
+ * An object's bytes, or undefined when it does not exist. The SDK retries the request;
+ * the body arrives after that, so a connection lost while reading it (or a body shorter
+ * than its Content-Length) is tried again here, a bounded number of times with back-off.
+ * A short body is never returned.
  */
-function planSplit(labels: readonly Label[], settings: DataPrepSettings, event: DataPrepEvent): {
-    planned: PlannedImage[];
-    available: Map<string, number>;
-} {
-    const byClass = new Map<string, Label[]>(settings.classes.map((c) => [c, []]));
-    for (const label of labels) byClass.get(label.label)!.push(label);
-    const available = new Map([...byClass].map(([c, images]) => [c, images.length]));
-
-    const planned: PlannedImage[] = [];
-    for (const [className, images] of byClass) {
-        const kept =
-            className === settings.noCatClass && images.length > event.maxNoCatSamples
-                ? byStableFraction("sample", images).slice(0, event.maxNoCatSamples).map((entry) => entry.image)
-                : images;
-        const bySplitHash = byStableFraction("split", kept);
-        // Below the split goes to validation; a small class still gets one image on each side
-        // (its lowest hash to validation, its highest to training).
-        let validationCount = bySplitHash.filter((entry) => entry.fraction < event.validationSplit).length;
-        if (bySplitHash.length >= 2) validationCount = Math.min(Math.max(validationCount, 1), bySplitHash.length - 1);
-        bySplitHash.forEach(({ image }, index) => planned.push({ ...image, split: index < validationCount ? "validation" : "training" }));
+async function readObject(s3: S3Client, bucket: string, key: string, abortSignal: AbortSignal): Promise<Uint8Array | undefined> {
+    for (let attempt = 1; ; attempt++) {
+        let object;
+        try {
+            object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
+        } catch (error) {
+            if (isMissingObject(error)) return undefined;
+            throw error;
+        }
+        try {
+            const body = await object.Body!.transformToByteArray();
+            if (object.ContentLength !== undefined && body.length !== object.ContentLength) {
+                throw new Error(`body of ${body.length} bytes, Content-Length ${object.ContentLength}`);
+            }
+            return body;
+        } catch (error) {
+            if (attempt >= BODY_READ_ATTEMPTS || abortSignal.aborted) {
+                throw new Error(`reading the body failed ${attempt} times (last: ${(error as Error).message})`);
+            }
+            await sleep(BODY_READ_BACKOFF_MS * 2 ** (attempt - 1) * (1 + Math.random()));
+        }
     }
-    return { planned, available };
 }
 
-function isMissingObject(error: unknown): boolean {
-    const name = (error as { name?: string }).name;
-    return name === "NoSuchKey" || name === "NotFound";
-}
-
-/** The file name inside the dataset: the key below the images prefix, flattened. */
-function datasetFileName(sourceKey: string, imagesPrefix: string): string {
-    return sourceKey.slice(imagesPrefix.length).split("/").join("__");
-}
-
-type CopyOutcome = { image: ManifestImage } | { skipped: SkippedImage };
+type CopyOutcome = { image: ManifestImage } | { skipped: SkippedImage } | { cancelled: true };
 
 /** One image: a GET of the source and, unless a dry run, one PUT of the (repaired) copy. */
 async function copyImage(
@@ -244,46 +146,73 @@ async function copyImage(
     prefix: string,
     image: PlannedImage,
     dryRun: boolean,
+    abortSignal: AbortSignal,
 ): Promise<CopyOutcome> {
-    let body: Uint8Array;
+    if (abortSignal.aborted) return { cancelled: true };
+    const key = `${prefix}${image.split}/${image.label}/${datasetFileName(image.sourceKey, settings.imagesPrefix)}`;
+    if (Buffer.byteLength(key, "utf8") > S3_MAX_KEY_BYTES) {
+        return { skipped: { imageName: image.imageName, reason: `dataset key longer than S3's ${S3_MAX_KEY_BYTES}-byte limit` } };
+    }
+    let body: Uint8Array | undefined;
     try {
-        const object = await clients.s3.send(new GetObjectCommand({ Bucket: settings.imagesBucket, Key: image.sourceKey }));
-        body = await object.Body!.transformToByteArray();
+        body = await readObject(clients.s3, settings.imagesBucket, image.sourceKey, abortSignal);
     } catch (error) {
-        if (isMissingObject(error)) {
-            return { skipped: { imageName: image.imageName, reason: `missing object s3://${settings.imagesBucket}/${image.sourceKey}` } };
-        }
         throw userFacingError(
             describeAwsError(error, `s3://${settings.imagesBucket}/${image.sourceKey}`, "check the imagesBucketName config"),
         );
+    }
+    if (body === undefined) {
+        return { skipped: { imageName: image.imageName, reason: `missing object s3://${settings.imagesBucket}/${image.sourceKey}` } };
     }
     if (!isJpeg(body)) {
         return { skipped: { imageName: image.imageName, reason: "not a JPEG (no FF D8 FF header)" } };
     }
     const repaired = !hasEndMarker(body);
     const content = repaired ? Buffer.concat([body, Buffer.from([0xff, 0xd9])]) : body;
-    const key = `${prefix}${image.split}/${image.label}/${datasetFileName(image.sourceKey, settings.imagesPrefix)}`;
     if (!dryRun) {
         await clients.s3.send(
             new PutObjectCommand({ Bucket: settings.trainingBucket, Key: key, Body: content, ContentType: "image/jpeg" }),
+            { abortSignal },
         );
     }
-    return {
-        image: { imageName: image.imageName, sourceKey: image.sourceKey, key, class: image.label, split: image.split, repaired },
-    };
+    const copied = { imageName: image.imageName, sourceKey: image.sourceKey, key, class: image.label, split: image.split, repaired, bytes: content.length };
+    return { image: copied };
 }
 
-function countClasses(settings: DataPrepSettings, available: Map<string, number>, images: readonly ManifestImage[]) {
-    const distribution: Record<string, ClassCounts> = {};
-    for (const className of settings.classes) {
-        const ofClass = images.filter((i) => i.class === className);
-        distribution[className] = {
-            available: available.get(className) ?? 0,
-            training: ofClass.filter((i) => i.split === "training").length,
-            validation: ofClass.filter((i) => i.split === "validation").length,
-        };
-    }
-    return distribution;
+/**
+ * Copies every planned image, at most `concurrency` at once. The first fatal error
+ * cancels the copies still queued and aborts those in flight; it is thrown only once
+ * nothing is in flight, so no work outlives the invocation.
+ */
+async function copyAll(
+    clients: DataPrepClients,
+    settings: DataPrepSettings,
+    prefix: string,
+    planned: readonly PlannedImage[],
+    dryRun: boolean,
+): Promise<CopyOutcome[]> {
+    const limit = pLimit(settings.copyConcurrency);
+    const controller = new AbortController();
+    // Every request in flight listens on the one signal: more than Node's default of 10.
+    setMaxListeners(0, controller.signal);
+    let firstError: unknown;
+    const settled = await Promise.allSettled(
+        planned.map((image) =>
+            limit(async () => {
+                try {
+                    return await copyImage(clients, settings, prefix, image, dryRun, controller.signal);
+                } catch (error) {
+                    if (!controller.signal.aborted) {
+                        firstError = error;
+                        controller.abort();
+                    }
+                    throw error;
+                }
+            }),
+        ),
+    );
+    if (firstError !== undefined) throw firstError;
+    return settled.map((outcome) => (outcome as PromiseFulfilledResult<CopyOutcome>).value);
 }
 
 async function putJson(clients: DataPrepClients, bucket: string, key: string, value: unknown): Promise<void> {
@@ -292,10 +221,46 @@ async function putJson(clients: DataPrepClients, bucket: string, key: string, va
     );
 }
 
+/** Every object under the prefix, key → size. */
+async function listObjects(s3: S3Client, bucket: string, prefix: string): Promise<Map<string, number>> {
+    const objects = new Map<string, number>();
+    let token: string | undefined;
+    do {
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        for (const object of page.Contents ?? []) objects.set(object.Key!, object.Size ?? 0);
+        token = page.NextContinuationToken;
+    } while (token);
+    return objects;
+}
+
+/** Throws unless the objects written under the dataset's prefix are exactly the manifest's, size for size. */
+async function checkWritten(clients: DataPrepClients, settings: DataPrepSettings, manifest: DatasetManifest): Promise<void> {
+    const prefix = datasetPrefix(manifest.datasetId);
+    const written = await listObjects(clients.s3, settings.trainingBucket, prefix);
+    written.delete(`${prefix}manifest.json`);
+    const problems: string[] = [];
+    const keys = new Set<string>();
+    for (const image of manifest.images) {
+        if (keys.has(image.key)) problems.push(`${image.key} is listed twice`);
+        keys.add(image.key);
+        const size = written.get(image.key);
+        if (size === undefined) problems.push(`${image.key} is missing`);
+        else if (size !== image.bytes) problems.push(`${image.key} holds ${size} bytes, not ${image.bytes}`);
+    }
+    for (const key of written.keys()) if (!keys.has(key)) problems.push(`${key} is not in the manifest`);
+    if (problems.length > 0) {
+        throw userFacingError(
+            `Dataset ${manifest.datasetId} does not match its manifest (${manifest.images.length} images listed, ${written.size} objects ` +
+                `written; ${problems.slice(0, 3).join("; ")}), so it was not marked latest: run data prep again.`,
+        );
+    }
+}
+
 /**
  * Builds a new dataset snapshot under `datasets/<id>/` from the labels table and the
- * images bucket, then points `datasets/latest.json` at it. A failure before that last
- * write leaves the previous dataset as the latest one.
+ * images bucket, checks that what was written matches its manifest, then points
+ * `datasets/latest.json` at it. A failure before that last write leaves the previous
+ * dataset as the latest one.
  */
 export async function prepareDataset(
     clients: DataPrepClients,
@@ -311,24 +276,26 @@ export async function prepareDataset(
             validationSplit: given.validationSplit ?? settings.validationSplit,
             maxNoCatSamples: given.maxNoCatSamples ?? settings.maxNoCatSamples,
         };
+        const rule: SplitRule = {
+            classes: settings.classes,
+            noCatClass: settings.noCatClass,
+            validationSplit: event.validationSplit,
+            maxNoCatSamples: event.maxNoCatSamples,
+        };
 
-        const { labels, skipped } = await scanLabels(clients, settings);
-        const { planned, available } = planSplit(labels, settings, event);
+        const { labels, skipped } = resolveLabels(await scanTable(clients, settings), settings.classes, settings.imagesPrefix);
+        const { planned, available } = planSplit(labels, rule);
 
         const datasetId = newDatasetId(now(), randomBytes(2).toString("hex"));
         const prefix = datasetPrefix(datasetId);
-        const limit = pLimit(settings.copyConcurrency);
-        const outcomes = await Promise.all(
-            planned.map((image) => limit(() => copyImage(clients, settings, prefix, image, event.dryRun))),
-        );
         const images: ManifestImage[] = [];
-        for (const outcome of outcomes) {
+        for (const outcome of await copyAll(clients, settings, prefix, planned, event.dryRun)) {
             if ("image" in outcome) images.push(outcome.image);
-            else skipped.push(outcome.skipped);
+            else if ("skipped" in outcome) skipped.push(outcome.skipped);
         }
-        images.sort((a, b) => a.key.localeCompare(b.key));
+        images.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 
-        const classDistribution = countClasses(settings, available, images);
+        const classDistribution = countClasses(settings.classes, available, images);
         const short = Object.entries(classDistribution).filter(([, c]) => c.training === 0 || c.validation === 0);
         if (short.length > 0) {
             const detail = short
@@ -341,8 +308,6 @@ export async function prepareDataset(
         }
 
         const trainingImages = images.filter((i) => i.split === "training").length;
-        const validationImages = images.length - trainingImages;
-        const repairedImages = images.filter((i) => i.repaired).length;
         const manifest: DatasetManifest = {
             datasetId,
             createdAt: now().toISOString(),
@@ -353,14 +318,22 @@ export async function prepareDataset(
             maxNoCatSamples: event.maxNoCatSamples,
             classDistribution,
             trainingImages,
-            validationImages,
-            repairedImages,
+            validationImages: images.length - trainingImages,
+            repairedImages: images.filter((i) => i.repaired).length,
             images,
             skipped,
         };
         if (!event.dryRun) {
             await putJson(clients, settings.trainingBucket, `${prefix}manifest.json`, manifest);
-            await putJson(clients, settings.trainingBucket, LATEST_DATASET_KEY, { datasetId });
+            await checkWritten(clients, settings, manifest);
+            try {
+                await putJson(clients, settings.trainingBucket, LATEST_DATASET_KEY, { datasetId });
+            } catch (error) {
+                throw userFacingError(
+                    `Dataset ${datasetId} is complete but was not marked latest (${describeAwsError(error, `s3://${settings.trainingBucket}/${LATEST_DATASET_KEY}`, "check the function's role")}): ` +
+                        `train on it with {"skipDataPrep": true, "datasetId": "${datasetId}"} (npx bootboots train --dataset ${datasetId}), or run data prep again.`,
+                );
+            }
         }
         return {
             success: true,
@@ -368,10 +341,10 @@ export async function prepareDataset(
             datasetId,
             trainingUri: `s3://${settings.trainingBucket}/${prefix}training/`,
             validationUri: `s3://${settings.trainingBucket}/${prefix}validation/`,
-            trainingImages,
-            validationImages,
+            trainingImages: manifest.trainingImages,
+            validationImages: manifest.validationImages,
             classDistribution,
-            repairedImages,
+            repairedImages: manifest.repairedImages,
             skipped: skipped.slice(0, SKIPPED_IN_RESULT),
             skippedCount: skipped.length,
             durationMs: Date.now() - started,

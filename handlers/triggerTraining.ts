@@ -1,28 +1,17 @@
-import { createHash } from "crypto";
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { InvokeCommand, InvokeCommandOutput, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import {
-    CreateTrainingJobCommand,
-    CreateTrainingJobRequest,
-    DescribeTrainingJobCommand,
-    DescribeTrainingJobResponse,
-    SageMakerClient,
-} from "@aws-sdk/client-sagemaker";
-import { contract, metricDefinitions } from "../lib/contract";
-import { CHECKPOINTS_PREFIX, LATEST_DATASET_KEY, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
-import type { DataPrepResult } from "./dataPrep";
-import { DATASET_ID_PATTERN, DatasetManifest, DatasetPointer, datasetPrefix } from "./dataset";
+import { CreateTrainingJobCommand, DescribeTrainingJobCommand, DescribeTrainingJobResponse, SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { DataPrepResult, DataPrepSuccess, DatasetManifest, DatasetPointer, datasetPrefix } from "../lib/dataset";
+import { awsErrorName, describeAwsError, isAccessDenied, isMissingObject, isUserFacing, userFacingError } from "../lib/errors";
+import { readInvokeResult } from "../lib/invokeResult";
+import { LATEST_DATASET_KEY, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+import { TriggerResult, TriggerSuccess, parseTriggerEvent } from "../lib/triggerEvent";
 import { requiredEnv } from "./env";
-import { describeAwsError, isUserFacing, userFacingError } from "./errors";
-import { readInvokeResult } from "./invokeResult";
-import { booleanField, integerField, numberField, oneOfField, patternField, validateEvent } from "./eventFields";
+import { TrainingJobSettings, checkDataset, trainingJobName, trainingJobRequest } from "./trainingJob";
 
-/** Below this many training images a fine-tuned model is not worth the instance hours. */
-export const MIN_TRAINING_IMAGES = 50;
-/** Where the training container keeps checkpoints that SageMaker syncs to S3. */
-const CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints";
-/** SageMaker's own limit on a training job's run time. */
-const MAX_RUNTIME_LIMIT_SECONDS = 28 * 24 * 3600;
+/** Invocations of data prep in all when Lambda answers 429 (too many requests: data prep never started). */
+const DATA_PREP_INVOKE_ATTEMPTS = 5;
+const DATA_PREP_INVOKE_BACKOFF_MS = 500;
 
 export interface TriggerClients {
     readonly s3: S3Client;
@@ -30,65 +19,20 @@ export interface TriggerClients {
     readonly lambda: LambdaClient;
 }
 
-export interface TriggerSettings {
-    readonly region: string;
-    readonly trainingBucket: string;
-    readonly modelBucket: string;
+export interface TriggerSettings extends TrainingJobSettings {
+    /** The data-prep function the trigger invokes. */
     readonly dataPrepFunction: string;
-    readonly sagemakerRoleArn: string;
-    readonly trainingImageUri: string;
-    readonly trainingScriptUri: string;
+    /** The stack's default instance type (`trainingInstanceType`). */
     readonly instanceType: string;
+    /** The stack's default for managed spot (`spotTraining`). */
     readonly spot: boolean;
-    readonly classes: readonly string[];
 }
 
-export interface TriggerEvent {
-    readonly skipDataPrep: boolean;
-    readonly datasetId?: string;
-    readonly epochs: number;
-    readonly learningRate: number;
-    readonly batchSize: number;
-    readonly trainOnlyTopLayer: boolean;
-    readonly dropoutRate: number;
-    readonly spot: boolean;
-    readonly instanceType: string;
-    readonly maxRuntimeSeconds: number;
-    readonly classWeights: "balanced" | "none";
-}
-
-export interface TriggerSuccess {
-    readonly success: true;
-    readonly trainingJobName: string;
-    readonly datasetId: string;
-    readonly hyperParameters: Record<string, string>;
-    readonly consoleUrl: string;
-    readonly modelDataUrl: string;
-    readonly deployCommand: string;
-    /** The data-prep result, or null when an existing dataset was used. */
-    readonly dataPrep: DataPrepResult | null;
-    /** True when this request id had already started the job (a retried invocation). */
-    readonly alreadyStarted: boolean;
-}
-
-export type TriggerResult = TriggerSuccess | { readonly success: false; readonly error: string };
-
-const defaults = contract.hyperparameterDefaults;
-
-const EVENT_RULES = {
-    skipDataPrep: booleanField,
-    datasetId: patternField(DATASET_ID_PATTERN, "a dataset id such as 20260221T153033Z-4f2a"),
-    epochs: integerField(1, 10_000),
-    learningRate: numberField(0, 1),
-    batchSize: integerField(1, 1024),
-    trainOnlyTopLayer: booleanField,
-    dropoutRate: numberField(0, 1, true),
-    spot: booleanField,
-    instanceType: patternField(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, "a SageMaker instance type such as ml.m5.xlarge"),
-    maxRuntimeSeconds: integerField(60, MAX_RUNTIME_LIMIT_SECONDS),
-    classWeights: oneOfField(["balanced", "none"]),
-};
-
+/**
+ * Reads the settings the stack hands the function as environment variables. Shared data
+ * (classes, metric definitions) arrives as JSON text too: a Lambda's code is its serialized
+ * closure, and plain strings are the one kind of value that always survives it whole.
+ */
 export function triggerSettingsFromEnv(env: NodeJS.ProcessEnv): TriggerSettings {
     const required = (name: string): string => requiredEnv(env, name);
     return {
@@ -102,53 +46,31 @@ export function triggerSettingsFromEnv(env: NodeJS.ProcessEnv): TriggerSettings 
         instanceType: required("TRAINING_INSTANCE_TYPE"),
         spot: required("SPOT_TRAINING") === "true",
         classes: JSON.parse(required("CLASSES")),
+        metricDefinitions: JSON.parse(required("METRIC_DEFINITIONS")),
     };
 }
 
-/** Checks a trigger event and fills in the defaults. */
-export function parseTriggerEvent(raw: unknown, settings: Pick<TriggerSettings, "spot" | "instanceType">): TriggerEvent {
-    const given = validateEvent<TriggerEvent>(raw, EVENT_RULES, "trigger");
-    if (given.datasetId !== undefined && given.skipDataPrep !== true) {
-        throw userFacingError(
-            `Invalid "datasetId": it names an existing dataset, so it needs "skipDataPrep": true (without it a new dataset is prepared).`,
-        );
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+async function invokeDataPrep(clients: TriggerClients, settings: TriggerSettings): Promise<InvokeCommandOutput> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await clients.lambda.send(
+                new InvokeCommand({ FunctionName: settings.dataPrepFunction, InvocationType: "RequestResponse", Payload: JSON.stringify({}) }),
+            );
+        } catch (error) {
+            // Lambda answers 429 before running anything, so trying again cannot start data prep twice.
+            if (awsErrorName(error) === "TooManyRequestsException" && attempt < DATA_PREP_INVOKE_ATTEMPTS) {
+                await sleep(DATA_PREP_INVOKE_BACKOFF_MS * 2 ** (attempt - 1));
+                continue;
+            }
+            throw userFacingError(describeAwsError(error, `data-prep function '${settings.dataPrepFunction}'`, "redeploy the stack"));
+        }
     }
-    return {
-        skipDataPrep: given.skipDataPrep ?? false,
-        datasetId: given.datasetId,
-        epochs: given.epochs ?? defaults.epochs,
-        learningRate: given.learningRate ?? defaults.learning_rate,
-        batchSize: given.batchSize ?? defaults.batch_size,
-        trainOnlyTopLayer: given.trainOnlyTopLayer ?? defaults.train_only_top_layer,
-        dropoutRate: given.dropoutRate ?? defaults.dropout_rate,
-        spot: given.spot ?? settings.spot,
-        instanceType: given.instanceType ?? settings.instanceType,
-        maxRuntimeSeconds: given.maxRuntimeSeconds ?? 7200,
-        classWeights: given.classWeights ?? "balanced",
-    };
 }
 
-/** The same request id always gives the same name, so a retried invocation finds its job. */
-export function trainingJobName(requestId: string): string {
-    return `${TRAINING_JOB_NAME_PREFIX}${createHash("sha256").update(requestId).digest("hex").slice(0, 24)}`;
-}
-
-/** Balanced weights, N / (K · n_c) over the training counts: each class weighs as much in the loss. */
-export function balancedClassWeights(trainingCounts: Readonly<Record<string, number>>, classes: readonly string[]): Record<string, number> {
-    const total = classes.reduce((sum, c) => sum + trainingCounts[c], 0);
-    return Object.fromEntries(classes.map((c) => [c, Number((total / (classes.length * trainingCounts[c])).toFixed(6))]));
-}
-
-async function runDataPrep(clients: TriggerClients, settings: TriggerSettings): Promise<DataPrepResult & { success: true }> {
-    let response;
-    try {
-        response = await clients.lambda.send(
-            new InvokeCommand({ FunctionName: settings.dataPrepFunction, InvocationType: "RequestResponse", Payload: JSON.stringify({}) }),
-        );
-    } catch (error) {
-        throw userFacingError(describeAwsError(error, `data-prep function '${settings.dataPrepFunction}'`, "redeploy the stack"));
-    }
-    const read = readInvokeResult<DataPrepResult>(response);
+async function runDataPrep(clients: TriggerClients, settings: TriggerSettings): Promise<DataPrepSuccess> {
+    const read = readInvokeResult<DataPrepResult>(await invokeDataPrep(clients, settings));
     if ("functionError" in read) {
         throw userFacingError(`Data prep failed (${read.functionError}): ${read.detail}. No training job was started.`);
     }
@@ -159,123 +81,42 @@ async function runDataPrep(clients: TriggerClients, settings: TriggerSettings): 
     return result;
 }
 
+/** A JSON object of the training bucket; `missing` is what the user reads when it does not exist. */
 async function readJson<T>(clients: TriggerClients, bucket: string, key: string, missing: string): Promise<T> {
     try {
         const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         return JSON.parse(await object.Body!.transformToString()) as T;
     } catch (error) {
-        const name = (error as { name?: string }).name;
-        if (name === "NoSuchKey" || name === "NotFound") throw userFacingError(missing);
+        if (isMissingObject(error)) throw userFacingError(missing);
+        if (isAccessDenied(error)) {
+            throw userFacingError(
+                `Access denied reading s3://${bucket}/${key}: the trigger's role needs s3:GetObject on datasets/* and s3:ListBucket on the bucket (redeploy the stack).`,
+            );
+        }
         throw userFacingError(describeAwsError(error, `s3://${bucket}/${key}`, "check the training-data bucket exists"));
     }
-}
-
-function checkDataset(manifest: DatasetManifest, settings: TriggerSettings): void {
-    if (manifest.classes.join(",") !== settings.classes.join(",")) {
-        throw userFacingError(
-            `Dataset ${manifest.datasetId} was built for classes ${manifest.classes.join(", ")}, but the stack trains ` +
-                `${settings.classes.join(", ")}: prepare a new dataset (leave out skipDataPrep).`,
-        );
-    }
-    if (manifest.trainingImages < MIN_TRAINING_IMAGES) {
-        throw userFacingError(
-            `Dataset ${manifest.datasetId} has ${manifest.trainingImages} training images; training needs at least ` +
-                `${MIN_TRAINING_IMAGES}. Label more images in catadata, then run again.`,
-        );
-    }
-    const empty = settings.classes.filter((c) => {
-        const counts = manifest.classDistribution[c];
-        return !counts || counts.training === 0 || counts.validation === 0;
-    });
-    if (empty.length > 0) {
-        const detail = empty
-            .map((c) => `${c} (training ${manifest.classDistribution[c]?.training ?? 0}, validation ${manifest.classDistribution[c]?.validation ?? 0})`)
-            .join("; ");
-        throw userFacingError(`Every class needs training and validation images; dataset ${manifest.datasetId} lacks them for ${detail}.`);
-    }
-}
-
-/** The hyperparameters train.py reads, as the strings SageMaker requires (DESIGN.md §6). */
-export function trainingHyperParameters(
-    event: TriggerEvent,
-    settings: Pick<TriggerSettings, "classes" | "trainingScriptUri" | "region">,
-    trainingCounts: Readonly<Record<string, number>>,
-): Record<string, string> {
-    return {
-        epochs: String(event.epochs),
-        learning_rate: String(event.learningRate),
-        batch_size: String(event.batchSize),
-        train_only_top_layer: String(event.trainOnlyTopLayer),
-        dropout_rate: String(event.dropoutRate),
-        augmentation: String(defaults.augmentation),
-        augmentation_random_flip: defaults.augmentation_random_flip,
-        augmentation_random_rotation: String(defaults.augmentation_random_rotation),
-        augmentation_random_zoom: String(defaults.augmentation_random_zoom),
-        early_stopping: String(defaults.early_stopping),
-        early_stopping_patience: String(defaults.early_stopping_patience),
-        early_stopping_min_delta: String(defaults.early_stopping_min_delta),
-        classes: settings.classes.join(","),
-        class_weights: event.classWeights === "none" ? "none" : JSON.stringify(balancedClassWeights(trainingCounts, settings.classes)),
-        sagemaker_program: "train.py",
-        sagemaker_submit_directory: settings.trainingScriptUri,
-        sagemaker_region: settings.region,
-    };
-}
-
-function createJobRequest(
-    jobName: string,
-    event: TriggerEvent,
-    settings: TriggerSettings,
-    manifest: DatasetManifest,
-    requestId: string,
-): CreateTrainingJobRequest {
-    const datasetUri = `s3://${settings.trainingBucket}/${datasetPrefix(manifest.datasetId)}`;
-    const channel = (name: "training" | "validation") => ({
-        ChannelName: name,
-        InputMode: "File" as const,
-        DataSource: {
-            S3DataSource: { S3DataType: "S3Prefix" as const, S3Uri: `${datasetUri}${name}/`, S3DataDistributionType: "FullyReplicated" as const },
-        },
-    });
-    return {
-        TrainingJobName: jobName,
-        RoleArn: settings.sagemakerRoleArn,
-        AlgorithmSpecification: {
-            TrainingImage: settings.trainingImageUri,
-            TrainingInputMode: "File",
-            MetricDefinitions: metricDefinitions.map((m) => ({ Name: m.Name, Regex: m.Regex })),
-        },
-        HyperParameters: trainingHyperParameters(
-            event,
-            settings,
-            Object.fromEntries(settings.classes.map((c) => [c, manifest.classDistribution[c].training])),
-        ),
-        InputDataConfig: [channel("training"), channel("validation")],
-        OutputDataConfig: { S3OutputPath: `s3://${settings.modelBucket}/${TRAINING_OUTPUT_PREFIX}` },
-        ResourceConfig: { InstanceType: event.instanceType as never, InstanceCount: 1, VolumeSizeInGB: 30 },
-        StoppingCondition: event.spot
-            ? { MaxRuntimeInSeconds: event.maxRuntimeSeconds, MaxWaitTimeInSeconds: Math.min(2 * event.maxRuntimeSeconds, MAX_RUNTIME_LIMIT_SECONDS) }
-            : { MaxRuntimeInSeconds: event.maxRuntimeSeconds },
-        EnableManagedSpotTraining: event.spot,
-        CheckpointConfig: event.spot
-            ? { S3Uri: `s3://${settings.modelBucket}/${CHECKPOINTS_PREFIX}${jobName}/`, LocalPath: CHECKPOINT_LOCAL_PATH }
-            : undefined,
-        Tags: [
-            { Key: "project", Value: "bootboots-ai" },
-            { Key: "bootboots:datasetId", Value: manifest.datasetId },
-            { Key: "bootboots:requestId", Value: requestId },
-        ],
-    };
 }
 
 async function describeJob(clients: TriggerClients, jobName: string): Promise<DescribeTrainingJobResponse | undefined> {
     try {
         return await clients.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName }));
     } catch (error) {
-        const name = (error as { name?: string }).name;
+        const name = awsErrorName(error);
         if (name === "ValidationException" || name === "ResourceNotFound") return undefined;
         throw userFacingError(describeAwsError(error, `training job ${jobName}`, "check the trigger's role"));
     }
+}
+
+/** What the user reads when CreateTrainingJob is refused. */
+function createJobError(error: unknown, jobName: string, spot: boolean, instanceType: string): Error {
+    if (awsErrorName(error) === "ResourceLimitExceeded" && spot) {
+        return userFacingError(
+            `SageMaker refused training job ${jobName}: the account's quota for spot training on ${instanceType} is used up ` +
+                `(${(error as Error).message}). Train on demand with {"spot": false} (npx bootboots train --no-spot), ` +
+                `or ask for a higher "${instanceType} for spot training job usage" quota in Service Quotas.`,
+        );
+    }
+    return userFacingError(describeAwsError(error, `training job ${jobName}`, "check the instance type and the stack's region"));
 }
 
 function success(
@@ -348,18 +189,18 @@ export async function triggerTraining(
             `Dataset ${datasetId} does not exist in s3://${settings.trainingBucket}/${datasetPrefix(datasetId)}: ` +
                 `pick one listed there, or invoke without "skipDataPrep" to prepare a new one.`,
         );
-        checkDataset(manifest, settings);
+        checkDataset(manifest, settings.classes);
 
-        const request = createJobRequest(jobName, event, settings, manifest, requestId);
+        const request = trainingJobRequest(jobName, event, settings, manifest, requestId);
         try {
             await clients.sagemaker.send(new CreateTrainingJobCommand(request));
         } catch (error) {
             // A concurrent retry of this invocation created the job first.
-            if ((error as { name?: string }).name === "ResourceInUse") {
+            if (awsErrorName(error) === "ResourceInUse") {
                 const job = await describeJob(clients, jobName);
                 if (job) return alreadyStarted(settings, jobName, job);
             }
-            throw userFacingError(describeAwsError(error, `training job ${jobName}`, "check the instance type and the stack's region"));
+            throw createJobError(error, jobName, event.spot, event.instanceType);
         }
         return success(settings, jobName, datasetId, request.HyperParameters!, dataPrep, false);
     } catch (error) {

@@ -8,11 +8,10 @@ import * as os from "os";
 import * as path from "path";
 import * as tar from "tar";
 import { runCli } from "../cli/main";
-import { DatasetManifest, ManifestImage } from "../handlers/dataset";
+import { DatasetManifest, ManifestImage } from "../lib/dataset";
 import { loadDeployedHandler } from "./support/deployedLambda";
-import { moto } from "./support/hooks";
 import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
-import { clientConfig, freePort } from "./support/moto";
+import { Moto, clientConfig, freePort, sharedMoto } from "./support/moto";
 import { Proxy, startProxy } from "./support/proxy";
 import { runStack } from "./support/pulumiMocks";
 import { IMAGES_PREFIX, createWorld, putLabels, seedLabels, tinyJpeg } from "./support/seed";
@@ -84,7 +83,10 @@ describe("the bootboots command", function () {
     const s3 = () => new S3Client(clientConfig(moto.endpoint));
     const jobCount = async () => (await sagemaker().send(new ListTrainingJobsCommand({}))).TrainingJobSummaries?.length ?? 0;
 
+    let moto: Moto;
+
     before(async () => {
+        moto = await sharedMoto();
         savedEnv = { ...process.env };
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "bootboots-cli-"));
         await moto.reset();
@@ -351,8 +353,9 @@ describe("the bootboots command", function () {
             const images: ManifestImage[] = [];
             for (const [i, sample] of samples.entries()) {
                 const key = `datasets/${datasetId}/validation/${sample.className}/${i}.jpg`;
-                await s3().send(new PutObjectCommand({ Bucket: world.trainingBucket, Key: key, Body: fs.readFileSync(sample.file) }));
-                images.push({ imageName: `${sample.className}-${i}.jpg`, sourceKey: `${IMAGES_PREFIX}${i}.jpg`, key, class: sample.className, split: "validation", repaired: false });
+                const body = fs.readFileSync(sample.file);
+                await s3().send(new PutObjectCommand({ Bucket: world.trainingBucket, Key: key, Body: body }));
+                images.push({ imageName: `${sample.className}-${i}.jpg`, sourceKey: `${IMAGES_PREFIX}${i}.jpg`, key, class: sample.className, split: "validation", repaired: false, bytes: body.length });
             }
             const manifest = { datasetId, classes: CLASSES, images } as unknown as DatasetManifest;
             await s3().send(new PutObjectCommand({ Bucket: world.trainingBucket, Key: `datasets/${datasetId}/manifest.json`, Body: JSON.stringify(manifest) }));

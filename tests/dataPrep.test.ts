@@ -1,10 +1,9 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { strict as assert } from "assert";
-import { DataPrepSettings, DataPrepSuccess, prepareDataset } from "../handlers/dataPrep";
-import { DatasetManifest } from "../handlers/dataset";
-import { moto } from "./support/hooks";
-import { clientConfig } from "./support/moto";
+import { DataPrepSettings, prepareDataset } from "../handlers/dataPrep";
+import { DataPrepSuccess, DatasetManifest } from "../lib/dataset";
+import { Moto, clientConfig, sharedMoto } from "./support/moto";
 import { Proxy, SLOW_DOWN, startProxy } from "./support/proxy";
 import { IMAGES_PREFIX, SEED_COUNTS, createWorld, putLabels, seedLabels, sourceKey, tinyJpeg } from "./support/seed";
 
@@ -76,7 +75,10 @@ describe("data-prep handler", function () {
     let manifest: DatasetManifest;
     const requestsBefore = { count: 0 };
 
+    let moto: Moto;
+
     before(async () => {
+        moto = await sharedMoto();
         await moto.reset();
         const direct = clients(moto.endpoint);
         await createWorld(direct.s3, direct.dynamodb, world);

@@ -2,7 +2,6 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseStackConfig } from "../config";
 import { buildSourceArchive } from "../lib/sourceArchive";
 import { lambdaZip, loadDeployedHandler } from "./support/deployedLambda";
 import { MockResource, StackRun, runStack } from "./support/pulumiMocks";
@@ -78,6 +77,9 @@ describe("the stack (Pulumi mocks)", function () {
         assert.equal(config.inputs.productionVariants[0].modelName, model.state.name);
         assert.deepEqual(config.inputs.productionVariants[0].serverlessConfig, { memorySizeInMb: 2048, maxConcurrency: 5, provisionedConcurrency: 2 });
         assert.equal(endpoint.inputs.endpointConfigName, config.state.name);
+        // TF Serving needs no network; creating a serverless endpoint takes 10-20 minutes.
+        assert.equal(model.inputs.enableNetworkIsolation, true);
+        assert.deepEqual(endpoint.options?.customTimeouts, { create: "45m", update: "45m", delete: "30m" });
         const policy = allowed(withModel.one("aws:iam/rolePolicy:RolePolicy", "bootboots-model"));
         assert.deepEqual(policy.get("s3:GetObject"), [
             "arn:aws:s3:::bootboots-models-123456789012/training-output/bootboots-abc/output/model.tar.gz",
@@ -108,11 +110,59 @@ describe("the stack (Pulumi mocks)", function () {
         }
     });
 
+    it("keeps on destroy exactly the two buckets and what protects them", () => {
+        const retained = plain.resources.filter((r) => r.options?.retainOnDelete).map((r) => `${r.type.split(":").pop()} ${r.name}`);
+        const protections = (bucket: string) => [
+            `Bucket ${bucket}`,
+            `BucketOwnershipControls ${bucket}-ownership`,
+            `BucketPolicy ${bucket}-tls-only`,
+            `BucketPublicAccessBlock ${bucket}-public-access`,
+            `BucketServerSideEncryptionConfiguration ${bucket}-encryption`,
+        ];
+        assert.deepEqual(retained.sort(), [
+            ...protections("bootboots-models"),
+            "BucketVersioning bootboots-models-versioning",
+            ...protections("bootboots-training-data"),
+        ].sort());
+    });
+
+    it("with adoptExistingBuckets, reads the kept buckets instead of creating them, and protects them as before", async () => {
+        const adopted = await runStack({ adoptExistingBuckets: "true" });
+        const buckets = adopted.ofType("aws:s3/bucket:Bucket");
+        assert.deepEqual(buckets.map((b) => b.readId).sort(), ["bootboots-models-123456789012", "bootboots-training-data-123456789012"]);
+        const policies = adopted.ofType("aws:s3/bucketPolicy:BucketPolicy").map((p) => p.inputs.bucket).sort();
+        assert.deepEqual(policies, ["bootboots-models-123456789012", "bootboots-training-data-123456789012"]);
+        assert.equal(adopted.outputs.trainingBucketName, "bootboots-training-data-123456789012");
+    });
+
+    it("expires replaced checkpoint versions in the versioned models bucket", () => {
+        const lifecycle = plain.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "models");
+        assert.equal(lifecycle.inputs.bucket, "bootboots-models-123456789012");
+        const rule = lifecycle.inputs.rules.find((r: any) => r.noncurrentVersionExpiration);
+        assert.deepEqual(
+            { prefix: rule.filter.prefix, days: rule.noncurrentVersionExpiration.noncurrentDays, status: rule.status },
+            { prefix: "checkpoints/", days: 1, status: "Enabled" },
+        );
+    });
+
+    it("makes each function a LambdaFunction component whose children keep the identities they had under the pipeline", () => {
+        const pipelineUrn = "urn:pulumi:sandbox::bootboots-ai::bootboots:training:TrainingPipeline::bootboots";
+        for (const name of ["bootboots-data-prep", "bootboots-trigger-training"]) {
+            const component = plain.one("bootboots:lambda:LambdaFunction", name);
+            assert.equal(component.options?.parentUrn, pipelineUrn);
+            for (const type of ["aws:lambda/function:Function", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:cloudwatch/logGroup:LogGroup"]) {
+                const child = plain.resources.find((r) => r.type === type && r.name === name)!;
+                assert.equal(child.options?.parentUrn, component.options?.urn, `${type} ${name} parent`);
+                assert.deepEqual(child.options?.aliasUrns, [`urn:pulumi:sandbox::bootboots-ai::bootboots:training:TrainingPipeline$${type}::${name}`]);
+            }
+        }
+    });
+
     it("versions the models bucket and expires datasets/ after 90 days", () => {
         const versioning = plain.one("aws:s3/bucketVersioning:BucketVersioning");
         assert.equal(versioning.inputs.bucket, "bootboots-models-123456789012");
         assert.equal(versioning.inputs.versioningConfiguration.status, "Enabled");
-        const lifecycle = plain.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration");
+        const lifecycle = plain.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "training-data");
         assert.equal(lifecycle.inputs.bucket, "bootboots-training-data-123456789012");
         const expiry = lifecycle.inputs.rules.find((r: any) => r.expiration);
         assert.deepEqual({ prefix: expiry.filter.prefix, days: expiry.expiration.days, status: expiry.status }, { prefix: "datasets/", days: 90, status: "Enabled" });
@@ -180,6 +230,10 @@ describe("the stack (Pulumi mocks)", function () {
         assert.deepEqual(pass.Condition, { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } });
         assert.deepEqual(allow.get("lambda:InvokeFunction"), ["arn:aws:lambda:eu-west-2:123456789012:function:bootboots-data-prep-a1b2c3d"]);
         assert.deepEqual(allow.get("s3:GetObject"), ["arn:aws:s3:::bootboots-training-data-123456789012/datasets/*"]);
+        // So that S3 answers a missing dataset with 404, not 403: no prefix condition, whose effect on that rule is undocumented.
+        const list = statementsOf(policy).find((s) => actions(s).includes("s3:ListBucket"))!;
+        assert.deepEqual(resources(list), ["arn:aws:s3:::bootboots-training-data-123456789012"]);
+        assert.equal(list.Condition, undefined);
     });
 
     it("lets the SageMaker role read datasets/ and code/, write training-output/ and checkpoints/, log, and pull its image", () => {
@@ -203,6 +257,8 @@ describe("the stack (Pulumi mocks)", function () {
         assert.equal(env.TRAINING_SCRIPT_URI, plain.outputs.trainingScriptUri);
         assert.equal(env.SPOT_TRAINING, "true");
         assert.deepEqual(JSON.parse(env.CLASSES), ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"]);
+        const metricDefinitions = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"));
+        assert.deepEqual(JSON.parse(env.METRIC_DEFINITIONS), metricDefinitions);
         const script = plain.one("aws:s3/bucketObjectv2:BucketObjectv2");
         assert.equal(`s3://${script.inputs.bucket}/${script.inputs.key}`, plain.outputs.trainingScriptUri);
     });
@@ -220,59 +276,6 @@ describe("the stack (Pulumi mocks)", function () {
 
     it("stops the program with one message naming the key, the value and an example", async () => {
         await assert.rejects(runStack({ endpointMemoryMb: "1500" }), /bootboots-ai:endpointMemoryMb = "1500".*multiple of 1024.*Example: pulumi config set endpointMemoryMb 2048/);
-    });
-});
-
-describe("stack config rules", () => {
-    const cases: [Record<string, string>, RegExp][] = [
-        [{ endpointMemoryMb: "1500" }, /endpointMemoryMb = "1500": must be a multiple of 1024/],
-        [{ endpointMemoryMb: "8192" }, /endpointMemoryMb = "8192"/],
-        [{ modelDataUrl: "https://example.com/model.tar.gz" }, /modelDataUrl = "https:.*s3:\/\/<bucket>\/<key>\.tar\.gz.*Example: pulumi config set modelDataUrl s3:\/\//],
-        [{ modelDataUrl: "s3://bucket/model.zip" }, /modelDataUrl = "s3:\/\/bucket\/model\.zip"/],
-        [{ validationSplit: "1.5" }, /validationSplit = "1.5": must be strictly between 0 and 1.*Example: pulumi config set validationSplit 0.2/],
-        [{ validationSplit: "abc" }, /validationSplit = "abc": must be a number/],
-        [{ endpointMaxConcurrency: "5", endpointProvisionedConcurrency: "6" }, /endpointProvisionedConcurrency = "6": must be an integer from 0 to 5/],
-        [{ noCatClass: "Nobody" }, /noCatClass = "Nobody": must be one of classes/],
-        [{ classes: '["Boots","Boots"]' }, /classes = .*appears more than once/],
-        [{ classes: "[]" }, /classes = "\[\]": must be a non-empty list/],
-        [{ imagesPrefix: "catcam-training" }, /imagesPrefix = "catcam-training": must be a key prefix that ends with '\/'/],
-        [{ maxNoCatSamples: "0" }, /maxNoCatSamples = "0": must be an integer from 1/],
-        [{ trainingInstanceType: "m5.xlarge" }, /trainingInstanceType = "m5.xlarge".*Example: pulumi config set trainingInstanceType ml.m5.xlarge/],
-        [{ spotTraining: "maybe" }, /spotTraining = "maybe": must be true or false/],
-        [{ tensorflowVersion: "2.3" }, /tensorflowVersion = "2.3".*2\.19/],
-        [{ endpointName: "my_endpoint" }, /endpointName = "my_endpoint"/],
-        [{ endpointMaxConcurrency: "201" }, /endpointMaxConcurrency = "201": must be an integer from 1 to 200/],
-        [{ imagesBucketName: "Bad_Bucket" }, /imagesBucketName = "Bad_Bucket"/],
-    ];
-    for (const [config, message] of cases) {
-        it(`rejects ${JSON.stringify(config)}`, () => {
-            assert.throws(() => parseStackConfig((key) => config[key]), message);
-        });
-    }
-
-    it("has the documented defaults", () => {
-        const config = parseStackConfig(() => undefined);
-        assert.deepEqual(config, {
-            modelDataUrl: undefined,
-            imagesBucketName: undefined,
-            imagesPrefix: "catcam-training/",
-            catadataTableName: "catadata",
-            classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
-            noCatClass: "NoCat",
-            validationSplit: 0.2,
-            maxNoCatSamples: 200,
-            trainingInstanceType: "ml.m5.xlarge",
-            spotTraining: true,
-            tensorflowVersion: "2.19",
-            endpointName: "bootboots",
-            endpointMemoryMb: 2048,
-            endpointMaxConcurrency: 5,
-            endpointProvisionedConcurrency: 0,
-        });
-    });
-
-    it("accepts classes as a comma list", () => {
-        assert.deepEqual(parseStackConfig((k) => ({ classes: "A, B,NoCat" } as Record<string, string>)[k]).classes, ["A", "B", "NoCat"]);
     });
 });
 

@@ -5,12 +5,12 @@ import { DescribeTrainingJobCommand, ListTrainingJobsCommand, SageMakerClient } 
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { DatasetManifest } from "../handlers/dataset";
-import { TriggerSettings, TriggerSuccess, triggerTraining } from "../handlers/triggerTraining";
+import { DatasetManifest } from "../lib/dataset";
+import { TriggerSettings, triggerTraining } from "../handlers/triggerTraining";
+import { TriggerSuccess } from "../lib/triggerEvent";
 import { loadDeployedHandler } from "./support/deployedLambda";
-import { moto } from "./support/hooks";
 import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
-import { clientConfig } from "./support/moto";
+import { Moto, clientConfig, sharedMoto } from "./support/moto";
 import { Proxy, startProxy } from "./support/proxy";
 import { runStack } from "./support/pulumiMocks";
 import { createWorld, putLabels, seedLabels } from "./support/seed";
@@ -42,7 +42,10 @@ describe("trigger-training", function () {
     const jobCount = async () => (await sagemaker().send(new ListTrainingJobsCommand({}))).TrainingJobSummaries?.length ?? 0;
     const createRequests = () => proxy.requests.filter((r) => r.headers["x-amz-target"] === "SageMaker.CreateTrainingJob").map((r) => JSON.parse(r.body.toString()));
 
+    let moto: Moto;
+
     before(async () => {
+        moto = await sharedMoto();
         await moto.reset();
         const direct = { s3: s3(), dynamodb: new DynamoDBClient(clientConfig(moto.endpoint)) };
         await createWorld(direct.s3, direct.dynamodb, world);
@@ -66,6 +69,7 @@ describe("trigger-training", function () {
             instanceType: "ml.m5.xlarge",
             spot: true,
             classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
+            metricDefinitions: METRIC_DEFINITIONS,
         };
     });
 

@@ -1,8 +1,8 @@
 import { InvokeCommand } from "@aws-sdk/client-lambda";
-import type { DataPrepResult } from "../../handlers/dataPrep";
-import type { ClassCounts } from "../../handlers/dataset";
-import { readInvokeResult } from "../../handlers/invokeResult";
-import type { TriggerResult } from "../../handlers/triggerTraining";
+import type { DataPrepResult } from "../../lib/dataset";
+import type { ClassCounts } from "../../lib/dataset";
+import { readInvokeResult } from "../../lib/invokeResult";
+import type { TriggerResult } from "../../lib/triggerEvent";
 import { CliContext } from "../context";
 import { readManifest } from "../datasets";
 import { CliError, explainAwsError } from "../errors";

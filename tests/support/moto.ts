@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 
@@ -29,7 +30,11 @@ export interface Moto {
 export async function startMoto(): Promise<Moto> {
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
+    if (!fs.existsSync(MOTO_SERVER)) {
+        throw new Error(`${MOTO_SERVER} is missing: run 'node scripts/ensure-venv.js' (npm test does) to create the Python test environment.`);
+    }
     const child: ChildProcess = spawn(MOTO_SERVER, ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+    process.once("exit", () => child.kill());
     let stderr = "";
     child.stderr!.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
     const deadline = Date.now() + 30_000;
@@ -55,6 +60,27 @@ export async function startMoto(): Promise<Moto> {
                 child.kill();
             }),
     };
+}
+
+let shared: Promise<Moto> | undefined;
+
+/**
+ * The one moto server of this test process, started by the first suite that asks for it
+ * (suites that need no AWS never start it, nor need the Python environment), and stopped
+ * when the process exits.
+ */
+export function sharedMoto(): Promise<Moto> {
+    if (!shared) {
+        Object.assign(process.env, {
+            AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+            AWS_REGION: "eu-west-2",
+            AWS_EC2_METADATA_DISABLED: "true",
+        });
+        delete process.env.AWS_PROFILE;
+        shared = startMoto();
+    }
+    return shared;
 }
 
 /** SDK client options that point at moto (or a proxy in front of it). */

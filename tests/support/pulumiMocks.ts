@@ -6,11 +6,25 @@ export const REGION = "eu-west-2";
 /** The AWS Deep Learning Containers registry for eu-west-2, as getPrebuiltEcrImage answers it. */
 export const DLC_REGISTRY_ID = "763104351884";
 
+/** The resource options the engine receives, which the mocks themselves do not show. */
+export interface ResourceOptionsSeen {
+    readonly urn: string;
+    readonly parentUrn: string;
+    readonly retainOnDelete: boolean;
+    /** The URNs the resource was once known by, resolved from its alias specs. */
+    readonly aliasUrns: string[];
+    readonly customTimeouts?: { create: string; update: string; delete: string };
+}
+
 export interface MockResource {
     readonly type: string;
     readonly name: string;
     readonly inputs: Record<string, any>;
     readonly state: Record<string, any>;
+    /** Set when the program reads an existing resource (`Resource.get`) instead of managing a new one. */
+    readonly readId?: string;
+    /** Registered resources only (a read has no options to speak of). */
+    options?: ResourceOptionsSeen;
 }
 
 export interface StackRun {
@@ -24,11 +38,13 @@ export interface StackRun {
 const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 
 /** What the provider would compute for a resource: ids, ARNs and auto-names. */
-function providerState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+function providerState(type: string, name: string, inputs: Record<string, any>, id?: string): Record<string, any> {
     const autoName = `${name}-a1b2c3d`;
     switch (type) {
-        case "aws:s3/bucket:Bucket":
-            return { ...inputs, arn: `arn:aws:s3:::${inputs.bucket}`, bucket: inputs.bucket };
+        case "aws:s3/bucket:Bucket": {
+            const bucket = inputs.bucket ?? id;
+            return { ...inputs, arn: `arn:aws:s3:::${bucket}`, bucket };
+        }
         case "aws:iam/role:Role":
             return { ...inputs, arn: `arn:aws:iam::${ACCOUNT_ID}:role/${inputs.name ?? autoName}`, name: inputs.name ?? autoName };
         case "aws:lambda/function:Function": {
@@ -66,6 +82,41 @@ function callResult(token: string, inputs: Record<string, any>): Record<string, 
     }
 }
 
+/** The URN an alias spec names: the resource's own name and type under the alias's parent. */
+function aliasUrn(alias: any, name: string, type: string): string {
+    const parentUrn: string = alias.parenturn;
+    const parentType = parentUrn.split("::")[2];
+    return `${parentUrn.split("::").slice(0, 2).join("::")}::${parentType}$${alias.type || type}::${alias.name || name}`;
+}
+
+/** Wraps the mock monitor so that each registration's options are kept with its resource. */
+function recordResourceOptions(resources: MockResource[]): void {
+    const monitor = (pulumi.runtime as any).getMonitor();
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (request: any, callback: (error: unknown, response: any) => void) =>
+        register(request, (error: unknown, response: any) => {
+            if (!error) {
+                const resource = [...resources].reverse().find((r) => r.type === request.getType() && r.name === request.getName());
+                const timeouts = request.getCustomtimeouts()?.toObject();
+                if (resource) {
+                    resource.options = {
+                        urn: response.getUrn(),
+                        parentUrn: request.getParent(),
+                        retainOnDelete: request.getRetainondelete() === true,
+                        aliasUrns: [
+                            ...request.getAliasurnsList(),
+                            ...request.getAliasesList().map((a: any) => aliasUrn(a.toObject().spec, request.getName(), request.getType())),
+                        ],
+                        customTimeouts: timeouts && (timeouts.create || timeouts.update || timeouts.pb_delete)
+                            ? { create: timeouts.create, update: timeouts.update, delete: timeouts.pb_delete }
+                            : undefined,
+                    };
+                }
+            }
+            callback(error, response);
+        });
+}
+
 function resolve<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((done) => output.apply((value) => done(value)));
 }
@@ -94,8 +145,8 @@ export async function runStack(config: Record<string, string> = {}): Promise<Sta
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
-                const state = providerState(args.type, args.name, args.inputs);
-                resources.push({ type: args.type, name: args.name, inputs: args.inputs, state });
+                const state = providerState(args.type, args.name, args.inputs, args.id);
+                resources.push({ type: args.type, name: args.name, inputs: args.inputs, state, readId: args.id || undefined });
                 // A bucket's id is its name, as the provider reports it.
                 const id = args.type === "aws:s3/bucket:Bucket" ? state.bucket : `${args.name}-id`;
                 return { id, state };
@@ -109,6 +160,7 @@ export async function runStack(config: Record<string, string> = {}): Promise<Sta
         "sandbox",
         true,
     );
+    recordResourceOptions(resources);
     forgetProjectModules();
     const program = require(path.join(PROJECT_ROOT, "index.ts")) as Record<string, unknown>;
     const outputs: Record<string, unknown> = {};

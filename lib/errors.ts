@@ -1,8 +1,24 @@
+/** The name an AWS SDK error carries (`NoSuchKey`, `AccessDenied`, ...). */
+export function awsErrorName(error: unknown): string {
+    return (error as { name?: string })?.name ?? "Error";
+}
+
+/** S3's answer for an object that does not exist (GetObject says NoSuchKey, HeadObject NotFound). */
+export function isMissingObject(error: unknown): boolean {
+    const name = awsErrorName(error);
+    return name === "NoSuchKey" || name === "NotFound";
+}
+
+export function isAccessDenied(error: unknown): boolean {
+    const name = awsErrorName(error);
+    return name === "AccessDenied" || name === "AccessDeniedException" || name === "Forbidden";
+}
+
 /** Turns an AWS SDK error about a named resource into a sentence that says what to check. */
 export function describeAwsError(error: unknown, resource: string, check: string): string {
-    const name = (error as { name?: string })?.name ?? "Error";
+    const name = awsErrorName(error);
     const message = (error as { message?: string })?.message ?? String(error);
-    if (name === "AccessDenied" || name === "AccessDeniedException" || name === "Forbidden") {
+    if (isAccessDenied(error)) {
         return `Access denied to ${resource} (${message}): check the function's IAM role allows it.`;
     }
     if (

@@ -1,0 +1,101 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { PolicyStatement, assumeRolePolicy, policyDocument } from "../lib/iam";
+
+/**
+ * Packages in `dependencies` that no Lambda runs: the deploy-time and CLI ones (the CLI
+ * runs through ts-node), and the AWS SDK that the Lambda runtime provides.
+ */
+export const NOT_IN_LAMBDA_PACKAGES = [
+    "tar",
+    "commander",
+    "cli-progress",
+    "ts-node",
+    "typescript",
+    "@aws-sdk/client-dynamodb",
+    "@aws-sdk/client-lambda",
+    "@aws-sdk/client-s3",
+    "@aws-sdk/client-sagemaker",
+    "@aws-sdk/client-sagemaker-runtime",
+    "@aws-sdk/util-dynamodb",
+];
+
+export interface LambdaFunctionArgs {
+    /** What the function does, shown in the console. */
+    readonly description: pulumi.Input<string>;
+    /** Run-time limit in seconds. */
+    readonly timeout: pulumi.Input<number>;
+    /** Memory in MB (CPU grows with it). */
+    readonly memorySize: pulumi.Input<number>;
+    /** Environment variables: the function's settings. */
+    readonly environment: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** The only permissions the function gets besides writing its own logs. */
+    readonly statements: readonly PolicyStatement[];
+    /**
+     * Builds the handler once per Lambda environment. Its closure is serialized into the
+     * function's `__index.js`: hand it data as environment variables (plain strings), not
+     * through an imported module's arrays, which the serializer may keep only in part.
+     */
+    readonly callbackFactory: aws.lambda.CallbackFactory<unknown, unknown>;
+    /** Days the log group keeps its events (default 30). */
+    readonly logRetentionDays?: pulumi.Input<number>;
+}
+
+/**
+ * A Node.js Lambda built from a callback, with its own role, an inline policy of only the
+ * given statements, and a log group with a fixed name and a retention period.
+ */
+export class LambdaFunction extends pulumi.ComponentResource {
+    public readonly function: aws.lambda.CallbackFunction<unknown, unknown>;
+    public readonly role: aws.iam.Role;
+    public readonly rolePolicy: aws.iam.RolePolicy;
+    public readonly logGroup: aws.cloudwatch.LogGroup;
+
+    constructor(name: string, args: LambdaFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("bootboots:lambda:LambdaFunction", name, {}, opts);
+        // These resources were once children of this component's parent: the alias keeps
+        // their identity, so that an update moves them instead of replacing them (the log
+        // group's fixed name would collide).
+        const child: pulumi.CustomResourceOptions = { parent: this, aliases: opts?.parent ? [{ parent: opts.parent }] : [] };
+
+        this.logGroup = new aws.cloudwatch.LogGroup(
+            name,
+            { name: `/aws/lambda/${name}-${pulumi.getStack()}`, retentionInDays: args.logRetentionDays ?? 30 },
+            child,
+        );
+        this.role = new aws.iam.Role(name, { assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com") }, child);
+        this.rolePolicy = new aws.iam.RolePolicy(
+            name,
+            {
+                role: this.role.id,
+                policy: policyDocument([
+                    {
+                        Sid: "WriteLogs",
+                        Effect: "Allow",
+                        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        Resource: pulumi.interpolate`${this.logGroup.arn}:*`,
+                    },
+                    ...args.statements,
+                ]),
+            },
+            child,
+        );
+        this.function = new aws.lambda.CallbackFunction(
+            name,
+            {
+                description: args.description,
+                runtime: aws.lambda.Runtime.NodeJS22dX,
+                timeout: args.timeout,
+                memorySize: args.memorySize,
+                role: this.role.arn,
+                environment: { variables: args.environment },
+                loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
+                codePathOptions: { extraExcludePackages: NOT_IN_LAMBDA_PACKAGES },
+                callbackFactory: args.callbackFactory,
+            },
+            { ...child, dependsOn: [this.rolePolicy] },
+        );
+
+        this.registerOutputs({ functionName: this.function.name, functionArn: this.function.arn });
+    }
+}

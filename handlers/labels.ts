@@ -1,0 +1,92 @@
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import type { SkippedImage } from "../lib/dataset";
+
+/** One usable label: a catadata row resolved to its image's key and canonical class. */
+export interface Label {
+    readonly imageName: string;
+    readonly sourceKey: string;
+    readonly label: string;
+}
+
+/** S3's limit on a key, in UTF-8 bytes. */
+export const S3_MAX_KEY_BYTES = 1024;
+
+const JPEG_NAME = /\.jpe?g$/i;
+const MULTI_LABEL_SEPARATOR = /[,;|+&/]| and /i;
+
+/** The class of one row (matched case-insensitively to `classes`), or why it cannot be used. */
+export function readLabel(
+    item: Record<string, AttributeValue>,
+    classByLowerName: ReadonlyMap<string, string>,
+): { label: string } | { reason: string } {
+    const cat = item.cat;
+    let values: string[];
+    if (cat?.S !== undefined) values = [cat.S];
+    else if (cat?.SS !== undefined) values = cat.SS;
+    else if (cat?.L !== undefined) values = cat.L.map((v) => v.S ?? "");
+    else return { reason: "no cat label (string attribute 'cat' missing)" };
+
+    const parts = [...new Set(values.flatMap((v) => v.split(MULTI_LABEL_SEPARATOR)).map((v) => v.trim()).filter(Boolean))];
+    if (parts.length === 0) return { reason: "empty cat label" };
+    if (parts.length > 1) return { reason: `multi-label value ${JSON.stringify(values.join(", "))}: label one cat per image` };
+    const canonical = classByLowerName.get(parts[0].toLowerCase());
+    if (canonical === undefined) {
+        return { reason: `unknown class ${JSON.stringify(parts[0])} (classes: ${[...classByLowerName.values()].join(", ")})` };
+    }
+    return { label: canonical };
+}
+
+/** The image's key in the images bucket: the row's imageName, under the prefix unless it already is. */
+export function sourceKeyOf(imageName: string, imagesPrefix: string): string {
+    return imageName.startsWith(imagesPrefix) ? imageName : `${imagesPrefix}${imageName}`;
+}
+
+/**
+ * Resolves catadata rows to one label per image: rows naming the same object must agree,
+ * and every row that cannot be used is listed with its reason.
+ */
+export function resolveLabels(
+    items: readonly Record<string, AttributeValue>[],
+    classes: readonly string[],
+    imagesPrefix: string,
+): { labels: Label[]; skipped: SkippedImage[] } {
+    const classByLowerName = new Map(classes.map((c) => [c.toLowerCase(), c]));
+    const byKey = new Map<string, { imageNames: string[]; labels: Set<string> }>();
+    const skipped: SkippedImage[] = [];
+    for (const item of items) {
+        const imageName = item.imageName?.S;
+        if (!imageName) {
+            skipped.push({ imageName: JSON.stringify(item.imageName ?? null), reason: "no imageName (string attribute)" });
+            continue;
+        }
+        if (!JPEG_NAME.test(imageName)) {
+            skipped.push({ imageName, reason: "not a .jpg or .jpeg name" });
+            continue;
+        }
+        const sourceKey = sourceKeyOf(imageName, imagesPrefix);
+        if (Buffer.byteLength(sourceKey, "utf8") > S3_MAX_KEY_BYTES) {
+            skipped.push({ imageName, reason: `key longer than S3's ${S3_MAX_KEY_BYTES}-byte limit` });
+            continue;
+        }
+        const label = readLabel(item, classByLowerName);
+        if ("reason" in label) {
+            skipped.push({ imageName, reason: label.reason });
+            continue;
+        }
+        const entry = byKey.get(sourceKey) ?? { imageNames: [], labels: new Set<string>() };
+        entry.imageNames.push(imageName);
+        entry.labels.add(label.label);
+        byKey.set(sourceKey, entry);
+    }
+
+    const labels: Label[] = [];
+    for (const [sourceKey, entry] of byKey) {
+        if (entry.labels.size > 1) {
+            const reason = `conflicting labels: ${[...entry.labels].sort().join(", ")}`;
+            skipped.push(...entry.imageNames.map((imageName) => ({ imageName, reason })));
+        } else {
+            labels.push({ imageName: entry.imageNames[0], sourceKey, label: [...entry.labels][0] });
+        }
+    }
+    return { labels, skipped };
+}

@@ -1,0 +1,87 @@
+import { createHash } from "crypto";
+import type { ClassCounts, ManifestImage, Split } from "../lib/dataset";
+import { Label } from "./labels";
+
+/** An image with the side of the split it falls on. */
+export interface PlannedImage extends Label {
+    readonly split: Split;
+}
+
+/** How a dataset is drawn from the labels. */
+export interface SplitRule {
+    readonly classes: readonly string[];
+    readonly noCatClass: string;
+    /** The fraction of each class that goes to validation. */
+    readonly validationSplit: number;
+    /** The cap on NoCat images, sampled by a stable hash. */
+    readonly maxNoCatSamples: number;
+}
+
+/**
+ * A number in [0, 1) fixed by the image name alone, so an image keeps its place when
+ * others are added. The purpose salts the hash so that sampling and splitting are
+ * independent draws (else the sampled NoCat images would all fall on one side).
+ */
+export function stableFraction(purpose: "split" | "sample", imageName: string): number {
+    const digest = createHash("sha256").update(`${purpose}:${imageName}`).digest();
+    return digest.readUIntBE(0, 6) / 2 ** 48;
+}
+
+/** Images ordered by their stable fraction for the purpose, each hashed once. */
+function byStableFraction(purpose: "split" | "sample", images: readonly Label[]): { image: Label; fraction: number }[] {
+    return images
+        .map((image) => ({ image, fraction: stableFraction(purpose, image.imageName) }))
+        .sort((a, b) => a.fraction - b.fraction);
+}
+
+/**
+ * Stable, stratified plan: NoCat keeps the images with the lowest sample hashes, and
+ * each image falls on the validation side when its split hash is below the split. A
+ * class of two or more keeps at least one image on each side (its lowest hash to
+ * validation, its highest to training); a class of one goes to validation.
+ */
+export function planSplit(labels: readonly Label[], rule: SplitRule): { planned: PlannedImage[]; available: Map<string, number> } {
+    const byClass = new Map<string, Label[]>(rule.classes.map((c) => [c, []]));
+    for (const label of labels) byClass.get(label.label)!.push(label);
+    const available = new Map([...byClass].map(([c, images]) => [c, images.length]));
+
+    const planned: PlannedImage[] = [];
+    for (const [className, images] of byClass) {
+        const kept =
+            className === rule.noCatClass && images.length > rule.maxNoCatSamples
+                ? byStableFraction("sample", images).slice(0, rule.maxNoCatSamples).map((entry) => entry.image)
+                : images;
+        const bySplitHash = byStableFraction("split", kept);
+        let validationCount = bySplitHash.filter((entry) => entry.fraction < rule.validationSplit).length;
+        if (bySplitHash.length >= 2) validationCount = Math.min(Math.max(validationCount, 1), bySplitHash.length - 1);
+        bySplitHash.forEach(({ image }, index) => planned.push({ ...image, split: index < validationCount ? "validation" : "training" }));
+    }
+    return { planned, available };
+}
+
+/**
+ * The file name inside the dataset: the key below the images prefix with '%' and '/'
+ * percent-encoded. The encoding is one-to-one, so two source keys never share a file
+ * (`cam0/x.jpg` becomes `cam0%2Fx.jpg`, `cam0__x.jpg` stays as it is).
+ */
+export function datasetFileName(sourceKey: string, imagesPrefix: string): string {
+    return sourceKey.slice(imagesPrefix.length).replace(/%/g, "%25").replace(/\//g, "%2F");
+}
+
+/** The images per class as labelled, and on each side of the split as written. */
+export function countClasses(
+    classes: readonly string[],
+    available: ReadonlyMap<string, number>,
+    images: readonly Pick<ManifestImage, "class" | "split">[],
+): Record<string, ClassCounts> {
+    const distribution: Record<string, ClassCounts> = {};
+    for (const className of classes) {
+        const ofClass = images.filter((i) => i.class === className);
+        distribution[className] = {
+            available: available.get(className) ?? 0,
+            training: ofClass.filter((i) => i.split === "training").length,
+            validation: ofClass.filter((i) => i.split === "validation").length,
+        };
+    }
+    return distribution;
+}

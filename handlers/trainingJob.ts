@@ -1,0 +1,145 @@
+import { createHash } from "crypto";
+import type { CreateTrainingJobRequest } from "@aws-sdk/client-sagemaker";
+import type { MetricDefinition } from "../lib/contract";
+import { contract } from "../lib/contract";
+import { DatasetManifest, datasetPrefix } from "../lib/dataset";
+import { userFacingError } from "../lib/errors";
+import { CHECKPOINTS_PREFIX, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+import { MAX_RUNTIME_LIMIT_SECONDS, TriggerEvent } from "../lib/triggerEvent";
+
+/** Below this many training images a fine-tuned model is not worth the instance hours. */
+export const MIN_TRAINING_IMAGES = 50;
+/** Where the training container keeps checkpoints that SageMaker syncs to S3. */
+const CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints";
+
+/** What a training job is built from, besides the event: the stack's names and the shared contract. */
+export interface TrainingJobSettings {
+    /** The stack's region. */
+    readonly region: string;
+    /** The bucket that holds datasets. */
+    readonly trainingBucket: string;
+    /** The bucket for the script archive, training output and checkpoints. */
+    readonly modelBucket: string;
+    /** The role the job runs as. */
+    readonly sagemakerRoleArn: string;
+    /** The TensorFlow training image of the region. */
+    readonly trainingImageUri: string;
+    /** `s3://…/code/sourcedir-<hash>.tar.gz`. */
+    readonly trainingScriptUri: string;
+    /** The class list, in model-output order. */
+    readonly classes: readonly string[];
+    /** The regexes that turn the job's log lines into metrics (training/metric-definitions.json). */
+    readonly metricDefinitions: readonly MetricDefinition[];
+}
+
+/** The same request id always gives the same name, so a retried invocation finds its job. */
+export function trainingJobName(requestId: string): string {
+    return `${TRAINING_JOB_NAME_PREFIX}${createHash("sha256").update(requestId).digest("hex").slice(0, 24)}`;
+}
+
+/** Balanced weights, N / (K · n_c) over the training counts: each class weighs as much in the loss. */
+export function balancedClassWeights(trainingCounts: Readonly<Record<string, number>>, classes: readonly string[]): Record<string, number> {
+    const total = classes.reduce((sum, c) => sum + trainingCounts[c], 0);
+    return Object.fromEntries(classes.map((c) => [c, Number((total / (classes.length * trainingCounts[c])).toFixed(6))]));
+}
+
+/** Refuses a dataset built for other classes, too small, or with a class missing from a side. */
+export function checkDataset(manifest: DatasetManifest, classes: readonly string[]): void {
+    if (manifest.classes.join(",") !== classes.join(",")) {
+        throw userFacingError(
+            `Dataset ${manifest.datasetId} was built for classes ${manifest.classes.join(", ")}, but the stack trains ` +
+                `${classes.join(", ")}: prepare a new dataset (leave out skipDataPrep).`,
+        );
+    }
+    if (manifest.trainingImages < MIN_TRAINING_IMAGES) {
+        throw userFacingError(
+            `Dataset ${manifest.datasetId} has ${manifest.trainingImages} training images; training needs at least ` +
+                `${MIN_TRAINING_IMAGES}. Label more images in catadata, then run again.`,
+        );
+    }
+    const empty = classes.filter((c) => {
+        const counts = manifest.classDistribution[c];
+        return !counts || counts.training === 0 || counts.validation === 0;
+    });
+    if (empty.length > 0) {
+        const detail = empty
+            .map((c) => `${c} (training ${manifest.classDistribution[c]?.training ?? 0}, validation ${manifest.classDistribution[c]?.validation ?? 0})`)
+            .join("; ");
+        throw userFacingError(`Every class needs training and validation images; dataset ${manifest.datasetId} lacks them for ${detail}.`);
+    }
+}
+
+/** The hyperparameters train.py reads, as the strings SageMaker requires (docs/design.md, "Hyperparameters"). */
+export function trainingHyperParameters(
+    event: TriggerEvent,
+    settings: Pick<TrainingJobSettings, "classes" | "trainingScriptUri" | "region">,
+    trainingCounts: Readonly<Record<string, number>>,
+): Record<string, string> {
+    const defaults = contract.hyperparameterDefaults;
+    return {
+        epochs: String(event.epochs),
+        learning_rate: String(event.learningRate),
+        batch_size: String(event.batchSize),
+        train_only_top_layer: String(event.trainOnlyTopLayer),
+        dropout_rate: String(event.dropoutRate),
+        augmentation: String(defaults.augmentation),
+        augmentation_random_flip: defaults.augmentation_random_flip,
+        augmentation_random_rotation: String(defaults.augmentation_random_rotation),
+        augmentation_random_zoom: String(defaults.augmentation_random_zoom),
+        early_stopping: String(defaults.early_stopping),
+        early_stopping_patience: String(defaults.early_stopping_patience),
+        early_stopping_min_delta: String(defaults.early_stopping_min_delta),
+        classes: settings.classes.join(","),
+        class_weights: event.classWeights === "none" ? "none" : JSON.stringify(balancedClassWeights(trainingCounts, settings.classes)),
+        sagemaker_program: "train.py",
+        sagemaker_submit_directory: settings.trainingScriptUri,
+        sagemaker_region: settings.region,
+    };
+}
+
+/** The whole CreateTrainingJob request for one event on one dataset. */
+export function trainingJobRequest(
+    jobName: string,
+    event: TriggerEvent,
+    settings: TrainingJobSettings,
+    manifest: DatasetManifest,
+    requestId: string,
+): CreateTrainingJobRequest {
+    const datasetUri = `s3://${settings.trainingBucket}/${datasetPrefix(manifest.datasetId)}`;
+    const channel = (name: "training" | "validation") => ({
+        ChannelName: name,
+        InputMode: "File" as const,
+        DataSource: {
+            S3DataSource: { S3DataType: "S3Prefix" as const, S3Uri: `${datasetUri}${name}/`, S3DataDistributionType: "FullyReplicated" as const },
+        },
+    });
+    return {
+        TrainingJobName: jobName,
+        RoleArn: settings.sagemakerRoleArn,
+        AlgorithmSpecification: {
+            TrainingImage: settings.trainingImageUri,
+            TrainingInputMode: "File",
+            MetricDefinitions: settings.metricDefinitions.map((m) => ({ Name: m.Name, Regex: m.Regex })),
+        },
+        HyperParameters: trainingHyperParameters(
+            event,
+            settings,
+            Object.fromEntries(settings.classes.map((c) => [c, manifest.classDistribution[c].training])),
+        ),
+        InputDataConfig: [channel("training"), channel("validation")],
+        OutputDataConfig: { S3OutputPath: `s3://${settings.modelBucket}/${TRAINING_OUTPUT_PREFIX}` },
+        ResourceConfig: { InstanceType: event.instanceType as never, InstanceCount: 1, VolumeSizeInGB: 30 },
+        StoppingCondition: event.spot
+            ? { MaxRuntimeInSeconds: event.maxRuntimeSeconds, MaxWaitTimeInSeconds: Math.min(2 * event.maxRuntimeSeconds, MAX_RUNTIME_LIMIT_SECONDS) }
+            : { MaxRuntimeInSeconds: event.maxRuntimeSeconds },
+        EnableManagedSpotTraining: event.spot,
+        CheckpointConfig: event.spot
+            ? { S3Uri: `s3://${settings.modelBucket}/${CHECKPOINTS_PREFIX}${jobName}/`, LocalPath: CHECKPOINT_LOCAL_PATH }
+            : undefined,
+        Tags: [
+            { Key: "project", Value: "bootboots-ai" },
+            { Key: "bootboots:datasetId", Value: manifest.datasetId },
+            { Key: "bootboots:requestId", Value: requestId },
+        ],
+    };
+}

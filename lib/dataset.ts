@@ -1,0 +1,103 @@
+import { DATASETS_PREFIX } from "./layout";
+
+/** The dataset id form (docs/design.md, "S3 layout"): sorts by time, e.g. `20260221T153033Z-4f2a`. */
+export const DATASET_ID_PATTERN = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/;
+
+export function newDatasetId(now: Date, randomHex: string): string {
+    const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+    return `${stamp}-${randomHex.slice(0, 4)}`;
+}
+
+/** What `datasets/latest.json` holds. */
+export interface DatasetPointer {
+    /** The newest complete dataset. */
+    readonly datasetId: string;
+}
+
+/** The images of one class: labelled and usable, then as split. */
+export interface ClassCounts {
+    /** Labelled images of the class that passed the label checks (before NoCat sampling). */
+    readonly available: number;
+    /** Images in training/<Class>/. */
+    readonly training: number;
+    /** Images in validation/<Class>/. */
+    readonly validation: number;
+}
+
+export type Split = "training" | "validation";
+
+/** What data prep writes as `datasets/<id>/manifest.json` and the trigger reads back. */
+export interface DatasetManifest {
+    readonly datasetId: string;
+    /** ISO time the dataset was built. */
+    readonly createdAt: string;
+    /** The images bucket read. */
+    readonly sourceBucket: string;
+    /** The key prefix of the camera images in it. */
+    readonly sourcePrefix: string;
+    /** The class list, in model-output order. */
+    readonly classes: readonly string[];
+    /** The fraction of each class sent to validation. */
+    readonly validationSplit: number;
+    /** The cap on NoCat images. */
+    readonly maxNoCatSamples: number;
+    readonly classDistribution: Readonly<Record<string, ClassCounts>>;
+    readonly trainingImages: number;
+    readonly validationImages: number;
+    /** JPEGs whose missing end marker was added. */
+    readonly repairedImages: number;
+    /** One entry per object written, sorted by key. */
+    readonly images: readonly ManifestImage[];
+    /** Every image left out, with its reason. */
+    readonly skipped: readonly SkippedImage[];
+}
+
+export interface ManifestImage {
+    /** The catadata row's imageName. */
+    readonly imageName: string;
+    /** The image's key in the images bucket. */
+    readonly sourceKey: string;
+    /** The copy's key in the training-data bucket. */
+    readonly key: string;
+    readonly class: string;
+    readonly split: Split;
+    /** True when the end marker was added. */
+    readonly repaired: boolean;
+    /** The copy's size in bytes. */
+    readonly bytes: number;
+}
+
+export interface SkippedImage {
+    readonly imageName: string;
+    /** Why it was left out, in words. */
+    readonly reason: string;
+}
+
+export function datasetPrefix(datasetId: string): string {
+    return `${DATASETS_PREFIX}${datasetId}/`;
+}
+
+/** What data prep returns when it built (or, for a dry run, counted) a dataset. */
+export interface DataPrepSuccess {
+    readonly success: true;
+    readonly dryRun: boolean;
+    readonly datasetId: string;
+    readonly trainingUri: string;
+    readonly validationUri: string;
+    readonly trainingImages: number;
+    readonly validationImages: number;
+    readonly classDistribution: Record<string, ClassCounts>;
+    readonly repairedImages: number;
+    /** The first skipped images (the manifest lists them all). */
+    readonly skipped: readonly SkippedImage[];
+    readonly skippedCount: number;
+    readonly durationMs: number;
+}
+
+export interface DataPrepFailure {
+    readonly success: false;
+    /** One sentence: what happened and what to do. */
+    readonly error: string;
+}
+
+export type DataPrepResult = DataPrepSuccess | DataPrepFailure;

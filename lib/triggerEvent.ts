@@ -1,0 +1,111 @@
+import { contract } from "./contract";
+import { DATASET_ID_PATTERN, DataPrepResult } from "./dataset";
+import { userFacingError } from "./errors";
+import { FieldRule, booleanField, integerField, numberField, oneOfField, patternField, validateEvent } from "./eventFields";
+
+/** A SageMaker instance type, `ml.<family>.<size>`: checked by the stack config, the trigger and the CLI. */
+export const INSTANCE_TYPE_PATTERN = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
+/** SageMaker's own limit on a training job's run time. */
+export const MAX_RUNTIME_LIMIT_SECONDS = 28 * 24 * 3600;
+/** The trigger's default for `maxRuntimeSeconds`. */
+export const DEFAULT_MAX_RUNTIME_SECONDS = 7200;
+
+/** The trigger's payload, defaults filled in (docs/design.md, "Trigger event"). */
+export interface TriggerEvent {
+    /** Train on an existing dataset instead of preparing a new one. */
+    readonly skipDataPrep: boolean;
+    /** The existing dataset to train on (with skipDataPrep); unset means datasets/latest.json. */
+    readonly datasetId?: string;
+    /** Training epochs over both phases. */
+    readonly epochs: number;
+    /** The fine-tuning learning rate (the head's rate with trainOnlyTopLayer). */
+    readonly learningRate: number;
+    /** Images per batch. */
+    readonly batchSize: number;
+    /** Train only the classifier head on the frozen base. */
+    readonly trainOnlyTopLayer: boolean;
+    /** Dropout before the classifier head, 0 <= x < 1. */
+    readonly dropoutRate: number;
+    /** Managed spot training, with checkpoints. */
+    readonly spot: boolean;
+    /** The training instance type, `ml.*`. */
+    readonly instanceType: string;
+    /** The job's run-time limit in seconds. */
+    readonly maxRuntimeSeconds: number;
+    /** `balanced` (N / (K·n_c) from the training counts) or `none`. */
+    readonly classWeights: "balanced" | "none";
+}
+
+/** Each payload field's rule: the trigger validates with them, the CLI derives its option parsers from them. */
+export const TRIGGER_EVENT_RULES: Readonly<Record<keyof TriggerEvent, FieldRule>> = {
+    skipDataPrep: booleanField,
+    datasetId: patternField(DATASET_ID_PATTERN, "a dataset id such as 20260221T153033Z-4f2a"),
+    epochs: integerField(1, 10_000),
+    learningRate: numberField(0, 1),
+    batchSize: integerField(1, 1024),
+    trainOnlyTopLayer: booleanField,
+    dropoutRate: numberField(0, 1, true),
+    spot: booleanField,
+    instanceType: patternField(INSTANCE_TYPE_PATTERN, "a SageMaker instance type such as ml.m5.xlarge"),
+    maxRuntimeSeconds: integerField(60, MAX_RUNTIME_LIMIT_SECONDS),
+    classWeights: oneOfField(["balanced", "none"]),
+};
+
+const defaults = contract.hyperparameterDefaults;
+
+/** The defaults a payload field takes when it is left out (the spot and instance type ones come from the stack). */
+export const TRIGGER_EVENT_DEFAULTS = {
+    epochs: defaults.epochs,
+    learningRate: defaults.learning_rate,
+    batchSize: defaults.batch_size,
+    trainOnlyTopLayer: defaults.train_only_top_layer,
+    dropoutRate: defaults.dropout_rate,
+    maxRuntimeSeconds: DEFAULT_MAX_RUNTIME_SECONDS,
+    classWeights: "balanced" as const,
+};
+
+/** Checks a trigger event and fills in the defaults. */
+export function parseTriggerEvent(raw: unknown, stackDefaults: { readonly spot: boolean; readonly instanceType: string }): TriggerEvent {
+    const given = validateEvent<TriggerEvent>(raw, TRIGGER_EVENT_RULES, "trigger");
+    if (given.datasetId !== undefined && given.skipDataPrep !== true) {
+        throw userFacingError(
+            `Invalid "datasetId": it names an existing dataset, so it needs "skipDataPrep": true (without it a new dataset is prepared).`,
+        );
+    }
+    return {
+        skipDataPrep: given.skipDataPrep ?? false,
+        datasetId: given.datasetId,
+        epochs: given.epochs ?? TRIGGER_EVENT_DEFAULTS.epochs,
+        learningRate: given.learningRate ?? TRIGGER_EVENT_DEFAULTS.learningRate,
+        batchSize: given.batchSize ?? TRIGGER_EVENT_DEFAULTS.batchSize,
+        trainOnlyTopLayer: given.trainOnlyTopLayer ?? TRIGGER_EVENT_DEFAULTS.trainOnlyTopLayer,
+        dropoutRate: given.dropoutRate ?? TRIGGER_EVENT_DEFAULTS.dropoutRate,
+        spot: given.spot ?? stackDefaults.spot,
+        instanceType: given.instanceType ?? stackDefaults.instanceType,
+        maxRuntimeSeconds: given.maxRuntimeSeconds ?? TRIGGER_EVENT_DEFAULTS.maxRuntimeSeconds,
+        classWeights: given.classWeights ?? TRIGGER_EVENT_DEFAULTS.classWeights,
+    };
+}
+
+/** What the trigger returns when it started (or had already started) a job. */
+export interface TriggerSuccess {
+    readonly success: true;
+    /** The job's name, derived from the invocation's request id. */
+    readonly trainingJobName: string;
+    /** The dataset the job trains on. */
+    readonly datasetId: string;
+    /** The hyperparameters sent, as the strings SageMaker passes on. */
+    readonly hyperParameters: Record<string, string>;
+    /** The job's page in the SageMaker console. */
+    readonly consoleUrl: string;
+    /** Where the model archive will be once the job completes. */
+    readonly modelDataUrl: string;
+    /** The command that deploys that model. */
+    readonly deployCommand: string;
+    /** The data-prep result, or null when an existing dataset was used. */
+    readonly dataPrep: DataPrepResult | null;
+    /** True when this request id had already started the job (a retried invocation). */
+    readonly alreadyStarted: boolean;
+}
+
+export type TriggerResult = TriggerSuccess | { readonly success: false; readonly error: string };

@@ -1,0 +1,58 @@
+import { strict as assert } from "assert";
+import { parseStackConfig } from "../config";
+
+describe("stack config rules", () => {
+    const cases: [Record<string, string>, RegExp][] = [
+        [{ endpointMemoryMb: "1500" }, /endpointMemoryMb = "1500": must be a multiple of 1024/],
+        [{ endpointMemoryMb: "8192" }, /endpointMemoryMb = "8192"/],
+        [{ modelDataUrl: "https://example.com/model.tar.gz" }, /modelDataUrl = "https:.*s3:\/\/<bucket>\/<key>\.tar\.gz.*Example: pulumi config set modelDataUrl s3:\/\//],
+        [{ modelDataUrl: "s3://bucket/model.zip" }, /modelDataUrl = "s3:\/\/bucket\/model\.zip"/],
+        [{ validationSplit: "1.5" }, /validationSplit = "1.5": must be strictly between 0 and 1.*Example: pulumi config set validationSplit 0.2/],
+        [{ validationSplit: "abc" }, /validationSplit = "abc": must be a number/],
+        [{ endpointMaxConcurrency: "5", endpointProvisionedConcurrency: "6" }, /endpointProvisionedConcurrency = "6": must be an integer from 0 to 5/],
+        [{ noCatClass: "Nobody" }, /noCatClass = "Nobody": must be one of classes/],
+        [{ classes: '["Boots","Boots"]' }, /classes = .*appears more than once/],
+        [{ classes: "Boots,boots,NoCat" }, /bootboots-ai:classes = "Boots,boots,NoCat": classes "Boots" and "boots" differ only by case\. Example: pulumi config set classes/],
+        [{ adoptExistingBuckets: "yes" }, /adoptExistingBuckets = "yes": must be true or false/],
+        [{ classes: "[]" }, /classes = "\[\]": must be a non-empty list/],
+        [{ imagesPrefix: "catcam-training" }, /imagesPrefix = "catcam-training": must be a key prefix that ends with '\/'/],
+        [{ maxNoCatSamples: "0" }, /maxNoCatSamples = "0": must be an integer from 1/],
+        [{ trainingInstanceType: "m5.xlarge" }, /trainingInstanceType = "m5.xlarge".*Example: pulumi config set trainingInstanceType ml.m5.xlarge/],
+        [{ spotTraining: "maybe" }, /spotTraining = "maybe": must be true or false/],
+        [{ tensorflowVersion: "2.3" }, /tensorflowVersion = "2.3".*2\.19/],
+        [{ endpointName: "my_endpoint" }, /endpointName = "my_endpoint"/],
+        [{ endpointMaxConcurrency: "201" }, /endpointMaxConcurrency = "201": must be an integer from 1 to 200/],
+        [{ imagesBucketName: "Bad_Bucket" }, /imagesBucketName = "Bad_Bucket"/],
+    ];
+    for (const [config, message] of cases) {
+        it(`rejects ${JSON.stringify(config)}`, () => {
+            assert.throws(() => parseStackConfig((key) => config[key]), message);
+        });
+    }
+
+    it("has the documented defaults", () => {
+        const config = parseStackConfig(() => undefined);
+        assert.deepEqual(config, {
+            modelDataUrl: undefined,
+            imagesBucketName: undefined,
+            imagesPrefix: "catcam-training/",
+            catadataTableName: "catadata",
+            classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
+            noCatClass: "NoCat",
+            validationSplit: 0.2,
+            maxNoCatSamples: 200,
+            trainingInstanceType: "ml.m5.xlarge",
+            spotTraining: true,
+            tensorflowVersion: "2.19",
+            endpointName: "bootboots",
+            endpointMemoryMb: 2048,
+            endpointMaxConcurrency: 5,
+            endpointProvisionedConcurrency: 0,
+            adoptExistingBuckets: false,
+        });
+    });
+
+    it("accepts classes as a comma list", () => {
+        assert.deepEqual(parseStackConfig((k) => ({ classes: "A, B,NoCat" } as Record<string, string>)[k]).classes, ["A", "B", "NoCat"]);
+    });
+});
