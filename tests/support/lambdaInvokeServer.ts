@@ -5,6 +5,10 @@ import { Handler } from "./deployedLambda";
 export interface InvokeServer {
     readonly endpoint: string;
     readonly invocations: { functionName: string; payload: unknown }[];
+    /** How many of the next invocations Lambda refuses with 429 (its concurrency limit), running nothing. */
+    throttleNext: number;
+    /** How many invocations were refused that way. */
+    throttled: number;
     close(): Promise<void>;
 }
 
@@ -27,6 +31,13 @@ export async function startInvokeServer(functions: Record<string, Handler>): Pro
                 res.end(JSON.stringify({ Type: "User", message: `Function not found: ${functionName}` }));
                 return;
             }
+            if (invokeServer.throttleNext > 0) {
+                invokeServer.throttleNext -= 1;
+                invokeServer.throttled += 1;
+                res.writeHead(429, { "content-type": "application/json", "x-amzn-errortype": "TooManyRequestsException" });
+                res.end(JSON.stringify({ Type: "User", message: "Rate Exceeded.", Reason: "ReservedFunctionConcurrentInvocationLimitExceeded" }));
+                return;
+            }
             const body = Buffer.concat(chunks).toString("utf8");
             const payload = body ? JSON.parse(body) : {};
             invocations.push({ functionName, payload });
@@ -47,6 +58,13 @@ export async function startInvokeServer(functions: Record<string, Handler>): Pro
             }
         });
     });
+    const invokeServer: InvokeServer = {
+        endpoint: `http://127.0.0.1:${port}`,
+        invocations,
+        throttleNext: 0,
+        throttled: 0,
+        close: () => new Promise((done) => server.close(() => done())),
+    };
     await new Promise<void>((done) => server.listen(port, "127.0.0.1", () => done()));
-    return { endpoint: `http://127.0.0.1:${port}`, invocations, close: () => new Promise((done) => server.close(() => done())) };
+    return invokeServer;
 }

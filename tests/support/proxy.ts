@@ -20,6 +20,11 @@ export interface ProxyOptions {
     latencyMs?: number;
     /** Answer some requests itself (throttling, failures) instead of forwarding them. */
     inject?: (request: RecordedRequest, index: number) => InjectedResponse | undefined;
+    /**
+     * Forward the request, but cut the connection after sending the response's headers and
+     * this many bytes of its body (a connection reset while the body is read).
+     */
+    cutBodyAfter?: (request: RecordedRequest, index: number) => number | undefined;
 }
 
 export interface Proxy {
@@ -68,7 +73,16 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
                 },
                 (upstreamRes) => {
                     res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-                    upstreamRes.pipe(res);
+                    const cut = proxy.options.cutBodyAfter?.(recorded, index);
+                    if (cut === undefined) {
+                        upstreamRes.pipe(res);
+                        return;
+                    }
+                    const body: Buffer[] = [];
+                    upstreamRes.on("data", (chunk) => body.push(chunk));
+                    upstreamRes.on("end", () => {
+                        res.write(Buffer.concat(body).subarray(0, cut), () => res.socket?.destroy());
+                    });
                 },
             );
             upstream.on("error", (error) => {
