@@ -10,7 +10,7 @@ export interface Classification {
     readonly probabilities: Record<string, number>;
 }
 
-/** The request body of the serving contract (DESIGN.md §7), refused when it would break the payload limit. */
+/** The request body of the serving contract (docs/design.md, "Serving contract"), refused when it would break the payload limit. */
 export function requestBody(image: Uint8Array, label: string): string {
     if (!isJpeg(image)) throw new CliError(`${label} is not a JPEG (no FF D8 FF header): the endpoint takes JPEG images only.`);
     const body = JSON.stringify({ instances: [{ [contract.serving.instanceKey]: Buffer.from(image).toString("base64") }] });

@@ -38,7 +38,7 @@ function byStableFraction(purpose: "split" | "sample", images: readonly Label[])
  * Stable, stratified plan: NoCat keeps the images with the lowest sample hashes, and
  * each image falls on the validation side when its split hash is below the split. A
  * class of two or more keeps at least one image on each side (its lowest hash to
- * validation, its highest to training); a class of one goes to validation.
+ * validation, its highest to training); a class of one goes where its hash puts it.
  */
 export function planSplit(labels: readonly Label[], rule: SplitRule): { planned: PlannedImage[]; available: Map<string, number> } {
     const byClass = new Map<string, Label[]>(rule.classes.map((c) => [c, []]));

@@ -1,4 +1,4 @@
-/** Key prefixes of DESIGN.md §4, shared by the stack's IAM policies and the handlers. */
+/** Key prefixes of the S3 layout (docs/design.md), shared by the stack's IAM policies and the handlers. */
 export const DATASETS_PREFIX = "datasets/";
 export const LATEST_DATASET_KEY = `${DATASETS_PREFIX}latest.json`;
 export const CODE_PREFIX = "code/";

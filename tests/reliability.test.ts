@@ -11,7 +11,7 @@ import { DataPrepFailure, DataPrepSuccess, DatasetManifest } from "../lib/datase
 import { Handler, loadDeployedHandler } from "./support/deployedLambda";
 import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
 import { Moto, clientConfig, sharedMoto } from "./support/moto";
-import { Proxy, RecordedRequest, startProxy } from "./support/proxy";
+import { CONNECTION_RESET, DYNAMODB_THROTTLED, Proxy, RecordedRequest, SLOW_DOWN, startProxy } from "./support/proxy";
 import { MockResource, StackRun, runStack } from "./support/pulumiMocks";
 import { createWorld, putLabels, seedLabels, tinyJpeg } from "./support/seed";
 
@@ -67,6 +67,13 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
             const body = await s3().send(new GetObjectCommand({ Bucket: world.trainingBucket, Key: object.Key! }));
             objects.set(object.Key!.slice(prefix.length), Buffer.from(await body.Body!.transformToByteArray()));
         }
+        return objects;
+    };
+
+    /** A dataset's image files, path below its prefix → bytes. */
+    const datasetFiles = async (datasetId: string) => {
+        const objects = await objectsUnder(`datasets/${datasetId}/`);
+        objects.delete("manifest.json");
         return objects;
     };
 
@@ -136,14 +143,32 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         assert.deepEqual(sent[1].AlgorithmSpecification.MetricDefinitions, METRIC_DEFINITIONS);
     });
 
+    it("retries S3 SlowDown, throttled scan pages and connections reset before an answer; the dataset comes out byte-identical", async () => {
+        let s3Requests = 0;
+        const injected = { slowDown: 0, throttled: 0, reset: 0 };
+        proxy.options = {
+            inject: (request) => {
+                if (request.headers["x-amz-target"] === "DynamoDB_20120810.Scan") return injected.throttled < 2 ? (injected.throttled++, DYNAMODB_THROTTLED) : undefined;
+                if (request.headers["x-amz-target"]) return undefined;
+                s3Requests += 1;
+                if (s3Requests % 13 === 0 && injected.slowDown < 28) return (injected.slowDown++, SLOW_DOWN);
+                if (s3Requests % 29 === 0 && injected.reset < 5) return (injected.reset++, CONNECTION_RESET);
+                return undefined;
+            },
+        };
+        const retried = succeeded(await (await deployed("data-prep"))({}));
+        assert.deepEqual(injected, { slowDown: 28, throttled: 2, reset: 5 });
+        assert.deepEqual(normalized(retried, retried.datasetId), normalized(reference.result, reference.result.datasetId));
+        assert.deepEqual(await datasetFiles(retried.datasetId), await datasetFiles(reference.result.datasetId));
+    });
+
     it("retries a connection reset while an image body is read, and the dataset comes out byte-identical", async () => {
         let cuts = 0;
         proxy.options = { cutBodyAfter: (request) => (isImageGet(request) && cuts < 5 ? (cuts++, 10) : undefined) };
         const retried = succeeded(await (await deployed("data-prep"))({}));
         assert.equal(cuts, 5);
         assert.deepEqual(normalized(retried, retried.datasetId), normalized(reference.result, reference.result.datasetId));
-        assert.deepEqual(await objectsUnder(`datasets/${retried.datasetId}/`).then((o) => (o.delete("manifest.json"), o)),
-            await objectsUnder(`datasets/${reference.result.datasetId}/`).then((o) => (o.delete("manifest.json"), o)));
+        assert.deepEqual(await datasetFiles(retried.datasetId), await datasetFiles(reference.result.datasetId));
     });
 
     it("never stores a body cut short: an image that always arrives short fails the run, naming it, and latest.json stays", async () => {

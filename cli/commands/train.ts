@@ -45,7 +45,7 @@ export function countsTable(distribution: Readonly<Record<string, ClassCounts>>)
     return table(["class", "labelled", "training", "validation"], [...rows, ["total", total("available"), total("training"), total("validation")]]);
 }
 
-/** The trigger payload of DESIGN.md §6 from the command's flags; unset flags keep the trigger's defaults. */
+/** The trigger payload (docs/design.md, "Trigger") from the command's flags; unset flags keep the trigger's defaults. */
 function triggerPayload(options: TrainOptions): Record<string, unknown> {
     const payload: Record<string, unknown> = {
         epochs: options.epochs,

@@ -13,6 +13,8 @@ export interface InjectedResponse {
     readonly status: number;
     readonly body: string;
     readonly headers?: Record<string, string>;
+    /** Reset the connection instead of answering (status and body are then unused). */
+    readonly reset?: boolean;
 }
 
 export interface ProxyOptions {
@@ -57,6 +59,10 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
             const index = requests.push(recorded) - 1;
             if (proxy.options.latencyMs) await new Promise((done) => setTimeout(done, proxy.options.latencyMs));
             const injected = proxy.options.inject?.(recorded, index);
+            if (injected?.reset) {
+                req.socket.destroy();
+                return;
+            }
             if (injected) {
                 res.writeHead(injected.status, { "content-type": "application/xml", ...injected.headers });
                 res.end(injected.body);
@@ -96,6 +102,16 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
     await new Promise<void>((done) => server.listen(port, "127.0.0.1", () => done()));
     return proxy;
 }
+
+/** A connection reset before any answer. */
+export const CONNECTION_RESET: InjectedResponse = { status: 0, body: "", reset: true };
+
+/** DynamoDB's throttling answer. */
+export const DYNAMODB_THROTTLED: InjectedResponse = {
+    status: 400,
+    headers: { "content-type": "application/x-amz-json-1.0" },
+    body: JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", message: "Rate of requests exceeds the allowed throughput." }),
+};
 
 /** S3's throttling answer. */
 export const SLOW_DOWN: InjectedResponse = {

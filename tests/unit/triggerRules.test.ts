@@ -1,0 +1,70 @@
+import { strict as assert } from "assert";
+import { balancedClassWeights, checkDataset, trainingHyperParameters, trainingJobName, trainingJobRequest } from "../../handlers/trainingJob";
+import { contract, metricDefinitions } from "../../lib/contract";
+import { DatasetManifest } from "../../lib/dataset";
+import { parseFieldText, validateEvent } from "../../lib/eventFields";
+import { TRIGGER_EVENT_RULES, parseTriggerEvent } from "../../lib/triggerEvent";
+
+const CLASSES = ["Boots", "Chi", "NoCat"];
+const SETTINGS = {
+    region: "eu-west-2",
+    trainingBucket: "training",
+    modelBucket: "models",
+    sagemakerRoleArn: "arn:aws:iam::123456789012:role/sm",
+    trainingImageUri: "image",
+    trainingScriptUri: "s3://models/code/sourcedir-x.tar.gz",
+    classes: CLASSES,
+    metricDefinitions,
+};
+const manifest = (counts: Record<string, [number, number]>, trainingImages = 60): DatasetManifest =>
+    ({
+        datasetId: "20260101T000000Z-abcd",
+        classes: CLASSES,
+        trainingImages,
+        classDistribution: Object.fromEntries(Object.entries(counts).map(([c, [t, v]]) => [c, { available: t + v, training: t, validation: v }])),
+    }) as unknown as DatasetManifest;
+
+describe("trigger rules", () => {
+    it("refuses every unknown key by name, members of Object.prototype included, and fills in the defaults", () => {
+        for (const key of ["__proto__", "constructor", "toString", "hasOwnProperty", "isPrototypeOf", "epoch"]) {
+            assert.throws(() => validateEvent(JSON.parse(`{"${key}": 1}`), TRIGGER_EVENT_RULES, "trigger"), new RegExp(`Unknown field "${key}"`), key);
+        }
+        const event = parseTriggerEvent({}, { spot: true, instanceType: "ml.c5.xlarge" });
+        assert.equal(event.epochs, contract.hyperparameterDefaults.epochs);
+        assert.equal(event.instanceType, "ml.c5.xlarge");
+        assert.equal(event.classWeights, "balanced");
+    });
+
+    it("parses command-line text by the same rules", () => {
+        assert.deepEqual(parseFieldText(TRIGGER_EVENT_RULES.epochs, "12"), { value: 12 });
+        assert.deepEqual(parseFieldText(TRIGGER_EVENT_RULES.epochs, "0"), { error: "expected an integer from 1 to 10000." });
+        assert.deepEqual(parseFieldText(TRIGGER_EVENT_RULES.learningRate, ""), { error: "expected a number greater than 0 and less than 1." });
+        assert.deepEqual(parseFieldText(TRIGGER_EVENT_RULES.spot, "false"), { value: false });
+    });
+
+    it("weighs classes N / (K · n_c) and names the same job for the same request id", () => {
+        assert.deepEqual(balancedClassWeights({ Boots: 10, Chi: 30, NoCat: 20 }, CLASSES), { Boots: 2, Chi: 0.666667, NoCat: 1 });
+        assert.equal(trainingJobName("r-1"), trainingJobName("r-1"));
+        assert.notEqual(trainingJobName("r-1"), trainingJobName("r-2"));
+        assert.match(trainingJobName("r-1"), /^bootboots-[0-9a-f]{24}$/);
+    });
+
+    it("refuses a dataset of other classes, too few images, or a class missing from a side", () => {
+        assert.doesNotThrow(() => checkDataset(manifest({ Boots: [20, 5], Chi: [20, 5], NoCat: [20, 5] }), CLASSES));
+        assert.throws(() => checkDataset(manifest({ Boots: [20, 5], Chi: [20, 5], NoCat: [20, 5] }, 49), CLASSES), /49 training images; training needs at least 50/);
+        assert.throws(() => checkDataset(manifest({ Boots: [20, 5], Chi: [20, 0], NoCat: [20, 5] }), CLASSES), /Chi \(training 20, validation 0\)/);
+        assert.throws(() => checkDataset(manifest({ Boots: [20, 5], Chi: [20, 5], NoCat: [20, 5] }), ["Boots", "Chi"]), /built for classes Boots, Chi, NoCat/);
+    });
+
+    it("builds the job request: every hyperparameter a string, checkpoints only with spot, the metric definitions", () => {
+        const event = parseTriggerEvent({ epochs: 5, spot: true }, { spot: false, instanceType: "ml.m5.xlarge" });
+        const request = trainingJobRequest("bootboots-abc", event, SETTINGS, manifest({ Boots: [10, 2], Chi: [30, 5], NoCat: [20, 4] }), "req");
+        assert.ok(Object.values(request.HyperParameters!).every((v) => typeof v === "string"));
+        assert.deepEqual(request.HyperParameters, trainingHyperParameters(event, SETTINGS, { Boots: 10, Chi: 30, NoCat: 20 }));
+        assert.equal(request.CheckpointConfig?.S3Uri, "s3://models/checkpoints/bootboots-abc/");
+        assert.equal(request.StoppingCondition?.MaxWaitTimeInSeconds, 14_400);
+        assert.deepEqual(request.AlgorithmSpecification?.MetricDefinitions, metricDefinitions);
+        const onDemand = trainingJobRequest("bootboots-abc", { ...event, spot: false }, SETTINGS, manifest({ Boots: [10, 2], Chi: [30, 5], NoCat: [20, 4] }), "req");
+        assert.equal(onDemand.CheckpointConfig, undefined);
+    });
+});
