@@ -16,11 +16,11 @@ export interface CliIO {
 }
 
 /** A commander option parser from a field rule: the trigger's own rules for its payload fields. */
-function parser(rule: FieldRule) {
-    return (text: string): number => {
+function parser<T = number>(rule: FieldRule) {
+    return (text: string): T => {
         const parsed = parseFieldText(rule, text);
         if ("error" in parsed) throw new InvalidArgumentError(parsed.error);
-        return parsed.value as number;
+        return parsed.value as T;
     };
 }
 
@@ -54,7 +54,7 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
         .option("--train-only-top-layer", "train only the classifier head")
         .option("--no-spot", "on-demand instead of managed spot")
         .option("--skip-data-prep", "train on the latest dataset instead of preparing a new one")
-        .option("--dataset <id>", "train on this dataset (implies --skip-data-prep)")
+        .option("--dataset <id>", "train on this dataset (implies --skip-data-prep)", parser<string>(TRIGGER_EVENT_RULES.datasetId))
         .option("--async", "return at once; follow with bootboots status --watch")
         .option("--dry-run", "only count the images data prep would use, and list what it skips")
         .addHelpText("after", examples("npx bootboots train", "npx bootboots train --epochs 100 --learning-rate 0.00005", "npx bootboots train --dry-run", "npx bootboots train --skip-data-prep --no-spot --async"))
@@ -86,7 +86,7 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
     program
         .command("evaluate")
         .description("run a dataset's validation images through the endpoint and report per class")
-        .option("--dataset <id>", "dataset to evaluate (default: the latest)")
+        .option("--dataset <id>", "dataset to evaluate (default: the latest)", parser<string>(TRIGGER_EVENT_RULES.datasetId))
         .option("--concurrency <n>", "requests in flight at once", parser(integerField(1, 50)), 4)
         .option("--out <dir>", "also write evaluation.json and evaluation.md there")
         .addHelpText("after", examples("npx bootboots evaluate", "npx bootboots evaluate --dataset 20260221T153033Z-4f2a --out reports/"))

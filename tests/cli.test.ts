@@ -181,6 +181,11 @@ describe("the bootboots command", function () {
             const run = await cli("train", "--epochs", "0");
             assert.notEqual(run.code, 0);
             assert.match(run.err, /--epochs <n>' argument '0' is invalid\. expected an integer from 1 to 10000/);
+            // The same rules as the trigger's, so the CLI refuses what the trigger would.
+            const badDataset = await cli("train", "--dataset", "latest");
+            assert.match(badDataset.err, /--dataset <id>' argument 'latest' is invalid\. expected a dataset id such as 20260221T153033Z-4f2a/);
+            const badRate = await cli("train", "--learning-rate", "1");
+            assert.match(badRate.err, /--learning-rate <x>' argument '1' is invalid\. expected a number greater than 0 and less than 1/);
             assert.equal(invoke.invocations.length, invocations);
         });
 
@@ -343,7 +348,7 @@ describe("the bootboots command", function () {
     });
 
     describe("evaluate", () => {
-        const datasetId = "20260301T120000Z-eval";
+        const datasetId = "20260301T120000Z-e7a1";
 
         it("reports accuracy, per-class precision and recall, the confusion matrix and the wrong images, as the endpoint answered", async () => {
             withEndpoint();
@@ -402,6 +407,11 @@ describe("the bootboots command", function () {
             assert.equal(run.code, 0, command);
             assert.match(run.out, /Examples:\n {2}\$ npx bootboots/, command);
         }
+        // The defaults in the help are the contract's, not copies.
+        const trainHelp = (await cli("train", "--help")).out;
+        const defaults = JSON.parse(fs.readFileSync(path.join(ROOT, "training", "contract.json"), "utf8")).hyperparameterDefaults;
+        assert.ok(trainHelp.includes(`training epochs (default ${defaults.epochs})`), trainHelp);
+        assert.ok(trainHelp.includes(`images per batch (default ${defaults.batch_size})`), trainHelp);
         const help = execFileSync("npx", ["--no-install", "bootboots", "--help"], { cwd: ROOT, encoding: "utf8" });
         assert.match(help, /Usage: bootboots \[options\] \[command\]/);
     });
