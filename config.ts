@@ -24,6 +24,8 @@ export interface StackConfig {
     readonly trainingInstanceType: string;
     /** Whether jobs use managed spot by default (default true). */
     readonly spotTraining: boolean;
+    /** Run training jobs with network isolation (default true): every input arrives as a channel. */
+    readonly trainingNetworkIsolation: boolean;
     /** The TensorFlow version of the images and the tests' wheel (default 2.19). */
     readonly tensorflowVersion: string;
     /** The endpoint's stable name (default `bootboots`). */
@@ -167,6 +169,9 @@ export function parseStackConfig(read: RawConfig): StackConfig {
     const rawSpot = get("spotTraining");
     const spotTraining = rawSpot === undefined ? true : parseBoolean("spotTraining", rawSpot);
 
+    const rawIsolation = get("trainingNetworkIsolation");
+    const trainingNetworkIsolation = rawIsolation === undefined ? true : parseBoolean("trainingNetworkIsolation", rawIsolation);
+
     const tensorflowVersion = get("tensorflowVersion") ?? contract.tensorflowVersion;
     const supportedVersions = Object.keys(contract.tensorflowImageTags);
     if (!supportedVersions.includes(tensorflowVersion)) {
@@ -213,6 +218,7 @@ export function parseStackConfig(read: RawConfig): StackConfig {
         maxNoCatSamples,
         trainingInstanceType,
         spotTraining,
+        trainingNetworkIsolation,
         tensorflowVersion,
         endpointName,
         endpointMemoryMb,

@@ -29,6 +29,7 @@ const pipeline = new TrainingPipeline("bootboots", {
     maxNoCatSamples: config.maxNoCatSamples,
     trainingInstanceType: config.trainingInstanceType,
     spotTraining: config.spotTraining,
+    trainingNetworkIsolation: config.trainingNetworkIsolation,
     tensorflowVersion: config.tensorflowVersion,
     trainingSourceDir: path.join(__dirname, "training"),
 });

@@ -6,10 +6,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { dataPrepSettingsFromEnv, prepareDataset } from "../handlers/dataPrep";
 import { triggerSettingsFromEnv, triggerTraining } from "../handlers/triggerTraining";
-import { metricDefinitions } from "../lib/contract";
+import { contract, metricDefinitions } from "../lib/contract";
 import { assumeRolePolicy, ecrPullStatements, policyDocument, sagemakerLogStatements } from "../lib/iam";
 import { tensorflowImage } from "../lib/images";
-import { CHECKPOINTS_PREFIX, CODE_PREFIX, DATASETS_PREFIX, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+import { BASE_WEIGHTS_PREFIX, CHECKPOINTS_PREFIX, CODE_PREFIX, DATASETS_PREFIX, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { buildSourceArchive } from "../lib/sourceArchive";
 import { LambdaFunction } from "./lambdaFunction";
 
@@ -44,6 +44,8 @@ export interface TrainingPipelineArgs {
     readonly trainingInstanceType: pulumi.Input<string>;
     /** Whether jobs use managed spot by default (default true). */
     readonly spotTraining: pulumi.Input<boolean>;
+    /** Run training jobs with network isolation (default true). */
+    readonly trainingNetworkIsolation: pulumi.Input<boolean>;
     /** The TensorFlow version of the training image (default 2.19). */
     readonly tensorflowVersion: pulumi.Input<string>;
     /** Local folder packed as the training script archive (train.py at its root). */
@@ -59,6 +61,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
     public readonly dataPrepFunction: aws.lambda.CallbackFunction<unknown, unknown>;
     public readonly triggerFunction: aws.lambda.CallbackFunction<unknown, unknown>;
     public readonly trainingScriptUri: pulumi.Output<string>;
+    public readonly baseWeightsUri: pulumi.Output<string>;
     public readonly trainingImageUri: pulumi.Output<string>;
 
     constructor(name: string, args: TrainingPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -77,6 +80,21 @@ export class TrainingPipeline extends pulumi.ComponentResource {
             { parent: this },
         );
         this.trainingScriptUri = pulumi.interpolate`s3://${scriptObject.bucket}/${scriptObject.key}`;
+
+        // The ImageNet weights, fetched once by `pulumi up` and handed to each job as a channel,
+        // so that no job downloads anything. S3 checks the upload against its SHA-256.
+        const baseWeights = new aws.s3.BucketObjectv2(
+            `${name}-base-weights`,
+            {
+                bucket: args.modelBucketName,
+                key: `${BASE_WEIGHTS_PREFIX}${contract.baseWeights.fileName}`,
+                source: new pulumi.asset.RemoteAsset(contract.baseWeights.url),
+                contentType: "application/x-hdf5",
+                checksumAlgorithm: "SHA256",
+            },
+            { parent: this },
+        );
+        this.baseWeightsUri = pulumi.interpolate`s3://${baseWeights.bucket}/${baseWeights.key}`;
 
         const trainingImage = tensorflowImage("tensorflow-training", args.tensorflowVersion, region);
         this.trainingImageUri = trainingImage.registryPath;
@@ -105,11 +123,12 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                         Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
                     },
                     {
-                        Sid: "ReadCodeAndCheckpoints",
+                        Sid: "ReadCodeWeightsAndCheckpoints",
                         Effect: "Allow",
                         Action: ["s3:GetObject"],
                         Resource: [
                             pulumi.interpolate`${args.modelBucketArn}/${CODE_PREFIX}*`,
+                            pulumi.interpolate`${args.modelBucketArn}/${BASE_WEIGHTS_PREFIX}*`,
                             pulumi.interpolate`${args.modelBucketArn}/${CHECKPOINTS_PREFIX}*`,
                         ],
                     },
@@ -123,11 +142,12 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                         ],
                     },
                     {
-                        Sid: "ListCheckpoints",
+                        // Channels are S3 prefixes: SageMaker lists them before it copies them.
+                        Sid: "ListChannelsAndCheckpoints",
                         Effect: "Allow",
                         Action: ["s3:ListBucket"],
                         Resource: args.modelBucketArn,
-                        Condition: { StringLike: { "s3:prefix": [`${CHECKPOINTS_PREFIX}*`] } },
+                        Condition: { StringLike: { "s3:prefix": [`${CODE_PREFIX}*`, `${BASE_WEIGHTS_PREFIX}*`, `${CHECKPOINTS_PREFIX}*`] } },
                     },
                     ...sagemakerLogStatements(region, accountId, "/aws/sagemaker/TrainingJobs"),
                     ...ecrPullStatements(trainingImage, region),
@@ -212,6 +232,8 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                     SAGEMAKER_ROLE_ARN: this.sagemakerRole.arn,
                     TRAINING_IMAGE_URI: trainingImage.registryPath,
                     TRAINING_SCRIPT_URI: this.trainingScriptUri,
+                    BASE_WEIGHTS_URI: this.baseWeightsUri,
+                    NETWORK_ISOLATION: pulumi.output(args.trainingNetworkIsolation).apply(String),
                     TRAINING_INSTANCE_TYPE: args.trainingInstanceType,
                     SPOT_TRAINING: pulumi.output(args.spotTraining).apply(String),
                     CLASSES: pulumi.jsonStringify(args.classes),

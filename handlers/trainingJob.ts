@@ -4,7 +4,7 @@ import type { MetricDefinition } from "../lib/contract";
 import { contract } from "../lib/contract";
 import { DatasetManifest, datasetPrefix } from "../lib/dataset";
 import { userFacingError } from "../lib/errors";
-import { CHECKPOINTS_PREFIX, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+import { CHECKPOINTS_PREFIX, CONTAINER_CHANNELS_DIR, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { MAX_RUNTIME_LIMIT_SECONDS, TriggerEvent } from "../lib/triggerEvent";
 
 /** Below this many training images a fine-tuned model is not worth the instance hours. */
@@ -24,8 +24,12 @@ export interface TrainingJobSettings {
     readonly sagemakerRoleArn: string;
     /** The TensorFlow training image of the region. */
     readonly trainingImageUri: string;
-    /** `s3://…/code/sourcedir-<hash>.tar.gz`. */
+    /** `s3://…/code/sourcedir-<hash>.tar.gz`, delivered to the job as the `code` channel. */
     readonly trainingScriptUri: string;
+    /** `s3://…/base-weights/<file>.h5`, the MobileNetV2 weights, delivered as the `base_weights` channel. */
+    readonly baseWeightsUri: string;
+    /** Run the job with network isolation: it then needs no internet, and gets none. */
+    readonly networkIsolation: boolean;
     /** The class list, in model-output order. */
     readonly classes: readonly string[];
     /** The regexes that turn the job's log lines into metrics (training/metric-definitions.json). */
@@ -92,7 +96,8 @@ export function trainingHyperParameters(
         classes: settings.classes.join(","),
         class_weights: event.classWeights === "none" ? "none" : JSON.stringify(balancedClassWeights(trainingCounts, settings.classes)),
         sagemaker_program: "train.py",
-        sagemaker_submit_directory: settings.trainingScriptUri,
+        // The archive arrives through the code channel: an isolated job cannot fetch it from S3 itself.
+        sagemaker_submit_directory: `${CONTAINER_CHANNELS_DIR}code/${settings.trainingScriptUri.split("/").pop()}`,
         sagemaker_region: settings.region,
     };
 }
@@ -106,12 +111,10 @@ export function trainingJobRequest(
     requestId: string,
 ): CreateTrainingJobRequest {
     const datasetUri = `s3://${settings.trainingBucket}/${datasetPrefix(manifest.datasetId)}`;
-    const channel = (name: "training" | "validation") => ({
+    const channel = (name: string, s3Uri: string) => ({
         ChannelName: name,
         InputMode: "File" as const,
-        DataSource: {
-            S3DataSource: { S3DataType: "S3Prefix" as const, S3Uri: `${datasetUri}${name}/`, S3DataDistributionType: "FullyReplicated" as const },
-        },
+        DataSource: { S3DataSource: { S3DataType: "S3Prefix" as const, S3Uri: s3Uri, S3DataDistributionType: "FullyReplicated" as const } },
     });
     return {
         TrainingJobName: jobName,
@@ -126,13 +129,19 @@ export function trainingJobRequest(
             settings,
             Object.fromEntries(settings.classes.map((c) => [c, manifest.classDistribution[c].training])),
         ),
-        InputDataConfig: [channel("training"), channel("validation")],
+        InputDataConfig: [
+            channel("training", `${datasetUri}training/`),
+            channel("validation", `${datasetUri}validation/`),
+            channel("code", settings.trainingScriptUri),
+            channel("base_weights", settings.baseWeightsUri),
+        ],
         OutputDataConfig: { S3OutputPath: `s3://${settings.modelBucket}/${TRAINING_OUTPUT_PREFIX}` },
         ResourceConfig: { InstanceType: event.instanceType as never, InstanceCount: 1, VolumeSizeInGB: 30 },
         StoppingCondition: event.spot
             ? { MaxRuntimeInSeconds: event.maxRuntimeSeconds, MaxWaitTimeInSeconds: Math.min(2 * event.maxRuntimeSeconds, MAX_RUNTIME_LIMIT_SECONDS) }
             : { MaxRuntimeInSeconds: event.maxRuntimeSeconds },
         EnableManagedSpotTraining: event.spot,
+        EnableNetworkIsolation: settings.networkIsolation,
         CheckpointConfig: event.spot
             ? { S3Uri: `s3://${settings.modelBucket}/${CHECKPOINTS_PREFIX}${jobName}/`, LocalPath: CHECKPOINT_LOCAL_PATH }
             : undefined,

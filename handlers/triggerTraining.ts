@@ -43,6 +43,8 @@ export function triggerSettingsFromEnv(env: NodeJS.ProcessEnv): TriggerSettings 
         sagemakerRoleArn: required("SAGEMAKER_ROLE_ARN"),
         trainingImageUri: required("TRAINING_IMAGE_URI"),
         trainingScriptUri: required("TRAINING_SCRIPT_URI"),
+        baseWeightsUri: required("BASE_WEIGHTS_URI"),
+        networkIsolation: required("NETWORK_ISOLATION") === "true",
         instanceType: required("TRAINING_INSTANCE_TYPE"),
         spot: required("SPOT_TRAINING") === "true",
         classes: JSON.parse(required("CLASSES")),

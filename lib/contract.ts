@@ -30,6 +30,11 @@ export interface Contract {
         readonly early_stopping_patience: number;
         readonly early_stopping_min_delta: number;
     };
+    /** The published Keras MobileNetV2 ImageNet weights without the top, for 224-pixel inputs. */
+    readonly baseWeights: {
+        readonly fileName: string;
+        readonly url: string;
+    };
     readonly serving: {
         readonly signature: string;
         readonly contentType: string;

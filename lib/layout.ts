@@ -4,5 +4,8 @@ export const LATEST_DATASET_KEY = `${DATASETS_PREFIX}latest.json`;
 export const CODE_PREFIX = "code/";
 export const TRAINING_OUTPUT_PREFIX = "training-output/";
 export const CHECKPOINTS_PREFIX = "checkpoints/";
+export const BASE_WEIGHTS_PREFIX = "base-weights/";
+/** Where SageMaker puts a job's input channels inside the training container. */
+export const CONTAINER_CHANNELS_DIR = "/opt/ml/input/data/";
 /** Training jobs, and the IAM statements that scope them, share this name prefix. */
 export const TRAINING_JOB_NAME_PREFIX = "bootboots-";

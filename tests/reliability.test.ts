@@ -141,6 +141,11 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         );
         // The serializer once sent [] here: the deployed request carries every definition of the file.
         assert.deepEqual(sent[1].AlgorithmSpecification.MetricDefinitions, METRIC_DEFINITIONS);
+        // Every input is a channel (the script archive and the ImageNet weights too), so the job runs isolated.
+        const channels = Object.fromEntries(sent[1].InputDataConfig.map((c: any) => [c.ChannelName, c.DataSource.S3DataSource.S3Uri]));
+        assert.equal(channels.code, stack.outputs.trainingScriptUri);
+        assert.equal(channels.base_weights, "s3://bootboots-models-123456789012/base-weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5");
+        assert.equal(sent[1].EnableNetworkIsolation, true);
     });
 
     it("retries S3 SlowDown, throttled scan pages and connections reset before an answer; the dataset comes out byte-identical", async () => {

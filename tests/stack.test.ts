@@ -242,6 +242,7 @@ describe("the stack (Pulumi mocks)", function () {
         assert.deepEqual(policy.get("s3:GetObject"), [
             "arn:aws:s3:::bootboots-training-data-123456789012/datasets/*",
             `${models}/code/*`,
+            `${models}/base-weights/*`,
             `${models}/checkpoints/*`,
         ]);
         assert.deepEqual(policy.get("s3:PutObject"), [`${models}/training-output/*`, `${models}/checkpoints/*`]);
@@ -259,8 +260,22 @@ describe("the stack (Pulumi mocks)", function () {
         assert.deepEqual(JSON.parse(env.CLASSES), ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"]);
         const metricDefinitions = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"));
         assert.deepEqual(JSON.parse(env.METRIC_DEFINITIONS), metricDefinitions);
-        const script = plain.one("aws:s3/bucketObjectv2:BucketObjectv2");
+        const script = plain.one("aws:s3/bucketObjectv2:BucketObjectv2", "training-script");
         assert.equal(`s3://${script.inputs.bucket}/${script.inputs.key}`, plain.outputs.trainingScriptUri);
+    });
+
+    it("uploads the published ImageNet weights once, for the jobs' base_weights channel, and isolates jobs from the network by default", async () => {
+        const weights = plain.one("aws:s3/bucketObjectv2:BucketObjectv2", "base-weights");
+        const contract = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "training", "contract.json"), "utf8"));
+        assert.equal(weights.inputs.bucket, "bootboots-models-123456789012");
+        assert.equal(weights.inputs.key, `base-weights/${contract.baseWeights.fileName}`);
+        assert.equal(await (await weights.inputs.source).uri, contract.baseWeights.url);
+        assert.equal(weights.inputs.checksumAlgorithm, "SHA256");
+        const env = plain.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables;
+        assert.equal(env.BASE_WEIGHTS_URI, `s3://bootboots-models-123456789012/base-weights/${contract.baseWeights.fileName}`);
+        assert.equal(env.NETWORK_ISOLATION, "true");
+        const open = await runStack({ trainingNetworkIsolation: "false" });
+        assert.equal(open.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables.NETWORK_ISOLATION, "false");
     });
 
     it("builds a byte-identical archive, train.py at its root, for identical sources", () => {

@@ -70,6 +70,8 @@ describe("trigger-training", function () {
             spot: true,
             classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
             metricDefinitions: METRIC_DEFINITIONS,
+            baseWeightsUri: `s3://${MODEL_BUCKET}/base-weights/weights_no_top.h5`,
+            networkIsolation: true,
         };
     });
 
@@ -133,7 +135,12 @@ describe("trigger-training", function () {
         const datasetUri = `s3://${world.trainingBucket}/datasets/${first.datasetId}/`;
         assert.deepEqual(
             job.InputDataConfig?.map((c) => [c.ChannelName, c.DataSource?.S3DataSource?.S3Uri]),
-            [["training", `${datasetUri}training/`], ["validation", `${datasetUri}validation/`]],
+            [
+                ["training", `${datasetUri}training/`],
+                ["validation", `${datasetUri}validation/`],
+                ["code", settings.trainingScriptUri],
+                ["base_weights", settings.baseWeightsUri],
+            ],
         );
         assert.equal(job.OutputDataConfig?.S3OutputPath, `s3://${MODEL_BUCKET}/training-output/`);
         assert.equal(job.EnableManagedSpotTraining, true);
@@ -145,6 +152,7 @@ describe("trigger-training", function () {
         // moto replaces MetricDefinitions and drops tags on describe: read them from the request sent.
         const [request] = createRequests();
         assert.deepEqual(request.AlgorithmSpecification.MetricDefinitions, METRIC_DEFINITIONS);
+        assert.equal(request.EnableNetworkIsolation, true);
         assert.deepEqual(request.Tags, [
             { Key: "project", Value: "bootboots-ai" },
             { Key: "bootboots:datasetId", Value: first.datasetId },
@@ -167,7 +175,7 @@ describe("trigger-training", function () {
         assert.equal(hps.augmentation_random_flip, "horizontal_and_vertical");
         assert.equal(hps.classes, "Boots,Chi,Kappa,Mu,NoCat,Tau,Wolf");
         assert.equal(hps.sagemaker_program, "train.py");
-        assert.equal(hps.sagemaker_submit_directory, settings.trainingScriptUri);
+        assert.equal(hps.sagemaker_submit_directory, `/opt/ml/input/data/code/${settings.trainingScriptUri.split("/").pop()}`);
         const manifest = await readManifest(first.datasetId);
         const counts = settings.classes.map((c) => manifest.classDistribution[c].training);
         const total = counts.reduce((a, b) => a + b, 0);

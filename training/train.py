@@ -6,10 +6,15 @@ as --key value arguments, channels and output folders as SM_* variables) and loc
     python training/train.py --training DIR --validation DIR --model-dir DIR --epochs 5
 
 Writes <model dir>/1/ (a SavedModel for TF Serving whose serving_default takes JPEG
-bytes), <model dir>/class_names.json and <output data dir>/evaluation.json.
+bytes), <model dir>/class_names.json and <output data dir>/evaluation.json. Under
+SageMaker a failure's one-line reason also goes to <base dir>/output/failure, which
+SageMaker shows as the job's FailureReason. Checkpoints are kept only where a folder is
+given (SageMaker's /opt/ml/checkpoints, or --checkpoint-dir), and only resumed by the run
+they belong to.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -33,6 +38,43 @@ SEED = 1234
 
 class TrainingError(Exception):
     """A problem with the job's inputs, said so that the user knows what to fix."""
+
+
+def in_sagemaker():
+    """The sagemaker-training toolkit hands the script its whole environment as SM_TRAINING_ENV."""
+    return "SM_TRAINING_ENV" in os.environ
+
+
+def sagemaker_base_dir():
+    return Path(os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml"))
+
+
+def write_failure(reason):
+    """Under SageMaker, the reason a user reads as the job's FailureReason.
+
+    The toolkit only copies stderr into the FailureReason from a line naming a Python
+    exception class (and writes the file only if it does not exist yet), so without this
+    the user would read ErrorMessage "".
+    """
+    if in_sagemaker():
+        failure = sagemaker_base_dir() / "output" / "failure"
+        failure.parent.mkdir(parents=True, exist_ok=True)
+        failure.write_text(reason)
+
+
+def fail(reason, exit_code=2):
+    """Ends the job with a one-line reason, on stderr and in the failure file."""
+    print(f"ERROR: {reason}", file=sys.stderr, flush=True)
+    write_failure(reason)
+    sys.exit(exit_code)
+
+
+class HyperparameterParser(argparse.ArgumentParser):
+    """argparse whose errors end the job through fail(), naming the hyperparameter."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        fail(f"Invalid hyperparameters: {message}")
 
 
 # ---------------------------------------------------------------- hyperparameters
@@ -112,10 +154,13 @@ def parse_base_weights(text):
     return text
 
 
+def optional_path(text):
+    return Path(text) if text else None
+
+
 def argument_parser():
     env = os.environ
-    base_dir = Path(env.get("SAGEMAKER_BASE_DIR", "/opt/ml"))
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    parser = HyperparameterParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     hp = parser.add_argument_group("hyperparameters")
     hp.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"])
     hp.add_argument("--learning_rate", type=open_fraction, default=DEFAULTS["learning_rate"])
@@ -134,11 +179,15 @@ def argument_parser():
     hp.add_argument("--base_weights", type=parse_base_weights, default=DEFAULTS["base_weights"])
     hp.add_argument("--image_size", type=positive_int, default=DEFAULTS["image_size"])
     paths = parser.add_argument_group("folders (SageMaker sets them through SM_* variables)")
-    paths.add_argument("--training", type=Path, default=env.get("SM_CHANNEL_TRAINING"))
-    paths.add_argument("--validation", type=Path, default=env.get("SM_CHANNEL_VALIDATION"))
-    paths.add_argument("--model-dir", "--model_dir", dest="model_dir", type=Path, default=env.get("SM_MODEL_DIR"))
-    paths.add_argument("--output-data-dir", dest="output_data_dir", type=Path, default=env.get("SM_OUTPUT_DATA_DIR"))
-    paths.add_argument("--checkpoint-dir", dest="checkpoint_dir", type=Path, default=base_dir / "checkpoints")
+    paths.add_argument("--training", type=optional_path, default=env.get("SM_CHANNEL_TRAINING"))
+    paths.add_argument("--validation", type=optional_path, default=env.get("SM_CHANNEL_VALIDATION"))
+    paths.add_argument("--model-dir", "--model_dir", dest="model_dir", type=optional_path, default=env.get("SM_MODEL_DIR"))
+    paths.add_argument("--output-data-dir", dest="output_data_dir", type=optional_path, default=env.get("SM_OUTPUT_DATA_DIR"))
+    paths.add_argument("--base-weights-dir", dest="base_weights_dir", type=optional_path, default=env.get("SM_CHANNEL_BASE_WEIGHTS"))
+    # Outside SageMaker no checkpoint folder is used unless one is given: a laptop run must
+    # neither write to /opt/ml nor resume some earlier run.
+    default_checkpoints = sagemaker_base_dir() / "checkpoints" if in_sagemaker() else None
+    paths.add_argument("--checkpoint-dir", dest="checkpoint_dir", type=optional_path, default=default_checkpoints)
     return parser
 
 
@@ -219,22 +268,42 @@ def as_dataset(images, labels, batch_size, augmentation=None):
 # ---------------------------------------------------------------- model
 
 
+def base_weights_file(args):
+    """The weights file the base_weights channel delivers, or None to let Keras fetch them.
+
+    With the channel the job needs no network: SageMaker copies the file from the models
+    bucket, so the job runs under network isolation.
+    """
+    if args.base_weights != "imagenet" or args.base_weights_dir is None:
+        return None
+    files = sorted(args.base_weights_dir.glob("*.h5"))
+    if len(files) != 1:
+        raise TrainingError(
+            f"the base_weights channel ({args.base_weights_dir}) must hold one .h5 weights file, found "
+            f"{len(files)}: run 'pulumi up' to upload the MobileNetV2 weights to the models bucket"
+        )
+    digest = hashlib.sha256(files[0].read_bytes()).hexdigest()
+    print(f"base weights: {files[0].name} sha256={digest}", flush=True)
+    return files[0]
+
+
 def build_model(args, num_classes):
     size = args.image_size
     inputs = keras.Input(shape=(size, size, 3), name="image")
     # MobileNetV2's own preprocessing, inside the model: pixels 0..255 to -1..1.
     x = keras.layers.Rescaling(1 / 127.5, offset=-1, name="mobilenet_v2_preprocess")(inputs)
+    weights_file = base_weights_file(args)
     base = keras.applications.MobileNetV2(
         input_shape=(size, size, 3),
         include_top=False,
-        weights="imagenet" if args.base_weights == "imagenet" else None,
+        weights=None if args.base_weights == "none" else str(weights_file) if weights_file else "imagenet",
     )
     base.trainable = False
     # training=False keeps BatchNormalization in inference mode even when the base is unfrozen,
     # so fine-tuning on a small dataset does not wreck the pretrained statistics.
     x = base(x, training=False)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dropout(args.dropout_rate)(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pooling")(x)
+    x = keras.layers.Dropout(args.dropout_rate, name="dropout")(x)
     outputs = keras.layers.Dense(
         num_classes, activation="softmax", kernel_regularizer=keras.regularizers.L2(L2_WEIGHT), name="probabilities"
     )(x)
@@ -273,6 +342,87 @@ def compile_for(model, phase, args):
 
 # ---------------------------------------------------------------- training with checkpoints
 
+# What a checkpoint must share with this run to be resumed: the data and every hyperparameter.
+IDENTITY_EXCLUDES = {"training", "validation", "model_dir", "output_data_dir", "base_weights_dir", "checkpoint_dir"}
+
+
+def run_identity(args):
+    """The dataset (every file's name and size) and the hyperparameters that shape the run."""
+    files = hashlib.sha256()
+    for folder in (args.training, args.validation):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            files.update(f"{path.relative_to(folder)}:{path.stat().st_size}\n".encode())
+    settings = {k: v for k, v in sorted(vars(args).items()) if k not in IDENTITY_EXCLUDES}
+    return {"dataset": files.hexdigest(), **json.loads(json.dumps(settings, default=str))}
+
+
+class EarlyStoppingState:
+    """The best validation accuracy of the whole job, its epoch and the epochs waited since.
+
+    Kept in the checkpoint and carried across phases and spot resumes, so that patience is
+    counted once for the job and the exported model is the best one the job saw.
+    """
+
+    def __init__(self, best=None, best_epoch=0, wait=0, stopped=False, history=()):
+        self.best = best
+        self.best_epoch = best_epoch
+        self.wait = wait
+        self.stopped = stopped
+        self.history = list(history)
+
+    def update(self, epoch, value, args):
+        """Records epoch's value; returns whether it is the new best."""
+        self.history.append(value)
+        improved = self.best is None or value > self.best + args.early_stopping_min_delta
+        if improved:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+        else:
+            self.wait += 1
+            self.stopped = args.early_stopping and self.wait >= args.early_stopping_patience
+        return improved
+
+    def to_json(self):
+        return {
+            "best_val_accuracy": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "stopped": self.stopped,
+            "val_accuracy_by_epoch": self.history,
+        }
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(data["best_val_accuracy"], data["best_epoch"], data["wait"], data["stopped"], data["val_accuracy_by_epoch"])
+
+
+class JobProgress(keras.callbacks.Callback):
+    """After each epoch: the early-stopping state, the best weights, then the checkpoint (model, optimizer, state)."""
+
+    def __init__(self, args, phase, stopping, identity, best_weights):
+        super().__init__()
+        self.args = args
+        self.phase = phase
+        self.stopping = stopping
+        self.identity = identity
+        self.best_weights = best_weights
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stopping.update(epoch + 1, float((logs or {})["val_accuracy"]), self.args):
+            self.best_weights[:] = self.model.get_weights()
+            if self.args.checkpoint_dir:
+                self.args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                self.model.save_weights(self.args.checkpoint_dir / "best.weights.h5")
+        if self.stopping.stopped:
+            self.model.stop_training = True
+        directory = self.args.checkpoint_dir
+        if directory:
+            directory.mkdir(parents=True, exist_ok=True)
+            partial = directory / "model.partial.keras"
+            self.model.save(partial)
+            partial.replace(directory / "model.keras")
+            state = {"phase": self.phase, "completed_epochs": epoch + 1, "identity": self.identity, "early_stopping": self.stopping.to_json()}
+            (directory / "state.json").write_text(json.dumps(state))
+
 
 class EpochLog(keras.callbacks.Callback):
     """One line per epoch, read by the MetricDefinitions in metric-definitions.json."""
@@ -287,28 +437,20 @@ class EpochLog(keras.callbacks.Callback):
         print(f"epoch={epoch + 1} phase={self.phase} {figures}", flush=True)
 
 
-class Checkpoint(keras.callbacks.Callback):
-    """Saves the whole model (weights and optimizer) and where training stands after each epoch."""
-
-    def __init__(self, directory, phase):
-        super().__init__()
-        self.directory = directory
-        self.phase = phase
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.directory.mkdir(parents=True, exist_ok=True)
-        partial = self.directory / "model.partial.keras"
-        self.model.save(partial)
-        partial.replace(self.directory / "model.keras")
-        state = {"phase": self.phase, "completed_epochs": epoch + 1}
-        (self.directory / "state.json").write_text(json.dumps(state))
-
-
-def read_checkpoint(directory):
+def read_checkpoint(directory, identity):
+    """The checkpoint state to resume from, or None: none there, or one that belongs to another run."""
+    if directory is None:
+        return None
     state_file = directory / "state.json"
     if not (state_file.is_file() and (directory / "model.keras").is_file()):
         return None
-    return json.loads(state_file.read_text())
+    state = json.loads(state_file.read_text())
+    saved = state.get("identity", {})
+    differs = sorted(k for k in set(saved) | set(identity) if saved.get(k) != identity.get(k))
+    if differs:
+        print(f"checkpoint in {directory} belongs to another run (differs in: {', '.join(differs)}): starting afresh", flush=True)
+        return None
+    return state
 
 
 def phases(args):
@@ -320,45 +462,50 @@ def phases(args):
 
 
 def train(args, train_images, train_data, val_data, class_weight):
-    checkpoint = read_checkpoint(args.checkpoint_dir)
+    """Trains through the phases, resuming a checkpoint of this run; returns the model holding the best weights and the state."""
+    identity = run_identity(args)
+    checkpoint = read_checkpoint(args.checkpoint_dir, identity)
     if checkpoint:
         print(f"resuming from checkpoint: phase={checkpoint['phase']} completed_epochs={checkpoint['completed_epochs']}", flush=True)
         model = keras.models.load_model(args.checkpoint_dir / "model.keras")
+        stopping = EarlyStoppingState.from_json(checkpoint["early_stopping"])
     else:
         model = build_model(args, len(args.classes))
         if args.base_weights == "none":
             calibrate_batch_norm(model, train_images)
+        stopping = EarlyStoppingState()
 
+    best_weights = []
     # Epochs are numbered across both phases, so the count alone says where to pick up.
     completed = checkpoint["completed_epochs"] if checkpoint else 0
     for phase, first, last in phases(args):
         start = max(first, completed)
-        if start >= last:
+        if start >= last or stopping.stopped:
             continue
         if start == first:
             # A phase resumed midway keeps the compiled optimizer state loaded with the model.
             compile_for(model, phase, args)
         # The checkpoint is written before the epoch's log line, so a logged epoch is never lost.
-        callbacks = [Checkpoint(args.checkpoint_dir, phase), EpochLog(phase)]
-        if args.early_stopping:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_accuracy",
-                    patience=args.early_stopping_patience,
-                    min_delta=args.early_stopping_min_delta,
-                    restore_best_weights=True,
-                )
-            )
         model.fit(
             train_data,
             validation_data=val_data,
             epochs=last,
             initial_epoch=start,
             class_weight=class_weight,
-            callbacks=callbacks,
+            callbacks=[JobProgress(args, phase, stopping, identity, best_weights), EpochLog(phase)],
             verbose=0,
         )
-    return model
+        completed = last
+
+    if best_weights:
+        model.set_weights(best_weights)
+    elif args.checkpoint_dir and (args.checkpoint_dir / "best.weights.h5").is_file():
+        # The best epoch came before the last resume: its weights are in the checkpoint.
+        model.load_weights(args.checkpoint_dir / "best.weights.h5")
+    if stopping.stopped:
+        print(f"early stopping: no gain for {stopping.wait} epochs", flush=True)
+    print(f"best epoch={stopping.best_epoch} val_accuracy={stopping.best:.6f}", flush=True)
+    return model, stopping
 
 
 # ---------------------------------------------------------------- evaluation and export
@@ -405,6 +552,16 @@ def evaluation_table(report):
     return "\n".join(lines)
 
 
+def serving_model(model):
+    """The trained layers that inference needs, without dropout and without the optimizer."""
+    inputs = keras.Input(shape=model.input_shape[1:], name="image")
+    x = model.get_layer("mobilenet_v2_preprocess")(inputs)
+    x = base_of(model)(x, training=False)
+    x = model.get_layer("pooling")(x)
+    outputs = model.get_layer("probabilities")(x)
+    return keras.Model(inputs, outputs, name="bootboots_serving")
+
+
 class JpegServing(tf.Module):
     """TF Serving's view of the model: JPEG bytes in, class probabilities out."""
 
@@ -429,7 +586,7 @@ def export(model, args):
     export_dir = args.model_dir / "1"
     if export_dir.exists():
         shutil.rmtree(export_dir)
-    module = JpegServing(model, args.image_size)
+    module = JpegServing(serving_model(model), args.image_size)
     tf.saved_model.save(module, str(export_dir), signatures={SERVING["signature"]: module.serve})
     (args.model_dir / "class_names.json").write_text(json.dumps(args.classes))
     return export_dir
@@ -453,7 +610,7 @@ def main(argv=None):
         class_weight = {i: args.class_weights[name] for i, name in enumerate(args.classes)}
         print("class_weights " + " ".join(f"{name}={args.class_weights[name]:g}" for name in args.classes), flush=True)
 
-    model = train(
+    model, stopping = train(
         args,
         train_images,
         as_dataset(train_images, train_labels, args.batch_size, augmentation_layers(args)),
@@ -463,6 +620,8 @@ def main(argv=None):
 
     report = evaluate(model, val_images, val_labels, args.classes)
     report["skipped_undecodable"] = skipped
+    # Which epoch's weights the model holds: the best of the whole job, across phases and resumes.
+    report.update(stopping.to_json())
     args.output_data_dir.mkdir(parents=True, exist_ok=True)
     (args.output_data_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
     print(evaluation_table(report), flush=True)
@@ -477,5 +636,8 @@ if __name__ == "__main__":
     try:
         main()
     except TrainingError as error:
-        print(f"ERROR: {error}", file=sys.stderr, flush=True)
-        sys.exit(2)
+        fail(str(error))
+    except Exception as error:
+        # The log keeps the traceback; the failure file gets the one line a user reads first.
+        write_failure(f"Unexpected error in train.py: {type(error).__name__}: {error}")
+        raise

@@ -1,28 +1,20 @@
 import json
 import os
-import socket
+import shutil
 import subprocess
 from pathlib import Path
 
-import boto3
 import numpy as np
 import pytest
 import tensorflow as tf
-from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = json.loads((ROOT / "training" / "contract.json").read_text())
 CLASSES = CONTRACT["classes"]
-CODE_BUCKET = "bootboots-models-123456789012"
+MODEL_BUCKET = "bootboots-models-123456789012"
 # One clearly different colour per class, in class order.
 COLOURS = [(220, 40, 40), (40, 200, 40), (40, 40, 220), (230, 230, 40), (128, 128, 128), (220, 40, 220), (40, 220, 220)]
 IMAGE_SIDE = 48
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def class_image(class_index, rng):
@@ -45,27 +37,12 @@ def write_dataset(root, per_class_training=12, per_class_validation=4, classes=C
     return root
 
 
-@pytest.fixture(scope="session")
-def moto_s3():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="eu-west-2", AWS_DEFAULT_REGION="eu-west-2"
-    )
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="eu-west-2")
-    s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
-    yield endpoint, s3
-    server.stop()
-
-
 def stack_training_inputs(tmp_path, event, training_counts):
     """The archive the stack builds and the hyperparameters the trigger sends, from the TypeScript code."""
     output = subprocess.run(
         [
             "node", "-r", "ts-node/register/transpile-only", "scripts/training-inputs.ts",
-            str(tmp_path), json.dumps(event), json.dumps(training_counts), CODE_BUCKET,
+            str(tmp_path), json.dumps(event), json.dumps(training_counts), MODEL_BUCKET,
         ],
         cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout
@@ -73,26 +50,39 @@ def stack_training_inputs(tmp_path, event, training_counts):
 
 
 class SageMakerJob:
-    """A folder laid out like /opt/ml, run by the sagemaker-training toolkit's `train` launcher."""
+    """A folder laid out like /opt/ml, run by the sagemaker-training toolkit's `train` launcher.
 
-    def __init__(self, base_dir, endpoint, hyperparameters, dataset):
+    As SageMaker does for a job with network isolation, every input is a channel folder:
+    the datasets, the script archive (`code`) and the ImageNet weights (`base_weights`).
+    The trigger names the archive by its path inside the container (/opt/ml/...), which
+    here is this folder.
+    """
+
+    def __init__(self, base_dir, hyperparameters, dataset, archive=None, base_weights=None, environment=None):
         self.base = base_dir
-        self.endpoint = endpoint
+        self.extra_environment = environment or {}
         config = base_dir / "input" / "config"
         config.mkdir(parents=True, exist_ok=True)
+        hyperparameters = {k: v.replace("/opt/ml/", f"{base_dir}/", 1) if k == "sagemaker_submit_directory" else v for k, v in hyperparameters.items()}
         (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
         # The toolkit waits until every host name resolves; "algo-1" only does inside SageMaker.
         (config / "resourceconfig.json").write_text(
             json.dumps({"current_host": "localhost", "hosts": ["localhost"], "network_interface_name": "lo"})
         )
-        channels = {name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"} for name in ("training", "validation")}
+        names = ("training", "validation", "code", "base_weights")
+        channels = {name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"} for name in names}
         (config / "inputdataconfig.json").write_text(json.dumps(channels))
         data = base_dir / "input" / "data"
-        data.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (data / name).parent.mkdir(parents=True, exist_ok=True)
         for name in ("training", "validation"):
             target = data / name
             if not target.exists():
                 target.symlink_to(dataset / name, target_is_directory=True)
+        for name, source in (("code", archive), ("base_weights", base_weights)):
+            (data / name).mkdir(exist_ok=True)
+            if source is not None:
+                shutil.copy(source, data / name / Path(source).name)
         for folder in ("model", "output/data", "checkpoints", "code"):
             (base_dir / folder).mkdir(parents=True, exist_ok=True)
         self.log_path = base_dir / "job.log"
@@ -105,15 +95,15 @@ class SageMakerJob:
     def output_data_dir(self):
         return self.base / "output" / "data"
 
+    @property
+    def failure_reason(self):
+        failure = self.base / "output" / "failure"
+        return failure.read_text() if failure.exists() else None
+
     def environment(self):
         env = dict(os.environ)
-        env.update(
-            SAGEMAKER_BASE_DIR=str(self.base),
-            AWS_ENDPOINT_URL=self.endpoint,
-            S3_ENDPOINT_URL=self.endpoint,
-            TF_CPP_MIN_LOG_LEVEL="2",
-            PYTHONUNBUFFERED="1",
-        )
+        env.update(SAGEMAKER_BASE_DIR=str(self.base), TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+        env.update(self.extra_environment)
         # The toolkit runs the script with the interpreter on PATH: the venv's, as in the image.
         env["PATH"] = f"{Path(os.sys.executable).parent}:{env['PATH']}"
         return env
@@ -129,23 +119,21 @@ class SageMakerJob:
         return process.returncode, self.log_path.read_text()
 
 
-def job_maker(moto_s3, tmp_path):
+def job_maker(tmp_path):
     """Makes SageMakerJobs in tmp_path that train with the stack's archive and the trigger's hyperparameters."""
-    endpoint, s3 = moto_s3
 
-    def make(event, extra_hyperparameters=None, dataset=None, training_counts=None, name="job"):
+    def make(event, extra_hyperparameters=None, dataset=None, training_counts=None, name="job", base_weights=None, environment=None):
         dataset = dataset or write_dataset(tmp_path / f"{name}-dataset")
         counts = training_counts or {c: 12 for c in CLASSES}
         inputs = stack_training_inputs(tmp_path / f"{name}-archive", event, counts)
-        archive = inputs["archive"]
-        s3.upload_file(archive["path"], CODE_BUCKET, archive["key"])
         hyperparameters = dict(inputs["hyperParameters"])
         hyperparameters.update(extra_hyperparameters or {})
-        return SageMakerJob(tmp_path / name, endpoint, hyperparameters, dataset), hyperparameters
+        job = SageMakerJob(tmp_path / name, hyperparameters, dataset, inputs["archive"]["path"], base_weights, environment)
+        return job, hyperparameters
 
     return make
 
 
 @pytest.fixture
-def make_job(moto_s3, tmp_path):
-    return job_maker(moto_s3, tmp_path)
+def make_job(tmp_path):
+    return job_maker(tmp_path)

@@ -1,12 +1,14 @@
 """train.py launched as the TensorFlow training image launches it, on tiny generated images."""
 
 import base64
+import hashlib
 import json
 import math
 import os
 import re
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -14,7 +16,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import CLASSES, ROOT, class_image, job_maker, write_dataset
+from conftest import CLASSES, CONTRACT, ROOT, class_image, job_maker, write_dataset
+
+CONTRACT_BASE_WEIGHTS = CONTRACT["baseWeights"]["fileName"]
 
 METRICS = json.loads((ROOT / "training" / "metric-definitions.json").read_text())
 # Weights can't be downloaded here: random weights on small images, as the test hyperparameters say.
@@ -24,9 +28,9 @@ LEARNING_EVENT = {"epochs": 12, "learningRate": 0.01, "batchSize": 8, "trainOnly
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, moto_s3):
-    """One complete job: the toolkit downloads the stack's archive from S3 and runs train.py."""
-    make_job = job_maker(moto_s3, tmp_path_factory.mktemp("learning"))
+def trained(tmp_path_factory):
+    """One complete job: the toolkit unpacks the stack's archive from the code channel and runs train.py."""
+    make_job = job_maker(tmp_path_factory.mktemp("learning"))
     # The counts data prep would report: Boots and Chi each hold one broken file.
     counts = {c: 12 for c in CLASSES} | {"Boots": 13, "Chi": 13}
     job, hyperparameters = make_job(LEARNING_EVENT, TEST_ONLY, training_counts=counts, name="learning")
@@ -43,6 +47,14 @@ def keep_for_cli_tests(job):
     shutil.copytree(job.model_dir, target)
     shutil.copytree(job.base / "input" / "data" / "validation", target / "samples")
     shutil.copy(job.output_data_dir / "evaluation.json", target / "evaluation.json")
+
+
+def expected_best_epoch(history, min_delta):
+    best, best_epoch = None, 0
+    for epoch, value in enumerate(history, start=1):
+        if best is None or value > best + min_delta:
+            best, best_epoch = value, epoch
+    return best_epoch
 
 
 def jpeg_samples():
@@ -122,6 +134,7 @@ def test_killed_job_resumes_from_its_checkpoint(make_job):
     process.wait()
     state = json.loads((job.base / "checkpoints" / "state.json").read_text())
     assert state["completed_epochs"] >= 2
+    assert len(state["early_stopping"]["val_accuracy_by_epoch"]) == state["completed_epochs"]
 
     mark = len(job.log_path.read_text())
     code, log = job.run()
@@ -131,21 +144,124 @@ def test_killed_job_resumes_from_its_checkpoint(make_job):
     epochs_run = [int(n) for n in re.findall(r"^epoch=(\d+) ", resumed, flags=re.M)]
     assert epochs_run and epochs_run[0] == state["completed_epochs"] + 1
     assert (job.model_dir / "1" / "saved_model.pb").is_file()
+    # The early-stopping record spans the whole job: the epochs before the kill are in it, and the best is chosen over all.
+    report = json.loads((job.output_data_dir / "evaluation.json").read_text())
+    history = report["val_accuracy_by_epoch"]
+    assert history[: state["completed_epochs"]] == state["early_stopping"]["val_accuracy_by_epoch"]
+    assert len(history) == 4
+    assert report["best_epoch"] == expected_best_epoch(history, min_delta=0.001)
+    assert report["best_val_accuracy"] == history[report["best_epoch"] - 1]
 
 
-def test_missing_class_stops_with_its_name(make_job, tmp_path):
-    dataset = write_dataset(tmp_path / "no-wolf")
+def test_a_failed_job_tells_the_user_why_in_its_failure_reason(make_job, tmp_path):
+    """What DescribeTrainingJob shows as FailureReason: the failure file, one line, naming the fault."""
+    empty_class = write_dataset(tmp_path / "no-wolf")
     for split in ("training", "validation"):
-        for image in (dataset / split / "Wolf").iterdir():
+        for image in (empty_class / split / "Wolf").iterdir():
             image.unlink()
-    job, _ = make_job({"epochs": 1}, TEST_ONLY, dataset=dataset, name="no-wolf-job")
-    code, log = job.run()
-    assert code != 0
-    assert "class 'Wolf' has no images" in log
+    missing_folder = write_dataset(tmp_path / "no-mu-folder")
+    shutil.rmtree(missing_folder / "validation" / "Mu")
+    cases = [
+        ({**TEST_ONLY, "epochs": "abc"}, None, r"^Invalid hyperparameters: argument --epochs: expected an integer of at least 1, got 'abc'$"),
+        ({**TEST_ONLY, "class_weights": json.dumps({c: 1.0 for c in CLASSES[:-1]})}, None, r"^Invalid hyperparameters: class_weights must give one weight per class; unknown \[\], missing \['Wolf'\]$"),
+        ({**TEST_ONLY, "epoch_count": "3"}, None, r"^Invalid hyperparameters: unknown hyperparameter\(s\): --epoch_count$"),
+        (TEST_ONLY, empty_class, r"^class 'Wolf' has no images in .*/training/Wolf: every class in 'classes' needs training and validation images"),
+        (TEST_ONLY, missing_folder, r"^class 'Mu' has no images in .*/validation/Mu:"),
+    ]
+    for index, (hyperparameters, dataset, reason) in enumerate(cases):
+        job, _ = make_job({"epochs": 1}, hyperparameters, dataset=dataset, name=f"failing-{index}")
+        code, log = job.run()
+        assert code != 0, log[-2000:]
+        assert job.failure_reason is not None, log[-2000:]
+        assert "\n" not in job.failure_reason.strip()
+        assert re.search(reason, job.failure_reason), job.failure_reason
+        assert "ERROR: " + job.failure_reason in log
 
 
-def test_unknown_hyperparameter_is_named(make_job):
-    job, _ = make_job({"epochs": 1}, {**TEST_ONLY, "epoch_count": "3"}, name="typo")
+def test_trains_from_the_base_weights_channel_with_the_network_unreachable(make_job, tmp_path):
+    """The ImageNet weights come as a channel (here a file made from a randomly initialised MobileNetV2)."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    weights = tmp_path / CONTRACT_BASE_WEIGHTS
+    base = keras.applications.MobileNetV2(input_shape=(64, 64, 3), include_top=False, weights=None)
+    # The format of the published file: Keras' legacy HDF5 weights, layer by layer.
+    with h5py.File(weights, "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, base)
+    unreachable = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "KERAS_HOME": str(tmp_path / "empty-keras-home")}
+    job, hyperparameters = make_job({"epochs": 1}, {"image_size": "64"}, name="isolated", base_weights=weights, environment=unreachable)
+    assert "base_weights" not in hyperparameters, "the trigger sends the default, imagenet"
     code, log = job.run()
-    assert code != 0
-    assert "unknown hyperparameter(s): --epoch_count" in log
+    assert code == 0, log[-3000:]
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert f"base weights: {CONTRACT_BASE_WEIGHTS} sha256={digest}" in log
+    assert "Downloading data from" not in log
+    assert (job.model_dir / "1" / "saved_model.pb").is_file()
+
+
+def test_export_carries_only_what_serving_needs(trained):
+    job, _, _ = trained
+    saved = tf.train.list_variables(str(job.model_dir / "1" / "variables" / "variables"))
+    names = [name.lower() for name, _ in saved if not name.startswith("_CHECKPOINTABLE_OBJECT_GRAPH")]
+    leftovers = [n for n in names if any(word in n for word in ("adam", "optimizer", "iteration", "momentum", "velocity", "dropout"))]
+    assert leftovers == []
+    # MobileNetV2 (no top) and the dense head's kernel and bias: nothing else.
+    import keras
+
+    expected = len(keras.applications.MobileNetV2(input_shape=(64, 64, 3), include_top=False, weights=None).weights) + 2
+    assert len(names) == expected
+
+
+def test_outside_sagemaker_no_checkpoint_folder_is_used_unless_given(tmp_path):
+    dataset = write_dataset(tmp_path / "data", per_class_training=3, per_class_validation=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
+    env.update(SAGEMAKER_BASE_DIR=str(tmp_path / "opt-ml"), TF_CPP_MIN_LOG_LEVEL="2")
+    command = [
+        os.sys.executable, str(ROOT / "training" / "train.py"), "--training", str(dataset / "training"),
+        "--validation", str(dataset / "validation"), "--model-dir", str(tmp_path / "model"),
+        "--epochs", "1", "--base_weights", "none", "--image_size", "32",
+    ]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not (tmp_path / "opt-ml").exists(), "nothing under the SageMaker folders on a laptop"
+    assert not (tmp_path / "model" / "checkpoints").exists()
+    given = subprocess.run([*command, "--checkpoint-dir", str(tmp_path / "ckpt")], env=env, capture_output=True, text=True, timeout=240)
+    assert given.returncode == 0, given.stderr[-3000:]
+    assert (tmp_path / "ckpt" / "state.json").is_file()
+
+
+def test_a_checkpoint_of_another_run_is_not_resumed(make_job):
+    first, _ = make_job({"epochs": 2, "batchSize": 8}, TEST_ONLY, name="first-run")
+    code, log = first.run()
+    assert code == 0, log[-3000:]
+    assert json.loads((first.base / "checkpoints" / "state.json").read_text())["completed_epochs"] == 2
+    # Another run in the same folder (another dropout and epoch count): it must not pick up the first one's epochs.
+    other, hyperparameters = make_job({"epochs": 3, "batchSize": 8, "dropoutRate": 0.5}, TEST_ONLY, name="other-run")
+    shutil.rmtree(other.base / "checkpoints")
+    shutil.copytree(first.base / "checkpoints", other.base / "checkpoints")
+    code, log = other.run()
+    assert code == 0, log[-3000:]
+    assert re.search(r"checkpoint in \S+ belongs to another run \(differs in: dropout_rate, epochs\): starting afresh", log), log[-3000:]
+    assert "resuming from checkpoint" not in log
+    assert [int(n) for n in re.findall(r"^epoch=(\d+) ", log, flags=re.M)] == [1, 2, 3]
+
+
+def test_early_stopping_counts_patience_once_for_the_job(tmp_path):
+    """The rule itself: one record across phases, stopped after `patience` epochs without gain, restored from JSON."""
+    import importlib.util
+    import argparse as _argparse
+
+    spec = importlib.util.spec_from_file_location("train_module", ROOT / "training" / "train.py")
+    train_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_module)
+    args = _argparse.Namespace(early_stopping=True, early_stopping_patience=2, early_stopping_min_delta=0.001)
+    state = train_module.EarlyStoppingState()
+    for epoch, value in enumerate([0.5, 0.7, 0.7005], start=1):
+        state.update(epoch, value, args)
+    # A resume, as from a checkpoint: the wait goes on where it was.
+    state = train_module.EarlyStoppingState.from_json(json.loads(json.dumps(state.to_json())))
+    assert (state.best_epoch, state.wait, state.stopped) == (2, 1, False)
+    state.update(4, 0.69, args)
+    assert (state.best_epoch, state.wait, state.stopped) == (2, 2, True)
+    assert state.history == [0.5, 0.7, 0.7005, 0.69]

@@ -15,6 +15,8 @@ const SETTINGS = {
     trainingScriptUri: "s3://models/code/sourcedir-x.tar.gz",
     classes: CLASSES,
     metricDefinitions,
+    baseWeightsUri: "s3://models/base-weights/w_no_top.h5",
+    networkIsolation: true,
 };
 const manifest = (counts: Record<string, [number, number]>, trainingImages = 60): DatasetManifest =>
     ({
@@ -64,6 +66,18 @@ describe("trigger rules", () => {
         assert.equal(request.CheckpointConfig?.S3Uri, "s3://models/checkpoints/bootboots-abc/");
         assert.equal(request.StoppingCondition?.MaxWaitTimeInSeconds, 14_400);
         assert.deepEqual(request.AlgorithmSpecification?.MetricDefinitions, metricDefinitions);
+        // Every input is a channel, so the job can run with network isolation.
+        assert.deepEqual(
+            request.InputDataConfig?.map((c) => [c.ChannelName, c.DataSource?.S3DataSource?.S3Uri]),
+            [
+                ["training", "s3://training/datasets/20260101T000000Z-abcd/training/"],
+                ["validation", "s3://training/datasets/20260101T000000Z-abcd/validation/"],
+                ["code", "s3://models/code/sourcedir-x.tar.gz"],
+                ["base_weights", "s3://models/base-weights/w_no_top.h5"],
+            ],
+        );
+        assert.equal(request.EnableNetworkIsolation, true);
+        assert.equal(request.HyperParameters?.sagemaker_submit_directory, "/opt/ml/input/data/code/sourcedir-x.tar.gz");
         const onDemand = trainingJobRequest("bootboots-abc", { ...event, spot: false }, SETTINGS, manifest({ Boots: [10, 2], Chi: [30, 5], NoCat: [20, 4] }), "req");
         assert.equal(onDemand.CheckpointConfig, undefined);
     });
