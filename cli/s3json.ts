@@ -1,5 +1,5 @@
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { isMissingObject } from "../lib/errors";
+import { isAccessDenied, isMissingObject } from "../lib/errors";
 import { CliError, explainAwsError } from "./errors";
 
 export async function getObjectBytes(s3: S3Client, bucket: string, key: string, missing: string): Promise<Uint8Array> {
@@ -8,6 +8,12 @@ export async function getObjectBytes(s3: S3Client, bucket: string, key: string, 
         return await object.Body!.transformToByteArray();
     } catch (error) {
         if (isMissingObject(error)) throw new CliError(missing);
+        if (isAccessDenied(error)) {
+            throw new CliError(
+                `Access denied reading s3://${bucket}/${key}: your credentials may not read it, or it does not exist and they may not list ` +
+                    `the bucket (S3 then answers 403, not 404). Check that AWS_PROFILE belongs to the stack's account.`,
+            );
+        }
         throw explainAwsError(error, `reading s3://${bucket}/${key}`);
     }
 }

@@ -393,6 +393,19 @@ describe("the bootboots command", function () {
             assert.match(run.err, /Dataset 20200101T000000Z-0000 does not exist/);
         });
 
+        it("tells a forbidden manifest (403) from a missing one", async () => {
+            process.env.AWS_ENDPOINT_URL_S3 = proxy.endpoint;
+            proxy.options = {
+                inject: (request) =>
+                    request.url.includes("manifest.json") ? { status: 403, body: "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>" } : undefined,
+            };
+            const run = await cli("evaluate", "--dataset", "20200101T000000Z-0000");
+            proxy.options = {};
+            delete process.env.AWS_ENDPOINT_URL_S3;
+            assert.equal(run.code, 1);
+            assert.match(run.err, /^error: Access denied reading s3:\/\/bootboots-training-data-123456789012\/datasets\/20200101T000000Z-0000\/manifest\.json: your credentials may not read it, or it does not exist and they may not list the bucket/);
+        });
+
         it("says no endpoint is deployed yet", async () => {
             stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
             const run = await cli("evaluate");
