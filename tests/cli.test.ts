@@ -1,5 +1,4 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DescribeTrainingJobCommand, ListTrainingJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { strict as assert } from "assert";
 import { ChildProcess, execFileSync, spawn } from "child_process";
@@ -14,14 +13,14 @@ import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
 import { Moto, clientConfig, freePort, sharedMoto } from "./support/moto";
 import { Proxy, startProxy } from "./support/proxy";
 import { runStack } from "./support/pulumiMocks";
-import { IMAGES_PREFIX, createWorld, putLabels, seedLabels, tinyJpeg } from "./support/seed";
+import { IMAGES_PREFIX, SMALL_SEED, WORLD, putLabels, seedLabels, seedWorld, tinyJpeg } from "./support/seed";
 import { StubPulumi, installStubPulumi } from "./support/stubPulumi";
 
 const ROOT = path.join(__dirname, "..");
 const MODEL_FIXTURE = path.join(ROOT, ".test-output", "trained-model");
 const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
-const world = { imagesBucket: "bootboots-images-123456789012-eu-west-2", trainingBucket: "bootboots-training-data-123456789012", table: "catadata" };
-const MODEL_BUCKET = "bootboots-models-123456789012";
+const world = WORLD;
+const MODEL_BUCKET = WORLD.modelBucket;
 const ENDPOINT = "bootboots";
 
 interface Run {
@@ -89,11 +88,7 @@ describe("the bootboots command", function () {
         moto = await sharedMoto();
         savedEnv = { ...process.env };
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "bootboots-cli-"));
-        await moto.reset();
-        const direct = { s3: s3(), dynamodb: new DynamoDBClient(clientConfig(moto.endpoint)) };
-        await createWorld(direct.s3, direct.dynamodb, world);
-        await direct.s3.send(new CreateBucketCommand({ Bucket: MODEL_BUCKET }));
-        await putLabels(direct.s3, direct.dynamodb, world, seedLabels({ NoCat: 60, Tau: 20, Kappa: 20, Chi: 20, Boots: 20, Mu: 15, Wolf: 15 }));
+        const direct = await seedWorld(moto.endpoint, seedLabels(SMALL_SEED), clientConfig);
         await putLabels(direct.s3, direct.dynamodb, world, [
             { imageName: "garfield.jpg", cat: "Garfield", body: tinyJpeg("garfield") },
             { imageName: "gone.jpg", cat: "Chi", body: null },

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { strict as assert } from "assert";
@@ -13,11 +13,10 @@ import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
 import { Moto, clientConfig, sharedMoto } from "./support/moto";
 import { CONNECTION_RESET, DYNAMODB_THROTTLED, Proxy, RecordedRequest, SLOW_DOWN, startProxy } from "./support/proxy";
 import { MockResource, StackRun, runStack } from "./support/pulumiMocks";
-import { createWorld, putLabels, seedLabels, tinyJpeg } from "./support/seed";
+import { SMALL_SEED, WORLD, seedLabels, seedWorld, tinyJpeg } from "./support/seed";
 
-const world = { imagesBucket: "bootboots-images-123456789012-eu-west-2", trainingBucket: "bootboots-training-data-123456789012", table: "catadata" };
-const MODEL_BUCKET = "bootboots-models-123456789012";
-const SEED = { NoCat: 60, Tau: 20, Kappa: 20, Chi: 20, Boots: 20, Mu: 15, Wolf: 15 };
+const world = WORLD;
+const SEED = SMALL_SEED;
 const LONG_NAME = `${"x".repeat(1030)}.jpg`;
 /** Two keys that the old flattening ('/' → '__') mapped to one dataset file. */
 const LOOK_ALIKE = [
@@ -79,15 +78,7 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
 
     before(async () => {
         moto = await sharedMoto();
-        await moto.reset();
-        const direct = { s3: s3(), dynamodb: new DynamoDBClient(clientConfig(moto.endpoint)) };
-        await createWorld(direct.s3, direct.dynamodb, world);
-        await direct.s3.send(new CreateBucketCommand({ Bucket: MODEL_BUCKET }));
-        await putLabels(direct.s3, direct.dynamodb, world, [
-            ...seedLabels(SEED),
-            ...LOOK_ALIKE,
-            { imageName: LONG_NAME, cat: "Chi", body: null },
-        ]);
+        await seedWorld(moto.endpoint, [...seedLabels(SEED), ...LOOK_ALIKE, { imageName: LONG_NAME, cat: "Chi", body: null }], clientConfig);
         stack = await runStack({});
         proxy = await startProxy(moto.endpoint);
         // What the trigger invokes: data prep's own deployed code.

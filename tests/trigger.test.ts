@@ -1,6 +1,5 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DescribeTrainingJobCommand, ListTrainingJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { strict as assert } from "assert";
 import * as fs from "fs";
@@ -13,11 +12,10 @@ import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
 import { Moto, clientConfig, sharedMoto } from "./support/moto";
 import { Proxy, startProxy } from "./support/proxy";
 import { runStack } from "./support/pulumiMocks";
-import { createWorld, putLabels, seedLabels } from "./support/seed";
+import { SMALL_SEED, WORLD, seedLabels, seedWorld } from "./support/seed";
 
-const world = { imagesBucket: "bootboots-images-123456789012-eu-west-2", trainingBucket: "bootboots-training-data-123456789012", table: "catadata" };
-const MODEL_BUCKET = "bootboots-models-123456789012";
-const SMALL_SEED = { NoCat: 60, Tau: 20, Kappa: 20, Chi: 20, Boots: 20, Mu: 15, Wolf: 15 };
+const world = WORLD;
+const MODEL_BUCKET = WORLD.modelBucket;
 const METRIC_DEFINITIONS = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"));
 const IMAGE = "763104351884.dkr.ecr.eu-west-2.amazonaws.com/tensorflow-training:2.19.0-cpu-py312-ubuntu22.04-sagemaker";
 const ROLE = "arn:aws:iam::123456789012:role/bootboots-sagemaker-a1b2c3d";
@@ -46,11 +44,7 @@ describe("trigger-training", function () {
 
     before(async () => {
         moto = await sharedMoto();
-        await moto.reset();
-        const direct = { s3: s3(), dynamodb: new DynamoDBClient(clientConfig(moto.endpoint)) };
-        await createWorld(direct.s3, direct.dynamodb, world);
-        await direct.s3.send(new CreateBucketCommand({ Bucket: MODEL_BUCKET }));
-        await putLabels(direct.s3, direct.dynamodb, world, seedLabels(SMALL_SEED));
+        await seedWorld(moto.endpoint, seedLabels(SMALL_SEED), clientConfig);
 
         const stack = await runStack({});
         const dataPrepFn = stack.one("aws:lambda/function:Function", "data-prep");

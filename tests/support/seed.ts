@@ -96,3 +96,24 @@ export async function putLabels(
         );
     }
 }
+
+/** The buckets and table of a stack in account 123456789012, eu-west-2, as the mocks name them. */
+export const WORLD = {
+    imagesBucket: "bootboots-images-123456789012-eu-west-2",
+    trainingBucket: "bootboots-training-data-123456789012",
+    modelBucket: "bootboots-models-123456789012",
+    table: "catadata",
+} as const;
+
+/** A small labelled set that every class can train on: 170 labels. */
+export const SMALL_SEED: Readonly<Record<string, number>> = { NoCat: 60, Tau: 20, Kappa: 20, Chi: 20, Boots: 20, Mu: 15, Wolf: 15 };
+
+/** Empties moto, then creates the stack's buckets and the labels table holding the labels given. */
+export async function seedWorld(endpoint: string, labels: readonly SeedLabel[], clientConfig: (endpoint: string) => object) {
+    const direct = { s3: new S3Client(clientConfig(endpoint)), dynamodb: new DynamoDBClient(clientConfig(endpoint)) };
+    await fetch(`${endpoint}/moto-api/reset`, { method: "POST" });
+    await createWorld(direct.s3, direct.dynamodb, WORLD);
+    await direct.s3.send(new CreateBucketCommand({ Bucket: WORLD.modelBucket }));
+    await putLabels(direct.s3, direct.dynamodb, WORLD, labels);
+    return direct;
+}
