@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { contract } from "./lib/contract";
+import { leavesMostForTraining } from "./lib/dataset";
 import { INSTANCE_TYPE_PATTERN } from "./lib/triggerEvent";
 
 /** Every setting of the stack, parsed and checked (namespace `bootboots-ai`; docs/design.md, "Config"). */
@@ -18,8 +19,14 @@ export interface StackConfig {
     readonly noCatClass: string;
     /** The fraction of each class sent to validation, 0 < x < 1 (default 0.2). */
     readonly validationSplit: number;
+    /** The fraction of each class held out for testing, 0 < x, with validationSplit below 0.5 (default 0.1). */
+    readonly testSplit: number;
     /** The cap on NoCat images in a dataset (default 200). */
     readonly maxNoCatSamples: number;
+    /** The class whose detection the camera acts on; one of classes (default `Boots`). */
+    readonly targetClass: string;
+    /** The highest share of other images that may be called the target class, 0 ≤ x < 1 (default 0.01). */
+    readonly maxFalseAlarmRate: number;
     /** The default training instance type (default `ml.m5.xlarge`). */
     readonly trainingInstanceType: string;
     /** Whether jobs use managed spot by default (default true). */
@@ -158,6 +165,30 @@ export function parseStackConfig(read: RawConfig): StackConfig {
         throw new ConfigError("validationSplit", rawSplit ?? "", "must be strictly between 0 and 1", "0.2");
     }
 
+    const rawTestSplit = get("testSplit");
+    const testSplit = rawTestSplit === undefined ? 0.1 : parseNumber("testSplit", rawTestSplit, "strictly between 0 and 1", "0.1");
+    if (!(testSplit > 0 && testSplit < 1)) {
+        throw new ConfigError("testSplit", rawTestSplit ?? "", "must be strictly between 0 and 1", "0.1");
+    }
+    if (!leavesMostForTraining(validationSplit, testSplit)) {
+        throw new ConfigError(
+            "testSplit",
+            String(rawTestSplit ?? testSplit),
+            `with validationSplit ${validationSplit} it must stay below ${(0.5 - validationSplit).toFixed(2)} (together below 0.5), so that most images train`,
+            "0.1",
+        );
+    }
+
+    const targetClass = get("targetClass") ?? contract.decision.targetClass;
+    if (!classes.includes(targetClass)) {
+        throw new ConfigError("targetClass", targetClass, `must be one of classes (${classes.join(", ")})`, classes[0]);
+    }
+    const rawFalseAlarm = get("maxFalseAlarmRate");
+    const maxFalseAlarmRate = rawFalseAlarm === undefined ? contract.decision.maxFalseAlarmRate : parseNumber("maxFalseAlarmRate", rawFalseAlarm, "at least 0 and below 1", "0.01");
+    if (!(maxFalseAlarmRate >= 0 && maxFalseAlarmRate < 1)) {
+        throw new ConfigError("maxFalseAlarmRate", rawFalseAlarm ?? "", "must be at least 0 and below 1", "0.01");
+    }
+
     const rawMaxNoCat = get("maxNoCatSamples");
     const maxNoCatSamples = rawMaxNoCat === undefined ? 200 : parseInteger("maxNoCatSamples", rawMaxNoCat, 1, 1_000_000, "200");
 
@@ -215,7 +246,10 @@ export function parseStackConfig(read: RawConfig): StackConfig {
         classes,
         noCatClass,
         validationSplit,
+        testSplit,
         maxNoCatSamples,
+        targetClass,
+        maxFalseAlarmRate,
         trainingInstanceType,
         spotTraining,
         trainingNetworkIsolation,

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
                 {
                     tableName: world.table, imagesBucket: world.imagesBucket, imagesPrefix: IMAGES_PREFIX,
                     trainingBucket: world.trainingBucket, classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
-                    noCatClass: "NoCat", validationSplit: 0.2, maxNoCatSamples: 200, copyConcurrency: concurrency,
+                    noCatClass: "NoCat", validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 200, copyConcurrency: concurrency,
                 },
                 {},
             )) as DataPrepSuccess;

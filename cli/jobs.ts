@@ -1,19 +1,37 @@
-import { DescribeTrainingJobCommand, DescribeTrainingJobResponse, ListTrainingJobsCommand } from "@aws-sdk/client-sagemaker";
-import { TRAINING_JOB_NAME_PREFIX } from "../lib/layout";
+import {
+    DescribeEndpointCommand,
+    DescribeEndpointConfigCommand,
+    DescribeModelCommand,
+    DescribeTrainingJobCommand,
+    DescribeTrainingJobResponse,
+    ListTrainingJobsCommand,
+} from "@aws-sdk/client-sagemaker";
+import * as tar from "tar";
+import { TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+import { Decision, JobEvaluation } from "./comparison";
 import { CliContext } from "./context";
 import { CliError, explainAwsError } from "./errors";
+import { getObjectBytes } from "./s3json";
 
 export const TERMINAL_STATUSES = ["Completed", "Failed", "Stopped"];
 
-/** The job named, or the newest bootboots job. */
-export async function jobName(context: CliContext, given?: string): Promise<string> {
+/** The job named, or the newest bootboots job (the newest completed one with `completed`). */
+export async function jobName(context: CliContext, given?: string, completed = false): Promise<string> {
     if (given) return given;
     try {
         const page = await context.aws.sagemaker.send(
-            new ListTrainingJobsCommand({ NameContains: TRAINING_JOB_NAME_PREFIX, SortBy: "CreationTime", SortOrder: "Descending", MaxResults: 1 }),
+            new ListTrainingJobsCommand({
+                NameContains: TRAINING_JOB_NAME_PREFIX,
+                SortBy: "CreationTime",
+                SortOrder: "Descending",
+                MaxResults: 1,
+                ...(completed ? { StatusEquals: "Completed" as const } : {}),
+            }),
         );
         const newest = page.TrainingJobSummaries?.[0]?.TrainingJobName;
-        if (!newest) throw new CliError("No BootBoots training job yet: start one with npx bootboots train.");
+        if (!newest) {
+            throw new CliError(`No ${completed ? "completed " : ""}BootBoots training job yet: start one with npx bootboots train.`);
+        }
         return newest;
     } catch (error) {
         if (error instanceof CliError) throw error;
@@ -37,4 +55,72 @@ export function parseS3Url(url: string): { bucket: string; key: string } {
     const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(url);
     if (!match) throw new CliError(`Not an S3 URL: ${url}`);
     return { bucket: match[1], key: match[2] };
+}
+
+/** What train.py left in the job's output.tar.gz (beside model.tar.gz): evaluation.json and decision.json. */
+export async function readJobOutput(context: CliContext, job: DescribeTrainingJobResponse): Promise<{ evaluation?: JobEvaluation; decision?: Decision }> {
+    const model = job.ModelArtifacts?.S3ModelArtifacts;
+    if (!model) throw new CliError(`Job ${job.TrainingJobName} reports no model artifact.`);
+    const { bucket, key } = parseS3Url(model.replace(/model\.tar\.gz$/, "output.tar.gz"));
+    const archive = await getObjectBytes(context.aws.s3, bucket, key, `s3://${bucket}/${key} was not found.`);
+    const files: Record<string, unknown> = {};
+    await new Promise<void>((resolve, reject) => {
+        const parser = new tar.Parser({
+            onReadEntry: (entry) => {
+                const name = entry.path.replace(/^\.\//, "");
+                if (name !== "evaluation.json" && name !== "decision.json") return entry.resume();
+                const chunks: Buffer[] = [];
+                entry.on("data", (chunk: Buffer) => chunks.push(chunk));
+                entry.on("end", () => (files[name] = JSON.parse(Buffer.concat(chunks).toString("utf8"))));
+            },
+        });
+        parser.on("end", () => resolve());
+        parser.on("error", reject);
+        parser.end(Buffer.from(archive));
+    });
+    const evaluation = files["evaluation.json"] as JobEvaluation | undefined;
+    return { evaluation, decision: (files["decision.json"] as Decision | undefined) ?? evaluation?.decision };
+}
+
+/**
+ * The training job whose model the endpoint serves now (endpoint → configuration → model →
+ * its `training-output/<job>/…` URL), or undefined when no endpoint is deployed.
+ */
+export async function servingJobName(context: CliContext): Promise<{ jobName: string; modelDataUrl: string } | undefined> {
+    const endpointName = await context.stack.name("endpoint").catch((error) => {
+        if (error instanceof CliError && /No endpoint deployed yet/.test(error.message)) return undefined;
+        throw error;
+    });
+    if (!endpointName) return undefined;
+    const sagemaker = context.aws.sagemaker;
+    let modelDataUrl: string | undefined;
+    try {
+        const endpoint = await sagemaker.send(new DescribeEndpointCommand({ EndpointName: endpointName }));
+        const config = await sagemaker.send(new DescribeEndpointConfigCommand({ EndpointConfigName: endpoint.EndpointConfigName }));
+        const model = await sagemaker.send(new DescribeModelCommand({ ModelName: config.ProductionVariants?.[0]?.ModelName }));
+        modelDataUrl = model.PrimaryContainer?.ModelDataUrl;
+    } catch (error) {
+        if ((error as { name?: string }).name === "ValidationException" && /could not find/i.test((error as Error).message)) return undefined;
+        throw explainAwsError(error, `finding the model that endpoint ${endpointName} serves`);
+    }
+    const job = new RegExp(`${TRAINING_OUTPUT_PREFIX}([^/]+)/output/model\\.tar\\.gz$`).exec(modelDataUrl ?? "")?.[1];
+    if (!job || !modelDataUrl) {
+        throw new CliError(`Endpoint ${endpointName} serves ${modelDataUrl ?? "no model data"}, which is not a BootBoots training job's model.`);
+    }
+    return { jobName: job, modelDataUrl };
+}
+
+/** The serving model's decision threshold for the target class, or why there is none. */
+export async function servingDecision(context: CliContext): Promise<Decision | string> {
+    const serving = await servingJobName(context);
+    if (!serving) return "no model is serving";
+    const job = await describeJob(context, serving.jobName);
+    const { decision } = await readJobOutput(context, job).catch(() => ({ decision: undefined }));
+    return decision ?? `the serving model (${serving.jobName}) has no decision threshold (it was trained before them)`;
+}
+
+/** Whether the camera acts on an image: its target-class probability at or above the threshold. */
+export function decide(decision: Decision, probabilities: Readonly<Record<string, number>>) {
+    const probability = probabilities[decision.target_class] ?? 0;
+    return { targetClass: decision.target_class, probability, threshold: decision.threshold, act: probability >= decision.threshold };
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { classify } from "./commands/classify";
+import { compare } from "./commands/compare";
 import { deploy } from "./commands/deploy";
 import { evaluate } from "./commands/evaluate";
 import { status } from "./commands/status";
@@ -69,9 +70,20 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
         .action((job, options, command) => run((context) => status(context, job, options), command));
 
     program
+        .command("compare [candidate] [baseline]")
+        .description("compare two jobs' models on their common held-out test images (default: the newest completed job against the model serving now)")
+        .option("--json", "print JSON for scripts")
+        .addHelpText(
+            "after",
+            examples("npx bootboots compare", "npx bootboots compare bootboots-4f2a9c0d1e2b3a4f5e6d7c8b bootboots-0b1c2d3e4f5a6b7c8d9e0f1a --json"),
+        )
+        .action((candidate, baseline, options, command) => run((context) => compare(context, candidate, baseline, options), command));
+
+    program
         .command("deploy [job]")
-        .description("point the stack's endpoint at a completed job's model and run pulumi up")
+        .description("point the stack's endpoint at a completed job's model and run pulumi up, unless it is significantly worse than the serving model")
         .option("--no-up", "only set modelDataUrl; print the pulumi up command")
+        .option("--force", "deploy even a model significantly worse than the serving one")
         .addHelpText("after", examples("npx bootboots deploy", "npx bootboots deploy bootboots-4f2a9c0d1e2b3a4f5e6d7c8b --no-up --stack sandbox"))
         .action((job, options, command) => run((context) => deploy(context, job, options), command));
 
@@ -85,8 +97,9 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
 
     program
         .command("evaluate")
-        .description("run a dataset's validation images through the endpoint and report per class")
+        .description("run a dataset's held-out test images through the endpoint and report per class and for the decision")
         .option("--dataset <id>", "dataset to evaluate (default: the latest)", parser<string>(TRIGGER_EVENT_RULES.datasetId))
+        .addOption(new Option("--split <split>", "which images: the held-out test set, or validation").choices(["test", "validation"]).default("test"))
         .option("--concurrency <n>", "requests in flight at once", parser(integerField(1, 50)), 4)
         .option("--out <dir>", "also write evaluation.json and evaluation.md there")
         .addHelpText("after", examples("npx bootboots evaluate", "npx bootboots evaluate --dataset 20260221T153033Z-4f2a --out reports/"))

@@ -5,6 +5,26 @@ export interface LabelledPrediction {
     readonly trueClass: string;
     readonly predictedClass: string;
     readonly confidence: number;
+    /** Whether the camera would act (the target class at or above the serving threshold), when a threshold is known. */
+    readonly act?: boolean;
+}
+
+/** Recall and false-alarm rate of the decision on labelled images. */
+export function decisionMetrics(decision: { target_class: string; threshold: number }, predictions: readonly LabelledPrediction[]) {
+    const targets = predictions.filter((p) => p.trueClass === decision.target_class);
+    const others = predictions.filter((p) => p.trueClass !== decision.target_class);
+    const targetsActedOn = targets.filter((p) => p.act).length;
+    const falseAlarms = others.filter((p) => p.act).length;
+    return {
+        targetClass: decision.target_class,
+        threshold: decision.threshold,
+        targets: targets.length,
+        targetsActedOn,
+        recall: targets.length ? targetsActedOn / targets.length : 0,
+        others: others.length,
+        falseAlarms,
+        falseAlarmRate: others.length ? falseAlarms / others.length : 0,
+    };
 }
 
 export interface EvaluationReport {

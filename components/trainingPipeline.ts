@@ -38,8 +38,14 @@ export interface TrainingPipelineArgs {
     readonly noCatClass: pulumi.Input<string>;
     /** The fraction of each class sent to validation (default 0.2). */
     readonly validationSplit: pulumi.Input<number>;
+    /** The fraction of each class held out for testing (default 0.1). */
+    readonly testSplit: pulumi.Input<number>;
     /** The cap on NoCat images in a dataset (default 200). */
     readonly maxNoCatSamples: pulumi.Input<number>;
+    /** The class the camera acts on, for the decision threshold (default `Boots`). */
+    readonly targetClass: pulumi.Input<string>;
+    /** The false-alarm rate the threshold may not exceed on validation (default 0.01). */
+    readonly maxFalseAlarmRate: pulumi.Input<number>;
     /** The default training instance type (default `ml.m5.xlarge`). */
     readonly trainingInstanceType: pulumi.Input<string>;
     /** Whether jobs use managed spot by default (default true). */
@@ -171,6 +177,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                     CLASSES: pulumi.jsonStringify(args.classes),
                     NO_CAT_CLASS: args.noCatClass,
                     VALIDATION_SPLIT: pulumi.output(args.validationSplit).apply(String),
+                    TEST_SPLIT: pulumi.output(args.testSplit).apply(String),
                     MAX_NO_CAT_SAMPLES: pulumi.output(args.maxNoCatSamples).apply(String),
                 },
                 statements: [
@@ -238,6 +245,8 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                     SPOT_TRAINING: pulumi.output(args.spotTraining).apply(String),
                     CLASSES: pulumi.jsonStringify(args.classes),
                     METRIC_DEFINITIONS: JSON.stringify(metricDefinitions),
+                    TARGET_CLASS: args.targetClass,
+                    MAX_FALSE_ALARM_RATE: pulumi.output(args.maxFalseAlarmRate).apply(String),
                 },
                 statements: [
                     {

@@ -3,7 +3,7 @@ import { setMaxListeners } from "events";
 import { AttributeValue, DynamoDBClient, ScanCommand, ScanCommandOutput } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
-import { DataPrepResult, DatasetManifest, ManifestImage, SkippedImage, datasetPrefix, newDatasetId } from "../lib/dataset";
+import { DataPrepResult, DatasetManifest, ManifestImage, SkippedImage, datasetPrefix, leavesMostForTraining, newDatasetId } from "../lib/dataset";
 import { describeAwsError, isMissingObject, isUserFacing, userFacingError } from "../lib/errors";
 import { booleanField, integerField, numberField, validateEvent } from "../lib/eventFields";
 import { hasEndMarker, isJpeg } from "../lib/jpeg";
@@ -40,6 +40,8 @@ export interface DataPrepSettings {
     readonly noCatClass: string;
     /** The default fraction of each class sent to validation. */
     readonly validationSplit: number;
+    /** The default fraction of each class held out for testing. */
+    readonly testSplit: number;
     /** The default cap on NoCat images. */
     readonly maxNoCatSamples: number;
     /** Image copies in flight at once. */
@@ -53,12 +55,14 @@ export interface DataPrepEvent {
     /** Count and check only; write nothing. */
     readonly dryRun: boolean;
     readonly validationSplit: number;
+    readonly testSplit: number;
     readonly maxNoCatSamples: number;
 }
 
 const EVENT_RULES = {
     dryRun: booleanField,
     validationSplit: numberField(0, 1),
+    testSplit: numberField(0, 1),
     maxNoCatSamples: integerField(1, 1_000_000),
 };
 
@@ -73,6 +77,7 @@ export function dataPrepSettingsFromEnv(env: NodeJS.ProcessEnv): DataPrepSetting
         classes: JSON.parse(required("CLASSES")),
         noCatClass: required("NO_CAT_CLASS"),
         validationSplit: Number(required("VALIDATION_SPLIT")),
+        testSplit: Number(required("TEST_SPLIT")),
         maxNoCatSamples: Number(required("MAX_NO_CAT_SAMPLES")),
         copyConcurrency: Number(env.COPY_CONCURRENCY ?? DEFAULT_COPY_CONCURRENCY),
     };
@@ -274,12 +279,19 @@ export async function prepareDataset(
         const event: DataPrepEvent = {
             dryRun: given.dryRun ?? false,
             validationSplit: given.validationSplit ?? settings.validationSplit,
+            testSplit: given.testSplit ?? settings.testSplit,
             maxNoCatSamples: given.maxNoCatSamples ?? settings.maxNoCatSamples,
         };
+        if (!leavesMostForTraining(event.validationSplit, event.testSplit)) {
+            throw userFacingError(
+                `Invalid "validationSplit" ${event.validationSplit} with "testSplit" ${event.testSplit}: together they must stay below 0.5, so that most images train.`,
+            );
+        }
         const rule: SplitRule = {
             classes: settings.classes,
             noCatClass: settings.noCatClass,
             validationSplit: event.validationSplit,
+            testSplit: event.testSplit,
             maxNoCatSamples: event.maxNoCatSamples,
         };
 
@@ -308,6 +320,7 @@ export async function prepareDataset(
         }
 
         const trainingImages = images.filter((i) => i.split === "training").length;
+        const testImages = images.filter((i) => i.split === "test").length;
         const manifest: DatasetManifest = {
             datasetId,
             createdAt: now().toISOString(),
@@ -315,10 +328,12 @@ export async function prepareDataset(
             sourcePrefix: settings.imagesPrefix,
             classes: settings.classes,
             validationSplit: event.validationSplit,
+            testSplit: event.testSplit,
             maxNoCatSamples: event.maxNoCatSamples,
             classDistribution,
             trainingImages,
-            validationImages: images.length - trainingImages,
+            validationImages: images.length - trainingImages - testImages,
+            testImages,
             repairedImages: images.filter((i) => i.repaired).length,
             images,
             skipped,
@@ -341,8 +356,10 @@ export async function prepareDataset(
             datasetId,
             trainingUri: `s3://${settings.trainingBucket}/${prefix}training/`,
             validationUri: `s3://${settings.trainingBucket}/${prefix}validation/`,
+            testUri: `s3://${settings.trainingBucket}/${prefix}test/`,
             trainingImages: manifest.trainingImages,
             validationImages: manifest.validationImages,
+            testImages,
             classDistribution,
             repairedImages: manifest.repairedImages,
             skipped: skipped.slice(0, SKIPPED_IN_RESULT),

@@ -13,6 +13,8 @@ export interface SplitRule {
     readonly noCatClass: string;
     /** The fraction of each class that goes to validation. */
     readonly validationSplit: number;
+    /** The fraction of each class held out for testing: never seen by training or early stopping. */
+    readonly testSplit: number;
     /** The cap on NoCat images, sampled by a stable hash. */
     readonly maxNoCatSamples: number;
 }
@@ -35,10 +37,37 @@ function byStableFraction(purpose: "split" | "sample", images: readonly Label[])
 }
 
 /**
- * Stable, stratified plan: NoCat keeps the images with the lowest sample hashes, and
- * each image falls on the validation side when its split hash is below the split. A
- * class of two or more keeps at least one image on each side (its lowest hash to
- * validation, its highest to training); a class of one goes where its hash puts it.
+ * How many of a class's images (ordered by split hash) go to validation and to test: the
+ * validation side takes the hashes below validationSplit, the test side those from there
+ * to validationSplit + testSplit, training the rest. A class of three or more keeps at least
+ * one image in each split; a class of two has one validation and one training image; a
+ * class of one goes where its hash puts it, never to test.
+ */
+export function splitCounts(fractions: readonly number[], rule: Pick<SplitRule, "validationSplit" | "testSplit">): { validation: number; test: number } {
+    const n = fractions.length;
+    let validation = fractions.filter((f) => f < rule.validationSplit).length;
+    let test = fractions.filter((f) => f >= rule.validationSplit && f < rule.validationSplit + rule.testSplit).length;
+    if (n >= 3) {
+        validation = Math.max(validation, 1);
+        test = Math.max(test, 1);
+        // Training keeps at least one: take the surplus from the larger held-out side.
+        while (validation + test > n - 1) {
+            if (validation >= test) validation -= 1;
+            else test -= 1;
+        }
+    } else if (n === 2) {
+        validation = 1;
+        test = 0;
+    } else {
+        test = 0;
+    }
+    return { validation, test };
+}
+
+/**
+ * Stable, stratified plan: NoCat keeps the images with the lowest sample hashes, and each
+ * image's split hash puts it in validation, test or training (splitCounts). An image keeps
+ * its split as images are added, as long as the fractions stay the same.
  */
 export function planSplit(labels: readonly Label[], rule: SplitRule): { planned: PlannedImage[]; available: Map<string, number> } {
     const byClass = new Map<string, Label[]>(rule.classes.map((c) => [c, []]));
@@ -52,9 +81,13 @@ export function planSplit(labels: readonly Label[], rule: SplitRule): { planned:
                 ? byStableFraction("sample", images).slice(0, rule.maxNoCatSamples).map((entry) => entry.image)
                 : images;
         const bySplitHash = byStableFraction("split", kept);
-        let validationCount = bySplitHash.filter((entry) => entry.fraction < rule.validationSplit).length;
-        if (bySplitHash.length >= 2) validationCount = Math.min(Math.max(validationCount, 1), bySplitHash.length - 1);
-        bySplitHash.forEach(({ image }, index) => planned.push({ ...image, split: index < validationCount ? "validation" : "training" }));
+        const counts = splitCounts(bySplitHash.map((entry) => entry.fraction), rule);
+        bySplitHash.forEach(({ image }, index) =>
+            planned.push({
+                ...image,
+                split: index < counts.validation ? "validation" : index < counts.validation + counts.test ? "test" : "training",
+            }),
+        );
     }
     return { planned, available };
 }
@@ -81,6 +114,7 @@ export function countClasses(
             available: available.get(className) ?? 0,
             training: ofClass.filter((i) => i.split === "training").length,
             validation: ofClass.filter((i) => i.split === "validation").length,
+            test: ofClass.filter((i) => i.split === "test").length,
         };
     }
     return distribution;

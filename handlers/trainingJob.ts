@@ -34,6 +34,10 @@ export interface TrainingJobSettings {
     readonly classes: readonly string[];
     /** The regexes that turn the job's log lines into metrics (training/metric-definitions.json). */
     readonly metricDefinitions: readonly MetricDefinition[];
+    /** The class the camera acts on: the job picks its decision threshold. */
+    readonly targetClass: string;
+    /** The false-alarm rate that threshold may not exceed on the validation set. */
+    readonly maxFalseAlarmRate: number;
 }
 
 /** The same request id always gives the same name, so a retried invocation finds its job. */
@@ -61,6 +65,11 @@ export function checkDataset(manifest: DatasetManifest, classes: readonly string
                 `${MIN_TRAINING_IMAGES}. Label more images in catadata, then run again.`,
         );
     }
+    if (!(manifest.testImages > 0)) {
+        throw userFacingError(
+            `Dataset ${manifest.datasetId} has no test images (it was built before the held-out test split): prepare a new dataset (leave out skipDataPrep).`,
+        );
+    }
     const empty = classes.filter((c) => {
         const counts = manifest.classDistribution[c];
         return !counts || counts.training === 0 || counts.validation === 0;
@@ -76,7 +85,7 @@ export function checkDataset(manifest: DatasetManifest, classes: readonly string
 /** The hyperparameters train.py reads, as the strings SageMaker requires (docs/design.md, "Hyperparameters"). */
 export function trainingHyperParameters(
     event: TriggerEvent,
-    settings: Pick<TrainingJobSettings, "classes" | "trainingScriptUri" | "region">,
+    settings: Pick<TrainingJobSettings, "classes" | "trainingScriptUri" | "region" | "targetClass" | "maxFalseAlarmRate">,
     trainingCounts: Readonly<Record<string, number>>,
 ): Record<string, string> {
     const defaults = contract.hyperparameterDefaults;
@@ -95,6 +104,8 @@ export function trainingHyperParameters(
         early_stopping_min_delta: String(defaults.early_stopping_min_delta),
         classes: settings.classes.join(","),
         class_weights: event.classWeights === "none" ? "none" : JSON.stringify(balancedClassWeights(trainingCounts, settings.classes)),
+        target_class: settings.targetClass,
+        max_false_alarm_rate: String(settings.maxFalseAlarmRate),
         sagemaker_program: "train.py",
         // The archive arrives through the code channel: an isolated job cannot fetch it from S3 itself.
         sagemaker_submit_directory: `${CONTAINER_CHANNELS_DIR}code/${settings.trainingScriptUri.split("/").pop()}`,
@@ -132,6 +143,7 @@ export function trainingJobRequest(
         InputDataConfig: [
             channel("training", `${datasetUri}training/`),
             channel("validation", `${datasetUri}validation/`),
+            channel("test", `${datasetUri}test/`),
             channel("code", settings.trainingScriptUri),
             channel("base_weights", settings.baseWeightsUri),
         ],

@@ -49,6 +49,8 @@ export function triggerSettingsFromEnv(env: NodeJS.ProcessEnv): TriggerSettings 
         spot: required("SPOT_TRAINING") === "true",
         classes: JSON.parse(required("CLASSES")),
         metricDefinitions: JSON.parse(required("METRIC_DEFINITIONS")),
+        targetClass: required("TARGET_CLASS"),
+        maxFalseAlarmRate: Number(required("MAX_FALSE_ALARM_RATE")),
     };
 }
 

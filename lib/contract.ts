@@ -30,6 +30,11 @@ export interface Contract {
         readonly early_stopping_patience: number;
         readonly early_stopping_min_delta: number;
     };
+    /** The defaults of the decision the camera makes: the class it acts on and the false alarms it tolerates. */
+    readonly decision: {
+        readonly targetClass: string;
+        readonly maxFalseAlarmRate: number;
+    };
     /** The published Keras MobileNetV2 ImageNet weights without the top, for 224-pixel inputs. */
     readonly baseWeights: {
         readonly fileName: string;

@@ -22,9 +22,11 @@ export interface ClassCounts {
     readonly training: number;
     /** Images in validation/<Class>/. */
     readonly validation: number;
+    /** Images in test/<Class>/: held out from training and early stopping. */
+    readonly test: number;
 }
 
-export type Split = "training" | "validation";
+export type Split = "training" | "validation" | "test";
 
 /** What data prep writes as `datasets/<id>/manifest.json` and the trigger reads back. */
 export interface DatasetManifest {
@@ -39,11 +41,14 @@ export interface DatasetManifest {
     readonly classes: readonly string[];
     /** The fraction of each class sent to validation. */
     readonly validationSplit: number;
+    /** The fraction of each class held out for testing. */
+    readonly testSplit: number;
     /** The cap on NoCat images. */
     readonly maxNoCatSamples: number;
     readonly classDistribution: Readonly<Record<string, ClassCounts>>;
     readonly trainingImages: number;
     readonly validationImages: number;
+    readonly testImages: number;
     /** JPEGs whose missing end marker was added. */
     readonly repairedImages: number;
     /** One entry per object written, sorted by key. */
@@ -73,6 +78,11 @@ export interface SkippedImage {
     readonly reason: string;
 }
 
+/** Validation and test together must leave most of each class (more than half) for training. */
+export function leavesMostForTraining(validationSplit: number, testSplit: number): boolean {
+    return validationSplit + testSplit < 0.5;
+}
+
 export function datasetPrefix(datasetId: string): string {
     return `${DATASETS_PREFIX}${datasetId}/`;
 }
@@ -84,8 +94,10 @@ export interface DataPrepSuccess {
     readonly datasetId: string;
     readonly trainingUri: string;
     readonly validationUri: string;
+    readonly testUri: string;
     readonly trainingImages: number;
     readonly validationImages: number;
+    readonly testImages: number;
     readonly classDistribution: Record<string, ClassCounts>;
     readonly repairedImages: number;
     /** The first skipped images (the manifest lists them all). */

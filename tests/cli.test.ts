@@ -1,5 +1,5 @@
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { DescribeTrainingJobCommand, ListTrainingJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, CreateTrainingJobCommand, DeleteEndpointCommand, DescribeTrainingJobCommand, ListTrainingJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { strict as assert } from "assert";
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
@@ -130,11 +130,12 @@ describe("the bootboots command", function () {
             const run = await cli("train", "--epochs", "5", "--batch-size", "8");
             assert.equal(run.code, 0, run.err);
             jobName = /Training job (bootboots-[0-9a-f]+)/.exec(run.out)![1];
-            for (const className of CLASSES) assert.match(run.out, new RegExp(`^${className}\\s+\\d+\\s+\\d+\\s+\\d+$`, "m"));
+            for (const className of CLASSES) assert.match(run.out, new RegExp(`^${className}\\s+\\d+\\s+\\d+\\s+\\d+\\s+\\d+$`, "m"));
             // 171 labelled: gone.jpg is labelled Chi but has no object, so 170 are kept.
-            assert.match(run.out, /^Chi\s+21\s+\d+\s+\d+$/m);
-            const [, kept, validation] = /^total\s+171\s+(\d+)\s+(\d+)$/m.exec(run.out)!;
-            assert.equal(Number(kept) + Number(validation), 170);
+            assert.match(run.out, /^Chi\s+21\s+\d+\s+\d+\s+\d+$/m);
+            const [, kept, validation, test] = /^total\s+171\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(run.out)!;
+            assert.equal(Number(kept) + Number(validation) + Number(test), 170);
+            assert.ok(Number(test) > 0, "a held-out test set");
             assert.match(run.out, /Console: https:\/\/eu-west-2\.console\.aws\.amazon\.com\/sagemaker\/home\?region=eu-west-2#\/jobs\/bootboots-/);
             assert.ok(run.out.includes(`Next: npx bootboots status ${jobName} --watch`));
             const job = await sagemaker().send(new DescribeTrainingJobCommand({ TrainingJobName: jobName }));
@@ -149,7 +150,7 @@ describe("the bootboots command", function () {
             const name = /Training job (bootboots-[0-9a-f]+)/.exec(run.out)![1];
             const job = await sagemaker().send(new DescribeTrainingJobCommand({ TrainingJobName: name }));
             assert.equal(job.EnableManagedSpotTraining, false);
-            assert.match(run.out, /^total\s+171\s+\d+\s+\d+$/m, "counts read back from the dataset's manifest");
+            assert.match(run.out, /^total\s+171\s+\d+\s+\d+\s+\d+$/m, "counts read back from the dataset's manifest");
         });
 
         it("--dry-run prints the counts and the skipped images by reason, and writes nothing", async () => {
@@ -157,7 +158,7 @@ describe("the bootboots command", function () {
             const run = await cli("train", "--dry-run");
             assert.equal(run.code, 0, run.err);
             assert.match(run.out, /Dry run: nothing was written/);
-            assert.match(run.out, /^NoCat\s+60\s+\d+\s+\d+$/m);
+            assert.match(run.out, /^NoCat\s+60\s+\d+\s+\d+\s+\d+$/m);
             assert.match(run.out, /Skipped: 2/);
             assert.match(run.out, /unknown class "Garfield": 1 \(garfield\.jpg\)/);
             assert.match(run.out, /missing object: 1 \(gone\.jpg\)/);
@@ -352,10 +353,10 @@ describe("the bootboots command", function () {
             const answers = JSON.parse((await cli("classify", "--json", ...samples.map((s) => s.file))).out) as { file: string; className: string }[];
             const images: ManifestImage[] = [];
             for (const [i, sample] of samples.entries()) {
-                const key = `datasets/${datasetId}/validation/${sample.className}/${i}.jpg`;
+                const key = `datasets/${datasetId}/test/${sample.className}/${i}.jpg`;
                 const body = fs.readFileSync(sample.file);
                 await s3().send(new PutObjectCommand({ Bucket: world.trainingBucket, Key: key, Body: body }));
-                images.push({ imageName: `${sample.className}-${i}.jpg`, sourceKey: `${IMAGES_PREFIX}${i}.jpg`, key, class: sample.className, split: "validation", repaired: false, bytes: body.length });
+                images.push({ imageName: `${sample.className}-${i}.jpg`, sourceKey: `${IMAGES_PREFIX}${i}.jpg`, key, class: sample.className, split: "test", repaired: false, bytes: body.length });
             }
             const manifest = { datasetId, classes: CLASSES, images } as unknown as DatasetManifest;
             await s3().send(new PutObjectCommand({ Bucket: world.trainingBucket, Key: `datasets/${datasetId}/manifest.json`, Body: JSON.stringify(manifest) }));
@@ -377,7 +378,8 @@ describe("the bootboots command", function () {
                 assert.equal(report.perClass[c].precision, predicted ? expected[i][i] / predicted : 0, c);
             });
             assert.equal(report.wrong.length, samples.length - correct);
-            assert.ok(run.out.includes(`accuracy ${(100 * report.accuracy).toFixed(1)}% on 28 validation images`));
+            assert.ok(run.out.includes(`accuracy ${(100 * report.accuracy).toFixed(1)}% on 28 test images`));
+            assert.equal(report.split, "test");
             assert.match(run.out, /Confusion matrix \(rows: true class, columns: predicted\):/);
             assert.ok(fs.readFileSync(path.join(outDir, "evaluation.md"), "utf8").includes(`Wrong: ${report.wrong.length}`));
         });
@@ -409,8 +411,120 @@ describe("the bootboots command", function () {
         });
     });
 
+    describe("compare, the promotion gate and the decision", () => {
+        const STRONG = "bootboots-strong-12-epochs";
+        const WEAK = "bootboots-weak-1-epoch";
+        const LEGACY = "bootboots-legacy-no-test";
+        const ROLE = "arn:aws:iam::123456789012:role/bootboots-sagemaker";
+        const fixtureOutput = (fixture: string) => path.join(ROOT, ".test-output", fixture, "output");
+        const testImages = () => Object.keys(JSON.parse(fs.readFileSync(path.join(fixtureOutput("trained-model"), "evaluation.json"), "utf8")).test.predictions).length;
+
+        /** A completed job in moto whose output.tar.gz holds what train.py wrote. */
+        async function completedJob(name: string, outputDir: string, files: string[]): Promise<void> {
+            await sagemaker().send(
+                new CreateTrainingJobCommand({
+                    TrainingJobName: name,
+                    RoleArn: ROLE,
+                    AlgorithmSpecification: { TrainingImage: "image", TrainingInputMode: "File" },
+                    OutputDataConfig: { S3OutputPath: `s3://${MODEL_BUCKET}/training-output/` },
+                    ResourceConfig: { InstanceType: "ml.m5.xlarge", InstanceCount: 1, VolumeSizeInGB: 30 },
+                    StoppingCondition: { MaxRuntimeInSeconds: 3600 },
+                }),
+            );
+            const archive = path.join(workDir, `${name}.tar.gz`);
+            await tar.create({ gzip: true, file: archive, cwd: outputDir }, files);
+            await s3().send(new PutObjectCommand({ Bucket: MODEL_BUCKET, Key: `training-output/${name}/output/output.tar.gz`, Body: fs.readFileSync(archive) }));
+        }
+
+        /** Points the stack's endpoint at a job's model, as pulumi up does. */
+        async function serve(job: string): Promise<void> {
+            await sagemaker().send(new DeleteEndpointCommand({ EndpointName: ENDPOINT })).catch(() => undefined);
+            const modelName = `model-${job}`;
+            await sagemaker().send(
+                new CreateModelCommand({
+                    ModelName: modelName,
+                    ExecutionRoleArn: ROLE,
+                    PrimaryContainer: { Image: "inference", ModelDataUrl: `s3://${MODEL_BUCKET}/training-output/${job}/output/model.tar.gz` },
+                }),
+            );
+            await sagemaker().send(
+                new CreateEndpointConfigCommand({
+                    EndpointConfigName: `config-${job}`,
+                    ProductionVariants: [{ VariantName: "AllTraffic", ModelName: modelName, ServerlessConfig: { MemorySizeInMB: 2048, MaxConcurrency: 5 } }],
+                }),
+            );
+            await sagemaker().send(new CreateEndpointCommand({ EndpointName: ENDPOINT, EndpointConfigName: `config-${job}` }));
+        }
+
+        before(async () => {
+            const legacyDir = path.join(workDir, "legacy-output");
+            fs.mkdirSync(legacyDir, { recursive: true });
+            const { test: _test, decision: _decision, ...legacy } = JSON.parse(fs.readFileSync(path.join(fixtureOutput("trained-model"), "evaluation.json"), "utf8"));
+            fs.writeFileSync(path.join(legacyDir, "evaluation.json"), JSON.stringify(legacy));
+            await completedJob(LEGACY, legacyDir, ["evaluation.json"]);
+            await completedJob(WEAK, fixtureOutput("weak-model"), ["evaluation.json", "decision.json"]);
+            await completedJob(STRONG, fixtureOutput("trained-model"), ["evaluation.json", "decision.json"]);
+            withEndpoint();
+        });
+
+        it("compare reports the better model as better, on the test images both saw", async () => {
+            await serve(WEAK);
+            const run = await cli("compare", STRONG);
+            assert.equal(run.code, 0, run.err);
+            assert.ok(run.out.includes(`Candidate ${STRONG} against baseline ${WEAK}, on the ${testImages()} test images common to both`), run.out);
+            assert.match(run.out, /^macro-F1\s+\S+\s+\S+\s+\+\S+\s+\+\S+ to \+\S+\s+yes$/m);
+            const json = JSON.parse((await cli("compare", STRONG, WEAK, "--json")).out);
+            assert.equal(json.commonImages, testImages());
+            assert.ok(json.macroF1.delta > 0.2 && json.macroF1.significant, JSON.stringify(json.macroF1));
+            const reverse = JSON.parse((await cli("compare", WEAK, STRONG, "--json")).out);
+            assert.ok(reverse.macroF1.delta < 0 && reverse.macroF1.significant);
+        });
+
+        it("compare names a baseline trained before per-image predictions as not comparable", async () => {
+            const run = await cli("compare", STRONG, LEGACY);
+            assert.equal(run.code, 1);
+            assert.match(run.err, /are not comparable: the baseline bootboots-legacy-no-test has no per-image test predictions or decision threshold \(it was trained before the held-out test set\)/);
+        });
+
+        it("deploy refuses a model significantly worse than the serving one, and --force deploys it saying what it overrode", async () => {
+            await serve(STRONG);
+            const calls = stub.calls().length;
+            const refused = await cli("deploy", WEAK, "--no-up");
+            assert.equal(refused.code, 1);
+            assert.match(refused.out, /^macro-F1\s+/m, "the table is shown");
+            assert.match(refused.err, new RegExp(`${WEAK} is significantly worse than the serving model ${STRONG} on macro-F1 \\(−\\d\\.\\d{3}, 95% interval .*; nothing was deployed\\. Deploy it anyway with npx bootboots deploy ${WEAK} --force\\.`));
+            assert.ok(stub.calls().slice(calls).every((c) => c[0] !== "config"), "nothing set");
+            const forced = await cli("deploy", WEAK, "--no-up", "--force");
+            assert.equal(forced.code, 0, forced.err);
+            assert.match(forced.out, new RegExp(`--force: deploying ${WEAK} although it is significantly worse than ${STRONG} on macro-F1`));
+            assert.deepEqual(stub.calls().at(-1)?.slice(0, 4), ["config", "set", "modelDataUrl", `s3://${MODEL_BUCKET}/training-output/${WEAK}/output/model.tar.gz`]);
+        });
+
+        it("deploy passes a better model through the gate", async () => {
+            await serve(WEAK);
+            const run = await cli("deploy", STRONG, "--no-up");
+            assert.equal(run.code, 0, run.err);
+            assert.ok(run.out.includes(`Gate passed: ${STRONG} is not significantly worse than ${WEAK}.`), run.out);
+        });
+
+        it("classify and evaluate give the target class's decision at the serving model's threshold", async () => {
+            await serve(STRONG);
+            const decision = JSON.parse(fs.readFileSync(path.join(fixtureOutput("trained-model"), "decision.json"), "utf8"));
+            const samples = sampleFiles().slice(0, 8);
+            const run = await cli("classify", ...samples.map((s) => s.file));
+            assert.equal(run.code, 0, run.err);
+            const json = JSON.parse((await cli("classify", "--json", ...samples.map((s) => s.file))).out);
+            for (const answer of json) {
+                assert.equal(answer.decision.threshold, decision.threshold);
+                assert.equal(answer.decision.act, answer.probabilities.Boots >= decision.threshold);
+                const line = run.out.split("\n").find((l: string) => l.startsWith(`${answer.file}:`))!;
+                assert.ok(line.includes(`; Boots → ${answer.decision.act ? "act" : "no action"} (`), line);
+            }
+        });
+    });
+
     it("has --help with examples for every command, and runs as npx bootboots", async () => {
-        for (const command of ["train", "status", "deploy", "classify", "evaluate"]) {
+        for (const command of ["train", "status", "compare", "deploy", "classify", "evaluate"]) {
             const run = await cli(command, "--help");
             assert.equal(run.code, 0, command);
             assert.match(run.out, /Examples:\n {2}\$ npx bootboots/, command);

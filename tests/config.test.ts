@@ -9,6 +9,11 @@ describe("stack config rules", () => {
         [{ modelDataUrl: "s3://bucket/model.zip" }, /modelDataUrl = "s3:\/\/bucket\/model\.zip"/],
         [{ validationSplit: "1.5" }, /validationSplit = "1.5": must be strictly between 0 and 1.*Example: pulumi config set validationSplit 0.2/],
         [{ validationSplit: "abc" }, /validationSplit = "abc": must be a number/],
+        [{ testSplit: "0" }, /testSplit = "0": must be strictly between 0 and 1/],
+        [{ validationSplit: "0.3", testSplit: "0.25" }, /testSplit = "0.25": with validationSplit 0.3 it must stay below 0.20 \(together below 0.5\), so that most images train\. Example: pulumi config set testSplit 0.1/],
+        [{ targetClass: "Garfield" }, /targetClass = "Garfield": must be one of classes/],
+        [{ classes: "Tom,Jerry,NoCat" }, /targetClass = "Boots": must be one of classes \(Tom, Jerry, NoCat\)\. Example: pulumi config set targetClass Tom/],
+        [{ maxFalseAlarmRate: "1" }, /maxFalseAlarmRate = "1": must be at least 0 and below 1/],
         [{ endpointMaxConcurrency: "5", endpointProvisionedConcurrency: "6" }, /endpointProvisionedConcurrency = "6": must be an integer from 0 to 5/],
         [{ noCatClass: "Nobody" }, /noCatClass = "Nobody": must be one of classes/],
         [{ classes: '["Boots","Boots"]' }, /classes = .*appears more than once/],
@@ -41,7 +46,10 @@ describe("stack config rules", () => {
             classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
             noCatClass: "NoCat",
             validationSplit: 0.2,
+            testSplit: 0.1,
             maxNoCatSamples: 200,
+            targetClass: "Boots",
+            maxFalseAlarmRate: 0.01,
             trainingInstanceType: "ml.m5.xlarge",
             spotTraining: true,
             trainingNetworkIsolation: true,
@@ -55,6 +63,6 @@ describe("stack config rules", () => {
     });
 
     it("accepts classes as a comma list", () => {
-        assert.deepEqual(parseStackConfig((k) => ({ classes: "A, B,NoCat" } as Record<string, string>)[k]).classes, ["A", "B", "NoCat"]);
+        assert.deepEqual(parseStackConfig((k) => ({ classes: "A, B,NoCat", targetClass: "A" } as Record<string, string>)[k]).classes, ["A", "B", "NoCat"]);
     });
 });

@@ -19,6 +19,7 @@ function settings(overrides: Partial<DataPrepSettings> = {}): DataPrepSettings {
         classes: CLASSES,
         noCatClass: "NoCat",
         validationSplit: 0.2,
+        testSplit: 0.1,
         maxNoCatSamples: 200,
         copyConcurrency: 32,
         scanPageSize: 500,
@@ -92,30 +93,32 @@ describe("data-prep handler", function () {
 
     after(() => proxy.close());
 
-    it("counts every class of the seed, cuts NoCat to 200 and splits each class about 80/20", () => {
+    it("counts every class of the seed, cuts NoCat to 200 and splits each class about 70/20/10", () => {
         // Labelled images per class, and those whose object turned out unusable.
         const labelled: Record<string, number> = { ...SEED_COUNTS, Boots: 191, Chi: 197, Kappa: 236, Tau: 256 };
         const unusable: Record<string, number> = { Chi: 1, Tau: 1 };
         for (const className of CLASSES) {
             const counts = first.classDistribution[className];
             assert.equal(counts.available, labelled[className], className);
-            const kept = counts.training + counts.validation;
+            const kept = counts.training + counts.validation + counts.test;
             assert.equal(kept, className === "NoCat" ? 200 : labelled[className] - (unusable[className] ?? 0), className);
             const fraction = counts.validation / kept;
             assert.ok(fraction > 0.1 && fraction < 0.32, `${className} validation fraction ${fraction}`);
+            const testFraction = counts.test / kept;
+            assert.ok(testFraction > 0.03 && testFraction < 0.2, `${className} test fraction ${testFraction}`);
         }
-        const sum = Object.values(first.classDistribution).reduce((s, c) => s + c.training + c.validation, 0);
-        assert.equal(first.trainingImages + first.validationImages, sum);
-        assert.ok(first.trainingImages > 750 && first.validationImages > 150);
+        const sum = Object.values(first.classDistribution).reduce((s, c) => s + c.training + c.validation + c.test, 0);
+        assert.equal(first.trainingImages + first.validationImages + first.testImages, sum);
+        assert.ok(first.trainingImages > 650 && first.validationImages > 150 && first.testImages > 70);
     });
 
-    it("writes exactly the planned images, in training/validation/<Class>/ folders, and a manifest listing each", async () => {
+    it("writes exactly the planned images, in training/validation/test/<Class>/ folders, and a manifest listing each", async () => {
         const s3 = clients(moto.endpoint).s3;
         const keys = await listKeys(s3, world.trainingBucket, `datasets/${first.datasetId}/`);
         const imageKeys = keys.filter((k) => !k.endsWith("manifest.json"));
-        assert.equal(imageKeys.length, first.trainingImages + first.validationImages);
+        assert.equal(imageKeys.length, first.trainingImages + first.validationImages + first.testImages);
         for (const className of CLASSES) {
-            for (const split of ["training", "validation"] as const) {
+            for (const split of ["training", "validation", "test"] as const) {
                 const inFolder = imageKeys.filter((k) => k.startsWith(`datasets/${first.datasetId}/${split}/${className}/`)).length;
                 assert.equal(inFolder, first.classDistribution[className][split], `${split}/${className}`);
             }
@@ -158,7 +161,7 @@ describe("data-prep handler", function () {
     });
 
     it("makes at most 2 S3 requests per copied image", () => {
-        const copies = first.trainingImages + first.validationImages;
+        const copies = first.trainingImages + first.validationImages + first.testImages;
         const s3Requests = proxy.requests.slice(requestsBefore.count).filter((r) => !r.headers["x-amz-target"]);
         assert.ok(s3Requests.length <= 2 * copies + 10, `${s3Requests.length} S3 requests for ${copies} copies`);
     });
@@ -235,7 +238,7 @@ describe("data-prep handler", function () {
         assert.ok(index > 100, "the proxy throttled requests");
         assert.deepEqual(throttled.classDistribution, first.classDistribution);
         const keys = await listKeys(clients(moto.endpoint).s3, world.trainingBucket, `datasets/${throttled.datasetId}/`);
-        assert.equal(keys.length, throttled.trainingImages + throttled.validationImages + 1);
+        assert.equal(keys.length, throttled.trainingImages + throttled.validationImages + throttled.testImages + 1);
     });
 
     it("keeps every image on its side of the split when 10% more labels are added", async () => {
@@ -254,6 +257,6 @@ describe("data-prep handler", function () {
         }
         assert.ok(common > 900, `${common} images in both datasets`);
         assert.equal(grown.classDistribution.Mu.available, SEED_COUNTS.Mu + extra.Mu);
-        assert.equal(grown.classDistribution.NoCat.training + grown.classDistribution.NoCat.validation, 200);
+        assert.equal(grown.classDistribution.NoCat.training + grown.classDistribution.NoCat.validation + grown.classDistribution.NoCat.test, 200);
     });
 });

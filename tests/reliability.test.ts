@@ -135,6 +135,8 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         // Every input is a channel (the script archive and the ImageNet weights too), so the job runs isolated.
         const channels = Object.fromEntries(sent[1].InputDataConfig.map((c: any) => [c.ChannelName, c.DataSource.S3DataSource.S3Uri]));
         assert.equal(channels.code, stack.outputs.trainingScriptUri);
+        assert.equal(channels.test, `s3://${world.trainingBucket}/datasets/${reference.result.datasetId}/test/`);
+        assert.equal(sent[1].HyperParameters.target_class, "Boots");
         assert.equal(channels.base_weights, "s3://bootboots-models-123456789012/base-weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5");
         assert.equal(sent[1].EnableNetworkIsolation, true);
     });
@@ -196,7 +198,8 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         assert.equal(new Set(reference.manifest.images.map((i) => i.key)).size, reference.manifest.images.length);
         const written = await objectsUnder(`datasets/${reference.result.datasetId}/`);
         assert.equal(written.size, reference.manifest.images.length + 1);
-        assert.equal(reference.result.classDistribution.Boots.training + reference.result.classDistribution.Boots.validation, SEED.Boots + 2);
+        const boots = reference.result.classDistribution.Boots;
+        assert.equal(boots.training + boots.validation + boots.test, SEED.Boots + 2);
     });
 
     it("does not mark latest a dataset whose objects do not match its manifest (a write that S3 lost)", async () => {

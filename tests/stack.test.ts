@@ -258,6 +258,9 @@ describe("the stack (Pulumi mocks)", function () {
         assert.equal(env.TRAINING_SCRIPT_URI, plain.outputs.trainingScriptUri);
         assert.equal(env.SPOT_TRAINING, "true");
         assert.deepEqual(JSON.parse(env.CLASSES), ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"]);
+        assert.equal(env.TARGET_CLASS, "Boots");
+        assert.equal(env.MAX_FALSE_ALARM_RATE, "0.01");
+        assert.equal(plain.one("aws:lambda/function:Function", "data-prep").inputs.environment.variables.TEST_SPLIT, "0.1");
         const metricDefinitions = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"));
         assert.deepEqual(JSON.parse(env.METRIC_DEFINITIONS), metricDefinitions);
         const script = plain.one("aws:s3/bucketObjectv2:BucketObjectv2", "training-script");

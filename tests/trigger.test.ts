@@ -66,6 +66,8 @@ describe("trigger-training", function () {
             metricDefinitions: METRIC_DEFINITIONS,
             baseWeightsUri: `s3://${MODEL_BUCKET}/base-weights/weights_no_top.h5`,
             networkIsolation: true,
+            targetClass: "Boots",
+            maxFalseAlarmRate: 0.01,
         };
     });
 
@@ -132,6 +134,7 @@ describe("trigger-training", function () {
             [
                 ["training", `${datasetUri}training/`],
                 ["validation", `${datasetUri}validation/`],
+                ["test", `${datasetUri}test/`],
                 ["code", settings.trainingScriptUri],
                 ["base_weights", settings.baseWeightsUri],
             ],
@@ -159,8 +162,8 @@ describe("trigger-training", function () {
         assert.deepEqual(Object.keys(hps).sort(), [
             "augmentation", "augmentation_random_flip", "augmentation_random_rotation", "augmentation_random_zoom",
             "batch_size", "class_weights", "classes", "dropout_rate", "early_stopping", "early_stopping_min_delta",
-            "early_stopping_patience", "epochs", "learning_rate", "sagemaker_program", "sagemaker_region",
-            "sagemaker_submit_directory", "train_only_top_layer",
+            "early_stopping_patience", "epochs", "learning_rate", "max_false_alarm_rate", "sagemaker_program", "sagemaker_region",
+            "sagemaker_submit_directory", "target_class", "train_only_top_layer",
         ]);
         assert.ok(Object.values(hps).every((v) => typeof v === "string"));
         assert.equal(hps.epochs, "30");

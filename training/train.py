@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,9 @@ HERE = Path(__file__).resolve().parent
 CONTRACT = json.loads((HERE / "contract.json").read_text())
 DEFAULTS = CONTRACT["hyperparameterDefaults"]
 SERVING = CONTRACT["serving"]
+DECISION = CONTRACT["decision"]
+# Images per call when the exported model evaluates the held-out files.
+SERVING_BATCH = 16
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 # Before fine-tuning, the new head learns on the frozen base with a larger step than fine-tuning's.
 HEAD_LEARNING_RATE = 1e-3
@@ -178,9 +182,12 @@ def argument_parser():
     hp.add_argument("--class_weights", type=parse_class_weights, default=None)
     hp.add_argument("--base_weights", type=parse_base_weights, default=DEFAULTS["base_weights"])
     hp.add_argument("--image_size", type=positive_int, default=DEFAULTS["image_size"])
+    hp.add_argument("--target_class", default=DECISION["targetClass"])
+    hp.add_argument("--max_false_alarm_rate", type=fraction, default=DECISION["maxFalseAlarmRate"])
     paths = parser.add_argument_group("folders (SageMaker sets them through SM_* variables)")
     paths.add_argument("--training", type=optional_path, default=env.get("SM_CHANNEL_TRAINING"))
     paths.add_argument("--validation", type=optional_path, default=env.get("SM_CHANNEL_VALIDATION"))
+    paths.add_argument("--test", type=optional_path, default=env.get("SM_CHANNEL_TEST"))
     paths.add_argument("--model-dir", "--model_dir", dest="model_dir", type=optional_path, default=env.get("SM_MODEL_DIR"))
     paths.add_argument("--output-data-dir", dest="output_data_dir", type=optional_path, default=env.get("SM_OUTPUT_DATA_DIR"))
     paths.add_argument("--base-weights-dir", dest="base_weights_dir", type=optional_path, default=env.get("SM_CHANNEL_BASE_WEIGHTS"))
@@ -207,6 +214,8 @@ def parse_args(argv):
         missing = [c for c in args.classes if c not in args.class_weights]
         if unknown_classes or missing:
             parser.error(f"class_weights must give one weight per class; unknown {unknown_classes}, missing {missing}")
+    if args.target_class not in args.classes:
+        parser.error(f"target_class {args.target_class!r} is not one of classes ({', '.join(args.classes)})")
     if args.image_size < 32:
         parser.error("image_size must be at least 32 (MobileNetV2's smallest input)")
     return args
@@ -215,12 +224,17 @@ def parse_args(argv):
 # ---------------------------------------------------------------- data
 
 
+def class_files(folder, name):
+    class_dir = folder / name
+    return sorted(p for p in class_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if class_dir.is_dir() else []
+
+
 def load_split(folder, classes, image_size):
     """Decodes every image of every class folder; undecodable files are counted, not fatal."""
     images, labels, skipped = [], [], []
     for index, name in enumerate(classes):
         class_dir = folder / name
-        files = sorted(p for p in class_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if class_dir.is_dir() else []
+        files = class_files(folder, name)
         if not files:
             raise TrainingError(
                 f"class {name!r} has no images in {class_dir}: every class in 'classes' needs training and "
@@ -343,7 +357,7 @@ def compile_for(model, phase, args):
 # ---------------------------------------------------------------- training with checkpoints
 
 # What a checkpoint must share with this run to be resumed: the data and every hyperparameter.
-IDENTITY_EXCLUDES = {"training", "validation", "model_dir", "output_data_dir", "base_weights_dir", "checkpoint_dir"}
+IDENTITY_EXCLUDES = {"training", "validation", "test", "model_dir", "output_data_dir", "base_weights_dir", "checkpoint_dir"}
 
 
 def run_identity(args):
@@ -513,7 +527,13 @@ def train(args, train_images, train_data, val_data, class_weight):
 
 def evaluate(model, images, labels, classes):
     probabilities = model.predict(images.astype(np.float32), batch_size=64, verbose=0)
-    predicted = probabilities.argmax(axis=1)
+    report = classification_report(labels, probabilities.argmax(axis=1), classes)
+    report["validation_images"] = report.pop("images")
+    return report
+
+
+def classification_report(labels, predicted, classes):
+    """Accuracy, macro-F1, per-class precision, recall and F1, and the confusion matrix (rows: true class)."""
     k = len(classes)
     matrix = np.zeros((k, k), dtype=int)
     for true, guess in zip(labels, predicted):
@@ -534,7 +554,7 @@ def evaluate(model, images, labels, classes):
         "per_class": per_class,
         "confusion_matrix": matrix.tolist(),
         "confusion_matrix_rows": "true class",
-        "validation_images": int(matrix.sum()),
+        "images": int(matrix.sum()),
     }
 
 
@@ -573,7 +593,7 @@ class JpegServing(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve(self, image_bytes):
         def decode(data):
-            image = tf.io.decode_image(data, channels=3, expand_animations=False)
+            image = tf.io.decode_image(repair_jpeg(data), channels=3, expand_animations=False)
             image.set_shape([None, None, 3])
             return tf.image.resize(image, (self.image_size, self.image_size))
 
@@ -592,7 +612,106 @@ def export(model, args):
     return export_dir
 
 
+# ---------------------------------------------------------------- held-out evaluation and the decision threshold
+
+
+def repair_jpeg(data):
+    """A JPEG cut short before its end marker (FF D9) gets one, as data prep repairs them for training."""
+    truncated = tf.logical_and(tf.strings.substr(data, 0, 2) == b"\xff\xd8", tf.strings.substr(data, -2, 2) != b"\xff\xd9")
+    return tf.cond(truncated, lambda: data + b"\xff\xd9", lambda: data)
+
+
+def serve_files(serving, paths):
+    """Class probabilities for each file through the exported signature (JPEG bytes in, as the endpoint gets them).
+
+    Returns the probabilities of the files it could read and the names of those it could not.
+    """
+    probabilities, kept, failed = [], [], []
+    for start in range(0, len(paths), SERVING_BATCH):
+        batch = paths[start : start + SERVING_BATCH]
+        try:
+            outputs = serving(image_bytes=tf.constant([p.read_bytes() for p in batch]))
+            probabilities.extend(next(iter(outputs.values())).numpy())
+            kept.extend(batch)
+        except tf.errors.InvalidArgumentError:
+            # One bad file fails its batch: try them one by one.
+            for path in batch:
+                try:
+                    probabilities.extend(next(iter(serving(image_bytes=tf.constant([path.read_bytes()])).values())).numpy())
+                    kept.append(path)
+                except tf.errors.InvalidArgumentError:
+                    failed.append(str(path))
+    return np.array(probabilities), kept, failed
+
+
+def labelled_files(folder, classes):
+    """(path, class index) of every image under folder/<Class>/; a class may have none."""
+    return [(path, index) for index, name in enumerate(classes) for path in class_files(folder, name)]
+
+
+def alarm_rates(target_probabilities, is_target, threshold):
+    """Recall of the target class and the false-alarm rate (share of the other images called the target) at a threshold."""
+    called = target_probabilities >= threshold
+    recall = float(called[is_target].mean()) if is_target.any() else 0.0
+    false_alarm = float(called[~is_target].mean()) if (~is_target).any() else 0.0
+    return recall, false_alarm
+
+
+def decision_threshold(target_probabilities, is_target, max_false_alarm_rate):
+    """The lowest threshold, among the scores seen, whose false-alarm rate stays within the limit.
+
+    An image is called the target when its target probability is at or above the threshold.
+    Above every score nothing is called the target, so a threshold always exists.
+    """
+    negatives = np.sort(target_probabilities[~is_target])
+    for candidate in np.unique(target_probabilities):
+        false_alarms = len(negatives) - np.searchsorted(negatives, candidate, side="left")
+        if not len(negatives) or false_alarms / len(negatives) <= max_false_alarm_rate:
+            return float(candidate)
+    return float(np.nextafter(np.float32(target_probabilities.max()), np.float32(2)))
+
+
+def held_out_evaluation(args, export_dir):
+    """The decision threshold picked on validation, and the test set's report, both through the exported model."""
+    serving = tf.saved_model.load(str(export_dir)).signatures[SERVING["signature"]]
+    target = args.classes.index(args.target_class)
+
+    validation = labelled_files(args.validation, args.classes)
+    val_probabilities, val_kept, _ = serve_files(serving, [p for p, _ in validation])
+    val_label_of = dict(validation)
+    val_labels = np.array([val_label_of[path] for path in val_kept])
+    threshold = decision_threshold(val_probabilities[:, target], val_labels == target, args.max_false_alarm_rate)
+    val_recall, val_false_alarm = alarm_rates(val_probabilities[:, target], val_labels == target, threshold)
+    decision = {
+        "target_class": args.target_class,
+        "threshold": threshold,
+        "max_false_alarm_rate": args.max_false_alarm_rate,
+        "validation_recall": val_recall,
+        "validation_false_alarm_rate": val_false_alarm,
+        "test_recall": None,
+        "test_false_alarm_rate": None,
+    }
+    if args.test is None:
+        return decision, None
+
+    started = time.perf_counter()
+    files = labelled_files(args.test, args.classes)
+    probabilities, kept, failed = serve_files(serving, [p for p, _ in files])
+    if not kept:
+        raise TrainingError(f"the test channel ({args.test}) holds no readable image: prepare a new dataset")
+    label_of = dict(files)
+    labels = np.array([label_of[path] for path in kept])
+    report = classification_report(labels, probabilities.argmax(axis=1), args.classes)
+    decision["test_recall"], decision["test_false_alarm_rate"] = alarm_rates(probabilities[:, target], labels == target, threshold)
+    report["skipped_undecodable"] = failed
+    report["labels"] = {path.name: args.classes[label_of[path]] for path in kept}
+    report["predictions"] = {path.name: [float(p) for p in row] for path, row in zip(kept, probabilities)}
+    report["seconds"] = time.perf_counter() - started
+    return decision, report
+
+
 def main(argv=None):
+    job_started = time.perf_counter()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     keras.utils.set_random_seed(SEED)
     print(f"classes={','.join(args.classes)} epochs={args.epochs} learning_rate={args.learning_rate} "
@@ -622,14 +741,33 @@ def main(argv=None):
     report["skipped_undecodable"] = skipped
     # Which epoch's weights the model holds: the best of the whole job, across phases and resumes.
     report.update(stopping.to_json())
-    args.output_data_dir.mkdir(parents=True, exist_ok=True)
-    (args.output_data_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
     print(evaluation_table(report), flush=True)
     print(f"evaluation accuracy={report['accuracy']:.6f}", flush=True)
     print(f"evaluation macro_f1={report['macro_f1']:.6f}", flush=True)
 
     export_dir = export(model, args)
     print(f"saved model to {export_dir}", flush=True)
+
+    decision, test_report = held_out_evaluation(args, export_dir)
+    if test_report is not None:
+        report["test"] = test_report
+        print(f"test images={test_report['images']} seconds={test_report['seconds']:.2f}", flush=True)
+        print(evaluation_table(test_report), flush=True)
+        print(f"test accuracy={test_report['accuracy']:.6f}", flush=True)
+        print(f"test macro_f1={test_report['macro_f1']:.6f}", flush=True)
+    report["decision"] = decision
+    print(
+        f"decision {decision['target_class']} threshold={decision['threshold']:.6f} "
+        f"validation_recall={decision['validation_recall']:.4f} validation_false_alarm_rate={decision['validation_false_alarm_rate']:.4f} "
+        f"test_recall={decision['test_recall']} test_false_alarm_rate={decision['test_false_alarm_rate']}",
+        flush=True,
+    )
+    # The threshold travels with the model (model.tar.gz) and with the job's output (output.tar.gz).
+    args.output_data_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (args.model_dir, args.output_data_dir):
+        (folder / "decision.json").write_text(json.dumps(decision, indent=2))
+    (args.output_data_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
+    print(f"job seconds={time.perf_counter() - job_started:.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,17 +4,21 @@ import { CliContext } from "../context";
 import { Classification, classifyJpeg } from "../endpoint";
 import { CliError } from "../errors";
 import { percent } from "../format";
+import { decide, servingDecision } from "../jobs";
 
 export interface ClassifyOptions {
     readonly threshold?: number;
     readonly json?: boolean;
 }
 
-type Answer = ({ file: string } & Classification & { uncertain: boolean }) | { file: string; error: string };
+type Answer =
+    | ({ file: string } & Classification & { uncertain: boolean; decision?: ReturnType<typeof decide> })
+    | { file: string; error: string };
 
 /** Classifies each file; a bad file gets its own error and the others still run. */
 export async function classify(context: CliContext, files: readonly string[], options: ClassifyOptions): Promise<void> {
     const endpointName = await context.stack.name("endpoint");
+    const decision = await servingDecision(context);
     const answers: Answer[] = [];
     for (const file of files) {
         try {
@@ -22,7 +26,12 @@ export async function classify(context: CliContext, files: readonly string[], op
                 throw new CliError(`${file}: cannot read the file.`);
             });
             const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, file, contract.classes);
-            answers.push({ file, ...result, uncertain: options.threshold !== undefined && result.confidence < options.threshold });
+            answers.push({
+                file,
+                ...result,
+                uncertain: options.threshold !== undefined && result.confidence < options.threshold,
+                decision: typeof decision === "string" ? undefined : decide(decision, result.probabilities),
+            });
         } catch (error) {
             if (!(error instanceof CliError)) throw error;
             // The endpoint itself is missing: no other file can do better.
@@ -33,9 +42,17 @@ export async function classify(context: CliContext, files: readonly string[], op
     if (options.json) {
         context.out(JSON.stringify(answers, null, 2));
     } else {
+        if (typeof decision === "string") context.out(`No ${contract.decision.targetClass} decision: ${decision}.`);
         for (const a of answers) {
-            if ("error" in a) context.err(`error: ${a.error}`);
-            else context.out(`${a.file}: ${a.className} ${percent(a.confidence)}${a.uncertain ? ` (uncertain: below ${percent(options.threshold!)})` : ""}`);
+            if ("error" in a) {
+                context.err(`error: ${a.error}`);
+                continue;
+            }
+            const uncertain = a.uncertain ? ` (uncertain: below ${percent(options.threshold!)})` : "";
+            const act = a.decision
+                ? `; ${a.decision.targetClass} → ${a.decision.act ? "act" : "no action"} (${a.decision.probability.toFixed(3)} ${a.decision.act ? "≥" : "<"} threshold ${a.decision.threshold.toFixed(3)})`
+                : "";
+            context.out(`${a.file}: ${a.className} ${percent(a.confidence)}${uncertain}${act}`);
         }
     }
     const failed = answers.filter((a) => "error" in a).length;

@@ -8,19 +8,28 @@ import { classifyJpeg } from "../endpoint";
 import { percent, table } from "../format";
 import { LabelledPrediction, confusionTable, evaluationReport, perClassTable, reportMarkdown } from "../report";
 import { getObjectBytes } from "../s3json";
+import { CliError } from "../errors";
+import { decide, servingDecision } from "../jobs";
+import { decisionMetrics } from "../report";
 
 export interface EvaluateOptions {
     readonly dataset?: string;
+    /** Which images of the dataset: the held-out test set (default) or validation. */
+    readonly split: "test" | "validation";
     readonly concurrency: number;
     readonly out?: string;
 }
 
-/** Runs the dataset's validation images through the deployed endpoint and reports per class. */
+/** Runs the dataset's test (or validation) images through the deployed endpoint and reports per class and for the decision. */
 export async function evaluate(context: CliContext, options: EvaluateOptions): Promise<void> {
     const endpointName = await context.stack.name("endpoint");
     const bucket = await context.stack.name("trainingBucket");
     const manifest = await readManifest(context, options.dataset);
-    const images = manifest.images.filter((i) => i.split === "validation");
+    const images = manifest.images.filter((i) => i.split === options.split);
+    if (images.length === 0) {
+        throw new CliError(`Dataset ${manifest.datasetId} has no ${options.split} images${options.split === "test" ? " (it was built before the test split): use --split validation, or prepare a new dataset" : ""}.`);
+    }
+    const decision = await servingDecision(context);
     const progress = new SingleBar({ format: "evaluating [{bar}] {value}/{total} images", stream: process.stderr });
     progress.start(images.length, 0);
     const limit = pLimit(options.concurrency);
@@ -32,7 +41,8 @@ export async function evaluate(context: CliContext, options: EvaluateOptions): P
                     const bytes = await getObjectBytes(context.aws.s3, bucket, image.key, `s3://${bucket}/${image.key} is missing from dataset ${manifest.datasetId}.`);
                     const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, image.imageName, manifest.classes);
                     progress.increment();
-                    return { imageName: image.imageName, trueClass: image.class, predictedClass: result.className, confidence: result.confidence };
+                    const act = typeof decision === "string" ? undefined : decide(decision, result.probabilities).act;
+                    return { imageName: image.imageName, trueClass: image.class, predictedClass: result.className, confidence: result.confidence, act };
                 }),
             ),
         );
@@ -40,7 +50,7 @@ export async function evaluate(context: CliContext, options: EvaluateOptions): P
         progress.stop();
     }
     const report = evaluationReport(manifest.classes, predictions);
-    context.out(`Dataset ${manifest.datasetId}, endpoint ${endpointName}: accuracy ${percent(report.accuracy)} on ${report.images} validation images`);
+    context.out(`Dataset ${manifest.datasetId}, endpoint ${endpointName}: accuracy ${percent(report.accuracy)} on ${report.images} ${options.split} images`);
     context.out(perClassTable(report));
     context.out("Confusion matrix (rows: true class, columns: predicted):");
     context.out(confusionTable(report));
@@ -48,9 +58,19 @@ export async function evaluate(context: CliContext, options: EvaluateOptions): P
     if (report.wrong.length) {
         context.out(table(["image", "true", "predicted", "confidence"], report.wrong.map((w) => [w.imageName, w.trueClass, w.predictedClass, percent(w.confidence)])));
     }
+    const decisionReport = typeof decision === "string" ? undefined : decisionMetrics(decision, predictions);
+    if (decisionReport) {
+        context.out(
+            `${decisionReport.targetClass} → act at threshold ${decisionReport.threshold.toFixed(3)}: recall ${percent(decisionReport.recall)} ` +
+                `(${decisionReport.targetsActedOn} of ${decisionReport.targets}), false-alarm rate ${percent(decisionReport.falseAlarmRate)} ` +
+                `(${decisionReport.falseAlarms} of ${decisionReport.others} other images)`,
+        );
+    } else {
+        context.out(`No decision metrics: ${decision}.`);
+    }
     if (options.out) {
         fs.mkdirSync(options.out, { recursive: true });
-        fs.writeFileSync(path.join(options.out, "evaluation.json"), JSON.stringify({ datasetId: manifest.datasetId, endpointName, ...report }, null, 2));
+        fs.writeFileSync(path.join(options.out, "evaluation.json"), JSON.stringify({ datasetId: manifest.datasetId, endpointName, split: options.split, ...report, decision: decisionReport ?? null }, null, 2));
         fs.writeFileSync(path.join(options.out, "evaluation.md"), reportMarkdown(report, `Evaluation of ${endpointName} on dataset ${manifest.datasetId}`));
         context.out(`Wrote ${path.join(options.out, "evaluation.json")} and evaluation.md`);
     }

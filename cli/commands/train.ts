@@ -40,9 +40,13 @@ async function invoke<T>(context: CliContext, functionName: string, payload: unk
 }
 
 export function countsTable(distribution: Readonly<Record<string, ClassCounts>>): string {
-    const rows = Object.entries(distribution).map(([name, c]) => [name, c.available, c.training, c.validation]);
-    const total = (key: keyof ClassCounts) => Object.values(distribution).reduce((sum, c) => sum + c[key], 0);
-    return table(["class", "labelled", "training", "validation"], [...rows, ["total", total("available"), total("training"), total("validation")]]);
+    // Datasets built before the test split have no test counts.
+    const rows = Object.entries(distribution).map(([name, c]) => [name, c.available, c.training, c.validation, c.test ?? 0]);
+    const total = (key: keyof ClassCounts) => Object.values(distribution).reduce((sum, c) => sum + (c[key] ?? 0), 0);
+    return table(
+        ["class", "labelled", "training", "validation", "test"],
+        [...rows, ["total", total("available"), total("training"), total("validation"), total("test")]],
+    );
 }
 
 /** The trigger payload (docs/design.md, "Trigger") from the command's flags; unset flags keep the trigger's defaults. */
@@ -63,7 +67,7 @@ async function dryRun(context: CliContext): Promise<void> {
     const functionName = await context.stack.name("dataPrepFunction");
     const result = (await invoke<DataPrepResult>(context, functionName, { dryRun: true }))!;
     if (!result.success) throw new CliError(`Data prep (dry run) failed: ${result.error}`);
-    context.out(`Dry run: nothing was written. ${result.trainingImages} training and ${result.validationImages} validation images.`);
+    context.out(`Dry run: nothing was written. ${result.trainingImages} training, ${result.validationImages} validation and ${result.testImages} test images.`);
     context.out(countsTable(result.classDistribution));
     context.out(`Repaired JPEGs (end marker added): ${result.repairedImages}`);
     context.out(`Skipped: ${result.skippedCount}`);

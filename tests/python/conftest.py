@@ -22,16 +22,16 @@ def class_image(class_index, rng):
     return tf.io.encode_jpeg(np.clip(pixels, 0, 255).astype(np.uint8)).numpy()
 
 
-def write_dataset(root, per_class_training=12, per_class_validation=4, classes=CLASSES, seed=0):
-    """Generated JPEGs under training/<Class>/ and validation/<Class>/, plus a truncated and a corrupt file."""
+def write_dataset(root, per_class_training=12, per_class_validation=4, classes=CLASSES, seed=0, per_class_test=6):
+    """Generated JPEGs under training/, validation/ and test/<Class>/, plus a truncated and a corrupt training file."""
     rng = np.random.default_rng(seed)
-    for split, count in (("training", per_class_training), ("validation", per_class_validation)):
+    for split, count in (("training", per_class_training), ("validation", per_class_validation), ("test", per_class_test)):
         for index, name in enumerate(classes):
             folder = root / split / name
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(count):
-                (folder / f"{i:03d}.jpg").write_bytes(class_image(index % len(COLOURS), rng))
-    intact = (root / "training" / classes[0] / "000.jpg").read_bytes()
+                (folder / f"{split}-{name}-{i:03d}.jpg").write_bytes(class_image(index % len(COLOURS), rng))
+    intact = (root / "training" / classes[0] / f"training-{classes[0]}-000.jpg").read_bytes()
     (root / "training" / classes[0] / "truncated.jpg").write_bytes(intact[: len(intact) // 3])
     (root / "training" / classes[1] / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     return root
@@ -69,13 +69,13 @@ class SageMakerJob:
         (config / "resourceconfig.json").write_text(
             json.dumps({"current_host": "localhost", "hosts": ["localhost"], "network_interface_name": "lo"})
         )
-        names = ("training", "validation", "code", "base_weights")
+        names = ("training", "validation", "test", "code", "base_weights")
         channels = {name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"} for name in names}
         (config / "inputdataconfig.json").write_text(json.dumps(channels))
         data = base_dir / "input" / "data"
         for name in names:
             (data / name).parent.mkdir(parents=True, exist_ok=True)
-        for name in ("training", "validation"):
+        for name in ("training", "validation", "test"):
             target = data / name
             if not target.exists():
                 target.symlink_to(dataset / name, target_is_directory=True)

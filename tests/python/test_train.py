@@ -24,6 +24,7 @@ METRICS = json.loads((ROOT / "training" / "metric-definitions.json").read_text()
 # Weights can't be downloaded here: random weights on small images, as the test hyperparameters say.
 TEST_ONLY = {"base_weights": "none", "image_size": "64"}
 TRAINED_MODEL_FIXTURE = ROOT / ".test-output" / "trained-model"
+WEAK_MODEL_FIXTURE = ROOT / ".test-output" / "weak-model"
 LEARNING_EVENT = {"epochs": 12, "learningRate": 0.01, "batchSize": 8, "trainOnlyTopLayer": True, "dropoutRate": 0}
 
 
@@ -40,13 +41,32 @@ def trained(tmp_path_factory):
     return job, hyperparameters, log
 
 
-def keep_for_cli_tests(job):
-    """The CLI tests (mocha) serve this model from a local endpoint stand-in, with sample images per class."""
-    target = TRAINED_MODEL_FIXTURE
+def keep_for_cli_tests(job, target=TRAINED_MODEL_FIXTURE):
+    """The CLI tests (mocha) serve this model from a local endpoint stand-in, with sample images per class,
+    and compare it with another through the job's output (evaluation.json, decision.json)."""
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(job.model_dir, target)
     shutil.copytree(job.base / "input" / "data" / "validation", target / "samples")
+    shutil.copytree(job.base / "input" / "data" / "test", target / "test-samples")
+    shutil.copytree(job.output_data_dir, target / "output")
     shutil.copy(job.output_data_dir / "evaluation.json", target / "evaluation.json")
+
+
+@pytest.fixture(scope="module")
+def weak(tmp_path_factory, trained):
+    """A worse model on the same data: one epoch of the head at a tiny learning rate."""
+    job, _, _ = trained
+    dataset = (job.base / "input" / "data" / "training").resolve().parent
+    make_job = job_maker(tmp_path_factory.mktemp("weak"))
+    counts = {c: 12 for c in CLASSES} | {"Boots": 13, "Chi": 13}
+    weak_job, _ = make_job(
+        {"epochs": 1, "learningRate": 0.00001, "batchSize": 8, "trainOnlyTopLayer": True, "dropoutRate": 0},
+        TEST_ONLY, dataset=dataset, training_counts=counts, name="weak",
+    )
+    code, log = weak_job.run()
+    assert code == 0, log[-4000:]
+    keep_for_cli_tests(weak_job, WEAK_MODEL_FIXTURE)
+    return weak_job
 
 
 def expected_best_epoch(history, min_delta):
@@ -265,3 +285,89 @@ def test_early_stopping_counts_patience_once_for_the_job(tmp_path):
     state.update(4, 0.69, args)
     assert (state.best_epoch, state.wait, state.stopped) == (2, 2, True)
     assert state.history == [0.5, 0.7, 0.7005, 0.69]
+
+
+def load_train_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_module", ROOT / "training" / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_held_out_test_set_is_evaluated_through_the_exported_model(trained):
+    job, _, log = trained
+    report = json.loads((job.output_data_dir / "evaluation.json").read_text())
+    test = report["test"]
+    for key in ("accuracy", "macro_f1", "classes", "per_class", "confusion_matrix", "predictions", "labels"):
+        assert key in test, key
+    assert test["images"] == 6 * len(CLASSES) == len(test["predictions"]) == len(test["labels"])
+    assert test["classes"] == CLASSES
+    assert np.array(test["confusion_matrix"]).sum() == test["images"]
+    # The per-image answers are the served model's own: JPEG bytes through serving_default.
+    serve = tf.saved_model.load(str(job.model_dir / "1")).signatures["serving_default"]
+    test_dir = job.base / "input" / "data" / "test"
+    some = sorted(test_dir.glob("*/*.jpg"))[:5]
+    served = next(iter(serve(image_bytes=tf.constant([p.read_bytes() for p in some])).values())).numpy()
+    for path, row in zip(some, served):
+        np.testing.assert_allclose(test["predictions"][path.name], row, rtol=1e-5, atol=1e-6)
+        assert test["labels"][path.name] == path.parent.name
+    assert f"test accuracy={test['accuracy']:.6f}" in log
+
+
+def test_the_decision_threshold_is_stored_with_the_model(trained):
+    job, _, _ = trained
+    decision = json.loads((job.model_dir / "decision.json").read_text())
+    assert decision == json.loads((job.output_data_dir / "decision.json").read_text())
+    assert set(decision) == {
+        "target_class", "threshold", "max_false_alarm_rate", "validation_recall",
+        "validation_false_alarm_rate", "test_recall", "test_false_alarm_rate",
+    }
+    assert decision["target_class"] == "Boots" and decision["max_false_alarm_rate"] == 0.01
+    assert decision["validation_false_alarm_rate"] <= 0.01
+    # Recomputed here from the served model's validation answers, it is the same threshold.
+    train_module = load_train_module()
+    serve = tf.saved_model.load(str(job.model_dir / "1")).signatures["serving_default"]
+    files = train_module.labelled_files(job.base / "input" / "data" / "validation", CLASSES)
+    probabilities, kept, _ = train_module.serve_files(serve, [p for p, _ in files])
+    labels = np.array([dict(files)[p] for p in kept])
+    assert decision["threshold"] == pytest.approx(train_module.decision_threshold(probabilities[:, 0], labels == 0, 0.01))
+    report = json.loads((job.output_data_dir / "evaluation.json").read_text())
+    target = np.array([p[0] for p in report["test"]["predictions"].values()])
+    is_boots = np.array([label == "Boots" for label in report["test"]["labels"].values()])
+    assert decision["test_recall"] == pytest.approx(float((target[is_boots] >= decision["threshold"]).mean()))
+    assert decision["test_false_alarm_rate"] == pytest.approx(float((target[~is_boots] >= decision["threshold"]).mean()))
+
+
+def test_the_decision_threshold_rule():
+    rule = load_train_module()
+    scores = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
+    is_target = np.array([True, True, False, True, False, False, False, False, False, False])
+    # No false alarm allowed: the lowest score above every other image's, 0.9.
+    assert rule.decision_threshold(scores, is_target, 0.0) == pytest.approx(0.9)
+    # One in seven allowed: 0.7 calls the 0.8 negative a target (1/7), 0.6 would call two.
+    assert rule.decision_threshold(scores, is_target, 1 / 7) == pytest.approx(0.7)
+    assert rule.alarm_rates(scores, is_target, 0.7) == pytest.approx((1.0, 1 / 7))
+    # A negative scores highest and none may be called: the threshold lies above every score.
+    top_negative = np.array([0.99, 0.5]), np.array([False, True])
+    assert rule.decision_threshold(*top_negative, 0.0) > 0.99
+    assert rule.alarm_rates(*top_negative, rule.decision_threshold(*top_negative, 0.0)) == (0.0, 0.0)
+
+
+def test_the_served_model_repairs_a_jpeg_missing_its_end_marker(trained):
+    job, _, _ = trained
+    serve = tf.saved_model.load(str(job.model_dir / "1")).signatures["serving_default"]
+    intact = jpeg_samples()[0]
+    assert intact.endswith(b"\xff\xd9")
+    truncated = intact[:-2]
+    outputs = next(iter(serve(image_bytes=tf.constant([truncated, intact])).values())).numpy()
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-4)
+
+
+def test_a_weaker_model_on_the_same_test_images_scores_lower(trained, weak):
+    strong_job, _, _ = trained
+    strong = json.loads((strong_job.output_data_dir / "evaluation.json").read_text())["test"]
+    weak_report = json.loads((weak.output_data_dir / "evaluation.json").read_text())["test"]
+    assert set(strong["predictions"]) == set(weak_report["predictions"])
+    assert strong["macro_f1"] > weak_report["macro_f1"] + 0.2, (strong["macro_f1"], weak_report["macro_f1"])

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { readLabel, resolveLabels, sourceKeyOf } from "../../handlers/labels";
 import { Label } from "../../handlers/labels";
-import { countClasses, datasetFileName, planSplit, stableFraction } from "../../handlers/split";
+import { countClasses, datasetFileName, planSplit, splitCounts, stableFraction } from "../../handlers/split";
 
 const CLASSES = ["Boots", "Chi", "NoCat"];
 const PREFIX = "catcam-training/";
@@ -9,7 +9,7 @@ const byLower = new Map(CLASSES.map((c) => [c.toLowerCase(), c]));
 const row = (imageName: string, cat?: string) => ({ imageName: { S: imageName }, ...(cat === undefined ? {} : { cat: { S: cat } }) });
 const labels = (className: string, count: number, from = 0): Label[] =>
     Array.from({ length: count }, (_, i) => ({ imageName: `${className}-${from + i}.jpg`, sourceKey: `${PREFIX}${className}-${from + i}.jpg`, label: className }));
-const rule = { classes: CLASSES, noCatClass: "NoCat", validationSplit: 0.2, maxNoCatSamples: 50 };
+const rule = { classes: CLASSES, noCatClass: "NoCat", validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 50 };
 
 describe("label rules", () => {
     it("matches classes case-insensitively and names what it cannot use", () => {
@@ -47,20 +47,55 @@ describe("label rules", () => {
 });
 
 describe("split rules", () => {
-    it("sends about validationSplit of each class to validation, and caps NoCat by a separate hash", () => {
-        const { planned, available } = planSplit([...labels("Boots", 200), ...labels("Chi", 100), ...labels("NoCat", 400)], rule);
+    it("sends about validationSplit of each class to validation and testSplit to test, and caps NoCat by a separate hash", () => {
+        const { planned, available } = planSplit([...labels("Boots", 400), ...labels("Chi", 300), ...labels("NoCat", 400)], rule);
         const counts = countClasses(CLASSES, available, planned.map((p) => ({ class: p.label, split: p.split })));
-        assert.equal(counts.NoCat.training + counts.NoCat.validation, 50);
+        assert.equal(counts.NoCat.training + counts.NoCat.validation + counts.NoCat.test, 50);
         assert.equal(counts.NoCat.available, 400);
         for (const className of ["Boots", "Chi"]) {
-            const fraction = counts[className].validation / counts[className].available;
-            assert.ok(fraction > 0.12 && fraction < 0.28, `${className}: ${fraction}`);
+            const validation = counts[className].validation / counts[className].available;
+            const test = counts[className].test / counts[className].available;
+            assert.ok(validation > 0.12 && validation < 0.28, `${className} validation ${validation}`);
+            assert.ok(test > 0.05 && test < 0.15, `${className} test ${test}`);
         }
+    });
+
+    it("splits by hash: validation below validationSplit, test up to validationSplit + testSplit, the rest training", () => {
+        for (const image of planSplit(labels("Boots", 200), rule).planned) {
+            const f = stableFraction("split", image.imageName);
+            assert.equal(image.split, f < 0.2 ? "validation" : f < 0.3 ? "test" : "training", image.imageName);
+        }
+    });
+
+    it("keeps the validation side when the test fraction grows: new test images come from training only", () => {
+        const smaller = new Map(planSplit(labels("Boots", 300), rule).planned.map((p) => [p.imageName, p.split]));
+        let moved = 0;
+        for (const image of planSplit(labels("Boots", 300), { ...rule, testSplit: 0.2 }).planned) {
+            const before = smaller.get(image.imageName);
+            if (image.split !== before) {
+                assert.deepEqual([before, image.split], ["training", "test"], image.imageName);
+                moved += 1;
+            }
+        }
+        assert.ok(moved > 10, `${moved} images moved to test`);
+    });
+
+    it("gives a class of three or more an image in each split, of two none to test", () => {
+        for (const n of [3, 4, 5, 8]) {
+            for (let from = 0; from < 200; from += n) {
+                const splits = planSplit(labels("Chi", n, from), rule).planned.map((p) => p.split);
+                for (const split of ["training", "validation", "test"]) assert.ok(splits.includes(split as never), `${n} from ${from}: ${splits}`);
+            }
+        }
+        assert.deepEqual(splitCounts([0.05, 0.9], rule), { validation: 1, test: 0 });
+        assert.deepEqual(splitCounts([0.25], rule), { validation: 0, test: 0 });
+        assert.deepEqual(splitCounts([0.01, 0.02, 0.03], rule), { validation: 1, test: 1 });
     });
 
     it("keeps every image on its side when images are added", () => {
         const before = new Map(planSplit(labels("Boots", 100), rule).planned.map((p) => [p.imageName, p.split]));
         const after = planSplit([...labels("Boots", 100), ...labels("Boots", 30, 100)], rule).planned;
+        assert.ok(after.some((p) => p.split === "test"));
         const moved = after.filter((p) => before.has(p.imageName) && before.get(p.imageName) !== p.split);
         assert.deepEqual(moved, []);
     });

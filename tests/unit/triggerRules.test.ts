@@ -17,12 +17,15 @@ const SETTINGS = {
     metricDefinitions,
     baseWeightsUri: "s3://models/base-weights/w_no_top.h5",
     networkIsolation: true,
+    targetClass: "Boots",
+    maxFalseAlarmRate: 0.01,
 };
-const manifest = (counts: Record<string, [number, number]>, trainingImages = 60): DatasetManifest =>
+const manifest = (counts: Record<string, [number, number]>, trainingImages = 60, testImages = 6): DatasetManifest =>
     ({
         datasetId: "20260101T000000Z-abcd",
         classes: CLASSES,
         trainingImages,
+        testImages,
         classDistribution: Object.fromEntries(Object.entries(counts).map(([c, [t, v]]) => [c, { available: t + v, training: t, validation: v }])),
     }) as unknown as DatasetManifest;
 
@@ -56,6 +59,7 @@ describe("trigger rules", () => {
         assert.throws(() => checkDataset(manifest({ Boots: [20, 5], Chi: [20, 5], NoCat: [20, 5] }, 49), CLASSES), /49 training images; training needs at least 50/);
         assert.throws(() => checkDataset(manifest({ Boots: [20, 5], Chi: [20, 0], NoCat: [20, 5] }), CLASSES), /Chi \(training 20, validation 0\)/);
         assert.throws(() => checkDataset(manifest({ Boots: [20, 5], Chi: [20, 5], NoCat: [20, 5] }), ["Boots", "Chi"]), /built for classes Boots, Chi, NoCat/);
+        assert.throws(() => checkDataset(manifest({ Boots: [20, 5], Chi: [20, 5], NoCat: [20, 5] }, 60, 0), CLASSES), /no test images \(it was built before the held-out test split\): prepare a new dataset/);
     });
 
     it("builds the job request: every hyperparameter a string, checkpoints only with spot, the metric definitions", () => {
@@ -72,12 +76,15 @@ describe("trigger rules", () => {
             [
                 ["training", "s3://training/datasets/20260101T000000Z-abcd/training/"],
                 ["validation", "s3://training/datasets/20260101T000000Z-abcd/validation/"],
+                ["test", "s3://training/datasets/20260101T000000Z-abcd/test/"],
                 ["code", "s3://models/code/sourcedir-x.tar.gz"],
                 ["base_weights", "s3://models/base-weights/w_no_top.h5"],
             ],
         );
         assert.equal(request.EnableNetworkIsolation, true);
         assert.equal(request.HyperParameters?.sagemaker_submit_directory, "/opt/ml/input/data/code/sourcedir-x.tar.gz");
+        assert.equal(request.HyperParameters?.target_class, "Boots");
+        assert.equal(request.HyperParameters?.max_false_alarm_rate, "0.01");
         const onDemand = trainingJobRequest("bootboots-abc", { ...event, spot: false }, SETTINGS, manifest({ Boots: [10, 2], Chi: [30, 5], NoCat: [20, 4] }), "req");
         assert.equal(onDemand.CheckpointConfig, undefined);
     });
