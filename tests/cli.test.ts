@@ -520,6 +520,21 @@ describe("the bootboots command", function () {
                 const line = run.out.split("\n").find((l: string) => l.startsWith(`${answer.file}:`))!;
                 assert.ok(line.includes(`; Boots → ${answer.decision.act ? "act" : "no action"} (`), line);
             }
+            // evaluate (the held-out images of the dataset the evaluate tests wrote): the same decisions, counted.
+            const all = JSON.parse((await cli("classify", "--json", ...sampleFiles().map((s) => s.file))).out) as { file: string; decision: { act: boolean } }[];
+            const boots = sampleFiles().map((sample, i) => ({ sample, act: all[i].decision.act })).filter((x) => x.sample.className === "Boots");
+            const others = sampleFiles().map((sample, i) => ({ sample, act: all[i].decision.act })).filter((x) => x.sample.className !== "Boots");
+            const evaluated = await cli("evaluate", "--dataset", "20260301T120000Z-e7a1");
+            assert.equal(evaluated.code, 0, evaluated.err);
+            const acted = boots.filter((b) => b.act).length;
+            const falseAlarms = others.filter((o) => o.act).length;
+            assert.ok(
+                evaluated.out.includes(
+                    `Boots → act at threshold ${decision.threshold.toFixed(3)}: recall ${(100 * acted / boots.length).toFixed(1)}% (${acted} of ${boots.length}), ` +
+                        `false-alarm rate ${(100 * falseAlarms / others.length).toFixed(1)}% (${falseAlarms} of ${others.length} other images)`,
+                ),
+                evaluated.out,
+            );
         });
     });
 
