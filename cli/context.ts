@@ -1,17 +1,28 @@
-import { LambdaClient } from "@aws-sdk/client-lambda";
-import { S3Client } from "@aws-sdk/client-s3";
-import { SageMakerClient } from "@aws-sdk/client-sagemaker";
-import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import type { LambdaClient } from "@aws-sdk/client-lambda";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { SageMakerClient } from "@aws-sdk/client-sagemaker";
+import type { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { StackResolver } from "./stack";
 
 /** What every command gets: where to write, the stack's names, and AWS clients made on first use. */
 export interface CliContext {
+    /** A line of the command's output (it clears a progress line first). */
     readonly out: (line: string) => void;
+    /** A line for the person (notes, warnings), on stderr. */
     readonly err: (line: string) => void;
+    /** Whether stdout is a terminal: progress is then redrawn in place. */
+    readonly interactive: boolean;
+    /** Shows (or, with undefined, ends) a progress line that later output replaces, on a terminal only. */
+    readonly progress: (line: string | undefined) => void;
     readonly stack: StackResolver;
     readonly aws: AwsClients;
 }
 
+/**
+ * The AWS clients, each loaded and made on first use: loading the SDK takes longer than
+ * most commands' own work, and `--help` or a refused flag needs none of it.
+ */
 export class AwsClients {
     private cache = new Map<string, unknown>();
 
@@ -22,18 +33,28 @@ export class AwsClients {
 
     get lambda(): LambdaClient {
         // The trigger waits for data prep: up to 15 minutes, and never retried (it would start a second run).
-        return this.get("lambda", () => new LambdaClient({ maxAttempts: 1, requestHandler: { requestTimeout: 960_000 } }));
+        return this.get("lambda", () => {
+            const sdk: typeof import("@aws-sdk/client-lambda") = require("@aws-sdk/client-lambda");
+            return new sdk.LambdaClient({ maxAttempts: 1, requestHandler: { requestTimeout: 960_000 } });
+        });
+    }
+
+    get logs(): CloudWatchLogsClient {
+        return this.get("logs", () => new (require("@aws-sdk/client-cloudwatch-logs") as typeof import("@aws-sdk/client-cloudwatch-logs")).CloudWatchLogsClient({}));
     }
 
     get s3(): S3Client {
-        return this.get("s3", () => new S3Client({}));
+        return this.get("s3", () => new (require("@aws-sdk/client-s3") as typeof import("@aws-sdk/client-s3")).S3Client({}));
     }
 
     get sagemaker(): SageMakerClient {
-        return this.get("sagemaker", () => new SageMakerClient({}));
+        return this.get("sagemaker", () => new (require("@aws-sdk/client-sagemaker") as typeof import("@aws-sdk/client-sagemaker")).SageMakerClient({}));
     }
 
     get runtime(): SageMakerRuntimeClient {
-        return this.get("runtime", () => new SageMakerRuntimeClient({}));
+        return this.get(
+            "runtime",
+            () => new (require("@aws-sdk/client-sagemaker-runtime") as typeof import("@aws-sdk/client-sagemaker-runtime")).SageMakerRuntimeClient({}),
+        );
     }
 }

@@ -14,6 +14,7 @@ export async function readManifest(context: CliContext, datasetId?: string): Pro
                 bucket,
                 LATEST_DATASET_KEY,
                 `No dataset yet in s3://${bucket}/: run npx bootboots train (or train --dry-run to see the counts).`,
+                context.stack.origin("trainingBucket"),
             )
         ).datasetId;
     return getObjectJson<DatasetManifest>(
@@ -21,5 +22,6 @@ export async function readManifest(context: CliContext, datasetId?: string): Pro
         bucket,
         `${datasetPrefix(id)}manifest.json`,
         `Dataset ${id} does not exist in s3://${bucket}/${datasetPrefix(id)}.`,
+        context.stack.origin("trainingBucket"),
     );
 }

@@ -1,7 +1,7 @@
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { contract } from "../lib/contract";
 import { isJpeg } from "../lib/jpeg";
-import { CliError, explainAwsError } from "./errors";
+import { CliError, InputError, explainAwsError } from "./errors";
 
 export interface Classification {
     readonly className: string;
@@ -12,11 +12,11 @@ export interface Classification {
 
 /** The request body of the serving contract (docs/design.md, "Serving contract"), refused when it would break the payload limit. */
 export function requestBody(image: Uint8Array, label: string): string {
-    if (!isJpeg(image)) throw new CliError(`${label} is not a JPEG (no FF D8 FF header): the endpoint takes JPEG images only.`);
+    if (!isJpeg(image)) throw new InputError(`${label} is not a JPEG (no FF D8 FF header): the endpoint takes JPEG images only.`);
     const body = JSON.stringify({ instances: [{ [contract.serving.instanceKey]: Buffer.from(image).toString("base64") }] });
     if (body.length >= contract.serving.maxRequestBytes) {
         const limit = (contract.serving.maxRequestBytes / 1e6).toFixed(1);
-        throw new CliError(`${label} makes a ${(body.length / 1e6).toFixed(1)} MB request, over the endpoint's ${limit} MB limit: resize it first.`);
+        throw new InputError(`${label} makes a ${(body.length / 1e6).toFixed(1)} MB request, over the endpoint's ${limit} MB limit: resize it first.`);
     }
     return body;
 }
@@ -44,7 +44,7 @@ export async function classifyJpeg(
                 throw new CliError(`Endpoint ${endpointName} is not deployed (${message}): deploy a model with npx bootboots deploy.`);
             }
         }
-        if (name === "ModelError") throw new CliError(`The model rejected ${label}: ${message}`);
+        if (name === "ModelError") throw new InputError(`The model rejected ${label}: ${message}`);
         throw explainAwsError(error, `classifying ${label} with endpoint ${endpointName}`);
     }
     const predictions = (JSON.parse(responseText) as Record<string, number[][]>)[contract.serving.predictionsKey];

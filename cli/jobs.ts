@@ -30,7 +30,11 @@ export async function jobName(context: CliContext, given?: string, completed = f
         );
         const newest = page.TrainingJobSummaries?.[0]?.TrainingJobName;
         if (!newest) {
-            throw new CliError(`No ${completed ? "completed " : ""}BootBoots training job yet: start one with npx bootboots train.`);
+            const region = await context.aws.sagemaker.config.region();
+            throw new CliError(
+                `No ${completed ? "completed " : ""}BootBoots training job in region ${region}: if the stack is in another region, ` +
+                    `set AWS_REGION to it; otherwise start one with npx bootboots train.`,
+            );
         }
         return newest;
     } catch (error) {
@@ -110,13 +114,17 @@ export async function servingJobName(context: CliContext): Promise<{ jobName: st
     return { jobName: job, modelDataUrl };
 }
 
-/** The serving model's decision threshold for the target class, or why there is none. */
+/** The serving model's decision threshold for the target class, or why there is none (never fatal: the classes still come). */
 export async function servingDecision(context: CliContext): Promise<Decision | string> {
-    const serving = await servingJobName(context);
-    if (!serving) return "no model is serving";
-    const job = await describeJob(context, serving.jobName);
-    const { decision } = await readJobOutput(context, job).catch(() => ({ decision: undefined }));
-    return decision ?? `the serving model (${serving.jobName}) has no decision threshold (it was trained before them)`;
+    try {
+        const serving = await servingJobName(context);
+        if (!serving) return "no model is serving";
+        const { decision } = await readJobOutput(context, await describeJob(context, serving.jobName));
+        return decision ?? `the serving model (${serving.jobName}) has no decision threshold (it was trained before them)`;
+    } catch (error) {
+        if (error instanceof CliError) return `the serving model's threshold could not be read (${error.message})`;
+        throw error;
+    }
 }
 
 /** Whether the camera acts on an image: its target-class probability at or above the threshold. */

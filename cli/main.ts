@@ -1,12 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { classify } from "./commands/classify";
-import { compare } from "./commands/compare";
-import { deploy } from "./commands/deploy";
-import { evaluate } from "./commands/evaluate";
-import { status } from "./commands/status";
-import { train } from "./commands/train";
 import { AwsClients, CliContext } from "./context";
-import { CliError } from "./errors";
+import { CliError, EXIT } from "./errors";
 import { STACK_NAMES, StackOptions, StackResolver } from "./stack";
 import { FieldRule, integerField, numberField, parseFieldText } from "../lib/eventFields";
 import { TRIGGER_EVENT_DEFAULTS, TRIGGER_EVENT_RULES } from "../lib/triggerEvent";
@@ -14,6 +8,29 @@ import { TRIGGER_EVENT_DEFAULTS, TRIGGER_EVENT_RULES } from "../lib/triggerEvent
 export interface CliIO {
     readonly out: (text: string) => void;
     readonly err: (text: string) => void;
+    /** stdout is a terminal (default false: output for pipes and files). */
+    readonly interactive?: boolean;
+}
+
+/** Line output, with a progress line on a terminal that the next line or progress replaces. */
+function lineOutput(io: CliIO): Pick<CliContext, "out" | "err" | "progress" | "interactive"> {
+    const clear = "\r\x1b[2K";
+    let progressShown = false;
+    const endProgress = () => {
+        if (progressShown) io.out(clear);
+        progressShown = false;
+    };
+    return {
+        interactive: io.interactive === true,
+        out: (text) => (endProgress(), io.out(`${text}\n`)),
+        err: (text) => (endProgress(), io.err(`${text}\n`)),
+        progress: (text) => {
+            if (!io.interactive) return;
+            if (text === undefined) return endProgress();
+            io.out(`${clear}${text}`);
+            progressShown = true;
+        },
+    };
 }
 
 /** A commander option parser from a field rule: the trigger's own rules for its payload fields. */
@@ -29,21 +46,26 @@ function examples(...lines: string[]): string {
     return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
 }
 
+const VERSION: string = require("../package.json").version;
+
 function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<void>, command: Command) => Promise<void>): Command {
     const program = new Command("bootboots")
-        .description("Train, watch, deploy and use the BootBoots cat classifier, using the names from `pulumi stack output`.")
-        .option("--stack <name>", "the Pulumi stack to read outputs from (default: the selected stack)")
-        .exitOverride()
-        .configureOutput({ writeOut: io.out, writeErr: io.err })
-        .showHelpAfterError();
+        .description("Train, watch, compare, deploy and use the BootBoots cat classifier, using the names from `pulumi stack output`.")
+        .version(VERSION, "--version", "print the version")
+        .option("--stack <name>", "the Pulumi stack to read outputs from (default: the selected stack)");
     for (const [key, source] of Object.entries(STACK_NAMES)) {
-        program.addOption(new Option(`${source.flag} <name>`, `${key}, instead of the stack output ${source.output}`).hideHelp());
+        program.addOption(new Option(`${source.flag} <name>`, `the ${key} name (else ${source.env}, else the stack output ${source.output})`));
     }
     program.addHelpText(
         "after",
-        `\nEach name comes from a flag, else its environment variable, else \`pulumi stack output\`:\n${Object.values(STACK_NAMES)
-            .map((s) => `  ${s.flag.padEnd(22)} ${s.env.padEnd(30)} ${s.output}`)
-            .join("\n")}\n`,
+        examples(
+            "npx bootboots train --epochs 30",
+            "npx bootboots status --watch",
+            "npx bootboots compare",
+            "npx bootboots deploy",
+            "npx bootboots classify garden-cam/*.jpg",
+            "BOOTBOOTS_ENDPOINT=bootboots npx bootboots classify cat.jpg --json",
+        ) + `\nExit codes: ${EXIT.ok} success, ${EXIT.failed} failure (one sentence says why), ${EXIT.usage} usage error, ${EXIT.partial} done but some images failed.\n`,
     );
 
     program
@@ -58,16 +80,18 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
         .option("--dataset <id>", "train on this dataset (implies --skip-data-prep)", parser<string>(TRIGGER_EVENT_RULES.datasetId))
         .option("--async", "return at once; follow with bootboots status --watch")
         .option("--dry-run", "only count the images data prep would use, and list what it skips")
+        .option("--json", "print JSON for scripts")
         .addHelpText("after", examples("npx bootboots train", "npx bootboots train --epochs 100 --learning-rate 0.00005", "npx bootboots train --dry-run", "npx bootboots train --skip-data-prep --no-spot --async"))
-        .action((options, command) => run((context) => train(context, options), command));
+        .action((options, command) => run(async (context) => (await import("./commands/train")).train(context, options), command));
 
     program
         .command("status [job]")
         .description("show a training job (default: the newest); --watch follows it to the end")
         .option("--watch", "follow progress until the job ends, then show its per-class evaluation")
+        .option("--json", "print the job (and with --watch, its evaluation at the end) as JSON")
         .option("--interval <seconds>", "seconds between checks with --watch", parser(integerField(1, 3600)), 30)
         .addHelpText("after", examples("npx bootboots status", "npx bootboots status bootboots-4f2a9c0d1e2b3a4f5e6d7c8b --watch"))
-        .action((job, options, command) => run((context) => status(context, job, options), command));
+        .action((job, options, command) => run(async (context) => (await import("./commands/status")).status(context, job, options), command));
 
     program
         .command("compare [candidate] [baseline]")
@@ -77,15 +101,16 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
             "after",
             examples("npx bootboots compare", "npx bootboots compare bootboots-4f2a9c0d1e2b3a4f5e6d7c8b bootboots-0b1c2d3e4f5a6b7c8d9e0f1a --json"),
         )
-        .action((candidate, baseline, options, command) => run((context) => compare(context, candidate, baseline, options), command));
+        .action((candidate, baseline, options, command) => run(async (context) => (await import("./commands/compare")).compare(context, candidate, baseline, options), command));
 
     program
         .command("deploy [job]")
         .description("point the stack's endpoint at a completed job's model and run pulumi up, unless it is significantly worse than the serving model")
         .option("--no-up", "only set modelDataUrl; print the pulumi up command")
         .option("--force", "deploy even a model significantly worse than the serving one")
+        .option("--json", "print what was done as JSON")
         .addHelpText("after", examples("npx bootboots deploy", "npx bootboots deploy bootboots-4f2a9c0d1e2b3a4f5e6d7c8b --no-up --stack sandbox"))
-        .action((job, options, command) => run((context) => deploy(context, job, options), command));
+        .action((job, options, command) => run(async (context) => (await import("./commands/deploy")).deploy(context, job, options), command));
 
     program
         .command("classify <images...>")
@@ -93,7 +118,7 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
         .option("--threshold <p>", "mark answers below this confidence as uncertain", parser(numberField(0, 1)))
         .option("--json", "print JSON for scripts")
         .addHelpText("after", examples("npx bootboots classify garden-cam/*.jpg", "npx bootboots classify cat.jpg --threshold 0.7 --json"))
-        .action((images, options, command) => run((context) => classify(context, images, options), command));
+        .action((images, options, command) => run(async (context) => (await import("./commands/classify")).classify(context, images, options), command));
 
     program
         .command("evaluate")
@@ -102,30 +127,41 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
         .addOption(new Option("--split <split>", "which images: the held-out test set, or validation").choices(["test", "validation"]).default("test"))
         .option("--concurrency <n>", "requests in flight at once", parser(integerField(1, 50)), 4)
         .option("--out <dir>", "also write evaluation.json and evaluation.md there")
+        .option("--json", "print the report as JSON")
         .addHelpText("after", examples("npx bootboots evaluate", "npx bootboots evaluate --dataset 20260221T153033Z-4f2a --out reports/"))
-        .action((options, command) => run((context) => evaluate(context, options), command));
+        .action((options, command) => run(async (context) => (await import("./commands/evaluate")).evaluate(context, options), command));
 
-    for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err }).showHelpAfterError();
+    for (const command of [program, ...program.commands]) {
+        command
+            .exitOverride()
+            .configureOutput({ writeOut: io.out, writeErr: io.err })
+            // A usage error is one line and a pointer to the help, not the whole help.
+            .showHelpAfterError(`(see 'bootboots ${command === program ? "" : `${command.name()} `}--help')`)
+            // Each command's help lists the options it inherits: --stack and the name flags.
+            .configureHelp({ showGlobalOptions: true });
+    }
     return program;
 }
 
-/** Runs the command line and returns its exit code: 0 on success, 1 on failure. */
+/** Runs the command line and returns its exit code (EXIT). */
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
-    const line = (write: (text: string) => void) => (text: string) => write(`${text}\n`);
     const program = buildProgram(io, async (action, command) => {
         const globals = command.optsWithGlobals() as StackOptions;
-        await action({ out: line(io.out), err: line(io.err), stack: new StackResolver(globals), aws: new AwsClients() });
+        await action({ ...lineOutput(io), stack: new StackResolver(globals), aws: new AwsClients() });
     });
     try {
         await program.parseAsync([...argv], { from: "user" });
-        return 0;
+        return EXIT.ok;
     } catch (error) {
-        if (error instanceof CommanderError) return error.exitCode;
+        if (error instanceof CommanderError) {
+            // Help and --version end the same way as a success; anything else commander refuses is a usage error.
+            return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+        }
         if (error instanceof CliError) {
             io.err(`error: ${error.message}\n`);
-            return 1;
+            return error.exitCode;
         }
         io.err(`error: unexpected failure: ${(error as Error)?.stack ?? String(error)}\n`);
-        return 1;
+        return EXIT.failed;
     }
 }

@@ -9,6 +9,12 @@ export interface LabelledPrediction {
     readonly act?: boolean;
 }
 
+/** An image that could not be evaluated, and why. */
+export interface FailedImage {
+    readonly imageName: string;
+    readonly error: string;
+}
+
 /** Recall and false-alarm rate of the decision on labelled images. */
 export function decisionMetrics(decision: { target_class: string; threshold: number }, predictions: readonly LabelledPrediction[]) {
     const targets = predictions.filter((p) => p.trueClass === decision.target_class);
@@ -71,13 +77,13 @@ export function confusionTable(report: Pick<EvaluationReport, "classes" | "confu
     return table(["true \\ predicted", ...report.classes], report.classes.map((c, i) => [c, ...report.confusionMatrix[i]]));
 }
 
-export function reportMarkdown(report: EvaluationReport, title: string): string {
+export function reportMarkdown(report: EvaluationReport & { failed: readonly FailedImage[] }, title: string): string {
     const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
     const header = (cells: string[]) => [row(cells), row(cells.map(() => "---"))];
     return [
         `# ${title}`,
         "",
-        `Accuracy: ${percent(report.accuracy)} on ${report.images} validation images.`,
+        `Accuracy: ${percent(report.accuracy)} on ${report.images} images.`,
         "",
         ...header(["class", "precision", "recall", "support"]),
         ...report.classes.map((c) => row([c, percent(report.perClass[c].precision), percent(report.perClass[c].recall), report.perClass[c].support])),
@@ -91,6 +97,11 @@ export function reportMarkdown(report: EvaluationReport, title: string): string 
         "",
         ...(report.wrong.length ? header(["image", "true", "predicted", "confidence"]) : []),
         ...report.wrong.map((w) => row([w.imageName, w.trueClass, w.predictedClass, percent(w.confidence)])),
+        "",
+        `Failed (not evaluated): ${report.failed.length}`,
+        "",
+        ...(report.failed.length ? header(["image", "why"]) : []),
+        ...report.failed.map((f) => row([f.imageName, f.error])),
         "",
     ].join("\n");
 }

@@ -2,12 +2,21 @@ import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { isAccessDenied, isMissingObject } from "../lib/errors";
 import { CliError, explainAwsError } from "./errors";
 
-export async function getObjectBytes(s3: S3Client, bucket: string, key: string, missing: string): Promise<Uint8Array> {
+/**
+ * An object's bytes; `missing` is what the user reads when it does not exist, and
+ * `bucketOrigin` says where the bucket's name came from (a flag, a variable, a stack output).
+ */
+export async function getObjectBytes(s3: S3Client, bucket: string, key: string, missing: string, bucketOrigin?: string): Promise<Uint8Array> {
     try {
         const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         return await object.Body!.transformToByteArray();
     } catch (error) {
         if (isMissingObject(error)) throw new CliError(missing);
+        if ((error as { name?: string }).name === "NoSuchBucket") {
+            throw new CliError(
+                `Bucket ${bucket}${bucketOrigin ? ` (${bucketOrigin})` : ""} does not exist in this account and region: check that name, the stack (--stack) and AWS_REGION.`,
+            );
+        }
         if (isAccessDenied(error)) {
             throw new CliError(
                 `Access denied reading s3://${bucket}/${key}: your credentials may not read it, or it does not exist and they may not list ` +
@@ -18,6 +27,6 @@ export async function getObjectBytes(s3: S3Client, bucket: string, key: string, 
     }
 }
 
-export async function getObjectJson<T>(s3: S3Client, bucket: string, key: string, missing: string): Promise<T> {
-    return JSON.parse(Buffer.from(await getObjectBytes(s3, bucket, key, missing)).toString("utf8")) as T;
+export async function getObjectJson<T>(s3: S3Client, bucket: string, key: string, missing: string, bucketOrigin?: string): Promise<T> {
+    return JSON.parse(Buffer.from(await getObjectBytes(s3, bucket, key, missing, bucketOrigin)).toString("utf8")) as T;
 }

@@ -34,6 +34,14 @@ export class StackResolver {
         return this.options.stack;
     }
 
+    /** Where a name came from, for messages: the flag, the environment variable or the stack output. */
+    origin(key: StackName): string {
+        const source = STACK_NAMES[key];
+        if (this.options[key]) return `from ${source.flag}`;
+        if (process.env[source.env]) return `from ${source.env}`;
+        return `from the stack output ${source.output}${this.options.stack ? ` of stack ${this.options.stack}` : ""}`;
+    }
+
     async name(key: StackName): Promise<string> {
         const source = STACK_NAMES[key];
         const given = this.options[key] ?? process.env[source.env];

@@ -12,6 +12,7 @@ export const NOT_IN_LAMBDA_PACKAGES = [
     "cli-progress",
     "ts-node",
     "typescript",
+    "@aws-sdk/client-cloudwatch-logs",
     "@aws-sdk/client-dynamodb",
     "@aws-sdk/client-lambda",
     "@aws-sdk/client-s3",

@@ -1,10 +1,9 @@
-import { createHash } from "crypto";
 import type { CreateTrainingJobRequest } from "@aws-sdk/client-sagemaker";
 import type { MetricDefinition } from "../lib/contract";
 import { contract } from "../lib/contract";
 import { DatasetManifest, datasetPrefix } from "../lib/dataset";
 import { userFacingError } from "../lib/errors";
-import { CHECKPOINTS_PREFIX, CONTAINER_CHANNELS_DIR, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+import { CHECKPOINTS_PREFIX, CONTAINER_CHANNELS_DIR, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { MAX_RUNTIME_LIMIT_SECONDS, TriggerEvent } from "../lib/triggerEvent";
 
 /** Below this many training images a fine-tuned model is not worth the instance hours. */
@@ -38,11 +37,6 @@ export interface TrainingJobSettings {
     readonly targetClass: string;
     /** The false-alarm rate that threshold may not exceed on the validation set. */
     readonly maxFalseAlarmRate: number;
-}
-
-/** The same request id always gives the same name, so a retried invocation finds its job. */
-export function trainingJobName(requestId: string): string {
-    return `${TRAINING_JOB_NAME_PREFIX}${createHash("sha256").update(requestId).digest("hex").slice(0, 24)}`;
 }
 
 /** Balanced weights, N / (K · n_c) over the training counts: each class weighs as much in the loss. */

@@ -5,9 +5,9 @@ import { DataPrepResult, DataPrepSuccess, DatasetManifest, DatasetPointer, datas
 import { awsErrorName, describeAwsError, isAccessDenied, isMissingObject, isUserFacing, userFacingError } from "../lib/errors";
 import { readInvokeResult } from "../lib/invokeResult";
 import { LATEST_DATASET_KEY, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
-import { TriggerResult, TriggerSuccess, parseTriggerEvent } from "../lib/triggerEvent";
+import { TriggerResult, TriggerSuccess, parseTriggerEvent, trainingJobName } from "../lib/triggerEvent";
 import { requiredEnv } from "./env";
-import { TrainingJobSettings, checkDataset, trainingJobName, trainingJobRequest } from "./trainingJob";
+import { TrainingJobSettings, checkDataset, trainingJobRequest } from "./trainingJob";
 
 /** Invocations of data prep in all when Lambda answers 429 (too many requests: data prep never started). */
 const DATA_PREP_INVOKE_ATTEMPTS = 5;

@@ -1,7 +1,9 @@
+import { createHash } from "crypto";
 import { contract } from "./contract";
 import { DATASET_ID_PATTERN, DataPrepResult } from "./dataset";
 import { userFacingError } from "./errors";
 import { FieldRule, booleanField, integerField, numberField, oneOfField, patternField, validateEvent } from "./eventFields";
+import { TRAINING_JOB_NAME_PREFIX } from "./layout";
 
 /** A SageMaker instance type, `ml.<family>.<size>`: checked by the stack config, the trigger and the CLI. */
 export const INSTANCE_TYPE_PATTERN = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
@@ -9,6 +11,17 @@ export const INSTANCE_TYPE_PATTERN = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
 export const MAX_RUNTIME_LIMIT_SECONDS = 28 * 24 * 3600;
 /** The trigger's default for `maxRuntimeSeconds`. */
 export const DEFAULT_MAX_RUNTIME_SECONDS = 7200;
+
+/**
+ * The job a trigger invocation starts is named after its request id: a retried invocation
+ * finds its job, and `bootboots train --async` knows the name before the job exists.
+ */
+export function trainingJobName(requestId: string): string {
+    return `${TRAINING_JOB_NAME_PREFIX}${createHash("sha256").update(requestId).digest("hex").slice(0, 24)}`;
+}
+
+/** The form of those names. */
+export const TRAINING_JOB_NAME_PATTERN = new RegExp(`^${TRAINING_JOB_NAME_PREFIX}[0-9a-f]{24}$`);
 
 /** The trigger's payload, defaults filled in (docs/design.md, "Trigger event"). */
 export interface TriggerEvent {

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import { contract } from "../../lib/contract";
 import { CliContext } from "../context";
 import { Classification, classifyJpeg } from "../endpoint";
-import { CliError } from "../errors";
+import { CliError, EXIT, InputError } from "../errors";
 import { percent } from "../format";
 import { decide, servingDecision } from "../jobs";
 
@@ -15,15 +15,26 @@ type Answer =
     | ({ file: string } & Classification & { uncertain: boolean; decision?: ReturnType<typeof decide> })
     | { file: string; error: string };
 
-/** Classifies each file; a bad file gets its own error and the others still run. */
+/** Why a file cannot be read, in words. */
+function unreadable(file: string, error: NodeJS.ErrnoException): InputError {
+    const why =
+        error.code === "ENOENT" ? "no such file" : error.code === "EISDIR" ? "it is a directory" : error.code === "EACCES" ? "permission denied" : error.message;
+    return new InputError(`${file}: cannot read it (${why}).`);
+}
+
+/**
+ * Classifies each file. A fault of one file (unreadable, not a JPEG, too large, refused by
+ * the model) is named and the others still run; a fault that holds for every file
+ * (credentials, region, endpoint) is said once and stops the command.
+ */
 export async function classify(context: CliContext, files: readonly string[], options: ClassifyOptions): Promise<void> {
     const endpointName = await context.stack.name("endpoint");
     const decision = await servingDecision(context);
     const answers: Answer[] = [];
     for (const file of files) {
         try {
-            const bytes = await fs.promises.readFile(file).catch(() => {
-                throw new CliError(`${file}: cannot read the file.`);
+            const bytes = await fs.promises.readFile(file).catch((error: NodeJS.ErrnoException) => {
+                throw unreadable(file, error);
             });
             const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, file, contract.classes);
             answers.push({
@@ -33,9 +44,7 @@ export async function classify(context: CliContext, files: readonly string[], op
                 decision: typeof decision === "string" ? undefined : decide(decision, result.probabilities),
             });
         } catch (error) {
-            if (!(error instanceof CliError)) throw error;
-            // The endpoint itself is missing: no other file can do better.
-            if (/is not deployed/.test(error.message)) throw error;
+            if (!(error instanceof InputError)) throw error;
             answers.push({ file, error: error.message });
         }
     }
@@ -56,5 +65,5 @@ export async function classify(context: CliContext, files: readonly string[], op
         }
     }
     const failed = answers.filter((a) => "error" in a).length;
-    if (failed) throw new CliError(`${failed} of ${answers.length} files could not be classified.`);
+    if (failed) throw new CliError(`${failed} of ${answers.length} files could not be classified.`, EXIT.partial);
 }

@@ -2,46 +2,46 @@ import { CliContext } from "../context";
 import { CliError } from "../errors";
 import { significantlyWorse } from "../comparison";
 import { describeJob, jobName } from "../jobs";
-import { compareJobs, comparisonTable } from "./compare";
-import { pulumiUp, setConfig, upCommand } from "../pulumi";
+import { CompareOutcome, compareJobs, comparisonTable } from "./compare";
+import { PulumiMissing, deployCommands, pulumiUp, setConfig, upCommand } from "../pulumi";
 
 export interface DeployOptions {
     readonly up: boolean;
     /** Deploy even a model significantly worse than the one serving. */
     readonly force?: boolean;
+    readonly json?: boolean;
 }
 
 /**
  * The promotion gate: compares the job with the model serving now and refuses one that is
  * significantly worse on macro-F1, the target class's recall or its false-alarm rate.
  */
-async function promotionGate(context: CliContext, name: string, force: boolean): Promise<void> {
+async function promotionGate(context: CliContext, name: string, options: DeployOptions): Promise<CompareOutcome> {
+    const say = (line: string) => (options.json ? context.err(line) : context.out(line));
     const outcome = await compareJobs(context, name);
     if (outcome.kind === "nothing serving") {
-        context.out("No model is serving yet: nothing to compare with.");
-        return;
-    }
-    if (outcome.kind === "not comparable") {
-        context.out(`Not compared with the serving model ${outcome.baseline}: ${outcome.reason}.`);
-        return;
-    }
-    const comparison = outcome.comparison;
-    if (comparison.baseline === comparison.candidate) {
-        context.out(`${name} is the model serving now.`);
-        return;
-    }
-    context.out(comparisonTable(comparison));
-    const worse = significantlyWorse(comparison);
-    if (worse.length === 0) {
-        context.out(`Gate passed: ${name} is not significantly worse than ${comparison.baseline}.`);
-    } else if (force) {
-        context.out(`--force: deploying ${name} although it is significantly worse than ${comparison.baseline} on ${worse.join("; ")}.`);
+        say("No model is serving yet: nothing to compare with.");
+    } else if (outcome.kind === "not comparable") {
+        say(`Not compared with the serving model ${outcome.baseline}: ${outcome.reason}.`);
+    } else if (outcome.comparison.baseline === name) {
+        say(`${name} is the model serving now.`);
     } else {
-        throw new CliError(
-            `${name} is significantly worse than the serving model ${comparison.baseline} on ${worse.join("; ")}; nothing was deployed. ` +
-                `Deploy it anyway with npx bootboots deploy ${name} --force.`,
-        );
+        const comparison = outcome.comparison;
+        if (!options.json) context.out(comparisonTable(comparison));
+        const worse = significantlyWorse(comparison);
+        if (worse.length === 0) {
+            say(`Gate passed: ${name} is not significantly worse than ${comparison.baseline}.`);
+        } else if (options.force) {
+            say(`--force: deploying ${name} although it is significantly worse than ${comparison.baseline} on ${worse.join("; ")}.`);
+        } else {
+            if (options.json) context.out(JSON.stringify({ deployed: false, gate: outcome }, null, 2));
+            throw new CliError(
+                `${name} is significantly worse than the serving model ${comparison.baseline} on ${worse.join("; ")}; nothing was deployed. ` +
+                    `Deploy it anyway with npx bootboots deploy ${name} --force.`,
+            );
+        }
     }
+    return outcome;
 }
 
 export async function deploy(context: CliContext, job: string | undefined, options: DeployOptions): Promise<void> {
@@ -57,13 +57,23 @@ export async function deploy(context: CliContext, job: string | undefined, optio
     }
     const modelDataUrl = described.ModelArtifacts?.S3ModelArtifacts;
     if (!modelDataUrl) throw new CliError(`Job ${name} reports no model artifact.`);
-    await promotionGate(context, name, options.force === true);
-    await setConfig(context.stack.stack, "modelDataUrl", modelDataUrl);
-    context.out(`Set modelDataUrl = ${modelDataUrl}`);
-    if (!options.up) {
-        context.out(`Next: ${upCommand(context.stack.stack)}`);
-        return;
+    const gate = await promotionGate(context, name, options);
+    try {
+        await setConfig(context.stack.stack, "modelDataUrl", modelDataUrl);
+    } catch (error) {
+        if (!(error instanceof PulumiMissing)) throw error;
+        throw new CliError(
+            `The pulumi CLI is not installed or not on PATH, so nothing was deployed. Install it (https://www.pulumi.com/docs/install/), ` +
+                `then run: ${deployCommands(context.stack.stack, modelDataUrl)}`,
+        );
     }
-    context.out(`Running ${upCommand(context.stack.stack)} ...`);
-    await pulumiUp(context.stack.stack);
+    const say = (line: string) => (options.json ? context.err(line) : context.out(line));
+    say(`Set modelDataUrl = ${modelDataUrl}`);
+    if (options.up) {
+        say(`Running ${upCommand(context.stack.stack)} ...`);
+        await pulumiUp(context.stack.stack, options.json === true);
+    } else {
+        say(`Next: ${upCommand(context.stack.stack)}`);
+    }
+    if (options.json) context.out(JSON.stringify({ deployed: true, trainingJobName: name, modelDataUrl, pulumiUp: options.up, gate }, null, 2));
 }

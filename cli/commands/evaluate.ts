@@ -6,9 +6,9 @@ import { CliContext } from "../context";
 import { readManifest } from "../datasets";
 import { classifyJpeg } from "../endpoint";
 import { percent, table } from "../format";
-import { LabelledPrediction, confusionTable, evaluationReport, perClassTable, reportMarkdown } from "../report";
+import { FailedImage, LabelledPrediction, confusionTable, evaluationReport, perClassTable, reportMarkdown } from "../report";
 import { getObjectBytes } from "../s3json";
-import { CliError } from "../errors";
+import { CliError, EXIT, InputError } from "../errors";
 import { decide, servingDecision } from "../jobs";
 import { decisionMetrics } from "../report";
 
@@ -18,6 +18,7 @@ export interface EvaluateOptions {
     readonly split: "test" | "validation";
     readonly concurrency: number;
     readonly out?: string;
+    readonly json?: boolean;
 }
 
 /** Runs the dataset's test (or validation) images through the deployed endpoint and reports per class and for the decision. */
@@ -33,45 +34,65 @@ export async function evaluate(context: CliContext, options: EvaluateOptions): P
     const progress = new SingleBar({ format: "evaluating [{bar}] {value}/{total} images", stream: process.stderr });
     progress.start(images.length, 0);
     const limit = pLimit(options.concurrency);
-    let predictions: LabelledPrediction[];
+    // An image the endpoint refuses is counted as failed and the run goes on; a fault of the endpoint or the account stops it.
+    const failed: FailedImage[] = [];
+    let outcomes: (LabelledPrediction | undefined)[];
     try {
-        predictions = await Promise.all(
+        outcomes = await Promise.all(
             images.map((image) =>
                 limit(async () => {
-                    const bytes = await getObjectBytes(context.aws.s3, bucket, image.key, `s3://${bucket}/${image.key} is missing from dataset ${manifest.datasetId}.`);
-                    const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, image.imageName, manifest.classes);
-                    progress.increment();
-                    const act = typeof decision === "string" ? undefined : decide(decision, result.probabilities).act;
-                    return { imageName: image.imageName, trueClass: image.class, predictedClass: result.className, confidence: result.confidence, act };
+                    try {
+                        const bytes = await getObjectBytes(context.aws.s3, bucket, image.key, `s3://${bucket}/${image.key} is missing from dataset ${manifest.datasetId}.`);
+                        const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, image.imageName, manifest.classes);
+                        const act = typeof decision === "string" ? undefined : decide(decision, result.probabilities).act;
+                        return { imageName: image.imageName, trueClass: image.class, predictedClass: result.className, confidence: result.confidence, act };
+                    } catch (error) {
+                        if (!(error instanceof InputError)) throw error;
+                        failed.push({ imageName: image.imageName, error: error.message });
+                        return undefined;
+                    } finally {
+                        progress.increment();
+                    }
                 }),
             ),
         );
     } finally {
         progress.stop();
     }
-    const report = evaluationReport(manifest.classes, predictions);
-    context.out(`Dataset ${manifest.datasetId}, endpoint ${endpointName}: accuracy ${percent(report.accuracy)} on ${report.images} ${options.split} images`);
-    context.out(perClassTable(report));
-    context.out("Confusion matrix (rows: true class, columns: predicted):");
-    context.out(confusionTable(report));
-    context.out(`Wrong: ${report.wrong.length}`);
-    if (report.wrong.length) {
-        context.out(table(["image", "true", "predicted", "confidence"], report.wrong.map((w) => [w.imageName, w.trueClass, w.predictedClass, percent(w.confidence)])));
-    }
+    const predictions = outcomes.filter((p): p is LabelledPrediction => p !== undefined);
+    const report = { ...evaluationReport(manifest.classes, predictions), failed };
     const decisionReport = typeof decision === "string" ? undefined : decisionMetrics(decision, predictions);
-    if (decisionReport) {
-        context.out(
-            `${decisionReport.targetClass} → act at threshold ${decisionReport.threshold.toFixed(3)}: recall ${percent(decisionReport.recall)} ` +
-                `(${decisionReport.targetsActedOn} of ${decisionReport.targets}), false-alarm rate ${percent(decisionReport.falseAlarmRate)} ` +
-                `(${decisionReport.falseAlarms} of ${decisionReport.others} other images)`,
-        );
+    const document = { datasetId: manifest.datasetId, endpointName, split: options.split, ...report, decision: decisionReport ?? null };
+    if (options.json) {
+        context.out(JSON.stringify(document, null, 2));
     } else {
-        context.out(`No decision metrics: ${decision}.`);
+        context.out(`Dataset ${manifest.datasetId}, endpoint ${endpointName}: accuracy ${percent(report.accuracy)} on ${report.images} ${options.split} images`);
+        context.out(perClassTable(report));
+        context.out("Confusion matrix (rows: true class, columns: predicted):");
+        context.out(confusionTable(report));
+        context.out(`Wrong: ${report.wrong.length}`);
+        if (report.wrong.length) {
+            context.out(table(["image", "true", "predicted", "confidence"], report.wrong.map((w) => [w.imageName, w.trueClass, w.predictedClass, percent(w.confidence)])));
+        }
+        context.out(`Failed (not evaluated): ${failed.length}`);
+        if (failed.length) context.out(table(["image", "why"], failed.map((f) => [f.imageName, f.error])));
+        if (decisionReport) {
+            context.out(
+                `${decisionReport.targetClass} → act at threshold ${decisionReport.threshold.toFixed(3)}: recall ${percent(decisionReport.recall)} ` +
+                    `(${decisionReport.targetsActedOn} of ${decisionReport.targets}), false-alarm rate ${percent(decisionReport.falseAlarmRate)} ` +
+                    `(${decisionReport.falseAlarms} of ${decisionReport.others} other images)`,
+            );
+        } else {
+            context.out(`No decision metrics: ${decision}.`);
+        }
     }
     if (options.out) {
         fs.mkdirSync(options.out, { recursive: true });
-        fs.writeFileSync(path.join(options.out, "evaluation.json"), JSON.stringify({ datasetId: manifest.datasetId, endpointName, split: options.split, ...report, decision: decisionReport ?? null }, null, 2));
+        fs.writeFileSync(path.join(options.out, "evaluation.json"), JSON.stringify(document, null, 2));
         fs.writeFileSync(path.join(options.out, "evaluation.md"), reportMarkdown(report, `Evaluation of ${endpointName} on dataset ${manifest.datasetId}`));
-        context.out(`Wrote ${path.join(options.out, "evaluation.json")} and evaluation.md`);
+        context.err(`Wrote ${path.join(options.out, "evaluation.json")} and evaluation.md`);
+    }
+    if (failed.length) {
+        throw new CliError(`${failed.length} of ${images.length} images could not be evaluated (listed above); the figures cover the other ${predictions.length}.`, EXIT.partial);
     }
 }

@@ -1,17 +1,49 @@
+import type { FilteredLogEvent } from "@aws-sdk/client-cloudwatch-logs";
 import { DescribeTrainingJobResponse } from "@aws-sdk/client-sagemaker";
+import { TRAINING_JOB_NAME_PATTERN } from "../../lib/triggerEvent";
 import { CliContext } from "../context";
+import { CliError, explainAwsError } from "../errors";
 import { seconds, table } from "../format";
 import { TERMINAL_STATUSES, describeJob, jobName, readJobOutput } from "../jobs";
 import { confusionTable, perClassTable } from "../report";
 
 export interface StatusOptions {
     readonly watch?: boolean;
+    readonly json?: boolean;
     /** Seconds between polls with --watch. */
     readonly interval: number;
 }
 
+/** How long status waits for a job that `train --async` announced: the trigger's own time limit. */
+const APPEAR_TIMEOUT_SECONDS = 900;
+const TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs";
+const EPOCH_LINE = /^epoch=(\d+) phase=(\S+) (.*)$/;
+
 function time(value: Date | undefined): string {
     return value ? value.toISOString().replace(".000Z", "Z") : "-";
+}
+
+function clock(totalSeconds: number): string {
+    const s = Math.max(0, Math.round(totalSeconds));
+    const parts = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
+    return (parts[0] ? parts : parts.slice(1)).map((n, i) => (i === 0 ? String(n) : String(n).padStart(2, "0"))).join(":");
+}
+
+function summary(job: DescribeTrainingJobResponse) {
+    return {
+        trainingJobName: job.TrainingJobName,
+        status: job.TrainingJobStatus,
+        secondaryStatus: job.SecondaryStatus,
+        createdAt: job.CreationTime?.toISOString(),
+        startedAt: job.TrainingStartTime?.toISOString(),
+        endedAt: job.TrainingEndTime?.toISOString(),
+        trainingSeconds: job.TrainingTimeInSeconds,
+        billableSeconds: job.BillableTimeInSeconds,
+        spot: job.EnableManagedSpotTraining,
+        failureReason: job.FailureReason,
+        modelDataUrl: job.ModelArtifacts?.S3ModelArtifacts,
+        metrics: Object.fromEntries((job.FinalMetricDataList ?? []).map((m) => [m.MetricName, m.Value])),
+    };
 }
 
 function describe(context: CliContext, job: DescribeTrainingJobResponse): void {
@@ -32,27 +64,112 @@ function describe(context: CliContext, job: DescribeTrainingJobResponse): void {
     }
 }
 
-export async function status(context: CliContext, job: string | undefined, options: StatusOptions): Promise<void> {
-    const name = await jobName(context, job);
-    let described = await describeJob(context, name);
-    if (!options.watch) return describe(context, described);
+/** The job, waiting for one that `train --async` announced and the trigger has not started yet. */
+async function describeOrWait(context: CliContext, name: string, interval: number): Promise<DescribeTrainingJobResponse> {
+    const deadline = Date.now() + APPEAR_TIMEOUT_SECONDS * 1000;
+    let announced = false;
+    for (;;) {
+        try {
+            return await describeJob(context, name);
+        } catch (error) {
+            const missing = error instanceof CliError && error.message.startsWith(`No training job named ${name}`);
+            if (!missing || !TRAINING_JOB_NAME_PATTERN.test(name) || Date.now() > deadline) throw error;
+        }
+        if (!announced) context.err(`Waiting for job ${name} to appear: the trigger starts it once data prep is done.`);
+        announced = true;
+        await new Promise((done) => setTimeout(done, interval * 1000));
+    }
+}
 
-    let shown = 0;
+/** Reads the job's epoch lines from its CloudWatch log streams as they arrive. */
+class EpochFeed {
+    private seen = new Set<string>();
+    private since = 0;
+
+    constructor(
+        private readonly context: CliContext,
+        private readonly job: string,
+    ) {}
+
+    async next(): Promise<{ epoch: number; phase: string; figures: Record<string, string> }[]> {
+        const { FilterLogEventsCommand } = await import("@aws-sdk/client-cloudwatch-logs");
+        const events: FilteredLogEvent[] = [];
+        let nextToken: string | undefined;
+        try {
+            do {
+                const page = await this.context.aws.logs.send(
+                    new FilterLogEventsCommand({ logGroupName: TRAINING_LOG_GROUP, logStreamNamePrefix: `${this.job}/`, startTime: this.since, nextToken }),
+                );
+                events.push(...(page.events ?? []));
+                nextToken = page.nextToken;
+            } while (nextToken);
+        } catch (error) {
+            // No log group or stream yet: the instance has not started writing.
+            if ((error as { name?: string }).name === "ResourceNotFoundException") return [];
+            throw explainAwsError(error, `reading the log of job ${this.job}`);
+        }
+        const epochs = [];
+        for (const event of events.sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0))) {
+            if (!event.eventId || this.seen.has(event.eventId)) continue;
+            this.seen.add(event.eventId);
+            this.since = Math.max(this.since, event.timestamp ?? 0);
+            const match = EPOCH_LINE.exec((event.message ?? "").trim());
+            if (!match) continue;
+            const figures = Object.fromEntries(match[3].split(" ").map((pair) => pair.split("=") as [string, string]));
+            epochs.push({ epoch: Number(match[1]), phase: match[2], figures });
+        }
+        return epochs;
+    }
+}
+
+/** Follows the job to its end: status transitions, elapsed time and the latest epoch's figures. */
+async function follow(context: CliContext, name: string, first: DescribeTrainingJobResponse, options: StatusOptions): Promise<DescribeTrainingJobResponse> {
+    const feed = new EpochFeed(context, name);
+    const totalEpochs = first.HyperParameters?.epochs ?? "?";
+    let described = first;
+    let shownTransitions = 0;
+    let latest = "";
+    const elapsed = () => clock((Date.now() - (described.TrainingStartTime ?? described.CreationTime ?? new Date()).getTime()) / 1000);
     for (;;) {
         const transitions = described.SecondaryStatusTransitions ?? [];
-        for (const t of transitions.slice(shown)) context.out(`${time(t.StartTime)}  ${t.Status}: ${t.StatusMessage ?? ""}`);
-        shown = transitions.length;
+        for (const t of transitions.slice(shownTransitions)) context.out(`${time(t.StartTime)}  ${t.Status}: ${t.StatusMessage ?? ""}`);
+        shownTransitions = transitions.length;
+        for (const e of await feed.next()) {
+            const figures = Object.entries(e.figures).map(([k, v]) => `${k} ${Number(v).toFixed(4)}`).join("  ");
+            latest = `epoch ${e.epoch}/${totalEpochs} (${e.phase})  ${figures}`;
+            // Piped output keeps every epoch; a terminal shows the newest in place.
+            if (!context.interactive) context.out(`elapsed ${elapsed()}  ${latest}`);
+        }
+        if (context.interactive) context.progress(`elapsed ${elapsed()}  ${described.SecondaryStatus}${latest ? `  ${latest}` : ""}`);
         if (TERMINAL_STATUSES.includes(described.TrainingJobStatus ?? "")) break;
         await new Promise((done) => setTimeout(done, options.interval * 1000));
         described = await describeJob(context, name);
     }
+    context.progress(undefined);
+    return described;
+}
+
+export async function status(context: CliContext, job: string | undefined, options: StatusOptions): Promise<void> {
+    const name = await jobName(context, job);
+    let described = await describeOrWait(context, name, options.interval);
+    if (!options.watch) {
+        if (options.json) return context.out(JSON.stringify(summary(described), null, 2));
+        return describe(context, described);
+    }
+    described = options.json ? await waitQuietly(context, name, described, options) : await follow(context, name, described, options);
+    const evaluation =
+        described.TrainingJobStatus !== "Completed"
+            ? undefined
+            : await readJobOutput(context, described).then(
+                  (output) => output.evaluation ?? new Error("the job's output.tar.gz holds no evaluation.json"),
+                  (error: Error) => error,
+              );
+    if (options.json) {
+        return context.out(JSON.stringify({ ...summary(described), evaluation: evaluation instanceof Error ? null : (evaluation ?? null) }, null, 2));
+    }
     describe(context, described);
-    if (described.TrainingJobStatus !== "Completed") return;
+    if (evaluation === undefined) return;
     // The job itself succeeded: a missing or unreadable evaluation is reported, not fatal.
-    const evaluation = await readJobOutput(context, described).then(
-        (output) => output.evaluation ?? new Error("the job's output.tar.gz holds no evaluation.json"),
-        (error: Error) => error,
-    );
     if (evaluation instanceof Error) {
         context.out(`No per-class evaluation: ${evaluation.message}`);
     } else {
@@ -65,4 +182,13 @@ export async function status(context: CliContext, job: string | undefined, optio
         }
     }
     context.out(`Deploy it: npx bootboots deploy ${name}`);
+}
+
+/** --watch --json: no progress lines, only the end. */
+async function waitQuietly(context: CliContext, name: string, described: DescribeTrainingJobResponse, options: StatusOptions) {
+    while (!TERMINAL_STATUSES.includes(described.TrainingJobStatus ?? "")) {
+        await new Promise((done) => setTimeout(done, options.interval * 1000));
+        described = await describeJob(context, name);
+    }
+    return described;
 }

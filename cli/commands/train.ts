@@ -1,11 +1,11 @@
-import { InvokeCommand } from "@aws-sdk/client-lambda";
+import { InvokeCommand, InvokeCommandOutput } from "@aws-sdk/client-lambda";
 import type { DataPrepResult } from "../../lib/dataset";
 import type { ClassCounts } from "../../lib/dataset";
 import { readInvokeResult } from "../../lib/invokeResult";
-import type { TriggerResult } from "../../lib/triggerEvent";
+import { TriggerResult, trainingJobName } from "../../lib/triggerEvent";
 import { CliContext } from "../context";
 import { readManifest } from "../datasets";
-import { CliError, explainAwsError } from "../errors";
+import { CliError, EXIT, explainAwsError } from "../errors";
 import { table } from "../format";
 
 export interface TrainOptions {
@@ -18,9 +18,21 @@ export interface TrainOptions {
     readonly dataset?: string;
     readonly async?: boolean;
     readonly dryRun?: boolean;
+    readonly json?: boolean;
 }
 
-async function invoke<T>(context: CliContext, functionName: string, payload: unknown, async = false): Promise<T | undefined> {
+/** The flags that shape a training job, which a dry run (data prep alone) cannot use. */
+const JOB_FLAGS: Partial<Record<keyof TrainOptions, string>> = {
+    epochs: "--epochs",
+    learningRate: "--learning-rate",
+    batchSize: "--batch-size",
+    trainOnlyTopLayer: "--train-only-top-layer",
+    skipDataPrep: "--skip-data-prep",
+    dataset: "--dataset",
+    async: "--async",
+};
+
+async function send(context: CliContext, functionName: string, payload: unknown, async: boolean): Promise<InvokeCommandOutput> {
     let response;
     try {
         response = await context.aws.lambda.send(
@@ -33,8 +45,11 @@ async function invoke<T>(context: CliContext, functionName: string, payload: unk
     } catch (error) {
         throw explainAwsError(error, `invoking ${functionName}`);
     }
-    if (async) return undefined;
-    const read = readInvokeResult<T>(response);
+    return response;
+}
+
+async function invoke<T>(context: CliContext, functionName: string, payload: unknown): Promise<T> {
+    const read = readInvokeResult<T>(await send(context, functionName, payload, false));
     if ("functionError" in read) throw new CliError(`${functionName} failed (${read.functionError}): ${read.detail}`);
     return read.result;
 }
@@ -63,10 +78,16 @@ function triggerPayload(options: TrainOptions): Record<string, unknown> {
     return Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined));
 }
 
-async function dryRun(context: CliContext): Promise<void> {
+async function dryRun(context: CliContext, options: TrainOptions): Promise<void> {
+    const given = Object.entries(JOB_FLAGS).filter(([key]) => options[key as keyof TrainOptions] !== undefined).map(([, flag]) => flag);
+    if (!options.spot) given.push("--no-spot");
+    if (given.length > 0) {
+        throw new CliError(`--dry-run only counts the images data prep would use, so ${given.join(", ")} would do nothing: leave ${given.length > 1 ? "them" : "it"} out.`, EXIT.usage);
+    }
     const functionName = await context.stack.name("dataPrepFunction");
-    const result = (await invoke<DataPrepResult>(context, functionName, { dryRun: true }))!;
+    const result = await invoke<DataPrepResult>(context, functionName, { dryRun: true });
     if (!result.success) throw new CliError(`Data prep (dry run) failed: ${result.error}`);
+    if (options.json) return context.out(JSON.stringify(result, null, 2));
     context.out(`Dry run: nothing was written. ${result.trainingImages} training, ${result.validationImages} validation and ${result.testImages} test images.`);
     context.out(countsTable(result.classDistribution));
     context.out(`Repaired JPEGs (end marker added): ${result.repairedImages}`);
@@ -82,23 +103,42 @@ async function dryRun(context: CliContext): Promise<void> {
     }
 }
 
+/** The hyperparameters train.py reads, without the toolkit's own (sagemaker_*). */
+function hyperparameterLine(hyperParameters: Record<string, string>): string {
+    return Object.entries(hyperParameters)
+        .filter(([key]) => !key.startsWith("sagemaker_"))
+        .map(([key, value]) => `${key}=${value}`)
+        .join(" ");
+}
+
 export async function train(context: CliContext, options: TrainOptions): Promise<void> {
-    if (options.dryRun) return dryRun(context);
+    if (options.dryRun) return dryRun(context, options);
     const functionName = await context.stack.name("triggerFunction");
     const payload = triggerPayload(options);
     if (options.async) {
-        await invoke(context, functionName, payload, true);
-        context.out(`Training requested (asynchronous invocation of ${functionName} accepted).`);
-        context.out("Next: npx bootboots status --watch");
+        const response = await send(context, functionName, payload, true);
+        // Lambda runs an asynchronous event under the request id it answered with, and the trigger names the job after it.
+        const requestId = response.$metadata.requestId;
+        const jobName = requestId ? trainingJobName(requestId) : undefined;
+        if (options.json) return context.out(JSON.stringify({ accepted: true, requestId, trainingJobName: jobName }, null, 2));
+        context.out(`Training requested (asynchronous invocation of ${functionName} accepted, request ${requestId}).`);
+        if (jobName) {
+            context.out(`The job will be ${jobName} once data prep is done.`);
+            context.out(`Next: npx bootboots status ${jobName} --watch`);
+        } else {
+            context.out("Next: npx bootboots status --watch");
+        }
         return;
     }
     context.err(options.skipDataPrep || options.dataset ? "Starting the training job..." : "Preparing the dataset and starting the training job...");
-    const result = (await invoke<TriggerResult>(context, functionName, payload))!;
+    const result = await invoke<TriggerResult>(context, functionName, payload);
     if (!result.success) throw new CliError(`Training was not started: ${result.error}`);
+    if (options.json) return context.out(JSON.stringify(result, null, 2));
     const distribution =
         result.dataPrep && result.dataPrep.success ? result.dataPrep.classDistribution : (await readManifest(context, result.datasetId)).classDistribution;
     context.out(`Training job ${result.trainingJobName}${result.alreadyStarted ? " (already started by this request)" : ""} on dataset ${result.datasetId}`);
     context.out(countsTable(distribution));
+    context.out(`Hyperparameters sent: ${hyperparameterLine(result.hyperParameters)}`);
     context.out(`Console: ${result.consoleUrl}`);
     context.out(`Next: npx bootboots status ${result.trainingJobName} --watch`);
     context.out(`Then: npx bootboots deploy ${result.trainingJobName}`);

@@ -121,9 +121,15 @@ function resolve<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((done) => output.apply((value) => done(value)));
 }
 
+/**
+ * Forgets the stack program's modules, so that the next run reads its config afresh. The
+ * CLI's modules stay: the CLI loads its commands on first use, and a second copy of
+ * cli/errors.ts would make its CliError a different class from the one runCli checks.
+ */
 function forgetProjectModules(): void {
+    const kept = ["node_modules", "tests", "cli"].map((dir) => `${PROJECT_ROOT}${path.sep}${dir}${path.sep}`);
     for (const key of Object.keys(require.cache)) {
-        if (key.startsWith(PROJECT_ROOT) && !key.includes(`${path.sep}node_modules${path.sep}`) && !key.includes(`${path.sep}tests${path.sep}`)) {
+        if (key.startsWith(PROJECT_ROOT) && !kept.some((dir) => key.startsWith(dir)) && !key.includes(`${path.sep}node_modules${path.sep}`)) {
             delete require.cache[key];
         }
     }

@@ -1,9 +1,9 @@
 import { strict as assert } from "assert";
-import { balancedClassWeights, checkDataset, trainingHyperParameters, trainingJobName, trainingJobRequest } from "../../handlers/trainingJob";
+import { balancedClassWeights, checkDataset, trainingHyperParameters, trainingJobRequest } from "../../handlers/trainingJob";
 import { contract, metricDefinitions } from "../../lib/contract";
 import { DatasetManifest } from "../../lib/dataset";
 import { parseFieldText, validateEvent } from "../../lib/eventFields";
-import { TRIGGER_EVENT_RULES, parseTriggerEvent } from "../../lib/triggerEvent";
+import { TRIGGER_EVENT_RULES, parseTriggerEvent, trainingJobName } from "../../lib/triggerEvent";
 
 const CLASSES = ["Boots", "Chi", "NoCat"];
 const SETTINGS = {
