@@ -1,3 +1,7 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
 /** The exit codes of every command (README, "Exit codes"). */
 export const EXIT = {
     ok: 0,
@@ -34,6 +38,22 @@ function endpointUrl(): string {
     return overrides.length ? overrides.map(([key, value]) => `${key}=${value}`).join(", ") : "AWS's public endpoints";
 }
 
+/**
+ * The AWS_PROFILE named, when credentials failed and no config file defines it: the SDK's
+ * provider chain then says only "Could not load credentials from any providers".
+ */
+function unknownProfile(name: string, message: string): string | undefined {
+    const profile = process.env.AWS_PROFILE;
+    if (!profile || !(name === "CredentialsProviderError" || /Could not load credentials/i.test(message))) return undefined;
+    const home = os.homedir();
+    const files = [process.env.AWS_CONFIG_FILE ?? path.join(home, ".aws", "config"), process.env.AWS_SHARED_CREDENTIALS_FILE ?? path.join(home, ".aws", "credentials")];
+    const defined = files.some((file) => {
+        const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+        return new RegExp(`^\\s*\\[(profile\\s+)?${profile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*\\]`, "m").test(text);
+    });
+    return defined ? undefined : profile;
+}
+
 /** Says what an AWS (or network) error means for the person at the terminal, and what to do. */
 export function explainAwsError(error: unknown, doing: string): CliError {
     const name = (error as { name?: string })?.name ?? "Error";
@@ -42,7 +62,7 @@ export function explainAwsError(error: unknown, doing: string): CliError {
     if (/Region is missing/i.test(message)) {
         return new CliError(`No AWS region is configured: set AWS_REGION (for example export AWS_REGION=eu-west-2) or use a profile that has a region.`);
     }
-    const profile = /Profile (\S+) could not be found/i.exec(message)?.[1];
+    const profile = /Profile (\S+) could not be found/i.exec(message)?.[1] ?? unknownProfile(name, message);
     if (profile) {
         return new CliError(`The AWS profile '${profile}' (from AWS_PROFILE) is not in ~/.aws/config or ~/.aws/credentials: check its name with 'aws configure list-profiles'.`);
     }

@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import packageJson from "../package.json";
 import { AwsClients, CliContext } from "./context";
 import { CliError, EXIT } from "./errors";
 import { STACK_NAMES, StackOptions, StackResolver } from "./stack";
@@ -46,12 +47,11 @@ function examples(...lines: string[]): string {
     return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
 }
 
-const VERSION: string = require("../package.json").version;
 
 function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<void>, command: Command) => Promise<void>): Command {
     const program = new Command("bootboots")
         .description("Train, watch, compare, deploy and use the BootBoots cat classifier, using the names from `pulumi stack output`.")
-        .version(VERSION, "--version", "print the version")
+        .version(packageJson.version, "--version", "print the version")
         .option("--stack <name>", "the Pulumi stack to read outputs from (default: the selected stack)");
     for (const [key, source] of Object.entries(STACK_NAMES)) {
         program.addOption(new Option(`${source.flag} <name>`, `the ${key} name (else ${source.env}, else the stack output ${source.output})`));

@@ -1,3 +1,4 @@
+import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, CreateTrainingJobCommand, DeleteEndpointCommand, DescribeTrainingJobCommand, ListTrainingJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { strict as assert } from "assert";
@@ -168,8 +169,9 @@ describe("the bootboots command", function () {
         it("--async returns once the invocation is accepted", async () => {
             const run = await cli("train", "--async", "--skip-data-prep");
             assert.equal(run.code, 0, run.err);
-            assert.match(run.out, /asynchronous invocation of .* accepted/);
-            assert.match(run.out, /Next: npx bootboots status --watch/);
+            assert.match(run.out, /asynchronous invocation of .* accepted, request invoke-\d+\)/);
+            const [, name] = /The job will be (bootboots-[0-9a-f]{24}) once data prep is done\./.exec(run.out)!;
+            assert.ok(run.out.includes(`Next: npx bootboots status ${name} --watch`));
         });
 
         it("refuses a bad flag before invoking anything", async () => {
@@ -220,6 +222,7 @@ describe("the bootboots command", function () {
                     CreationTime: 1_767_225_600,
                     TrainingStartTime: 1_767_225_660,
                     EnableManagedSpotTraining: true,
+                    HyperParameters: { epochs: "5" },
                     SecondaryStatusTransitions: [
                         { Status: "Starting", StartTime: 1_767_225_600, EndTime: 1_767_225_630, StatusMessage: "Preparing the instances for training" },
                         { Status: "Training", StartTime: 1_767_225_660, StatusMessage: "Training image download completed. Training in progress." },
@@ -243,6 +246,37 @@ describe("the bootboots command", function () {
                 assert.match(run.out, /created \S+, started \S+, ended \S+/);
                 assert.match(run.out, /elapsed \d+ s, training/);
                 assert.match(run.out, /train:progress\s+100/);
+            });
+
+            it("status --watch shows elapsed time and each epoch's figures while training: a line per epoch piped, in place on a terminal", async () => {
+                const logs = new CloudWatchLogsClient(clientConfig(moto.endpoint));
+                const group = "/aws/sagemaker/TrainingJobs";
+                await logs.send(new CreateLogGroupCommand({ logGroupName: group })).catch(() => undefined);
+                const stream = `${jobName}/algo-1-1764000000`;
+                await logs.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: stream }));
+                const now = Date.now();
+                const lines = [
+                    "images training=118 validation=33 skipped_undecodable=0",
+                    "epoch=1 phase=head loss=1.900000 accuracy=0.300000 val_loss=1.700000 val_accuracy=0.400000",
+                    "epoch=2 phase=fine_tune loss=1.100000 accuracy=0.650000 val_loss=1.200000 val_accuracy=0.610000",
+                ];
+                await logs.send(
+                    new PutLogEventsCommand({ logGroupName: group, logStreamName: stream, logEvents: lines.map((message, i) => ({ message, timestamp: now + i })) }),
+                );
+                runningUntilDescribed(jobName, 2);
+                const piped = await cli("status", jobName, "--watch", "--interval", "1");
+                assert.equal(piped.code, 0, piped.err);
+                assert.match(piped.out, /^elapsed [\d:]+  epoch 1\/5 \(head\)  loss 1\.9000  accuracy 0\.3000  val_loss 1\.7000  val_accuracy 0\.4000$/m);
+                assert.match(piped.out, /^elapsed [\d:]+  epoch 2\/5 \(fine_tune\)  loss 1\.1000  accuracy 0\.6500  val_loss 1\.2000  val_accuracy 0\.6100$/m);
+                assert.equal(piped.out.match(/epoch 2\/5/g)?.length, 1, "each epoch once");
+                assert.ok(!piped.out.includes("\r"), "no terminal control codes in a pipe");
+
+                runningUntilDescribed(jobName, 2);
+                let terminal = "";
+                const code = await runCli(["status", jobName, "--watch", "--interval", "1"], { out: (t) => (terminal += t), err: () => undefined, interactive: true });
+                assert.equal(code, 0);
+                assert.match(terminal, /\r\x1b\[2Kelapsed [\d:]+  Training  epoch 2\/5 \(fine_tune\)  loss 1\.1000/);
+                assert.ok(!/^elapsed .*epoch 1\/5/m.test(terminal), "a terminal shows the newest epoch in place, not a line per epoch");
             });
 
             it("status --watch follows the job to the end, then shows its per-class evaluation and the deploy command", async () => {
@@ -315,7 +349,7 @@ describe("the bootboots command", function () {
             fs.writeFileSync(huge, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(3_200_000, 7), Buffer.from([0xff, 0xd9])]));
 
             const run = await cli("classify", boots.file, png, huge, chi.file);
-            assert.equal(run.code, 1, "a failed file makes the exit code non-zero");
+            assert.equal(run.code, 3, "a failed file makes the exit code 3: done, but some images failed");
             assert.match(run.out, new RegExp(`${boots.file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: (${CLASSES.join("|")}) \\d+\\.\\d%`));
             assert.ok(run.out.includes(`${chi.file}: `));
             assert.match(run.err, /^error: \S+cat\.png is not a JPEG/m);
@@ -535,6 +569,172 @@ describe("the bootboots command", function () {
                 ),
                 evaluated.out,
             );
+        });
+    });
+
+    describe("as a user runs it (bin/bootboots.js in a child process)", () => {
+        const BIN = path.join(ROOT, "bin", "bootboots.js");
+        const STRONG = "bootboots-strong-12-epochs";
+
+        /** Runs the real command with the test's environment, changed as given (undefined removes a variable). */
+        function bin(args: string[], change: Record<string, string | undefined> = {}): Promise<Run> {
+            const env = { ...process.env };
+            for (const [key, value] of Object.entries(change)) {
+                if (value === undefined) delete env[key];
+                else env[key] = value;
+            }
+            return new Promise((resolve) => {
+                const child = spawn(process.execPath, [BIN, ...args], { env });
+                let out = "";
+                let err = "";
+                child.stdout.on("data", (chunk) => (out += chunk));
+                child.stderr.on("data", (chunk) => (err += chunk));
+                child.on("close", (code) => resolve({ code: code ?? -1, out, err }));
+            });
+        }
+        const noCredentials = {
+            AWS_ACCESS_KEY_ID: undefined,
+            AWS_SECRET_ACCESS_KEY: undefined,
+            AWS_PROFILE: undefined,
+            AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
+            AWS_CONFIG_FILE: "/nonexistent/config",
+        };
+
+        it("evaluate counts an image the model rejects as failed, goes on, lists it and exits 3", async () => {
+            const datasetId = "20260302T120000Z-bad0";
+            const images: ManifestImage[] = [];
+            const files = [...sampleFiles().slice(0, 6).map((s) => ({ name: path.basename(s.file), className: s.className, body: fs.readFileSync(s.file) }))];
+            // A JPEG header on bytes no decoder can read: the serving container answers 400.
+            files.push({ name: "cam-0011-boots.jpg", className: "Boots", body: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(64, 7), Buffer.from([0xff, 0xd9])]) });
+            for (const [i, f] of files.entries()) {
+                const key = `datasets/${datasetId}/test/${f.className}/${i}-${f.name}`;
+                await s3().send(new PutObjectCommand({ Bucket: world.trainingBucket, Key: key, Body: f.body }));
+                images.push({ imageName: f.name, sourceKey: `${IMAGES_PREFIX}${f.name}`, key, class: f.className, split: "test", repaired: false, bytes: f.body.length });
+            }
+            const manifest = { datasetId, classes: CLASSES, images } as unknown as DatasetManifest;
+            await s3().send(new PutObjectCommand({ Bucket: world.trainingBucket, Key: `datasets/${datasetId}/manifest.json`, Body: JSON.stringify(manifest) }));
+            const outDir = path.join(workDir, "rejected");
+            const run = await bin(["evaluate", "--dataset", datasetId, "--out", outDir]);
+            assert.equal(run.code, 3, run.err);
+            assert.match(run.out, /on 6 test images/);
+            assert.match(run.out, /^Failed \(not evaluated\): 1$/m);
+            assert.match(run.out, /^cam-0011-boots\.jpg\s+The model rejected cam-0011-boots\.jpg/m);
+            assert.match(run.err, /^error: 1 of 7 images could not be evaluated \(listed above\); the figures cover the other 6\.$/m);
+            const written = JSON.parse(fs.readFileSync(path.join(outDir, "evaluation.json"), "utf8"));
+            assert.deepEqual(written.failed.map((f: { imageName: string }) => f.imageName), ["cam-0011-boots.jpg"]);
+            assert.equal(written.images, 6);
+        });
+
+        it("classifies a JPEG missing its end marker: the served model repairs it", async () => {
+            const intact = fs.readFileSync(sampleFiles()[0].file);
+            const truncated = path.join(workDir, "truncated.jpg");
+            fs.writeFileSync(truncated, intact.subarray(0, intact.length - 2));
+            const run = await bin(["classify", truncated, "--json"]);
+            assert.equal(run.code, 0, run.err);
+            assert.equal(JSON.parse(run.out)[0].className, sampleFiles()[0].className);
+        });
+
+        it("deploy without the Pulumi CLI shows the model URL and the exact commands to run", async () => {
+            const run = await bin(["deploy", STRONG, "--stack", "sandbox"], {
+                PATH: path.dirname(process.execPath),
+                BOOTBOOTS_ENDPOINT: ENDPOINT,
+                BOOTBOOTS_TRAINING_BUCKET: world.trainingBucket,
+            });
+            assert.equal(run.code, 1);
+            const url = `s3://${MODEL_BUCKET}/training-output/${STRONG}/output/model.tar.gz`;
+            assert.ok(run.err.includes(`then run: pulumi config set modelDataUrl ${url} --stack sandbox && pulumi up --stack sandbox`), run.err);
+        });
+
+        it("says in one sentence when no region is configured, and which region it searched", async () => {
+            const noRegion = await bin(["status"], { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_CONFIG_FILE: "/nonexistent/config" });
+            assert.equal(noRegion.code, 1);
+            assert.equal(noRegion.err, "error: No AWS region is configured: set AWS_REGION (for example export AWS_REGION=eu-west-2) or use a profile that has a region.\n");
+            const wrongRegion = await bin(["status"], { AWS_REGION: "us-east-1" });
+            assert.equal(wrongRegion.code, 1);
+            assert.match(wrongRegion.err, /^error: No BootBoots training job in region us-east-1: if the stack is in another region, set AWS_REGION to it; otherwise start one with npx bootboots train\.\n$/);
+        });
+
+        it("prints no SDK warning on a supported Node version, and ends quietly when its pipe closes", async () => {
+            const run = await bin(["status", STRONG]);
+            assert.equal(run.code, 0, run.err);
+            assert.equal(run.err, "", "nothing on stderr");
+            const child = spawn(process.execPath, [BIN, "compare", STRONG, "bootboots-weak-1-epoch"], { env: process.env });
+            child.stdout.destroy();
+            let err = "";
+            child.stderr.on("data", (chunk) => (err += chunk));
+            const code = await new Promise((done) => child.on("close", done));
+            assert.equal(err, "", "no EPIPE stack trace");
+            assert.equal(code, 0);
+        });
+
+        it("classify without credentials says so once and stops; a file it cannot read is named with the reason", async () => {
+            const files = sampleFiles().slice(0, 3).map((s) => s.file);
+            const run = await bin(["classify", ...files], noCredentials);
+            assert.equal(run.code, 1);
+            assert.equal(run.err.trim().split("\n").length, 1, run.err);
+            assert.match(run.err, /^error: No AWS credentials found while .*: run 'aws configure', or set AWS_PROFILE to a profile that has them\.$/m);
+            const unreadable = await bin(["classify", path.join(workDir, "no-such.jpg"), workDir, files[0]]);
+            assert.equal(unreadable.code, 3);
+            assert.match(unreadable.err, /no-such\.jpg: cannot read it \(no such file\)/);
+            assert.match(unreadable.err, /cannot read it \(it is a directory\)/);
+            assert.match(unreadable.out, new RegExp(`${path.basename(files[0])}: \\w+ \\d`));
+        });
+
+        it("names an unknown profile, a bucket that does not exist and where its name came from, and an endpoint it cannot reach", async () => {
+            const profile = await bin(["status"], { ...noCredentials, AWS_PROFILE: "no-such-profile" });
+            assert.match(profile.err, /^error: The AWS profile 'no-such-profile' \(from AWS_PROFILE\) is not in ~\/\.aws\/config or ~\/\.aws\/credentials: check its name with 'aws configure list-profiles'\.$/m);
+            const bucket = await bin(["evaluate", "--training-bucket", "no-such-bucket-123"]);
+            assert.equal(bucket.code, 1);
+            assert.match(bucket.err, /^error: Bucket no-such-bucket-123 \(from --training-bucket\) does not exist in this account and region/m);
+            const refused = await bin(["status"], { AWS_ENDPOINT_URL_SAGEMAKER: "http://127.0.0.1:9" });
+            assert.equal(refused.code, 1);
+            assert.match(refused.err, /^error: Could not connect while listing training jobs \(ECONNREFUSED\): check the endpoint \(.*AWS_ENDPOINT_URL_SAGEMAKER=http:\/\/127\.0\.0\.1:9.*\) and your network\.$/m);
+        });
+
+        it("train echoes the hyperparameters it sent, and refuses training flags with --dry-run", async () => {
+            const run = await bin(["train", "--skip-data-prep", "--epochs", "7"]);
+            assert.equal(run.code, 0, run.err);
+            assert.match(run.out, /^Hyperparameters sent: epochs=7 learning_rate=0\.0001 batch_size=16 .*class_weights=\{.*target_class=Boots max_false_alarm_rate=0\.01$/m);
+            const dry = await bin(["train", "--dry-run", "--epochs", "5"]);
+            assert.equal(dry.code, 2);
+            assert.equal(dry.err, "error: --dry-run only counts the images data prep would use, so --epochs would do nothing: leave it out.\n");
+        });
+
+        it("train --async prints the name the job will have, and status waits for it to appear", async () => {
+            const run = await bin(["train", "--async", "--skip-data-prep", "--json"]);
+            assert.equal(run.code, 0, run.err);
+            const accepted = JSON.parse(run.out);
+            assert.match(accepted.trainingJobName, /^bootboots-[0-9a-f]{24}$/);
+            const status = await bin(["status", accepted.trainingJobName, "--interval", "1", "--json"]);
+            assert.equal(status.code, 0, status.err);
+            assert.equal(JSON.parse(status.out).trainingJobName, accepted.trainingJobName);
+        });
+
+        it("has --json, --version, one-line usage errors, examples and the inherited options in every help", async () => {
+            for (const args of [["status", "--json"], ["deploy", STRONG, "--no-up", "--json"], ["evaluate", "--dataset", "20260301T120000Z-e7a1", "--json"]]) {
+                const run = await bin(args);
+                assert.equal(run.code, 0, `${args.join(" ")}: ${run.err}`);
+                assert.doesNotThrow(() => JSON.parse(run.out), `${args.join(" ")} prints JSON`);
+            }
+            const version = await bin(["--version"]);
+            assert.equal(version.out.trim(), JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version);
+            const usage = await bin(["status", "--bogus"]);
+            assert.equal(usage.code, 2);
+            assert.equal(usage.err, "error: unknown option '--bogus'\n(see 'bootboots status --help')\n");
+            const help = await bin(["--help"]);
+            assert.match(help.out, /Examples:\n {2}\$ npx bootboots train/);
+            assert.match(help.out, /Exit codes: 0 success, 1 failure .*, 2 usage error, 3 done but some images failed\./);
+            const statusHelp = await bin(["status", "--help"]);
+            assert.match(statusHelp.out, /Global Options:[\s\S]*--stack <name>[\s\S]*--training-bucket <name>/);
+        });
+
+        it("starts in well under a second from the compiled CLI", async () => {
+            assert.ok(fs.existsSync(path.join(ROOT, "dist", "cli", "main.js")), "npm test builds dist/ (the prepare script does on npm ci)");
+            const started = Date.now();
+            const run = await bin(["--help"]);
+            const seconds = (Date.now() - started) / 1000;
+            assert.equal(run.code, 0);
+            assert.ok(seconds < 1.0, `bootboots --help took ${seconds} s`);
         });
     });
 

@@ -41,19 +41,21 @@ export async function startInvokeServer(functions: Record<string, Handler>): Pro
             const body = Buffer.concat(chunks).toString("utf8");
             const payload = body ? JSON.parse(body) : {};
             invocations.push({ functionName, payload });
+            // As Lambda does, the function runs under the request id the Invoke call answers with.
+            const requestId = `invoke-${invocations.length}`;
             if (req.headers["x-amz-invocation-type"] === "Event") {
                 // Asynchronous: Lambda accepts the event (202) and runs it on its own.
-                res.writeHead(202);
+                res.writeHead(202, { "x-amzn-requestid": requestId });
                 res.end();
-                void handler(payload, { awsRequestId: `invoke-${invocations.length}` }).catch(() => undefined);
+                void handler(payload, { awsRequestId: requestId }).catch(() => undefined);
                 return;
             }
             try {
-                const result = await handler(payload, { awsRequestId: `invoke-${invocations.length}` });
-                res.writeHead(200, { "content-type": "application/json", "x-amz-executed-version": "$LATEST" });
+                const result = await handler(payload, { awsRequestId: requestId });
+                res.writeHead(200, { "content-type": "application/json", "x-amz-executed-version": "$LATEST", "x-amzn-requestid": requestId });
                 res.end(JSON.stringify(result));
             } catch (error) {
-                res.writeHead(200, { "content-type": "application/json", "x-amz-function-error": "Unhandled" });
+                res.writeHead(200, { "content-type": "application/json", "x-amz-function-error": "Unhandled", "x-amzn-requestid": requestId });
                 res.end(JSON.stringify({ errorType: (error as Error).name, errorMessage: (error as Error).message }));
             }
         });
