@@ -43,6 +43,8 @@ export interface StackConfig {
     readonly endpointMaxConcurrency: number;
     /** Warm instances kept, 0 (off) to endpointMaxConcurrency (default 0). */
     readonly endpointProvisionedConcurrency: number;
+    /** Worst-case on-demand cost in USD above which `bootboots tune` asks for --yes (default 10). */
+    readonly maxTuningCostUsd: number;
     /** Adopt the data buckets a `pulumi destroy` left behind instead of creating them (default false). */
     readonly adoptExistingBuckets: boolean;
 }
@@ -235,6 +237,11 @@ export function parseStackConfig(read: RawConfig): StackConfig {
             ? 0
             : parseInteger("endpointProvisionedConcurrency", rawProvisioned, 0, endpointMaxConcurrency, String(Math.min(1, endpointMaxConcurrency)));
 
+    const rawTuningCost = get("maxTuningCostUsd");
+    const maxTuningCostUsd =
+        rawTuningCost === undefined ? contract.tuning.maxTuningCostUsd : parseNumber("maxTuningCostUsd", rawTuningCost, "a cost in USD, at least 0", "10");
+    if (!(maxTuningCostUsd >= 0)) throw new ConfigError("maxTuningCostUsd", rawTuningCost ?? "", "must be a cost in USD, at least 0", "10");
+
     const rawAdopt = get("adoptExistingBuckets");
     const adoptExistingBuckets = rawAdopt === undefined ? false : parseBoolean("adoptExistingBuckets", rawAdopt);
 
@@ -258,6 +265,7 @@ export function parseStackConfig(read: RawConfig): StackConfig {
         endpointMemoryMb,
         endpointMaxConcurrency,
         endpointProvisionedConcurrency,
+        maxTuningCostUsd,
         adoptExistingBuckets,
     };
 }

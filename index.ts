@@ -57,3 +57,6 @@ export const dataPrepFunctionName = pipeline.dataPrepFunction.name;
 export const triggerTrainingFunctionName = pipeline.triggerFunction.name;
 export const trainingScriptUri = pipeline.trainingScriptUri;
 export const endpointName = endpoint?.endpoint.name;
+// What `bootboots tune` needs for its cost estimate.
+export const trainingInstanceType = config.trainingInstanceType;
+export const maxTuningCostUsd = config.maxTuningCostUsd;

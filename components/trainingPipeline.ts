@@ -247,6 +247,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                     METRIC_DEFINITIONS: JSON.stringify(metricDefinitions),
                     TARGET_CLASS: args.targetClass,
                     MAX_FALSE_ALARM_RATE: pulumi.output(args.maxFalseAlarmRate).apply(String),
+                    TUNING_SPACE: JSON.stringify(contract.tuning),
                 },
                 statements: [
                     {
@@ -254,6 +255,13 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                         Effect: "Allow",
                         Action: ["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"],
                         Resource: pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:training-job/${TRAINING_JOB_NAME_PREFIX}*`,
+                    },
+                    {
+                        // The tuner names its training jobs after the tuning job, so they keep the prefix too.
+                        Sid: "RunTuningJobs",
+                        Effect: "Allow",
+                        Action: ["sagemaker:AddTags", "sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob"],
+                        Resource: pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:hyper-parameter-tuning-job/${TRAINING_JOB_NAME_PREFIX}*`,
                     },
                     {
                         Sid: "PassSageMakerRole",

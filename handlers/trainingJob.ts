@@ -1,10 +1,10 @@
-import type { CreateTrainingJobRequest } from "@aws-sdk/client-sagemaker";
-import type { MetricDefinition } from "../lib/contract";
+import type { CreateHyperParameterTuningJobRequest, CreateTrainingJobRequest } from "@aws-sdk/client-sagemaker";
+import type { MetricDefinition, TuningSpace } from "../lib/contract";
 import { contract } from "../lib/contract";
 import { DatasetManifest, datasetPrefix } from "../lib/dataset";
 import { userFacingError } from "../lib/errors";
 import { CHECKPOINTS_PREFIX, CONTAINER_CHANNELS_DIR, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
-import { MAX_RUNTIME_LIMIT_SECONDS, TriggerEvent } from "../lib/triggerEvent";
+import { MAX_RUNTIME_LIMIT_SECONDS, TriggerEvent, TuneRequest } from "../lib/triggerEvent";
 
 /** Below this many training images a fine-tuned model is not worth the instance hours. */
 export const MIN_TRAINING_IMAGES = 50;
@@ -37,6 +37,8 @@ export interface TrainingJobSettings {
     readonly targetClass: string;
     /** The false-alarm rate that threshold may not exceed on the validation set. */
     readonly maxFalseAlarmRate: number;
+    /** What a tuning job searches, and for which objective. */
+    readonly tuning: TuningSpace;
 }
 
 /** Balanced weights, N / (K · n_c) over the training counts: each class weighs as much in the loss. */
@@ -107,14 +109,8 @@ export function trainingHyperParameters(
     };
 }
 
-/** The whole CreateTrainingJob request for one event on one dataset. */
-export function trainingJobRequest(
-    jobName: string,
-    event: TriggerEvent,
-    settings: TrainingJobSettings,
-    manifest: DatasetManifest,
-    requestId: string,
-): CreateTrainingJobRequest {
+/** What a training job and a tuning job's training-job definition share: image, channels, instance, limits. */
+function jobDefinition(checkpointName: string, event: TriggerEvent, settings: TrainingJobSettings, manifest: DatasetManifest) {
     const datasetUri = `s3://${settings.trainingBucket}/${datasetPrefix(manifest.datasetId)}`;
     const channel = (name: string, s3Uri: string) => ({
         ChannelName: name,
@@ -122,18 +118,12 @@ export function trainingJobRequest(
         DataSource: { S3DataSource: { S3DataType: "S3Prefix" as const, S3Uri: s3Uri, S3DataDistributionType: "FullyReplicated" as const } },
     });
     return {
-        TrainingJobName: jobName,
         RoleArn: settings.sagemakerRoleArn,
         AlgorithmSpecification: {
             TrainingImage: settings.trainingImageUri,
-            TrainingInputMode: "File",
+            TrainingInputMode: "File" as const,
             MetricDefinitions: settings.metricDefinitions.map((m) => ({ Name: m.Name, Regex: m.Regex })),
         },
-        HyperParameters: trainingHyperParameters(
-            event,
-            settings,
-            Object.fromEntries(settings.classes.map((c) => [c, manifest.classDistribution[c].training])),
-        ),
         InputDataConfig: [
             channel("training", `${datasetUri}training/`),
             channel("validation", `${datasetUri}validation/`),
@@ -149,12 +139,69 @@ export function trainingJobRequest(
         EnableManagedSpotTraining: event.spot,
         EnableNetworkIsolation: settings.networkIsolation,
         CheckpointConfig: event.spot
-            ? { S3Uri: `s3://${settings.modelBucket}/${CHECKPOINTS_PREFIX}${jobName}/`, LocalPath: CHECKPOINT_LOCAL_PATH }
+            ? { S3Uri: `s3://${settings.modelBucket}/${CHECKPOINTS_PREFIX}${checkpointName}/`, LocalPath: CHECKPOINT_LOCAL_PATH }
             : undefined,
-        Tags: [
-            { Key: "project", Value: "bootboots-ai" },
-            { Key: "bootboots:datasetId", Value: manifest.datasetId },
-            { Key: "bootboots:requestId", Value: requestId },
-        ],
+    };
+}
+
+function tags(manifest: DatasetManifest, requestId: string) {
+    return [
+        { Key: "project", Value: "bootboots-ai" },
+        { Key: "bootboots:datasetId", Value: manifest.datasetId },
+        { Key: "bootboots:requestId", Value: requestId },
+    ];
+}
+
+const trainingCounts = (settings: TrainingJobSettings, manifest: DatasetManifest) =>
+    Object.fromEntries(settings.classes.map((c) => [c, manifest.classDistribution[c].training]));
+
+/** The whole CreateTrainingJob request for one event on one dataset. */
+export function trainingJobRequest(
+    jobName: string,
+    event: TriggerEvent,
+    settings: TrainingJobSettings,
+    manifest: DatasetManifest,
+    requestId: string,
+): CreateTrainingJobRequest {
+    return {
+        TrainingJobName: jobName,
+        HyperParameters: trainingHyperParameters(event, settings, trainingCounts(settings, manifest)),
+        ...jobDefinition(jobName, event, settings, manifest),
+        Tags: tags(manifest, requestId),
+    };
+}
+
+/**
+ * The CreateHyperParameterTuningJob request: the tuner searches the space of the contract
+ * (docs/design.md, "Tuning") for the objective, stopping weak training jobs early; every
+ * other hyperparameter is static. Each training job the tuner starts is named after the
+ * tuning job, so it keeps the bootboots- prefix.
+ */
+export function tuningJobRequest(
+    jobName: string,
+    event: TriggerEvent & { readonly tune: TuneRequest },
+    settings: TrainingJobSettings,
+    manifest: DatasetManifest,
+    requestId: string,
+): CreateHyperParameterTuningJobRequest {
+    const space = settings.tuning;
+    const tuned = new Set([...space.continuous, ...space.categorical].map((range) => range.name));
+    const staticHyperParameters = Object.fromEntries(
+        Object.entries(trainingHyperParameters(event, settings, trainingCounts(settings, manifest))).filter(([name]) => !tuned.has(name)),
+    );
+    return {
+        HyperParameterTuningJobName: jobName,
+        HyperParameterTuningJobConfig: {
+            Strategy: space.strategy,
+            HyperParameterTuningJobObjective: { Type: space.objective.type, MetricName: space.objective.metric },
+            ResourceLimits: { MaxNumberOfTrainingJobs: event.tune.maxJobs, MaxParallelTrainingJobs: event.tune.parallelJobs },
+            ParameterRanges: {
+                ContinuousParameterRanges: space.continuous.map((r) => ({ Name: r.name, MinValue: r.min, MaxValue: r.max, ScalingType: r.scaling })),
+                CategoricalParameterRanges: space.categorical.map((r) => ({ Name: r.name, Values: [...r.values] })),
+            },
+            TrainingJobEarlyStoppingType: "Auto",
+        },
+        TrainingJobDefinition: { StaticHyperParameters: staticHyperParameters, ...jobDefinition(jobName, event, settings, manifest) },
+        Tags: tags(manifest, requestId),
     };
 }

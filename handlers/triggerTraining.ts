@@ -1,13 +1,22 @@
 import { InvokeCommand, InvokeCommandOutput, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { CreateTrainingJobCommand, DescribeTrainingJobCommand, DescribeTrainingJobResponse, SageMakerClient } from "@aws-sdk/client-sagemaker";
+import {
+    CreateHyperParameterTuningJobCommand,
+    CreateHyperParameterTuningJobRequest,
+    CreateTrainingJobCommand,
+    DescribeHyperParameterTuningJobCommand,
+    DescribeHyperParameterTuningJobResponse,
+    DescribeTrainingJobCommand,
+    DescribeTrainingJobResponse,
+    SageMakerClient,
+} from "@aws-sdk/client-sagemaker";
 import { DataPrepResult, DataPrepSuccess, DatasetManifest, DatasetPointer, datasetPrefix } from "../lib/dataset";
 import { awsErrorName, describeAwsError, isAccessDenied, isMissingObject, isUserFacing, userFacingError } from "../lib/errors";
 import { readInvokeResult } from "../lib/invokeResult";
 import { LATEST_DATASET_KEY, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
-import { TriggerResult, TriggerSuccess, parseTriggerEvent, trainingJobName } from "../lib/triggerEvent";
+import { TriggerEvent, TriggerResult, TriggerSuccess, TuningSuccess, parseTriggerEvent, trainingJobName, tuningJobName } from "../lib/triggerEvent";
 import { requiredEnv } from "./env";
-import { TrainingJobSettings, checkDataset, trainingJobRequest } from "./trainingJob";
+import { TrainingJobSettings, checkDataset, trainingJobRequest, tuningJobRequest } from "./trainingJob";
 
 /** Invocations of data prep in all when Lambda answers 429 (too many requests: data prep never started). */
 const DATA_PREP_INVOKE_ATTEMPTS = 5;
@@ -51,6 +60,7 @@ export function triggerSettingsFromEnv(env: NodeJS.ProcessEnv): TriggerSettings 
         metricDefinitions: JSON.parse(required("METRIC_DEFINITIONS")),
         targetClass: required("TARGET_CLASS"),
         maxFalseAlarmRate: Number(required("MAX_FALSE_ALARM_RATE")),
+        tuning: JSON.parse(required("TUNING_SPACE")),
     };
 }
 
@@ -112,15 +122,15 @@ async function describeJob(clients: TriggerClients, jobName: string): Promise<De
 }
 
 /** What the user reads when CreateTrainingJob is refused. */
-function createJobError(error: unknown, jobName: string, spot: boolean, instanceType: string): Error {
+function createJobError(error: unknown, kind: "training job" | "tuning job", jobName: string, spot: boolean, instanceType: string): Error {
     if (awsErrorName(error) === "ResourceLimitExceeded" && spot) {
         return userFacingError(
-            `SageMaker refused training job ${jobName}: the account's quota for spot training on ${instanceType} is used up ` +
+            `SageMaker refused ${kind} ${jobName}: the account's quota for spot training on ${instanceType} is used up ` +
                 `(${(error as Error).message}). Train on demand with {"spot": false} (npx bootboots train --no-spot), ` +
                 `or ask for a higher "${instanceType} for spot training job usage" quota in Service Quotas.`,
         );
     }
-    return userFacingError(describeAwsError(error, `training job ${jobName}`, "check the instance type and the stack's region"));
+    return userFacingError(describeAwsError(error, `${kind} ${jobName}`, "check the instance type and the stack's region"));
 }
 
 function success(
@@ -152,9 +162,89 @@ function alreadyStarted(settings: TriggerSettings, jobName: string, job: Describ
     return success(settings, jobName, datasetId, hps, null, true);
 }
 
+async function describeTuningJob(clients: TriggerClients, jobName: string): Promise<DescribeHyperParameterTuningJobResponse | undefined> {
+    try {
+        return await clients.sagemaker.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: jobName }));
+    } catch (error) {
+        const name = awsErrorName(error);
+        if (name === "ValidationException" || name === "ResourceNotFound") return undefined;
+        throw userFacingError(describeAwsError(error, `tuning job ${jobName}`, "check the trigger's role"));
+    }
+}
+
+function tuningSuccess(
+    settings: TriggerSettings,
+    jobName: string,
+    datasetId: string,
+    request: Pick<CreateHyperParameterTuningJobRequest, "TrainingJobDefinition" | "HyperParameterTuningJobConfig">,
+    dataPrep: DataPrepResult | null,
+    alreadyStarted: boolean,
+): TuningSuccess {
+    const limits = request.HyperParameterTuningJobConfig?.ResourceLimits;
+    return {
+        success: true,
+        tuningJobName: jobName,
+        datasetId,
+        staticHyperParameters: request.TrainingJobDefinition?.StaticHyperParameters ?? {},
+        maxJobs: limits?.MaxNumberOfTrainingJobs ?? 0,
+        parallelJobs: limits?.MaxParallelTrainingJobs ?? 0,
+        consoleUrl: `https://${settings.region}.console.aws.amazon.com/sagemaker/home?region=${settings.region}#/hyper-tuning-jobs/${jobName}`,
+        dataPrep,
+        alreadyStarted,
+    };
+}
+
+function tuningAlreadyStarted(settings: TriggerSettings, jobName: string, job: DescribeHyperParameterTuningJobResponse): TuningSuccess {
+    const datasetUri = job.TrainingJobDefinition?.InputDataConfig?.find((c) => c.ChannelName === "training")?.DataSource?.S3DataSource?.S3Uri ?? "";
+    const datasetId = /datasets\/([^/]+)\//.exec(datasetUri)?.[1] ?? "";
+    return tuningSuccess(settings, jobName, datasetId, job, null, true);
+}
+
+/** The existing job a retried invocation of this request id already started, if any. */
+async function startedBefore(clients: TriggerClients, settings: TriggerSettings, event: TriggerEvent, requestId: string): Promise<TriggerResult | undefined> {
+    if (event.tune) {
+        const jobName = tuningJobName(requestId);
+        const existing = await describeTuningJob(clients, jobName);
+        return existing && tuningAlreadyStarted(settings, jobName, existing);
+    }
+    const jobName = trainingJobName(requestId);
+    const existing = await describeJob(clients, jobName);
+    return existing && alreadyStarted(settings, jobName, existing);
+}
+
+/** Starts the training job, or with `tune` the tuning job; a concurrent retry that got there first is reported as such. */
+async function startJob(
+    clients: TriggerClients,
+    settings: TriggerSettings,
+    event: TriggerEvent,
+    manifest: DatasetManifest,
+    requestId: string,
+    dataPrep: DataPrepResult | null,
+): Promise<TriggerResult> {
+    const tune = event.tune;
+    const jobName = tune ? tuningJobName(requestId) : trainingJobName(requestId);
+    try {
+        if (tune) {
+            const request = tuningJobRequest(jobName, { ...event, tune }, settings, manifest, requestId);
+            await clients.sagemaker.send(new CreateHyperParameterTuningJobCommand(request));
+            return tuningSuccess(settings, jobName, manifest.datasetId, request, dataPrep, false);
+        }
+        const request = trainingJobRequest(jobName, event, settings, manifest, requestId);
+        await clients.sagemaker.send(new CreateTrainingJobCommand(request));
+        return success(settings, jobName, manifest.datasetId, request.HyperParameters!, dataPrep, false);
+    } catch (error) {
+        if (awsErrorName(error) === "ResourceInUse") {
+            const existing = await startedBefore(clients, settings, event, requestId);
+            if (existing) return existing;
+        }
+        throw createJobError(error, tune ? "tuning job" : "training job", jobName, event.spot, event.instanceType);
+    }
+}
+
 /**
- * Validates the event, prepares (or picks) a dataset, and starts one SageMaker training
- * job per request id: a retried invocation reports the job it already started.
+ * Validates the event, prepares (or picks) a dataset, and starts one SageMaker training job
+ * (or, with `tune`, one tuning job) per request id: a retried invocation reports the job it
+ * already started.
  */
 export async function triggerTraining(
     clients: TriggerClients,
@@ -164,9 +254,8 @@ export async function triggerTraining(
 ): Promise<TriggerResult> {
     try {
         const event = parseTriggerEvent(rawEvent, settings);
-        const jobName = trainingJobName(requestId);
-        const existing = await describeJob(clients, jobName);
-        if (existing) return alreadyStarted(settings, jobName, existing);
+        const existing = await startedBefore(clients, settings, event, requestId);
+        if (existing) return existing;
 
         let dataPrep: DataPrepResult | null = null;
         let datasetId: string;
@@ -194,19 +283,7 @@ export async function triggerTraining(
                 `pick one listed there, or invoke without "skipDataPrep" to prepare a new one.`,
         );
         checkDataset(manifest, settings.classes);
-
-        const request = trainingJobRequest(jobName, event, settings, manifest, requestId);
-        try {
-            await clients.sagemaker.send(new CreateTrainingJobCommand(request));
-        } catch (error) {
-            // A concurrent retry of this invocation created the job first.
-            if (awsErrorName(error) === "ResourceInUse") {
-                const job = await describeJob(clients, jobName);
-                if (job) return alreadyStarted(settings, jobName, job);
-            }
-            throw createJobError(error, jobName, event.spot, event.instanceType);
-        }
-        return success(settings, jobName, datasetId, request.HyperParameters!, dataPrep, false);
+        return await startJob(clients, settings, event, manifest, requestId, dataPrep);
     } catch (error) {
         if (isUserFacing(error)) return { success: false, error: error.message };
         return { success: false, error: `Unexpected error: ${(error as Error).message ?? String(error)}` };

@@ -40,6 +40,8 @@ export interface Contract {
         readonly fileName: string;
         readonly url: string;
     };
+    /** The search space and objective of a tuning job (docs/design.md, "Tuning"). */
+    readonly tuning: TuningSpace;
     readonly serving: {
         readonly signature: string;
         readonly contentType: string;
@@ -49,10 +51,21 @@ export interface Contract {
     };
 }
 
+export interface TuningSpace {
+    readonly strategy: "Bayesian" | "Random" | "Hyperband" | "Grid";
+    /** The metric the tuner maximizes: one of the metric definitions. */
+    readonly objective: { readonly type: "Maximize" | "Minimize"; readonly metric: string };
+    /** Bounds as strings, as the tuning API takes them. */
+    readonly continuous: readonly { readonly name: string; readonly min: string; readonly max: string; readonly scaling: "Linear" | "Logarithmic" }[];
+    readonly categorical: readonly { readonly name: string; readonly values: readonly string[] }[];
+    /** Above this worst-case on-demand cost `bootboots tune` asks for --yes (stack config maxTuningCostUsd). */
+    readonly maxTuningCostUsd: number;
+}
+
 export interface MetricDefinition {
     readonly Name: string;
     readonly Regex: string;
 }
 
-export const contract: Contract = contractJson;
+export const contract: Contract = contractJson as Contract;
 export const metricDefinitions: readonly MetricDefinition[] = metricDefinitionsJson;

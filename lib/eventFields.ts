@@ -6,7 +6,7 @@ import { userFacingError } from "./errors";
  * help from the same rules, so a range is written once.
  */
 export interface FieldRule {
-    readonly kind: "boolean" | "integer" | "number" | "string";
+    readonly kind: "boolean" | "integer" | "number" | "string" | "object";
     readonly allowed: string;
     readonly check: (value: unknown) => boolean;
 }
@@ -38,6 +38,11 @@ export function oneOfField(values: readonly string[]): FieldRule {
     return { kind: "string", allowed: `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`, check: (v) => values.includes(v as string) };
 }
 
+/** A JSON object whose own fields the caller checks with validateEvent (and its field prefix). */
+export function objectField(allowed: string): FieldRule {
+    return { kind: "object", allowed, check: (v) => typeof v === "object" && v !== null && !Array.isArray(v) };
+}
+
 /** Parses a command-line value by the rule's kind, or returns why it is refused. */
 export function parseFieldText(rule: FieldRule, text: string): { value: unknown } | { error: string } {
     let value: unknown = text;
@@ -51,7 +56,7 @@ export function parseFieldText(rule: FieldRule, text: string): { value: unknown 
  * members of Object.prototype such as `__proto__` or `toString`) or a value that breaks
  * its rule throws an error naming the field, its value and what is allowed.
  */
-export function validateEvent<T>(event: unknown, rules: Readonly<Record<string, FieldRule>>, eventName: string): Partial<T> {
+export function validateEvent<T>(event: unknown, rules: Readonly<Record<string, FieldRule>>, eventName: string, fieldPrefix = ""): Partial<T> {
     if (event === undefined || event === null) return {};
     if (typeof event !== "object" || Array.isArray(event)) {
         throw userFacingError(`The ${eventName} event must be a JSON object, got ${JSON.stringify(event)}.`);
@@ -60,11 +65,11 @@ export function validateEvent<T>(event: unknown, rules: Readonly<Record<string, 
     for (const [key, value] of Object.entries(event)) {
         if (!Object.prototype.hasOwnProperty.call(rules, key)) {
             throw userFacingError(
-                `Unknown field ${JSON.stringify(key)} in the ${eventName} event. Allowed fields: ${Object.keys(rules).join(", ")}.`,
+                `Unknown field ${JSON.stringify(fieldPrefix + key)} in the ${eventName} event. Allowed fields: ${Object.keys(rules).map((k) => fieldPrefix + k).join(", ")}.`,
             );
         }
         if (value !== undefined && !rules[key].check(value)) {
-            throw userFacingError(`Invalid "${key}": ${JSON.stringify(value)}. It must be ${rules[key].allowed}.`);
+            throw userFacingError(`Invalid "${fieldPrefix + key}": ${JSON.stringify(value)}. It must be ${rules[key].allowed}.`);
         }
         given[key] = value;
     }

@@ -2,7 +2,7 @@ import { createHash } from "crypto";
 import { contract } from "./contract";
 import { DATASET_ID_PATTERN, DataPrepResult } from "./dataset";
 import { userFacingError } from "./errors";
-import { FieldRule, booleanField, integerField, numberField, oneOfField, patternField, validateEvent } from "./eventFields";
+import { FieldRule, booleanField, integerField, numberField, objectField, oneOfField, patternField, validateEvent } from "./eventFields";
 import { TRAINING_JOB_NAME_PREFIX } from "./layout";
 
 /** A SageMaker instance type, `ml.<family>.<size>`: checked by the stack config, the trigger and the CLI. */
@@ -47,7 +47,32 @@ export interface TriggerEvent {
     readonly maxRuntimeSeconds: number;
     /** `balanced` (N / (K·n_c) from the training counts) or `none`. */
     readonly classWeights: "balanced" | "none";
+    /** Search the hyperparameters with SageMaker's tuner instead of training once. */
+    readonly tune?: TuneRequest;
 }
+
+/** How large a tuning job may grow. */
+export interface TuneRequest {
+    /** Training jobs in all, 2–100 (default 12). */
+    readonly maxJobs: number;
+    /** Training jobs at once, 1–10 and at most maxJobs (default 3). */
+    readonly parallelJobs: number;
+}
+
+/** The rules of the `tune` object's fields. */
+export const TUNE_RULES: Readonly<Record<keyof TuneRequest, FieldRule>> = {
+    maxJobs: integerField(2, 100),
+    parallelJobs: integerField(1, 10),
+};
+
+export const TUNE_DEFAULTS: TuneRequest = { maxJobs: 12, parallelJobs: 3 };
+
+/** The name of the tuning job a request id starts: like a training job's, within the tuner's 32-character limit. */
+export function tuningJobName(requestId: string): string {
+    return `${TRAINING_JOB_NAME_PREFIX}${createHash("sha256").update(`tune:${requestId}`).digest("hex").slice(0, 32 - TRAINING_JOB_NAME_PREFIX.length)}`;
+}
+
+export const TUNING_JOB_NAME_PATTERN = new RegExp(`^${TRAINING_JOB_NAME_PREFIX}[0-9a-f]{${32 - TRAINING_JOB_NAME_PREFIX.length}}$`);
 
 /** Each payload field's rule: the trigger validates with them, the CLI derives its option parsers from them. */
 export const TRIGGER_EVENT_RULES: Readonly<Record<keyof TriggerEvent, FieldRule>> = {
@@ -62,6 +87,7 @@ export const TRIGGER_EVENT_RULES: Readonly<Record<keyof TriggerEvent, FieldRule>
     instanceType: patternField(INSTANCE_TYPE_PATTERN, "a SageMaker instance type such as ml.m5.xlarge"),
     maxRuntimeSeconds: integerField(60, MAX_RUNTIME_LIMIT_SECONDS),
     classWeights: oneOfField(["balanced", "none"]),
+    tune: objectField("an object such as {\"maxJobs\": 12, \"parallelJobs\": 3}"),
 };
 
 const defaults = contract.hyperparameterDefaults;
@@ -85,7 +111,16 @@ export function parseTriggerEvent(raw: unknown, stackDefaults: { readonly spot: 
             `Invalid "datasetId": it names an existing dataset, so it needs "skipDataPrep": true (without it a new dataset is prepared).`,
         );
     }
+    let tune: TuneRequest | undefined;
+    if (given.tune !== undefined) {
+        const tuneGiven = validateEvent<TuneRequest>(given.tune, TUNE_RULES, "trigger", "tune.");
+        tune = { maxJobs: tuneGiven.maxJobs ?? TUNE_DEFAULTS.maxJobs, parallelJobs: tuneGiven.parallelJobs ?? TUNE_DEFAULTS.parallelJobs };
+        if (tune.parallelJobs > tune.maxJobs) {
+            throw userFacingError(`Invalid "tune.parallelJobs": ${tune.parallelJobs}. It must be at most "tune.maxJobs" (${tune.maxJobs}).`);
+        }
+    }
     return {
+        tune,
         skipDataPrep: given.skipDataPrep ?? false,
         datasetId: given.datasetId,
         epochs: given.epochs ?? TRIGGER_EVENT_DEFAULTS.epochs,
@@ -121,4 +156,22 @@ export interface TriggerSuccess {
     readonly alreadyStarted: boolean;
 }
 
-export type TriggerResult = TriggerSuccess | { readonly success: false; readonly error: string };
+/** What the trigger returns when it started (or had already started) a tuning job. */
+export interface TuningSuccess {
+    readonly success: true;
+    /** The tuning job's name, derived from the invocation's request id. */
+    readonly tuningJobName: string;
+    readonly datasetId: string;
+    /** The hyperparameters every training job gets; the tuner chooses the others. */
+    readonly staticHyperParameters: Record<string, string>;
+    readonly maxJobs: number;
+    readonly parallelJobs: number;
+    /** The tuning job's page in the SageMaker console. */
+    readonly consoleUrl: string;
+    /** The data-prep result, or null when an existing dataset was used. */
+    readonly dataPrep: DataPrepResult | null;
+    /** True when this request id had already started the tuning job. */
+    readonly alreadyStarted: boolean;
+}
+
+export type TriggerResult = TriggerSuccess | TuningSuccess | { readonly success: false; readonly error: string };

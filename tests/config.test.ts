@@ -18,6 +18,7 @@ describe("stack config rules", () => {
         [{ noCatClass: "Nobody" }, /noCatClass = "Nobody": must be one of classes/],
         [{ classes: '["Boots","Boots"]' }, /classes = .*appears more than once/],
         [{ classes: "Boots,boots,NoCat" }, /bootboots-ai:classes = "Boots,boots,NoCat": classes "Boots" and "boots" differ only by case\. Example: pulumi config set classes/],
+        [{ maxTuningCostUsd: "-1" }, /maxTuningCostUsd = "-1": must be a cost in USD, at least 0/],
         [{ adoptExistingBuckets: "yes" }, /adoptExistingBuckets = "yes": must be true or false/],
         [{ classes: "[]" }, /classes = "\[\]": must be a non-empty list/],
         [{ imagesPrefix: "catcam-training" }, /imagesPrefix = "catcam-training": must be a key prefix that ends with '\/'/],
@@ -58,6 +59,7 @@ describe("stack config rules", () => {
             endpointMemoryMb: 2048,
             endpointMaxConcurrency: 5,
             endpointProvisionedConcurrency: 0,
+            maxTuningCostUsd: 10,
             adoptExistingBuckets: false,
         });
     });

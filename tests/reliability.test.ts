@@ -11,6 +11,7 @@ import { DataPrepFailure, DataPrepSuccess, DatasetManifest } from "../lib/datase
 import { Handler, loadDeployedHandler } from "./support/deployedLambda";
 import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
 import { Moto, clientConfig, sharedMoto } from "./support/moto";
+import { tuningStandIn } from "./support/tuningStandIn";
 import { CONNECTION_RESET, DYNAMODB_THROTTLED, Proxy, RecordedRequest, SLOW_DOWN, startProxy } from "./support/proxy";
 import { MockResource, StackRun, runStack } from "./support/pulumiMocks";
 import { SMALL_SEED, WORLD, seedLabels, seedWorld, tinyJpeg } from "./support/seed";
@@ -262,6 +263,70 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         };
         const error = failed(await (await deployed("trigger-training"))({ skipDataPrep: true }, { awsRequestId: "no-spot-quota" }));
         assert.match(error, /spot training on ml\.m5\.xlarge is used up .*\{"spot": false\} \(npx bootboots train --no-spot\), or ask for a higher "ml\.m5\.xlarge for spot training job usage" quota/);
+    });
+
+    it("tuning, as deployed: one CreateHyperParameterTuningJob within the API's constraints, the same the source sends, and a retry starts nothing new", async () => {
+        const tuning = tuningStandIn();
+        proxy.options = { inject: (request) => tuning.inject(request) };
+        const event = { skipDataPrep: true, datasetId: reference.result.datasetId, epochs: 20, tune: { maxJobs: 12, parallelJobs: 3 } };
+        const trigger = await deployed("trigger-training");
+        const first = await trigger(event, { awsRequestId: "tune-request" });
+        assert.equal(first.success, true, JSON.stringify(first));
+        assert.match(first.tuningJobName, /^bootboots-[0-9a-f]{22}$/);
+        assert.equal(first.tuningJobName.length, 32);
+        assert.deepEqual(tuning.refused, []);
+        const request = tuning.created.get(first.tuningJobName);
+        const config = request.HyperParameterTuningJobConfig;
+        assert.equal(config.Strategy, "Bayesian");
+        assert.deepEqual(config.HyperParameterTuningJobObjective, { Type: "Maximize", MetricName: "validation:macro_f1" });
+        assert.deepEqual(config.ResourceLimits, { MaxNumberOfTrainingJobs: 12, MaxParallelTrainingJobs: 3 });
+        assert.equal(config.TrainingJobEarlyStoppingType, "Auto");
+        assert.deepEqual(config.ParameterRanges, {
+            ContinuousParameterRanges: [
+                { Name: "learning_rate", MinValue: "0.00001", MaxValue: "0.01", ScalingType: "Logarithmic" },
+                { Name: "dropout_rate", MinValue: "0.1", MaxValue: "0.6", ScalingType: "Linear" },
+            ],
+            CategoricalParameterRanges: [
+                { Name: "train_only_top_layer", Values: ["true", "false"] },
+                { Name: "batch_size", Values: ["8", "16", "32"] },
+            ],
+        });
+        const definition = request.TrainingJobDefinition;
+        assert.equal(definition.StaticHyperParameters.epochs, "20");
+        assert.equal(definition.EnableNetworkIsolation, true);
+        assert.deepEqual(definition.AlgorithmSpecification.MetricDefinitions, METRIC_DEFINITIONS);
+        assert.equal(definition.CheckpointConfig.S3Uri, `s3://${WORLD.modelBucket}/checkpoints/${first.tuningJobName}/`);
+        assert.deepEqual(definition.InputDataConfig.map((c: any) => c.ChannelName), ["training", "validation", "test", "code", "base_weights"]);
+
+        const retry = await (await deployed("trigger-training"))(event, { awsRequestId: "tune-request" });
+        assert.equal(retry.tuningJobName, first.tuningJobName);
+        assert.equal(retry.alreadyStarted, true);
+        assert.equal(tuning.created.size, 1, "a retry starts nothing new");
+
+        // The TypeScript source computes the same request.
+        const env = { ...fn("trigger-training").inputs.environment.variables, AWS_REGION: "eu-west-2" };
+        const sourceClients = { s3: new S3Client(clientConfig(proxy.endpoint)), sagemaker: new SageMakerClient(clientConfig(proxy.endpoint)), lambda: new LambdaClient(clientConfig(invoke.endpoint, 1)) };
+        const fromSource = await triggerTraining(sourceClients, triggerSettingsFromEnv(env), event, "tune-source");
+        const sourceName = (fromSource as { tuningJobName: string }).tuningJobName;
+        const same = (name: string, id: string) => JSON.parse(JSON.stringify(tuning.created.get(name)).split(name).join("<job>").split(id).join("<request>"));
+        assert.deepEqual(same(first.tuningJobName, "tune-request"), same(sourceName, "tune-source"));
+    });
+
+    it("refuses a bad tune object by the field's full name, and starts nothing", async () => {
+        const tuning = tuningStandIn();
+        proxy.options = { inject: (request) => tuning.inject(request) };
+        const trigger = await deployed("trigger-training");
+        const cases: [unknown, RegExp][] = [
+            [{ maxJobs: 1 }, /^Invalid "tune\.maxJobs": 1\. It must be an integer from 2 to 100\.$/],
+            [{ parallelJobs: 11 }, /^Invalid "tune\.parallelJobs": 11\. It must be an integer from 1 to 10\.$/],
+            [{ maxJobs: 4, parallelJobs: 5 }, /^Invalid "tune\.parallelJobs": 5\. It must be at most "tune\.maxJobs" \(4\)\.$/],
+            [{ jobs: 3 }, /^Unknown field "tune\.jobs" in the trigger event\. Allowed fields: tune\.maxJobs, tune\.parallelJobs\.$/],
+            ["lots", /^Invalid "tune": "lots"\. It must be an object/],
+        ];
+        for (const [tune, message] of cases) {
+            assert.match(failed(await trigger({ tune }, { awsRequestId: `bad-tune-${JSON.stringify(tune)}` })), message);
+        }
+        assert.equal(tuning.created.size, 0);
     });
 
     it("retries data prep when Lambda answers 429, and runs it once", async () => {

@@ -54,6 +54,8 @@ describe("the stack (Pulumi mocks)", function () {
             triggerTrainingFunctionName: "bootboots-trigger-training-a1b2c3d",
             trainingScriptUri: plain.outputs.trainingScriptUri,
             endpointName: undefined,
+            trainingInstanceType: "ml.m5.xlarge",
+            maxTuningCostUsd: 10,
         });
         assert.match(String(plain.outputs.trainingScriptUri), /^s3:\/\/bootboots-models-123456789012\/code\/sourcedir-[0-9a-f]{16}\.tar\.gz$/);
         for (const type of ["bootboots:storage:DataBuckets", "bootboots:training:TrainingPipeline"]) {
@@ -219,12 +221,21 @@ describe("the stack (Pulumi mocks)", function () {
         assert.equal(policy.get("s3:DeleteObject"), undefined);
     });
 
-    it("lets the trigger run bootboots-* jobs, pass the SageMaker role only to SageMaker, invoke data prep and read datasets/", () => {
+    it("lets the trigger run bootboots-* training and tuning jobs, pass the SageMaker role only to SageMaker, invoke data prep and read datasets/", () => {
         const policy = plain.one("aws:iam/rolePolicy:RolePolicy", "trigger-training");
         const allow = allowed(policy);
-        for (const action of ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"]) {
+        for (const action of ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"]) {
             assert.deepEqual(allow.get(action), ["arn:aws:sagemaker:eu-west-2:123456789012:training-job/bootboots-*"], action);
         }
+        // Tuning jobs: only bootboots-* (the tuner names its training jobs after them).
+        for (const action of ["sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob"]) {
+            assert.deepEqual(allow.get(action), ["arn:aws:sagemaker:eu-west-2:123456789012:hyper-parameter-tuning-job/bootboots-*"], action);
+        }
+        assert.deepEqual(allow.get("sagemaker:AddTags"), [
+            "arn:aws:sagemaker:eu-west-2:123456789012:training-job/bootboots-*",
+            "arn:aws:sagemaker:eu-west-2:123456789012:hyper-parameter-tuning-job/bootboots-*",
+        ]);
+        assert.deepEqual(JSON.parse(plain.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables.TUNING_SPACE).objective.metric, "validation:macro_f1");
         const pass = statementsOf(policy).find((s) => actions(s).includes("iam:PassRole"))!;
         assert.deepEqual(resources(pass), [plain.outputs.sagemakerRoleArn]);
         assert.deepEqual(pass.Condition, { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } });

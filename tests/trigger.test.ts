@@ -2,6 +2,7 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DescribeTrainingJobCommand, ListTrainingJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { strict as assert } from "assert";
+import { contract } from "../lib/contract";
 import * as fs from "fs";
 import * as path from "path";
 import { DatasetManifest } from "../lib/dataset";
@@ -68,6 +69,7 @@ describe("trigger-training", function () {
             networkIsolation: true,
             targetClass: "Boots",
             maxFalseAlarmRate: 0.01,
+            tuning: contract.tuning,
         };
     });
 

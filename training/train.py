@@ -184,6 +184,8 @@ def argument_parser():
     hp.add_argument("--image_size", type=positive_int, default=DEFAULTS["image_size"])
     hp.add_argument("--target_class", default=DECISION["targetClass"])
     hp.add_argument("--max_false_alarm_rate", type=fraction, default=DECISION["maxFalseAlarmRate"])
+    # The tuner passes the name of its objective metric to every training job it starts; the epoch lines print it.
+    hp.add_argument("--_tuning_objective_metric", dest="tuning_objective_metric", default=None)
     paths = parser.add_argument_group("folders (SageMaker sets them through SM_* variables)")
     paths.add_argument("--training", type=optional_path, default=env.get("SM_CHANNEL_TRAINING"))
     paths.add_argument("--validation", type=optional_path, default=env.get("SM_CHANNEL_VALIDATION"))
@@ -357,7 +359,7 @@ def compile_for(model, phase, args):
 # ---------------------------------------------------------------- training with checkpoints
 
 # What a checkpoint must share with this run to be resumed: the data and every hyperparameter.
-IDENTITY_EXCLUDES = {"training", "validation", "test", "model_dir", "output_data_dir", "base_weights_dir", "checkpoint_dir"}
+IDENTITY_EXCLUDES = {"tuning_objective_metric", "training", "validation", "test", "model_dir", "output_data_dir", "base_weights_dir", "checkpoint_dir"}
 
 
 def run_identity(args):
@@ -438,6 +440,20 @@ class JobProgress(keras.callbacks.Callback):
             (directory / "state.json").write_text(json.dumps(state))
 
 
+class ValidationMacroF1(keras.callbacks.Callback):
+    """Adds val_macro_f1 to the epoch's logs: the tuner's objective (class imbalance makes accuracy the wrong one)."""
+
+    def __init__(self, images, labels, classes):
+        super().__init__()
+        self.images = images.astype(np.float32)
+        self.labels = labels
+        self.classes = classes
+
+    def on_epoch_end(self, epoch, logs=None):
+        probabilities = self.model.predict(self.images, batch_size=64, verbose=0)
+        logs["val_macro_f1"] = classification_report(self.labels, probabilities.argmax(axis=1), self.classes)["macro_f1"]
+
+
 class EpochLog(keras.callbacks.Callback):
     """One line per epoch, read by the MetricDefinitions in metric-definitions.json."""
 
@@ -447,7 +463,7 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        figures = " ".join(f"{k}={logs[k]:.6f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs)
+        figures = " ".join(f"{k}={logs[k]:.6f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy", "val_macro_f1") if k in logs)
         print(f"epoch={epoch + 1} phase={self.phase} {figures}", flush=True)
 
 
@@ -475,7 +491,7 @@ def phases(args):
     return [("head", 0, head_epochs), ("fine_tune", head_epochs, args.epochs)]
 
 
-def train(args, train_images, train_data, val_data, class_weight):
+def train(args, train_images, train_data, val_data, class_weight, val_images, val_labels):
     """Trains through the phases, resuming a checkpoint of this run; returns the model holding the best weights and the state."""
     identity = run_identity(args)
     checkpoint = read_checkpoint(args.checkpoint_dir, identity)
@@ -506,7 +522,11 @@ def train(args, train_images, train_data, val_data, class_weight):
             epochs=last,
             initial_epoch=start,
             class_weight=class_weight,
-            callbacks=[JobProgress(args, phase, stopping, identity, best_weights), EpochLog(phase)],
+            callbacks=[
+                ValidationMacroF1(val_images, val_labels, args.classes),
+                JobProgress(args, phase, stopping, identity, best_weights),
+                EpochLog(phase),
+            ],
             verbose=0,
         )
         completed = last
@@ -735,6 +755,8 @@ def main(argv=None):
         as_dataset(train_images, train_labels, args.batch_size, augmentation_layers(args)),
         as_dataset(val_images, val_labels, args.batch_size),
         class_weight,
+        val_images,
+        val_labels,
     )
 
     report = evaluate(model, val_images, val_labels, args.classes)

@@ -133,6 +133,7 @@ export async function train(context: CliContext, options: TrainOptions): Promise
     context.err(options.skipDataPrep || options.dataset ? "Starting the training job..." : "Preparing the dataset and starting the training job...");
     const result = await invoke<TriggerResult>(context, functionName, payload);
     if (!result.success) throw new CliError(`Training was not started: ${result.error}`);
+    if (!("trainingJobName" in result)) throw new CliError(`The trigger started tuning job ${result.tuningJobName}, not a training job: see npx bootboots status ${result.tuningJobName}.`);
     if (options.json) return context.out(JSON.stringify(result, null, 2));
     const distribution =
         result.dataPrep && result.dataPrep.success ? result.dataPrep.classDistribution : (await readManifest(context, result.datasetId)).classDistribution;

@@ -371,3 +371,21 @@ def test_a_weaker_model_on_the_same_test_images_scores_lower(trained, weak):
     weak_report = json.loads((weak.output_data_dir / "evaluation.json").read_text())["test"]
     assert set(strong["predictions"]) == set(weak_report["predictions"])
     assert strong["macro_f1"] > weak_report["macro_f1"] + 0.2, (strong["macro_f1"], weak_report["macro_f1"])
+
+
+def test_a_training_job_of_the_tuner_prints_the_objective_every_epoch(make_job):
+    """As the tuner runs it: values drawn from the ranges, all strings, and the objective's name."""
+    tuning = CONTRACT["tuning"]
+    objective = next(m for m in METRICS if m["Name"] == tuning["objective"]["metric"])
+    drawn = {"learning_rate": "0.000316", "dropout_rate": "0.35", "train_only_top_layer": "false", "batch_size": "16"}
+    assert set(drawn) == {r["name"] for r in tuning["continuous"] + tuning["categorical"]}
+    for r in tuning["continuous"]:
+        assert float(r["min"]) <= float(drawn[r["name"]]) <= float(r["max"])
+    for r in tuning["categorical"]:
+        assert drawn[r["name"]] in r["values"]
+    job, _ = make_job({"epochs": 3}, {**TEST_ONLY, **drawn, "_tuning_objective_metric": objective["Name"]}, name="tuned")
+    code, log = job.run()
+    assert code == 0, log[-3000:]
+    values = re.findall(objective["Regex"], log)
+    assert len(values) == 3, values
+    assert all(0 <= float(v) <= 1 for v in values)

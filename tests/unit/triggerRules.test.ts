@@ -1,9 +1,10 @@
 import { strict as assert } from "assert";
-import { balancedClassWeights, checkDataset, trainingHyperParameters, trainingJobRequest } from "../../handlers/trainingJob";
+import { balancedClassWeights, checkDataset, trainingHyperParameters, trainingJobRequest, tuningJobRequest } from "../../handlers/trainingJob";
+import { tuningRequestProblem } from "../support/tuningStandIn";
 import { contract, metricDefinitions } from "../../lib/contract";
 import { DatasetManifest } from "../../lib/dataset";
 import { parseFieldText, validateEvent } from "../../lib/eventFields";
-import { TRIGGER_EVENT_RULES, parseTriggerEvent, trainingJobName } from "../../lib/triggerEvent";
+import { TRIGGER_EVENT_RULES, parseTriggerEvent, trainingJobName, tuningJobName } from "../../lib/triggerEvent";
 
 const CLASSES = ["Boots", "Chi", "NoCat"];
 const SETTINGS = {
@@ -19,6 +20,7 @@ const SETTINGS = {
     networkIsolation: true,
     targetClass: "Boots",
     maxFalseAlarmRate: 0.01,
+    tuning: contract.tuning,
 };
 const manifest = (counts: Record<string, [number, number]>, trainingImages = 60, testImages = 6): DatasetManifest =>
     ({
@@ -87,5 +89,29 @@ describe("trigger rules", () => {
         assert.equal(request.HyperParameters?.max_false_alarm_rate, "0.01");
         const onDemand = trainingJobRequest("bootboots-abc", { ...event, spot: false }, SETTINGS, manifest({ Boots: [10, 2], Chi: [30, 5], NoCat: [20, 4] }), "req");
         assert.equal(onDemand.CheckpointConfig, undefined);
+    });
+});
+
+describe("tuning rules", () => {
+    it("builds a tuning request within the API's constraints for any allowed size, named within 32 characters", () => {
+        for (const tune of [{ maxJobs: 2, parallelJobs: 1 }, { maxJobs: 12, parallelJobs: 3 }, { maxJobs: 100, parallelJobs: 10 }]) {
+            const event = { ...parseTriggerEvent({ tune }, { spot: true, instanceType: "ml.m5.xlarge" }), tune };
+            const name = tuningJobName(`request-${tune.maxJobs}`);
+            const request = tuningJobRequest(name, event, SETTINGS, manifest({ Boots: [10, 2], Chi: [30, 5], NoCat: [20, 4] }), "req");
+            assert.equal(tuningRequestProblem(request), undefined, JSON.stringify(tune));
+            assert.ok(name.length <= 32);
+        }
+        assert.equal(tuningJobName("r"), tuningJobName("r"));
+        assert.notEqual(tuningJobName("r"), tuningJobName("s"));
+    });
+
+    it("keeps the tuned hyperparameters out of the static ones, and the objective among the metric definitions", () => {
+        const event = { ...parseTriggerEvent({ tune: {} }, { spot: false, instanceType: "ml.m5.xlarge" }), tune: { maxJobs: 12, parallelJobs: 3 } };
+        const request = tuningJobRequest(tuningJobName("r"), event, SETTINGS, manifest({ Boots: [10, 2], Chi: [30, 5], NoCat: [20, 4] }), "req");
+        const statics = Object.keys(request.TrainingJobDefinition!.StaticHyperParameters!);
+        for (const tuned of ["learning_rate", "dropout_rate", "train_only_top_layer", "batch_size"]) assert.ok(!statics.includes(tuned), tuned);
+        assert.ok(statics.includes("epochs") && statics.includes("class_weights"));
+        assert.ok(metricDefinitions.some((m) => m.Name === request.HyperParameterTuningJobConfig!.HyperParameterTuningJobObjective!.MetricName));
+        assert.deepEqual(parseTriggerEvent({ tune: {} }, { spot: false, instanceType: "ml.m5.xlarge" }).tune, { maxJobs: 12, parallelJobs: 3 });
     });
 });
