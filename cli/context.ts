@@ -1,5 +1,6 @@
 import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import type { LambdaClient } from "@aws-sdk/client-lambda";
+import type { PricingClient } from "@aws-sdk/client-pricing";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import type { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
@@ -41,6 +42,11 @@ export class AwsClients {
 
     get logs(): CloudWatchLogsClient {
         return this.get("logs", () => new (require("@aws-sdk/client-cloudwatch-logs") as typeof import("@aws-sdk/client-cloudwatch-logs")).CloudWatchLogsClient({}));
+    }
+
+    /** The Price List API answers in us-east-1 only, whatever the stack's region. */
+    get pricing(): PricingClient {
+        return this.get("pricing", () => new (require("@aws-sdk/client-pricing") as typeof import("@aws-sdk/client-pricing")).PricingClient({ region: "us-east-1" }));
     }
 
     get s3(): S3Client {

@@ -1,5 +1,7 @@
 import {
     DescribeEndpointCommand,
+    DescribeHyperParameterTuningJobCommand,
+    DescribeHyperParameterTuningJobResponse,
     DescribeEndpointConfigCommand,
     DescribeModelCommand,
     DescribeTrainingJobCommand,
@@ -8,6 +10,7 @@ import {
 } from "@aws-sdk/client-sagemaker";
 import * as tar from "tar";
 import { TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+import { TUNING_JOB_NAME_PATTERN } from "../lib/triggerEvent";
 import { Decision, JobEvaluation } from "./comparison";
 import { CliContext } from "./context";
 import { CliError, explainAwsError } from "./errors";
@@ -131,4 +134,29 @@ export async function servingDecision(context: CliContext): Promise<Decision | s
 export function decide(decision: Decision, probabilities: Readonly<Record<string, number>>) {
     const probability = probabilities[decision.target_class] ?? 0;
     return { targetClass: decision.target_class, probability, threshold: decision.threshold, act: probability >= decision.threshold };
+}
+
+/** A tuning job, described; a missing one is named. */
+export async function describeTuningJob(context: CliContext, name: string): Promise<DescribeHyperParameterTuningJobResponse> {
+    try {
+        return await context.aws.sagemaker.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name }));
+    } catch (error) {
+        const code = (error as { name?: string }).name;
+        if (code === "ResourceNotFound" || code === "ValidationException") {
+            throw new CliError(`No tuning job named ${name}: start one with npx bootboots tune.`);
+        }
+        throw explainAwsError(error, `describing tuning job ${name}`);
+    }
+}
+
+/** The name of the training job to deploy for a name given: a tuning job's best training job, or the name itself. */
+export async function deployableJobName(context: CliContext, name: string): Promise<string> {
+    if (!TUNING_JOB_NAME_PATTERN.test(name)) return name;
+    const tuning = await describeTuningJob(context, name);
+    const best = tuning.BestTrainingJob?.TrainingJobName;
+    if (!best) {
+        throw new CliError(`Tuning job ${name} (${tuning.HyperParameterTuningJobStatus}) has no completed training job yet: follow it with npx bootboots status ${name} --watch.`);
+    }
+    context.err(`Tuning job ${name}: its best training job is ${best} (${tuning.BestTrainingJob?.FinalHyperParameterTuningJobObjectiveMetric?.MetricName} ${tuning.BestTrainingJob?.FinalHyperParameterTuningJobObjectiveMetric?.Value}).`);
+    return best;
 }

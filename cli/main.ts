@@ -4,7 +4,7 @@ import { AwsClients, CliContext } from "./context";
 import { CliError, EXIT } from "./errors";
 import { STACK_NAMES, StackOptions, StackResolver } from "./stack";
 import { FieldRule, integerField, numberField, parseFieldText } from "../lib/eventFields";
-import { TRIGGER_EVENT_DEFAULTS, TRIGGER_EVENT_RULES } from "../lib/triggerEvent";
+import { TRIGGER_EVENT_DEFAULTS, TRIGGER_EVENT_RULES, TUNE_DEFAULTS, TUNE_RULES } from "../lib/triggerEvent";
 
 export interface CliIO {
     readonly out: (text: string) => void;
@@ -85,8 +85,25 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
         .action((options, command) => run(async (context) => (await import("./commands/train")).train(context, options), command));
 
     program
+        .command("tune")
+        .description("search the hyperparameters with SageMaker's tuner, after showing the worst-case cost")
+        .option("--max-jobs <n>", `training jobs in all (default ${TUNE_DEFAULTS.maxJobs})`, parser(TUNE_RULES.maxJobs))
+        .option("--parallel <n>", `training jobs at once (default ${TUNE_DEFAULTS.parallelJobs})`, parser(TUNE_RULES.parallelJobs))
+        .option("--epochs <n>", `epochs of each training job (default ${TRIGGER_EVENT_DEFAULTS.epochs})`, parser(TRIGGER_EVENT_RULES.epochs))
+        .option("--instance-type <type>", "training instance type (default: the stack's trainingInstanceType)", parser<string>(TRIGGER_EVENT_RULES.instanceType))
+        .option("--max-runtime <seconds>", `time limit of each training job (default ${TRIGGER_EVENT_DEFAULTS.maxRuntimeSeconds})`, parser(TRIGGER_EVENT_RULES.maxRuntimeSeconds))
+        .option("--no-spot", "on-demand instead of managed spot")
+        .option("--skip-data-prep", "tune on the latest dataset instead of preparing a new one")
+        .option("--dataset <id>", "tune on this dataset (implies --skip-data-prep)", parser<string>(TRIGGER_EVENT_RULES.datasetId))
+        .option("--yes", "start even when the worst case is above maxTuningCostUsd, or unknown")
+        .option("--async", "return at once; follow with bootboots status <tuning job> --watch")
+        .option("--json", "print JSON for scripts")
+        .addHelpText("after", examples("npx bootboots tune", "npx bootboots tune --max-jobs 20 --parallel 4 --yes", "npx bootboots tune --skip-data-prep --async --json"))
+        .action((options, command) => run(async (context) => (await import("./commands/tune")).tune(context, options), command));
+
+    program
         .command("status [job]")
-        .description("show a training job (default: the newest); --watch follows it to the end")
+        .description("show a training or tuning job (default: the newest training job); --watch follows it to the end")
         .option("--watch", "follow progress until the job ends, then show its per-class evaluation")
         .option("--json", "print the job (and with --watch, its evaluation at the end) as JSON")
         .option("--interval <seconds>", "seconds between checks with --watch", parser(integerField(1, 3600)), 30)
@@ -105,7 +122,7 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
 
     program
         .command("deploy [job]")
-        .description("point the stack's endpoint at a completed job's model and run pulumi up, unless it is significantly worse than the serving model")
+        .description("point the stack's endpoint at a completed job's model (a tuning job's best) and run pulumi up, unless it is significantly worse than the serving model")
         .option("--no-up", "only set modelDataUrl; print the pulumi up command")
         .option("--force", "deploy even a model significantly worse than the serving one")
         .option("--json", "print what was done as JSON")

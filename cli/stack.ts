@@ -1,5 +1,5 @@
 import { CliError } from "./errors";
-import { stackOutputs } from "./pulumi";
+import { PulumiMissing, stackOutputs } from "./pulumi";
 
 /** Each name the commands need: its flag, its environment variable and its stack output. */
 export const STACK_NAMES = {
@@ -32,6 +32,17 @@ export class StackResolver {
 
     get stack(): string | undefined {
         return this.options.stack;
+    }
+
+    /** A stack output that is not a name (a setting the stack exports), or undefined when the stack has none or Pulumi is missing. */
+    async optionalOutput(output: string): Promise<unknown> {
+        if (!this.outputs) this.outputs = stackOutputs(this.options.stack);
+        try {
+            return (await this.outputs)[output];
+        } catch (error) {
+            if (error instanceof PulumiMissing) return undefined;
+            throw error;
+        }
     }
 
     /** Where a name came from, for messages: the flag, the environment variable or the stack output. */

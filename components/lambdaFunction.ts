@@ -15,6 +15,7 @@ export const NOT_IN_LAMBDA_PACKAGES = [
     "@aws-sdk/client-cloudwatch-logs",
     "@aws-sdk/client-dynamodb",
     "@aws-sdk/client-lambda",
+    "@aws-sdk/client-pricing",
     "@aws-sdk/client-s3",
     "@aws-sdk/client-sagemaker",
     "@aws-sdk/client-sagemaker-runtime",

@@ -1,7 +1,7 @@
 import { CliContext } from "../context";
 import { CliError } from "../errors";
 import { significantlyWorse } from "../comparison";
-import { describeJob, jobName } from "../jobs";
+import { deployableJobName, describeJob, jobName } from "../jobs";
 import { CompareOutcome, compareJobs, comparisonTable } from "./compare";
 import { PulumiMissing, deployCommands, pulumiUp, setConfig, upCommand } from "../pulumi";
 
@@ -45,7 +45,7 @@ async function promotionGate(context: CliContext, name: string, options: DeployO
 }
 
 export async function deploy(context: CliContext, job: string | undefined, options: DeployOptions): Promise<void> {
-    const name = await jobName(context, job);
+    const name = await deployableJobName(context, await jobName(context, job));
     const described = await describeJob(context, name);
     if (described.TrainingJobStatus !== "Completed") {
         const why = described.FailureReason ? `: ${described.FailureReason}` : "";

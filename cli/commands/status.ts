@@ -1,10 +1,10 @@
 import type { FilteredLogEvent } from "@aws-sdk/client-cloudwatch-logs";
-import { DescribeTrainingJobResponse } from "@aws-sdk/client-sagemaker";
-import { TRAINING_JOB_NAME_PATTERN } from "../../lib/triggerEvent";
+import { DescribeHyperParameterTuningJobResponse, DescribeTrainingJobResponse } from "@aws-sdk/client-sagemaker";
+import { TRAINING_JOB_NAME_PATTERN, TUNING_JOB_NAME_PATTERN } from "../../lib/triggerEvent";
 import { CliContext } from "../context";
 import { CliError, explainAwsError } from "../errors";
 import { seconds, table } from "../format";
-import { TERMINAL_STATUSES, describeJob, jobName, readJobOutput } from "../jobs";
+import { TERMINAL_STATUSES, describeJob, describeTuningJob, jobName, readJobOutput } from "../jobs";
 import { confusionTable, perClassTable } from "../report";
 
 export interface StatusOptions {
@@ -149,7 +149,55 @@ async function follow(context: CliContext, name: string, first: DescribeTraining
     return described;
 }
 
+function tuningSummary(job: DescribeHyperParameterTuningJobResponse) {
+    const counts = job.TrainingJobStatusCounters ?? {};
+    const best = job.BestTrainingJob;
+    return {
+        tuningJobName: job.HyperParameterTuningJobName,
+        status: job.HyperParameterTuningJobStatus,
+        maxJobs: job.HyperParameterTuningJobConfig?.ResourceLimits?.MaxNumberOfTrainingJobs,
+        completed: counts.Completed ?? 0,
+        running: counts.InProgress ?? 0,
+        stoppedEarly: counts.Stopped ?? 0,
+        failed: (counts.NonRetryableError ?? 0) + (counts.RetryableError ?? 0),
+        objective: job.HyperParameterTuningJobConfig?.HyperParameterTuningJobObjective?.MetricName,
+        best: best
+            ? { trainingJobName: best.TrainingJobName, value: best.FinalHyperParameterTuningJobObjectiveMetric?.Value, hyperParameters: best.TunedHyperParameters }
+            : null,
+        failureReason: job.FailureReason,
+    };
+}
+
+function tuningLine(summary: ReturnType<typeof tuningSummary>): string {
+    const best = summary.best ? `best ${summary.objective} ${summary.best.value?.toFixed(4)} (${summary.best.trainingJobName})` : "no completed job yet";
+    return `${summary.status}: ${summary.completed} completed, ${summary.running} running, ${summary.stoppedEarly} stopped early, ${summary.failed} failed of up to ${summary.maxJobs}; ${best}`;
+}
+
+/** A tuning job: its training jobs by state and the best objective so far; --watch follows it to the end. */
+async function tuningStatus(context: CliContext, name: string, options: StatusOptions): Promise<void> {
+    let summary = tuningSummary(await describeTuningJob(context, name));
+    if (options.watch) {
+        let shown = "";
+        for (;;) {
+            const line = tuningLine(summary);
+            if (!options.json && line !== shown) context.out(line);
+            shown = line;
+            if (!["InProgress", "Stopping"].includes(summary.status ?? "")) break;
+            await new Promise((done) => setTimeout(done, options.interval * 1000));
+            summary = tuningSummary(await describeTuningJob(context, name));
+        }
+    }
+    if (options.json) return context.out(JSON.stringify(summary, null, 2));
+    if (!options.watch) context.out(`Tuning job ${name}: ${tuningLine(summary)}`);
+    if (summary.failureReason) context.out(`  failure: ${summary.failureReason}`);
+    if (summary.best?.hyperParameters) {
+        context.out(`  best hyperparameters: ${Object.entries(summary.best.hyperParameters).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+    }
+    if (summary.best) context.out(`Deploy the best: npx bootboots deploy ${name}`);
+}
+
 export async function status(context: CliContext, job: string | undefined, options: StatusOptions): Promise<void> {
+    if (job && TUNING_JOB_NAME_PATTERN.test(job)) return tuningStatus(context, job, options);
     const name = await jobName(context, job);
     let described = await describeOrWait(context, name, options.interval);
     if (!options.watch) {

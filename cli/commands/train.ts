@@ -32,7 +32,8 @@ const JOB_FLAGS: Partial<Record<keyof TrainOptions, string>> = {
     async: "--async",
 };
 
-async function send(context: CliContext, functionName: string, payload: unknown, async: boolean): Promise<InvokeCommandOutput> {
+/** Invokes a function: synchronously, or with `async` as an Event (Lambda answers at once). */
+export async function sendTrigger(context: CliContext, functionName: string, payload: unknown, async: boolean): Promise<InvokeCommandOutput> {
     let response;
     try {
         response = await context.aws.lambda.send(
@@ -48,8 +49,9 @@ async function send(context: CliContext, functionName: string, payload: unknown,
     return response;
 }
 
-async function invoke<T>(context: CliContext, functionName: string, payload: unknown): Promise<T> {
-    const read = readInvokeResult<T>(await send(context, functionName, payload, false));
+/** Invokes a function synchronously and returns its result; a function error is a CliError. */
+export async function invokeTrigger<T>(context: CliContext, functionName: string, payload: unknown): Promise<T> {
+    const read = readInvokeResult<T>(await sendTrigger(context, functionName, payload, false));
     if ("functionError" in read) throw new CliError(`${functionName} failed (${read.functionError}): ${read.detail}`);
     return read.result;
 }
@@ -65,7 +67,7 @@ export function countsTable(distribution: Readonly<Record<string, ClassCounts>>)
 }
 
 /** The trigger payload (docs/design.md, "Trigger") from the command's flags; unset flags keep the trigger's defaults. */
-function triggerPayload(options: TrainOptions): Record<string, unknown> {
+export function triggerPayload(options: TrainOptions): Record<string, unknown> {
     const payload: Record<string, unknown> = {
         epochs: options.epochs,
         learningRate: options.learningRate,
@@ -85,7 +87,7 @@ async function dryRun(context: CliContext, options: TrainOptions): Promise<void>
         throw new CliError(`--dry-run only counts the images data prep would use, so ${given.join(", ")} would do nothing: leave ${given.length > 1 ? "them" : "it"} out.`, EXIT.usage);
     }
     const functionName = await context.stack.name("dataPrepFunction");
-    const result = await invoke<DataPrepResult>(context, functionName, { dryRun: true });
+    const result = await invokeTrigger<DataPrepResult>(context, functionName, { dryRun: true });
     if (!result.success) throw new CliError(`Data prep (dry run) failed: ${result.error}`);
     if (options.json) return context.out(JSON.stringify(result, null, 2));
     context.out(`Dry run: nothing was written. ${result.trainingImages} training, ${result.validationImages} validation and ${result.testImages} test images.`);
@@ -116,7 +118,7 @@ export async function train(context: CliContext, options: TrainOptions): Promise
     const functionName = await context.stack.name("triggerFunction");
     const payload = triggerPayload(options);
     if (options.async) {
-        const response = await send(context, functionName, payload, true);
+        const response = await sendTrigger(context, functionName, payload, true);
         // Lambda runs an asynchronous event under the request id it answered with, and the trigger names the job after it.
         const requestId = response.$metadata.requestId;
         const jobName = requestId ? trainingJobName(requestId) : undefined;
@@ -131,7 +133,7 @@ export async function train(context: CliContext, options: TrainOptions): Promise
         return;
     }
     context.err(options.skipDataPrep || options.dataset ? "Starting the training job..." : "Preparing the dataset and starting the training job...");
-    const result = await invoke<TriggerResult>(context, functionName, payload);
+    const result = await invokeTrigger<TriggerResult>(context, functionName, payload);
     if (!result.success) throw new CliError(`Training was not started: ${result.error}`);
     if (!("trainingJobName" in result)) throw new CliError(`The trigger started tuning job ${result.tuningJobName}, not a training job: see npx bootboots status ${result.tuningJobName}.`);
     if (options.json) return context.out(JSON.stringify(result, null, 2));
