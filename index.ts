@@ -11,6 +11,8 @@ const config = loadStackConfig();
 const accountId = aws.getCallerIdentityOutput().accountId;
 const region = aws.getRegionOutput().region;
 
+const imagesBucketName = config.imagesBucketName ?? pulumi.interpolate`bootboots-images-${accountId}-${region}`;
+
 const buckets = new DataBuckets("bootboots", { accountId, adoptExisting: config.adoptExistingBuckets });
 
 const pipeline = new TrainingPipeline("bootboots", {
@@ -20,7 +22,7 @@ const pipeline = new TrainingPipeline("bootboots", {
     trainingBucketArn: buckets.trainingBucket.arn,
     modelBucketName: buckets.modelBucket.bucket,
     modelBucketArn: buckets.modelBucket.arn,
-    imagesBucketName: config.imagesBucketName ?? pulumi.interpolate`bootboots-images-${accountId}-${region}`,
+    imagesBucketName,
     imagesPrefix: config.imagesPrefix,
     catadataTableName: config.catadataTableName,
     classes: config.classes,
@@ -57,6 +59,10 @@ export const dataPrepFunctionName = pipeline.dataPrepFunction.name;
 export const triggerTrainingFunctionName = pipeline.triggerFunction.name;
 export const trainingScriptUri = pipeline.trainingScriptUri;
 export const endpointName = endpoint?.endpoint.name;
+// What `bootboots suggest` and `label` read and write: the camera's images and their labels.
+export { imagesBucketName };
+export const imagesPrefix = config.imagesPrefix;
+export const catadataTableName = config.catadataTableName;
 // What `bootboots tune` needs for its cost estimate.
 export const trainingInstanceType = config.trainingInstanceType;
 export const maxTuningCostUsd = config.maxTuningCostUsd;

@@ -1,4 +1,5 @@
 import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import type { PricingClient } from "@aws-sdk/client-pricing";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -38,6 +39,10 @@ export class AwsClients {
             const sdk: typeof import("@aws-sdk/client-lambda") = require("@aws-sdk/client-lambda");
             return new sdk.LambdaClient({ maxAttempts: 1, requestHandler: { requestTimeout: 960_000 } });
         });
+    }
+
+    get dynamodb(): DynamoDBClient {
+        return this.get("dynamodb", () => new (require("@aws-sdk/client-dynamodb") as typeof import("@aws-sdk/client-dynamodb")).DynamoDBClient({}));
     }
 
     get logs(): CloudWatchLogsClient {

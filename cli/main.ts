@@ -102,6 +102,24 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
         .action((options, command) => run(async (context) => (await import("./commands/tune")).tune(context, options), command));
 
     program
+        .command("suggest")
+        .description("rank the unlabelled images by what a label would teach the model serving now, and write the labelling queue")
+        .option("--limit <n>", "images scored at most (those scored before by the same model are kept)", parser(integerField(1, 100_000)), 500)
+        .option("--concurrency <n>", "requests in flight at once", parser(integerField(1, 50)), 4)
+        .option("--top <n>", "queue rows printed", parser(integerField(1, 1000)), 10)
+        .option("--json", "print the whole queue as JSON")
+        .addHelpText("after", examples("npx bootboots suggest", "npx bootboots suggest --limit 100 --json"))
+        .action((options, command) => run(async (context) => (await import("./commands/suggest")).suggest(context, options), command));
+
+    program
+        .command("label")
+        .description("label the queue of suggest in a local web page (127.0.0.1, a token in the address), one image at a time")
+        .option("--port <n>", "port on 127.0.0.1 (default: any free one)", parser(integerField(0, 65535)), 0)
+        .option("--no-open", "do not open the page in the browser")
+        .addHelpText("after", examples("npx bootboots label", "npx bootboots label --port 8765 --no-open"))
+        .action((options, command) => run(async (context) => (await import("./commands/label")).label(context, options), command));
+
+    program
         .command("status [job]")
         .description("show a training or tuning job (default: the newest training job); --watch follows it to the end")
         .option("--watch", "follow progress until the job ends, then show its per-class evaluation")

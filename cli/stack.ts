@@ -8,6 +8,9 @@ export const STACK_NAMES = {
     trainingBucket: { flag: "--training-bucket", env: "BOOTBOOTS_TRAINING_BUCKET", output: "trainingBucketName" },
     modelBucket: { flag: "--model-bucket", env: "BOOTBOOTS_MODEL_BUCKET", output: "modelBucketName" },
     endpoint: { flag: "--endpoint", env: "BOOTBOOTS_ENDPOINT", output: "endpointName" },
+    imagesBucket: { flag: "--images-bucket", env: "BOOTBOOTS_IMAGES_BUCKET", output: "imagesBucketName" },
+    imagesPrefix: { flag: "--images-prefix", env: "BOOTBOOTS_IMAGES_PREFIX", output: "imagesPrefix" },
+    catadataTable: { flag: "--catadata-table", env: "BOOTBOOTS_CATADATA_TABLE", output: "catadataTableName" },
 } as const;
 
 export type StackName = keyof typeof STACK_NAMES;
@@ -19,6 +22,9 @@ export interface StackOptions {
     readonly trainingBucket?: string;
     readonly modelBucket?: string;
     readonly endpoint?: string;
+    readonly imagesBucket?: string;
+    readonly imagesPrefix?: string;
+    readonly catadataTable?: string;
 }
 
 /**

@@ -48,6 +48,10 @@ export interface Contract {
         readonly instanceKey: string;
         readonly predictionsKey: string;
         readonly maxRequestBytes: number;
+        /** Serverless inference's list price per GB-second of compute (eu-west-2), for estimates only. */
+        readonly approxUsdPerGbSecond: number;
+        /** Compute per single-image request, rounded up from bench:model's p95, for estimates only. */
+        readonly approxSecondsPerRequest: number;
     };
 }
 

@@ -9,3 +9,5 @@ export const BASE_WEIGHTS_PREFIX = "base-weights/";
 export const CONTAINER_CHANNELS_DIR = "/opt/ml/input/data/";
 /** Training jobs, and the IAM statements that scope them, share this name prefix. */
 export const TRAINING_JOB_NAME_PREFIX = "bootboots-";
+/** The labelling queue that `bootboots suggest` writes and `bootboots label` works through. */
+export const LABELLING_QUEUE_KEY = "labelling/queue.json";

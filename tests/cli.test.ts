@@ -1,5 +1,6 @@
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, CreateTrainingJobCommand, DeleteEndpointCommand, DescribeTrainingJobCommand, ListTrainingJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { strict as assert } from "assert";
 import { ChildProcess, execFileSync, spawn } from "child_process";
@@ -24,6 +25,8 @@ const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
 const world = WORLD;
 const MODEL_BUCKET = WORLD.modelBucket;
 const ENDPOINT = "bootboots";
+/** Debian's chromium package, which .ci/run installs; nothing downloads a browser. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 interface Run {
     code: number;
@@ -448,6 +451,26 @@ describe("the bootboots command", function () {
         });
     });
 
+    /** Points the stack's endpoint at a job's model, as pulumi up does. */
+    async function serve(job: string): Promise<void> {
+        await sagemaker().send(new DeleteEndpointCommand({ EndpointName: ENDPOINT })).catch(() => undefined);
+        const modelName = `model-${job}`;
+        await sagemaker().send(
+            new CreateModelCommand({
+                ModelName: modelName,
+                ExecutionRoleArn: "arn:aws:iam::123456789012:role/bootboots-sagemaker",
+                PrimaryContainer: { Image: "inference", ModelDataUrl: `s3://${MODEL_BUCKET}/training-output/${job}/output/model.tar.gz` },
+            }),
+        );
+        await sagemaker().send(
+            new CreateEndpointConfigCommand({
+                EndpointConfigName: `config-${job}`,
+                ProductionVariants: [{ VariantName: "AllTraffic", ModelName: modelName, ServerlessConfig: { MemorySizeInMB: 2048, MaxConcurrency: 5 } }],
+            }),
+        );
+        await sagemaker().send(new CreateEndpointCommand({ EndpointName: ENDPOINT, EndpointConfigName: `config-${job}` }));
+    }
+
     describe("compare, the promotion gate and the decision", () => {
         const STRONG = "bootboots-strong-12-epochs";
         const WEAK = "bootboots-weak-1-epoch";
@@ -471,26 +494,6 @@ describe("the bootboots command", function () {
             const archive = path.join(workDir, `${name}.tar.gz`);
             await tar.create({ gzip: true, file: archive, cwd: outputDir }, files);
             await s3().send(new PutObjectCommand({ Bucket: MODEL_BUCKET, Key: `training-output/${name}/output/output.tar.gz`, Body: fs.readFileSync(archive) }));
-        }
-
-        /** Points the stack's endpoint at a job's model, as pulumi up does. */
-        async function serve(job: string): Promise<void> {
-            await sagemaker().send(new DeleteEndpointCommand({ EndpointName: ENDPOINT })).catch(() => undefined);
-            const modelName = `model-${job}`;
-            await sagemaker().send(
-                new CreateModelCommand({
-                    ModelName: modelName,
-                    ExecutionRoleArn: ROLE,
-                    PrimaryContainer: { Image: "inference", ModelDataUrl: `s3://${MODEL_BUCKET}/training-output/${job}/output/model.tar.gz` },
-                }),
-            );
-            await sagemaker().send(
-                new CreateEndpointConfigCommand({
-                    EndpointConfigName: `config-${job}`,
-                    ProductionVariants: [{ VariantName: "AllTraffic", ModelName: modelName, ServerlessConfig: { MemorySizeInMB: 2048, MaxConcurrency: 5 } }],
-                }),
-            );
-            await sagemaker().send(new CreateEndpointCommand({ EndpointName: ENDPOINT, EndpointConfigName: `config-${job}` }));
         }
 
         before(async () => {
@@ -681,6 +684,172 @@ describe("the bootboots command", function () {
             assert.ok(deployed.err.includes(`Tuning job ${name}: its best training job is ${STRONG}`), deployed.err);
             assert.deepEqual(stub.calls().at(-1)?.slice(0, 4), ["config", "set", "modelDataUrl", `s3://${MODEL_BUCKET}/training-output/${STRONG}/output/model.tar.gz`]);
         });
+    });
+
+    describe("suggest and label", () => {
+        const STRONG = "bootboots-strong-12-epochs";
+        const POOL = path.join(ROOT, ".test-output", "trained-model", "test-samples");
+        const ddb = () => new DynamoDBClient(clientConfig(moto.endpoint));
+        const poolFiles = () =>
+            fs.readdirSync(POOL).flatMap((className) => fs.readdirSync(path.join(POOL, className)).sort().map((name) => ({ file: path.join(POOL, className, name), name })));
+        const keyOf = (name: string) => `${IMAGES_PREFIX}pool/${name}`;
+        let queue: { modelDataUrl: string; items: { key: string; rowName?: string; score: number; top3: { className: string; probability: number }[] }[] };
+        const row = async (name: string) => (await ddb().send(new GetItemCommand({ TableName: world.table, Key: { imageName: { S: name } } }))).Item;
+
+        before(async () => {
+            await serve(STRONG);
+            withEndpoint();
+            // The pool: unlabelled camera images; half of them have a catadata row without a label.
+            for (const [i, f] of poolFiles().entries()) {
+                await s3().send(new PutObjectCommand({ Bucket: world.imagesBucket, Key: keyOf(f.name), Body: fs.readFileSync(f.file) }));
+                if (i % 2 === 1) await ddb().send(new PutItemCommand({ TableName: world.table, Item: { imageName: { S: `pool/${f.name}` }, camera: { S: "garden" } } }));
+            }
+        });
+
+        it("suggest ranks the ambiguous images and those of rare classes first, and writes the queue", async () => {
+            const run = await cli("suggest", "--json");
+            assert.equal(run.code, 0, run.err);
+            queue = JSON.parse(run.out);
+            assert.match(run.err, /^42 unlabelled images under s3:\/\/\S+\/catcam-training\/; 0 already scored by this model\. Scoring 42 \(--limit 500\): 42 requests to endpoint bootboots, about \$0\.0002/m);
+            assert.equal(queue.items.length, 42);
+            assert.equal(queue.modelDataUrl, `s3://${MODEL_BUCKET}/training-output/${STRONG}/output/model.tar.gz`);
+            assert.equal(queue.items.filter((i) => i.rowName).length, 21, "rows without a label are named");
+            // What the served model says of each, straight from the endpoint.
+            const answers = JSON.parse((await cli("classify", "--json", ...poolFiles().map((f) => f.file))).out) as { file: string; probabilities: Record<string, number> }[];
+            const margin = new Map(
+                answers.map((a) => {
+                    const sorted = Object.values(a.probabilities).sort((x, y) => y - x);
+                    const top = Object.entries(a.probabilities).sort((x, y) => y[1] - x[1])[0][0];
+                    return [keyOf(path.basename(a.file)), { margin: sorted[0] - sorted[1], top }];
+                }),
+            );
+            const rank = new Map(queue.items.map((item, i) => [item.key, i]));
+            const keys = [...margin.keys()];
+            const ambiguous = keys.filter((k) => margin.get(k)!.margin < 0.5);
+            const sure = (classes: string[]) => keys.filter((k) => margin.get(k)!.margin > 0.85 && classes.includes(margin.get(k)!.top));
+            const sureNotTarget = sure(CLASSES.filter((c) => c !== "Boots"));
+            assert.ok(ambiguous.length >= 2 && sureNotTarget.length >= 2, `${ambiguous.length} ambiguous, ${sureNotTarget.length} sure`);
+            for (const a of ambiguous) for (const b of sureNotTarget) assert.ok(rank.get(a)! < rank.get(b)!, `ambiguous ${a} after sure ${b}`);
+            // Mu and Wolf have 15 labels each, NoCat 60: a sure image of a rare class comes before a sure NoCat.
+            const rare = sure(["Mu", "Wolf"]);
+            const common = sure(["NoCat"]);
+            assert.ok(rare.length >= 1 && common.length >= 1, `${rare.length} sure rare, ${common.length} sure NoCat`);
+            for (const a of rare) for (const b of common) assert.ok(rank.get(a)! < rank.get(b)!, `rare ${a} after common ${b}`);
+
+            const again = await cli("suggest", "--json");
+            assert.match(again.err, /42 already scored by this model\. Scoring 0 /);
+            assert.deepEqual(JSON.parse(again.out).items.map((i: { key: string }) => i.key), queue.items.map((i) => i.key));
+        });
+
+        it("labels by keyboard in the browser: three labels, an undo and a skip land in catadata; a conflicting label is refused and shown", async function () {
+            const [first, second, third, fourth] = queue.items;
+            const nameOf = (key: string) => key.slice(IMAGES_PREFIX.length);
+            // The third image's row exists, with another attribute that an undo must keep; the first and second have none.
+            await ddb().send(new PutItemCommand({ TableName: world.table, Item: { imageName: { S: nameOf(third.key) }, camera: { S: "garden" } } }));
+            for (const item of [first, second]) await ddb().send(new DeleteItemCommand({ TableName: world.table, Key: { imageName: { S: nameOf(item.key) } } }));
+            const label = await startLabelCommand();
+            const { chromium } = await import("playwright-core");
+            const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+            try {
+                const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+                await page.goto(label.url);
+                await page.waitForFunction((key) => document.getElementById("key")?.textContent === key, first.key);
+                const pressAndWait = async (key: string, next: string) => {
+                    await page.keyboard.press(key);
+                    await page.waitForFunction((k) => document.getElementById("key")?.textContent === k, next);
+                };
+                await pressAndWait("1", second.key);
+                await pressAndWait("2", third.key);
+                await pressAndWait("3", fourth.key);
+                await pressAndWait("u", third.key);
+                assert.match(await page.textContent("#message") ?? "", /Undone: .* is unlabelled again\./);
+                await pressAndWait("s", fourth.key);
+                assert.match(await page.textContent("#progress") ?? "", /^Labelled 2, skipped 1, left 39 of 42$/);
+                assert.match(await page.textContent("#perclass") ?? "", /Boots1Chi1Kappa0/);
+                fs.mkdirSync(path.join(ROOT, ".test-output"), { recursive: true });
+                await page.screenshot({ path: path.join(ROOT, ".test-output", "label-page.png") });
+
+                // Someone labels the fourth image meanwhile: the page refuses to overwrite it and shows theirs.
+                await ddb().send(new PutItemCommand({ TableName: world.table, Item: { imageName: { S: nameOf(fourth.key) }, cat: { S: "Wolf" } } }));
+                await page.keyboard.press("4");
+                await page.waitForFunction(() => /Someone else labelled/.test(document.getElementById("message")?.textContent ?? ""));
+                assert.match(await page.textContent("#message") ?? "", new RegExp(`Someone else labelled ${fourth.key} as Wolf meanwhile: their label stays\\. \\(their label: Wolf\\)`));
+
+                assert.deepEqual(await row(nameOf(first.key)), { imageName: { S: nameOf(first.key) }, cat: { S: "Boots" } });
+                assert.deepEqual(await row(nameOf(second.key)), { imageName: { S: nameOf(second.key) }, cat: { S: "Chi" } });
+                assert.deepEqual(await row(nameOf(third.key)), { imageName: { S: nameOf(third.key) }, camera: { S: "garden" } }, "the undone row keeps all but its label");
+                assert.equal((await row(nameOf(fourth.key)))?.cat?.S, "Wolf");
+
+                // A second page takes the queue over; the first is told so on its next key, and writes nothing.
+                const other = await browser.newPage();
+                await other.goto(label.url);
+                await other.waitForSelector("#key:not(:empty)");
+                const before = await row(nameOf(queue.items[4].key));
+                await page.keyboard.press("5");
+                await page.waitForFunction(() => /opened in another page/.test(document.getElementById("message")?.textContent ?? ""));
+                assert.deepEqual(await row(nameOf(queue.items[4].key)), before);
+
+                // An image gone from S3 is named on the page.
+                const current = (await other.textContent("#key"))!;
+                await s3().send(new DeleteObjectCommand({ Bucket: world.imagesBucket, Key: current }));
+                await other.reload();
+                await other.waitForFunction(() => /is gone from s3:/.test(document.getElementById("message")?.textContent ?? ""));
+
+                // Without the token (or with a wrong one) nothing answers.
+                const origin = new URL(label.url).origin;
+                assert.equal((await fetch(`${origin}/api/state`)).status, 403);
+                assert.equal((await fetch(`${origin}/?token=wrong`)).status, 403);
+            } finally {
+                await browser.close();
+                label.stop();
+            }
+        });
+
+        it("names a lost connection to AWS and a queue made for another stack on the page, and writes nothing", async () => {
+            const { chromium } = await import("playwright-core");
+            const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+            const offline = await startLabelCommand(["--catadata-table", world.table], { AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:9" });
+            const elsewhere = await startLabelCommand(["--catadata-table", "another-stacks-table"]);
+            try {
+                const page = await browser.newPage();
+                await page.goto(offline.url);
+                await page.waitForSelector("#key:not(:empty)");
+                const key = (await page.textContent("#key"))!;
+                const before = await row(key.slice(IMAGES_PREFIX.length));
+                await page.keyboard.press("1");
+                await page.waitForFunction(() => /The label was not saved: try again\./.test(document.getElementById("message")?.textContent ?? ""));
+                assert.match((await page.textContent("#message"))!, /^Could not connect while reading the row pool\/\S+ \(ECONNREFUSED\)/);
+                assert.equal(await page.textContent("#key"), key, "the same image stays, to try again");
+                assert.deepEqual(await row(key.slice(IMAGES_PREFIX.length)), before);
+
+                const blocked = await browser.newPage();
+                await blocked.goto(elsewhere.url);
+                await blocked.waitForFunction(() => /not this stack's/.test(document.getElementById("warning")?.textContent ?? ""));
+                await blocked.keyboard.press("1");
+                await blocked.waitForFunction(() => /Nothing can be labelled here/.test(document.getElementById("message")?.textContent ?? ""));
+            } finally {
+                await browser.close();
+                offline.stop();
+                elsewhere.stop();
+            }
+        });
+
+        /** Runs `bootboots label` as a user does and waits for the address it prints. */
+        async function startLabelCommand(args: string[] = [], env: Record<string, string> = {}): Promise<{ url: string; stop: () => void }> {
+            const child = spawn(process.execPath, [path.join(ROOT, "bin", "bootboots.js"), "label", "--no-open", ...args], { env: { ...process.env, ...env } });
+            let out = "";
+            let err = "";
+            child.stderr.on("data", (chunk) => (err += chunk));
+            const url = await new Promise<string>((resolve, reject) => {
+                child.stdout.on("data", (chunk) => {
+                    out += chunk;
+                    const match = /Labelling page: (\S+)/.exec(out);
+                    if (match) resolve(match[1]);
+                });
+                child.on("exit", (code) => reject(new Error(`bootboots label exited (${code}): ${err}`)));
+            });
+            return { url, stop: () => child.kill("SIGINT") };
+        }
     });
 
     describe("as a user runs it (bin/bootboots.js in a child process)", () => {

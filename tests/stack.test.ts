@@ -54,6 +54,9 @@ describe("the stack (Pulumi mocks)", function () {
             triggerTrainingFunctionName: "bootboots-trigger-training-a1b2c3d",
             trainingScriptUri: plain.outputs.trainingScriptUri,
             endpointName: undefined,
+            imagesBucketName: "bootboots-images-123456789012-eu-west-2",
+            imagesPrefix: "catcam-training/",
+            catadataTableName: "catadata",
             trainingInstanceType: "ml.m5.xlarge",
             maxTuningCostUsd: 10,
         });

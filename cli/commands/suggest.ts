@@ -1,0 +1,117 @@
+import { SingleBar } from "cli-progress";
+import pLimit from "p-limit";
+import { contract } from "../../lib/contract";
+import { CliContext } from "../context";
+import { classifyJpeg } from "../endpoint";
+import { CliError, InputError } from "../errors";
+import { table } from "../format";
+import { servingJobName } from "../jobs";
+import { LABELLING_QUEUE_KEY, LabellingQueue, QueueItem, listImageKeys, rankScore, readLabelState } from "../labelling";
+import { getObjectBytes, getObjectJson } from "../s3json";
+
+export interface SuggestOptions {
+    /** Images scored at most in this run (those scored before by the same model are free). */
+    readonly limit: number;
+    readonly concurrency: number;
+    readonly json?: boolean;
+    /** Rows of the queue printed (default 10). */
+    readonly top: number;
+}
+
+/** Memory of the serverless endpoint assumed in the estimate when the stack does not say. */
+const DEFAULT_ENDPOINT_MEMORY_GB = 2;
+
+async function previousQueue(context: CliContext, bucket: string): Promise<LabellingQueue | undefined> {
+    return getObjectJson<LabellingQueue>(context.aws.s3, bucket, LABELLING_QUEUE_KEY, "no queue yet").catch((error) => {
+        if (error instanceof CliError && error.message === "no queue yet") return undefined;
+        throw error;
+    });
+}
+
+/**
+ * Ranks the unlabelled images (a catadata row without `cat`, or no row) by what a label
+ * would teach, scoring them with the model serving now, and writes the queue that
+ * `bootboots label` works through.
+ */
+export async function suggest(context: CliContext, options: SuggestOptions): Promise<void> {
+    const serving = await servingJobName(context);
+    if (!serving) throw new CliError("No model is serving: suggest ranks images with the deployed model, so deploy one first (npx bootboots deploy).");
+    const [endpointName, imagesBucket, imagesPrefix, catadataTable, trainingBucket] = await Promise.all([
+        context.stack.name("endpoint"),
+        context.stack.name("imagesBucket"),
+        context.stack.name("imagesPrefix"),
+        context.stack.name("catadataTable"),
+        context.stack.name("trainingBucket"),
+    ]);
+    const classes = contract.classes;
+    const targetClass = contract.decision.targetClass;
+    const [keys, labels, previous] = await Promise.all([
+        listImageKeys(context, imagesBucket, imagesPrefix),
+        readLabelState(context, catadataTable, imagesPrefix, classes),
+        previousQueue(context, trainingBucket),
+    ]);
+    const unlabelled = keys.filter((key) => !labels.labelled.has(key));
+    // Scores of the same model are kept; images labelled since drop out with the rest of the labelled ones.
+    const kept = new Map(
+        previous && previous.modelDataUrl === serving.modelDataUrl ? previous.items.filter((i) => !labels.labelled.has(i.key)).map((i) => [i.key, i]) : [],
+    );
+    const toScore = unlabelled.filter((key) => !kept.has(key)).slice(0, options.limit);
+    const estimate = toScore.length * contract.serving.approxSecondsPerRequest * DEFAULT_ENDPOINT_MEMORY_GB * contract.serving.approxUsdPerGbSecond;
+    context.err(
+        `${unlabelled.length} unlabelled images under s3://${imagesBucket}/${imagesPrefix}; ${kept.size} already scored by this model. ` +
+            `Scoring ${toScore.length} (--limit ${options.limit}): ${toScore.length} requests to endpoint ${endpointName}, about $${estimate.toFixed(4)} ` +
+            `(${contract.serving.approxSecondsPerRequest} s each on a ${DEFAULT_ENDPOINT_MEMORY_GB} GB serverless endpoint).`,
+    );
+
+    const progress = new SingleBar({ format: "scoring [{bar}] {value}/{total} images", stream: process.stderr });
+    progress.start(toScore.length, 0);
+    const limit = pLimit(options.concurrency);
+    const skipped: { key: string; error: string }[] = [];
+    let scored: (QueueItem | undefined)[];
+    try {
+        scored = await Promise.all(
+            toScore.map((key) =>
+                limit(async () => {
+                    try {
+                        const bytes = await getObjectBytes(context.aws.s3, imagesBucket, key, `s3://${imagesBucket}/${key} is gone.`);
+                        const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, key, classes);
+                        const rank = rankScore(classes.map((c) => result.probabilities[c]), classes, labels.labelCounts, targetClass);
+                        const rowName = labels.unlabelledRows.get(key);
+                        return { key, ...(rowName ? { rowName } : {}), ...rank };
+                    } catch (error) {
+                        if (!(error instanceof InputError)) throw error;
+                        skipped.push({ key, error: error.message });
+                        return undefined;
+                    } finally {
+                        progress.increment();
+                    }
+                }),
+            ),
+        );
+    } finally {
+        progress.stop();
+    }
+    const items = [...kept.values(), ...scored.filter((i): i is QueueItem => i !== undefined)].sort((a, b) => b.score - a.score || (a.key < b.key ? -1 : 1));
+    const queue: LabellingQueue = {
+        version: 1,
+        createdAt: new Date().toISOString(),
+        modelDataUrl: serving.modelDataUrl,
+        endpointName,
+        imagesBucket,
+        imagesPrefix,
+        catadataTable,
+        classes,
+        targetClass,
+        items,
+    };
+    const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+    await context.aws.s3.send(
+        new PutObjectCommand({ Bucket: trainingBucket, Key: LABELLING_QUEUE_KEY, Body: JSON.stringify(queue, null, 2), ContentType: "application/json" }),
+    );
+    if (options.json) return context.out(JSON.stringify({ ...queue, skipped }, null, 2));
+    context.out(`Queue of ${items.length} images written to s3://${trainingBucket}/${LABELLING_QUEUE_KEY}; the first ${Math.min(options.top, items.length)}:`);
+    const guess = (item: QueueItem) => item.top3.map((t) => `${t.className} ${(100 * t.probability).toFixed(0)}%`).join(", ");
+    context.out(table(["score", "image", "model's top 3"], items.slice(0, options.top).map((i) => [i.score.toFixed(3), i.key, guess(i)])));
+    for (const s of skipped) context.err(`skipped ${s.key}: ${s.error}`);
+    context.out("Next: npx bootboots label");
+}

@@ -1,0 +1,126 @@
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { LABELLING_QUEUE_KEY } from "../lib/layout";
+import { CliContext } from "./context";
+import { explainAwsError } from "./errors";
+
+/** One image of the queue: what the serving model guessed and how much a label would teach. */
+export interface QueueItem {
+    /** The image's key in the images bucket. */
+    readonly key: string;
+    /** The catadata row's imageName when a row without a label exists; absent when there is no row. */
+    readonly rowName?: string;
+    readonly top3: readonly { readonly className: string; readonly probability: number }[];
+    /** Rank by this, highest first (see rankScore). */
+    readonly score: number;
+}
+
+/** What `suggest` writes to labelling/queue.json and `label` reads. */
+export interface LabellingQueue {
+    readonly version: 1;
+    readonly createdAt: string;
+    /** The model that scored the images: a queue is redone when the serving model changes. */
+    readonly modelDataUrl: string;
+    readonly endpointName: string;
+    /** Where the labels go and the images come from: a queue belongs to one stack. */
+    readonly imagesBucket: string;
+    readonly imagesPrefix: string;
+    readonly catadataTable: string;
+    readonly classes: readonly string[];
+    readonly targetClass: string;
+    readonly items: readonly QueueItem[];
+}
+
+/** How much the score rises for an image the model calls the target class, and at most for a rare class. */
+export const TARGET_BONUS = 0.5;
+export const RARITY_BONUS = 0.5;
+
+/**
+ * What a label would teach, from the model's probabilities (classes in model order):
+ *   score = (1 − (p₁ − p₂))              the margin uncertainty: 1 when the two likeliest classes tie
+ *         + 0.5 × (1 − n / n_max)         n the labels of the likeliest class, n_max those of the most labelled one
+ *         + 0.5 if the likeliest class is the target class (its mistakes cost most).
+ * The bonuses are added, not multiplied, so that an image of a rare class or of the target
+ * class comes before a confident one of a common class even when the model is sure of it.
+ */
+export function rankScore(
+    probabilities: readonly number[],
+    classes: readonly string[],
+    labelCounts: Readonly<Record<string, number>>,
+    targetClass: string,
+): { score: number; top3: QueueItem["top3"] } {
+    const ranked = classes.map((className, i) => ({ className, probability: probabilities[i] })).sort((a, b) => b.probability - a.probability);
+    const uncertainty = 1 - (ranked[0].probability - (ranked[1]?.probability ?? 0));
+    const most = Math.max(1, ...classes.map((c) => labelCounts[c] ?? 0));
+    const rarity = 1 - (labelCounts[ranked[0].className] ?? 0) / most;
+    const target = ranked[0].className === targetClass ? TARGET_BONUS : 0;
+    return { score: Number((uncertainty + RARITY_BONUS * rarity + target).toFixed(6)), top3: ranked.slice(0, 3) };
+}
+
+const JPEG_KEY = /\.jpe?g$/i;
+
+/** The labelled images and the rows without a label, by image key; labels counted per class. */
+export interface LabelState {
+    /** Key → the imageName of its catadata row, for rows without a label. */
+    readonly unlabelledRows: Map<string, string>;
+    /** Keys whose row has a label. */
+    readonly labelled: Set<string>;
+    readonly labelCounts: Record<string, number>;
+}
+
+/** The row's image key: its imageName under the prefix unless it already is (as data prep reads it). */
+export function keyOfRow(imageName: string, imagesPrefix: string): string {
+    return imageName.startsWith(imagesPrefix) ? imageName : `${imagesPrefix}${imageName}`;
+}
+
+/** Every catadata row, sorted into labelled and not; labels counted per class (case-insensitively). */
+export async function readLabelState(context: CliContext, table: string, imagesPrefix: string, classes: readonly string[]): Promise<LabelState> {
+    const { ScanCommand } = await import("@aws-sdk/client-dynamodb");
+    const state: LabelState = { unlabelledRows: new Map(), labelled: new Set(), labelCounts: Object.fromEntries(classes.map((c) => [c, 0])) };
+    const byLower = new Map(classes.map((c) => [c.toLowerCase(), c]));
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+        let page;
+        try {
+            page = await context.aws.dynamodb.send(
+                new ScanCommand({ TableName: table, ProjectionExpression: "#n, #c", ExpressionAttributeNames: { "#n": "imageName", "#c": "cat" }, ExclusiveStartKey: start }),
+            );
+        } catch (error) {
+            throw explainAwsError(error, `reading the labels table ${table}`);
+        }
+        for (const item of page.Items ?? []) {
+            const name = item.imageName?.S;
+            if (!name) continue;
+            const key = keyOfRow(name, imagesPrefix);
+            const label = item.cat?.S?.trim();
+            if (label) {
+                state.labelled.add(key);
+                const className = byLower.get(label.toLowerCase());
+                if (className) state.labelCounts[className] += 1;
+            } else {
+                state.unlabelledRows.set(key, name);
+            }
+        }
+        start = page.LastEvaluatedKey;
+    } while (start);
+    return state;
+}
+
+/** Every JPEG under the prefix of the images bucket. */
+export async function listImageKeys(context: CliContext, bucket: string, prefix: string): Promise<string[]> {
+    const { ListObjectsV2Command } = await import("@aws-sdk/client-s3");
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+        let page;
+        try {
+            page = await context.aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        } catch (error) {
+            throw explainAwsError(error, `listing s3://${bucket}/${prefix}`);
+        }
+        keys.push(...(page.Contents ?? []).map((o) => o.Key!).filter((key) => JPEG_KEY.test(key)));
+        token = page.NextContinuationToken;
+    } while (token);
+    return keys;
+}
+
+export { LABELLING_QUEUE_KEY };
