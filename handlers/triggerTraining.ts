@@ -1,6 +1,7 @@
 import { InvokeCommand, InvokeCommandOutput, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import {
+    Channel,
     CreateHyperParameterTuningJobCommand,
     CreateHyperParameterTuningJobRequest,
     CreateTrainingJobCommand,
@@ -111,14 +112,30 @@ async function readJson<T>(clients: TriggerClients, bucket: string, key: string,
     }
 }
 
-async function describeJob(clients: TriggerClients, jobName: string): Promise<DescribeTrainingJobResponse | undefined> {
+/** A job's description, or undefined when SageMaker has no job of that name. */
+async function describeIfExists<T>(describe: () => Promise<T>, what: string): Promise<T | undefined> {
     try {
-        return await clients.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName }));
+        return await describe();
     } catch (error) {
         const name = awsErrorName(error);
         if (name === "ValidationException" || name === "ResourceNotFound") return undefined;
-        throw userFacingError(describeAwsError(error, `training job ${jobName}`, "check the trigger's role"));
+        throw userFacingError(describeAwsError(error, what, "check the trigger's role"));
     }
+}
+
+const describeJob = (clients: TriggerClients, jobName: string): Promise<DescribeTrainingJobResponse | undefined> =>
+    describeIfExists(() => clients.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName })), `training job ${jobName}`);
+
+const describeTuningJob = (clients: TriggerClients, jobName: string): Promise<DescribeHyperParameterTuningJobResponse | undefined> =>
+    describeIfExists(
+        () => clients.sagemaker.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: jobName })),
+        `tuning job ${jobName}`,
+    );
+
+/** The dataset a started job trains on, read back from its training channel. */
+function datasetIdOf(channels: readonly Channel[] | undefined): string {
+    const uri = channels?.find((c) => c.ChannelName === "training")?.DataSource?.S3DataSource?.S3Uri ?? "";
+    return /datasets\/([^/]+)\//.exec(uri)?.[1] ?? "";
 }
 
 /** What the user reads when CreateTrainingJob is refused. */
@@ -156,20 +173,7 @@ function success(
 }
 
 function alreadyStarted(settings: TriggerSettings, jobName: string, job: DescribeTrainingJobResponse): TriggerSuccess {
-    const hps = job.HyperParameters ?? {};
-    const datasetUri = job.InputDataConfig?.find((c) => c.ChannelName === "training")?.DataSource?.S3DataSource?.S3Uri ?? "";
-    const datasetId = /datasets\/([^/]+)\//.exec(datasetUri)?.[1] ?? "";
-    return success(settings, jobName, datasetId, hps, null, true);
-}
-
-async function describeTuningJob(clients: TriggerClients, jobName: string): Promise<DescribeHyperParameterTuningJobResponse | undefined> {
-    try {
-        return await clients.sagemaker.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: jobName }));
-    } catch (error) {
-        const name = awsErrorName(error);
-        if (name === "ValidationException" || name === "ResourceNotFound") return undefined;
-        throw userFacingError(describeAwsError(error, `tuning job ${jobName}`, "check the trigger's role"));
-    }
+    return success(settings, jobName, datasetIdOf(job.InputDataConfig), job.HyperParameters ?? {}, null, true);
 }
 
 function tuningSuccess(
@@ -195,9 +199,7 @@ function tuningSuccess(
 }
 
 function tuningAlreadyStarted(settings: TriggerSettings, jobName: string, job: DescribeHyperParameterTuningJobResponse): TuningSuccess {
-    const datasetUri = job.TrainingJobDefinition?.InputDataConfig?.find((c) => c.ChannelName === "training")?.DataSource?.S3DataSource?.S3Uri ?? "";
-    const datasetId = /datasets\/([^/]+)\//.exec(datasetUri)?.[1] ?? "";
-    return tuningSuccess(settings, jobName, datasetId, job, null, true);
+    return tuningSuccess(settings, jobName, datasetIdOf(job.TrainingJobDefinition?.InputDataConfig), job, null, true);
 }
 
 /** The existing job a retried invocation of this request id already started, if any. */
