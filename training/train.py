@@ -770,7 +770,9 @@ def main(argv=None):
     export_dir = export(model, args)
     print(f"saved model to {export_dir}", flush=True)
 
+    held_out_started = time.perf_counter()
     decision, test_report = held_out_evaluation(args, export_dir)
+    print(f"held-out evaluation seconds={time.perf_counter() - held_out_started:.2f} (threshold on validation, test set)", flush=True)
     if test_report is not None:
         report["test"] = test_report
         print(f"test images={test_report['images']} seconds={test_report['seconds']:.2f}", flush=True)
