@@ -328,6 +328,8 @@ describe("the bootboots command", function () {
                 const url = `s3://${MODEL_BUCKET}/training-output/${jobName}/output/model.tar.gz`;
                 assert.deepEqual(stub.calls().at(-1), ["config", "set", "modelDataUrl", url, "--stack", "sandbox"]);
                 assert.match(run.out, /Next: pulumi up --stack sandbox/);
+                // The stack has no endpoint yet: the gate has nothing to compare with, and says so.
+                assert.match(run.out, /^No model is serving yet: nothing to compare with\.$/m);
             });
 
             it("deploy runs pulumi up after setting the model", async () => {
