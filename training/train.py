@@ -184,8 +184,6 @@ def argument_parser():
     hp.add_argument("--image_size", type=positive_int, default=DEFAULTS["image_size"])
     hp.add_argument("--target_class", default=DECISION["targetClass"])
     hp.add_argument("--max_false_alarm_rate", type=fraction, default=DECISION["maxFalseAlarmRate"])
-    # The tuner passes the name of its objective metric to every training job it starts; the epoch lines print it.
-    hp.add_argument("--_tuning_objective_metric", dest="tuning_objective_metric", default=None)
     paths = parser.add_argument_group("folders (SageMaker sets them through SM_* variables)")
     paths.add_argument("--training", type=optional_path, default=env.get("SM_CHANNEL_TRAINING"))
     paths.add_argument("--validation", type=optional_path, default=env.get("SM_CHANNEL_VALIDATION"))
@@ -200,6 +198,12 @@ def argument_parser():
     return parser
 
 
+def started_by_the_tuner():
+    """The tuner adds _tuning_objective_metric to the hyperparameters SageMaker writes (the toolkit keeps it from the script's arguments)."""
+    hyperparameters = sagemaker_base_dir() / "input" / "config" / "hyperparameters.json"
+    return hyperparameters.is_file() and "_tuning_objective_metric" in json.loads(hyperparameters.read_text())
+
+
 def parse_args(argv):
     parser = argument_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -211,6 +215,10 @@ def parse_args(argv):
             parser.error(f"--{name.replace('_', '-')} is required outside SageMaker")
     if args.output_data_dir is None:
         args.output_data_dir = args.model_dir
+    # A tuning job gives all its training jobs one checkpoint location: each keeps its own folder in it.
+    job_name = json.loads(os.environ.get("SM_TRAINING_ENV", "{}")).get("job_name")
+    if job_name and args.checkpoint_dir == sagemaker_base_dir() / "checkpoints" and started_by_the_tuner():
+        args.checkpoint_dir = args.checkpoint_dir / job_name
     if args.class_weights is not None:
         unknown_classes = sorted(set(args.class_weights) - set(args.classes))
         missing = [c for c in args.classes if c not in args.class_weights]
@@ -359,7 +367,7 @@ def compile_for(model, phase, args):
 # ---------------------------------------------------------------- training with checkpoints
 
 # What a checkpoint must share with this run to be resumed: the data and every hyperparameter.
-IDENTITY_EXCLUDES = {"tuning_objective_metric", "training", "validation", "test", "model_dir", "output_data_dir", "base_weights_dir", "checkpoint_dir"}
+IDENTITY_EXCLUDES = {"training", "validation", "test", "model_dir", "output_data_dir", "base_weights_dir", "checkpoint_dir"}
 
 
 def run_identity(args):

@@ -383,9 +383,15 @@ def test_a_training_job_of_the_tuner_prints_the_objective_every_epoch(make_job):
         assert float(r["min"]) <= float(drawn[r["name"]]) <= float(r["max"])
     for r in tuning["categorical"]:
         assert drawn[r["name"]] in r["values"]
-    job, _ = make_job({"epochs": 3}, {**TEST_ONLY, **drawn, "_tuning_objective_metric": objective["Name"]}, name="tuned")
+    job_name = "bootboots-0123456789abcdef012345-003-1a2b3c4d"
+    job, _ = make_job(
+        {"epochs": 3}, {**TEST_ONLY, **drawn, "_tuning_objective_metric": objective["Name"]}, name="tuned", environment={"TRAINING_JOB_NAME": job_name}
+    )
     code, log = job.run()
     assert code == 0, log[-3000:]
     values = re.findall(objective["Regex"], log)
     assert len(values) == 3, values
     assert all(0 <= float(v) <= 1 for v in values)
+    # The tuner gives its training jobs one checkpoint location: each writes in a folder of its own.
+    assert (job.base / "checkpoints" / job_name / "state.json").is_file()
+    assert not (job.base / "checkpoints" / "state.json").exists()
