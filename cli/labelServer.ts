@@ -4,7 +4,8 @@ import * as http from "http";
 import { Readable } from "stream";
 import { CliContext } from "./context";
 import { CliError, explainAwsError } from "./errors";
-import { LABELLING_QUEUE_KEY, LabellingQueue, QueueItem } from "./labelling";
+import { LABELLING_QUEUE_KEY } from "../lib/layout";
+import { LabellingQueue, QueueItem } from "./labelling";
 import { LABEL_PAGE } from "./labelPage";
 import { getObjectJson } from "./s3json";
 

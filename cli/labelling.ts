@@ -1,5 +1,5 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { LABELLING_QUEUE_KEY } from "../lib/layout";
+import { sourceKeyOf } from "../lib/dataset";
 import { CliContext } from "./context";
 import { explainAwsError } from "./errors";
 
@@ -67,11 +67,6 @@ export interface LabelState {
     readonly labelCounts: Record<string, number>;
 }
 
-/** The row's image key: its imageName under the prefix unless it already is (as data prep reads it). */
-export function keyOfRow(imageName: string, imagesPrefix: string): string {
-    return imageName.startsWith(imagesPrefix) ? imageName : `${imagesPrefix}${imageName}`;
-}
-
 /** Every catadata row, sorted into labelled and not; labels counted per class (case-insensitively). */
 export async function readLabelState(context: CliContext, table: string, imagesPrefix: string, classes: readonly string[]): Promise<LabelState> {
     const { ScanCommand } = await import("@aws-sdk/client-dynamodb");
@@ -90,7 +85,7 @@ export async function readLabelState(context: CliContext, table: string, imagesP
         for (const item of page.Items ?? []) {
             const name = item.imageName?.S;
             if (!name) continue;
-            const key = keyOfRow(name, imagesPrefix);
+            const key = sourceKeyOf(name, imagesPrefix);
             const label = item.cat?.S?.trim();
             if (label) {
                 state.labelled.add(key);
@@ -122,5 +117,3 @@ export async function listImageKeys(context: CliContext, bucket: string, prefix:
     } while (token);
     return keys;
 }
-
-export { LABELLING_QUEUE_KEY };

@@ -1,5 +1,5 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import type { SkippedImage } from "../lib/dataset";
+import { SkippedImage, sourceKeyOf } from "../lib/dataset";
 
 /** One usable label: a catadata row resolved to its image's key and canonical class. */
 export interface Label {
@@ -34,11 +34,6 @@ export function readLabel(
         return { reason: `unknown class ${JSON.stringify(parts[0])} (classes: ${[...classByLowerName.values()].join(", ")})` };
     }
     return { label: canonical };
-}
-
-/** The image's key in the images bucket: the row's imageName, under the prefix unless it already is. */
-export function sourceKeyOf(imageName: string, imagesPrefix: string): string {
-    return imageName.startsWith(imagesPrefix) ? imageName : `${imagesPrefix}${imageName}`;
 }
 
 /**

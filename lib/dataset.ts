@@ -78,6 +78,11 @@ export interface SkippedImage {
     readonly reason: string;
 }
 
+/** A catadata row's image key: its imageName, under the prefix unless it already is (data prep and the CLI read rows alike). */
+export function sourceKeyOf(imageName: string, imagesPrefix: string): string {
+    return imageName.startsWith(imagesPrefix) ? imageName : `${imagesPrefix}${imageName}`;
+}
+
 /** Validation and test together must leave most of each class (more than half) for training. */
 export function leavesMostForTraining(validationSplit: number, testSplit: number): boolean {
     return validationSplit + testSplit < 0.5;

@@ -6,7 +6,8 @@ import { classifyJpeg } from "../endpoint";
 import { CliError, InputError } from "../errors";
 import { table } from "../format";
 import { servingJobName } from "../jobs";
-import { LABELLING_QUEUE_KEY, LabellingQueue, QueueItem, listImageKeys, rankScore, readLabelState } from "../labelling";
+import { LABELLING_QUEUE_KEY } from "../../lib/layout";
+import { LabellingQueue, QueueItem, listImageKeys, rankScore, readLabelState } from "../labelling";
 import { getObjectBytes, getObjectJson } from "../s3json";
 
 export interface SuggestOptions {

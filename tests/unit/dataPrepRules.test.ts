@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
-import { readLabel, resolveLabels, sourceKeyOf } from "../../handlers/labels";
+import { readLabel, resolveLabels } from "../../handlers/labels";
+import { sourceKeyOf } from "../../lib/dataset";
 import { Label } from "../../handlers/labels";
 import { countClasses, datasetFileName, planSplit, splitCounts, stableFraction } from "../../handlers/split";
 
