@@ -1,4 +1,6 @@
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { SingleBar } from "cli-progress";
+import pLimit from "p-limit";
 import { contract } from "../lib/contract";
 import { isJpeg } from "../lib/jpeg";
 import { CliError, InputError, explainAwsError } from "./errors";
@@ -61,4 +63,41 @@ export async function classifyJpeg(
         confidence: row[best],
         probabilities: Object.fromEntries(classes.map((c, i) => [c, row[i]])),
     };
+}
+
+/**
+ * Runs `work` on each item, `concurrency` at once, with a progress bar on a terminal. An item
+ * whose own fault is an InputError (an image the endpoint refuses, one gone) is set aside
+ * with its reason and the rest go on; any other fault (the endpoint, the account) stops all.
+ */
+export async function forEachImage<T, R>(
+    items: readonly T[],
+    concurrency: number,
+    verb: string,
+    work: (item: T) => Promise<R>,
+): Promise<{ results: R[]; failed: { item: T; error: string }[] }> {
+    const progress = new SingleBar({ format: `${verb} [{bar}] {value}/{total} images`, stream: process.stderr });
+    progress.start(items.length, 0);
+    const limit = pLimit(concurrency);
+    const failed: { item: T; error: string }[] = [];
+    try {
+        const outcomes = await Promise.all(
+            items.map((item) =>
+                limit(async () => {
+                    try {
+                        return { result: await work(item) };
+                    } catch (error) {
+                        if (!(error instanceof InputError)) throw error;
+                        failed.push({ item, error: error.message });
+                        return undefined;
+                    } finally {
+                        progress.increment();
+                    }
+                }),
+            ),
+        );
+        return { results: outcomes.flatMap((o) => (o ? [o.result] : [])), failed };
+    } finally {
+        progress.stop();
+    }
 }

@@ -26,13 +26,15 @@ export interface DataBucketsArgs {
 export class DataBuckets extends pulumi.ComponentResource {
     public readonly trainingBucket: aws.s3.Bucket;
     public readonly modelBucket: aws.s3.Bucket;
+    /**
+     * What protects a kept bucket is kept with it: deleting a public access block, a TLS-only
+     * policy or the versioning configuration (which suspends versioning) on `pulumi destroy`
+     * would leave the user's data less protected than it was.
+     */
+    private readonly retained: pulumi.CustomResourceOptions = { parent: this, retainOnDelete: true };
 
     constructor(name: string, args: DataBucketsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("bootboots:storage:DataBuckets", name, {}, opts);
-        // What protects a kept bucket is kept with it: deleting a public access block, a
-        // TLS-only policy or the versioning configuration (which suspends versioning) on
-        // `pulumi destroy` would leave the user's data less protected than it was.
-        const retained = { parent: this, retainOnDelete: true };
 
         this.trainingBucket = this.privateBucket(`${name}-training-data`, pulumi.interpolate`bootboots-training-data-${args.accountId}`, args.adoptExisting);
         this.modelBucket = this.privateBucket(`${name}-models`, pulumi.interpolate`bootboots-models-${args.accountId}`, args.adoptExisting);
@@ -40,7 +42,7 @@ export class DataBuckets extends pulumi.ComponentResource {
         new aws.s3.BucketVersioning(
             `${name}-models-versioning`,
             { bucket: this.modelBucket.id, versioningConfiguration: { status: "Enabled" } },
-            retained,
+            this.retained,
         );
 
         const abortIncompleteUploads = {
@@ -90,7 +92,7 @@ export class DataBuckets extends pulumi.ComponentResource {
     }
 
     private privateBucket(name: string, bucketName: pulumi.Output<string>, adoptExisting = false): aws.s3.Bucket {
-        const retained = { parent: this, retainOnDelete: true };
+        const retained = this.retained;
         const bucket = adoptExisting
             ? aws.s3.Bucket.get(name, bucketName, undefined, { parent: this })
             : new aws.s3.Bucket(name, { bucket: bucketName }, retained);

@@ -12,7 +12,8 @@ export interface CompareOptions {
 export type CompareOutcome =
     | { readonly kind: "compared"; readonly comparison: Comparison }
     | { readonly kind: "not comparable"; readonly candidate: string; readonly baseline: string; readonly reason: string }
-    | { readonly kind: "nothing serving"; readonly candidate: string };
+    | { readonly kind: "nothing serving"; readonly candidate: string }
+    | { readonly kind: "serving already"; readonly candidate: string };
 
 async function comparedModel(context: CliContext, name: string): Promise<ComparedModel> {
     const job = await describeJob(context, name);
@@ -21,7 +22,7 @@ async function comparedModel(context: CliContext, name: string): Promise<Compare
     }
     const { evaluation, decision } = await readJobOutput(context, job);
     if (!evaluation) throw new CliError(`Job ${name} left no evaluation.json in its output.tar.gz.`);
-    return { jobName: name, evaluation: { ...evaluation, decision: decision ?? evaluation.decision } };
+    return { jobName: name, evaluation: { ...evaluation, decision } };
 }
 
 /** Compares the candidate (default: the newest completed job) with the baseline (default: the model serving now). */
@@ -29,6 +30,7 @@ export async function compareJobs(context: CliContext, candidateName?: string, b
     const candidate = await jobName(context, candidateName, true);
     const baseline = baselineName ?? (await servingJobName(context))?.jobName;
     if (!baseline) return { kind: "nothing serving", candidate };
+    if (baseline === candidate) return { kind: "serving already", candidate };
     const [a, b] = await Promise.all([comparedModel(context, candidate), comparedModel(context, baseline)]);
     const reason = notComparable(a, b);
     if (reason) return { kind: "not comparable", candidate, baseline, reason };
@@ -60,6 +62,8 @@ export async function compare(context: CliContext, candidate: string | undefined
         context.out(JSON.stringify(outcome.kind === "compared" ? { kind: outcome.kind, ...outcome.comparison } : outcome, null, 2));
     } else if (outcome.kind === "nothing serving") {
         context.out(`No model is serving yet, so there is nothing to compare ${outcome.candidate} with: name a baseline job, or deploy one.`);
+    } else if (outcome.kind === "serving already") {
+        context.out(`${outcome.candidate} is the model serving now: name another job to compare it with.`);
     } else if (outcome.kind === "compared") {
         context.out(comparisonTable(outcome.comparison));
     }

@@ -16,14 +16,13 @@ export interface DeployOptions {
  * The promotion gate: compares the job with the model serving now and refuses one that is
  * significantly worse on macro-F1, the target class's recall or its false-alarm rate.
  */
-async function promotionGate(context: CliContext, name: string, options: DeployOptions): Promise<CompareOutcome> {
-    const say = (line: string) => (options.json ? context.err(line) : context.out(line));
+async function promotionGate(context: CliContext, name: string, options: DeployOptions, say: (line: string) => void): Promise<CompareOutcome> {
     const outcome = await compareJobs(context, name);
     if (outcome.kind === "nothing serving") {
         say("No model is serving yet: nothing to compare with.");
     } else if (outcome.kind === "not comparable") {
         say(`Not compared with the serving model ${outcome.baseline}: ${outcome.reason}.`);
-    } else if (outcome.comparison.baseline === name) {
+    } else if (outcome.kind === "serving already") {
         say(`${name} is the model serving now.`);
     } else {
         const comparison = outcome.comparison;
@@ -57,7 +56,9 @@ export async function deploy(context: CliContext, job: string | undefined, optio
     }
     const modelDataUrl = described.ModelArtifacts?.S3ModelArtifacts;
     if (!modelDataUrl) throw new CliError(`Job ${name} reports no model artifact.`);
-    const gate = await promotionGate(context, name, options);
+    // With --json, stdout is the JSON document alone: the notes go to stderr.
+    const say = (line: string) => (options.json ? context.err(line) : context.out(line));
+    const gate = await promotionGate(context, name, options, say);
     try {
         await setConfig(context.stack.stack, "modelDataUrl", modelDataUrl);
     } catch (error) {
@@ -67,7 +68,6 @@ export async function deploy(context: CliContext, job: string | undefined, optio
                 `then run: ${deployCommands(context.stack.stack, modelDataUrl)}`,
         );
     }
-    const say = (line: string) => (options.json ? context.err(line) : context.out(line));
     say(`Set modelDataUrl = ${modelDataUrl}`);
     if (options.up) {
         say(`Running ${upCommand(context.stack.stack)} ...`);

@@ -1,14 +1,12 @@
-import { SingleBar } from "cli-progress";
 import * as fs from "fs";
-import pLimit from "p-limit";
 import * as path from "path";
 import { CliContext } from "../context";
 import { readManifest } from "../datasets";
-import { classifyJpeg } from "../endpoint";
+import { classifyJpeg, forEachImage } from "../endpoint";
 import { percent, table } from "../format";
 import { FailedImage, LabelledPrediction, confusionTable, evaluationReport, perClassTable, reportMarkdown } from "../report";
 import { getObjectBytes } from "../s3json";
-import { CliError, EXIT, InputError } from "../errors";
+import { CliError, EXIT } from "../errors";
 import { decide, servingDecision } from "../jobs";
 import { decisionMetrics } from "../report";
 
@@ -31,35 +29,14 @@ export async function evaluate(context: CliContext, options: EvaluateOptions): P
         throw new CliError(`Dataset ${manifest.datasetId} has no ${options.split} images${options.split === "test" ? " (it was built before the test split): use --split validation, or prepare a new dataset" : ""}.`);
     }
     const decision = await servingDecision(context);
-    const progress = new SingleBar({ format: "evaluating [{bar}] {value}/{total} images", stream: process.stderr });
-    progress.start(images.length, 0);
-    const limit = pLimit(options.concurrency);
     // An image the endpoint refuses is counted as failed and the run goes on; a fault of the endpoint or the account stops it.
-    const failed: FailedImage[] = [];
-    let outcomes: (LabelledPrediction | undefined)[];
-    try {
-        outcomes = await Promise.all(
-            images.map((image) =>
-                limit(async () => {
-                    try {
-                        const bytes = await getObjectBytes(context.aws.s3, bucket, image.key, `s3://${bucket}/${image.key} is missing from dataset ${manifest.datasetId}.`);
-                        const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, image.imageName, manifest.classes);
-                        const act = typeof decision === "string" ? undefined : decide(decision, result.probabilities).act;
-                        return { imageName: image.imageName, trueClass: image.class, predictedClass: result.className, confidence: result.confidence, act };
-                    } catch (error) {
-                        if (!(error instanceof InputError)) throw error;
-                        failed.push({ imageName: image.imageName, error: error.message });
-                        return undefined;
-                    } finally {
-                        progress.increment();
-                    }
-                }),
-            ),
-        );
-    } finally {
-        progress.stop();
-    }
-    const predictions = outcomes.filter((p): p is LabelledPrediction => p !== undefined);
+    const { results: predictions, failed: refused } = await forEachImage(images, options.concurrency, "evaluating", async (image): Promise<LabelledPrediction> => {
+        const bytes = await getObjectBytes(context.aws.s3, bucket, image.key, `s3://${bucket}/${image.key} is missing from dataset ${manifest.datasetId}.`);
+        const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, image.imageName, manifest.classes);
+        const act = typeof decision === "string" ? undefined : decide(decision, result.probabilities).act;
+        return { imageName: image.imageName, trueClass: image.class, predictedClass: result.className, confidence: result.confidence, act };
+    });
+    const failed: FailedImage[] = refused.map((f) => ({ imageName: f.item.imageName, error: f.error }));
     const report = { ...evaluationReport(manifest.classes, predictions), failed };
     const decisionReport = typeof decision === "string" ? undefined : decisionMetrics(decision, predictions);
     const document = { datasetId: manifest.datasetId, endpointName, split: options.split, ...report, decision: decisionReport ?? null };

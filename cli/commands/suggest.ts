@@ -1,9 +1,7 @@
-import { SingleBar } from "cli-progress";
-import pLimit from "p-limit";
 import { contract } from "../../lib/contract";
 import { CliContext } from "../context";
-import { classifyJpeg } from "../endpoint";
-import { CliError, InputError } from "../errors";
+import { classifyJpeg, forEachImage } from "../endpoint";
+import { CliError } from "../errors";
 import { table } from "../format";
 import { servingJobName } from "../jobs";
 import { LABELLING_QUEUE_KEY } from "../../lib/layout";
@@ -64,35 +62,15 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
             `(${contract.serving.approxSecondsPerRequest} s each on a ${DEFAULT_ENDPOINT_MEMORY_GB} GB serverless endpoint).`,
     );
 
-    const progress = new SingleBar({ format: "scoring [{bar}] {value}/{total} images", stream: process.stderr });
-    progress.start(toScore.length, 0);
-    const limit = pLimit(options.concurrency);
-    const skipped: { key: string; error: string }[] = [];
-    let scored: (QueueItem | undefined)[];
-    try {
-        scored = await Promise.all(
-            toScore.map((key) =>
-                limit(async () => {
-                    try {
-                        const bytes = await getObjectBytes(context.aws.s3, imagesBucket, key, `s3://${imagesBucket}/${key} is gone.`);
-                        const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, key, classes);
-                        const rank = rankScore(classes.map((c) => result.probabilities[c]), classes, labels.labelCounts, targetClass);
-                        const rowName = labels.unlabelledRows.get(key);
-                        return { key, ...(rowName ? { rowName } : {}), ...rank };
-                    } catch (error) {
-                        if (!(error instanceof InputError)) throw error;
-                        skipped.push({ key, error: error.message });
-                        return undefined;
-                    } finally {
-                        progress.increment();
-                    }
-                }),
-            ),
-        );
-    } finally {
-        progress.stop();
-    }
-    const items = [...kept.values(), ...scored.filter((i): i is QueueItem => i !== undefined)].sort((a, b) => b.score - a.score || (a.key < b.key ? -1 : 1));
+    const { results: scored, failed } = await forEachImage(toScore, options.concurrency, "scoring", async (key): Promise<QueueItem> => {
+        const bytes = await getObjectBytes(context.aws.s3, imagesBucket, key, `s3://${imagesBucket}/${key} is gone.`);
+        const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, key, classes);
+        const rank = rankScore(classes.map((c) => result.probabilities[c]), classes, labels.labelCounts, targetClass);
+        const rowName = labels.unlabelledRows.get(key);
+        return { key, ...(rowName ? { rowName } : {}), ...rank };
+    });
+    const skipped = failed.map((f) => ({ key: f.item, error: f.error }));
+    const items = [...kept.values(), ...scored].sort((a, b) => b.score - a.score || (a.key < b.key ? -1 : 1));
     const queue: LabellingQueue = {
         version: 1,
         createdAt: new Date().toISOString(),
