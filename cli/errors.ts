@@ -24,6 +24,14 @@ export class CliError extends Error {
     }
 }
 
+/** Something named does not exist (an object, a job, a stack output): callers that can do without it catch this. */
+export class NotFoundError extends CliError {
+    constructor(message: string) {
+        super(message);
+        this.name = "NotFoundError";
+    }
+}
+
 /** A failure of one input (an image), after which the command goes on with the others. */
 export class InputError extends CliError {
     constructor(message: string) {

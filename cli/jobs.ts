@@ -13,7 +13,7 @@ import { TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout"
 import { TUNING_JOB_NAME_PATTERN } from "../lib/triggerEvent";
 import { Decision, JobEvaluation } from "./comparison";
 import { CliContext } from "./context";
-import { CliError, explainAwsError } from "./errors";
+import { CliError, NotFoundError, explainAwsError } from "./errors";
 import { getObjectBytes } from "./s3json";
 
 export const TERMINAL_STATUSES = ["Completed", "Failed", "Stopped"];
@@ -51,7 +51,7 @@ export async function describeJob(context: CliContext, name: string): Promise<De
         return await context.aws.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: name }));
     } catch (error) {
         if ((error as { name?: string }).name === "ValidationException") {
-            throw new CliError(`No training job named ${name}: list them with 'aws sagemaker list-training-jobs' or leave the name out for the newest.`);
+            throw new NotFoundError(`No training job named ${name}: list them with 'aws sagemaker list-training-jobs' or leave the name out for the newest.`);
         }
         throw explainAwsError(error, `describing training job ${name}`);
     }
@@ -95,7 +95,7 @@ export async function readJobOutput(context: CliContext, job: DescribeTrainingJo
  */
 export async function servingJobName(context: CliContext): Promise<{ jobName: string; modelDataUrl: string } | undefined> {
     const endpointName = await context.stack.name("endpoint").catch((error) => {
-        if (error instanceof CliError && /No endpoint deployed yet/.test(error.message)) return undefined;
+        if (error instanceof NotFoundError) return undefined;
         throw error;
     });
     if (!endpointName) return undefined;
@@ -143,7 +143,7 @@ export async function describeTuningJob(context: CliContext, name: string): Prom
     } catch (error) {
         const code = (error as { name?: string }).name;
         if (code === "ResourceNotFound" || code === "ValidationException") {
-            throw new CliError(`No tuning job named ${name}: start one with npx bootboots tune.`);
+            throw new NotFoundError(`No tuning job named ${name}: start one with npx bootboots tune.`);
         }
         throw explainAwsError(error, `describing tuning job ${name}`);
     }

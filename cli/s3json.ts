@@ -1,6 +1,6 @@
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { isAccessDenied, isMissingObject } from "../lib/errors";
-import { CliError, explainAwsError } from "./errors";
+import { CliError, NotFoundError, explainAwsError } from "./errors";
 
 /**
  * An object's bytes; `missing` is what the user reads when it does not exist, and
@@ -11,7 +11,7 @@ export async function getObjectBytes(s3: S3Client, bucket: string, key: string, 
         const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         return await object.Body!.transformToByteArray();
     } catch (error) {
-        if (isMissingObject(error)) throw new CliError(missing);
+        if (isMissingObject(error)) throw new NotFoundError(missing);
         if ((error as { name?: string }).name === "NoSuchBucket") {
             throw new CliError(
                 `Bucket ${bucket}${bucketOrigin ? ` (${bucketOrigin})` : ""} does not exist in this account and region: check that name, the stack (--stack) and AWS_REGION.`,

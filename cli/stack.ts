@@ -1,4 +1,4 @@
-import { CliError } from "./errors";
+import { CliError, NotFoundError } from "./errors";
 import { PulumiMissing, stackOutputs } from "./pulumi";
 
 /** Each name the commands need: its flag, its environment variable and its stack output. */
@@ -67,7 +67,7 @@ export class StackResolver {
         const value = (await this.outputs)[source.output];
         if (typeof value === "string" && value) return value;
         if (key === "endpoint") {
-            throw new CliError(
+            throw new NotFoundError(
                 "No endpoint deployed yet: train a model (npx bootboots train), then deploy it (npx bootboots deploy).",
             );
         }

@@ -2,7 +2,7 @@ import type { FilteredLogEvent } from "@aws-sdk/client-cloudwatch-logs";
 import { DescribeHyperParameterTuningJobResponse, DescribeTrainingJobResponse } from "@aws-sdk/client-sagemaker";
 import { TRAINING_JOB_NAME_PATTERN, TUNING_JOB_NAME_PATTERN } from "../../lib/triggerEvent";
 import { CliContext } from "../context";
-import { CliError, explainAwsError } from "../errors";
+import { NotFoundError, explainAwsError } from "../errors";
 import { seconds, table } from "../format";
 import { TERMINAL_STATUSES, describeJob, describeTuningJob, jobName, readJobOutput } from "../jobs";
 import { confusionTable, perClassTable } from "../report";
@@ -72,8 +72,7 @@ async function describeOrWait(context: CliContext, name: string, interval: numbe
         try {
             return await describeJob(context, name);
         } catch (error) {
-            const missing = error instanceof CliError && error.message.startsWith(`No training job named ${name}`);
-            if (!missing || !TRAINING_JOB_NAME_PATTERN.test(name) || Date.now() > deadline) throw error;
+            if (!(error instanceof NotFoundError) || !TRAINING_JOB_NAME_PATTERN.test(name) || Date.now() > deadline) throw error;
         }
         if (!announced) context.err(`Waiting for job ${name} to appear: the trigger starts it once data prep is done.`);
         announced = true;

@@ -1,7 +1,7 @@
 import { contract } from "../../lib/contract";
 import { CliContext } from "../context";
 import { classifyJpeg, forEachImage } from "../endpoint";
-import { CliError } from "../errors";
+import { CliError, NotFoundError } from "../errors";
 import { table } from "../format";
 import { servingJobName } from "../jobs";
 import { LABELLING_QUEUE_KEY } from "../../lib/layout";
@@ -21,8 +21,8 @@ export interface SuggestOptions {
 const DEFAULT_ENDPOINT_MEMORY_GB = 2;
 
 async function previousQueue(context: CliContext, bucket: string): Promise<LabellingQueue | undefined> {
-    return getObjectJson<LabellingQueue>(context.aws.s3, bucket, LABELLING_QUEUE_KEY, "no queue yet").catch((error) => {
-        if (error instanceof CliError && error.message === "no queue yet") return undefined;
+    return getObjectJson<LabellingQueue>(context.aws.s3, bucket, LABELLING_QUEUE_KEY, `No queue in s3://${bucket}/${LABELLING_QUEUE_KEY}.`).catch((error) => {
+        if (error instanceof NotFoundError) return undefined;
         throw error;
     });
 }
