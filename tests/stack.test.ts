@@ -272,6 +272,12 @@ describe("the stack (Pulumi mocks)", function () {
         assert.equal(env.TRAINING_SCRIPT_URI, plain.outputs.trainingScriptUri);
         assert.equal(env.SPOT_TRAINING, "true");
         assert.deepEqual(JSON.parse(env.CLASSES), ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"]);
+        // Data reaches the handlers as environment text, and Lambda allows 4 KB of it per function.
+        for (const name of ["trigger-training", "data-prep"]) {
+            const variables = plain.one("aws:lambda/function:Function", name).inputs.environment.variables;
+            const bytes = Object.entries(variables).reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(String(value)), 0);
+            assert.ok(bytes < 4096, `${name}: ${bytes} bytes of environment`);
+        }
         assert.equal(env.TARGET_CLASS, "Boots");
         assert.equal(env.MAX_FALSE_ALARM_RATE, "0.01");
         assert.equal(plain.one("aws:lambda/function:Function", "data-prep").inputs.environment.variables.TEST_SPLIT, "0.1");
