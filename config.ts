@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { CameraSettings } from "./lib/cameraApi";
 import { contract } from "./lib/contract";
 import { leavesMostForTraining } from "./lib/dataset";
 import { INSTANCE_TYPE_PATTERN } from "./lib/triggerEvent";
@@ -47,6 +48,8 @@ export interface StackConfig {
     readonly maxTuningCostUsd: number;
     /** Adopt the data buckets a `pulumi destroy` left behind instead of creating them (default false). */
     readonly adoptExistingBuckets: boolean;
+    /** The camera API's settings (deployed with the endpoint). */
+    readonly camera: CameraSettings;
 }
 
 export const CONFIG_NAMESPACE = "bootboots-ai";
@@ -69,6 +72,7 @@ const S3_BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const CLASS_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const ENDPOINT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
 function parseNumber(key: string, raw: string, rule: string, example: string): number {
     const value = Number(raw.trim());
@@ -245,6 +249,8 @@ export function parseStackConfig(read: RawConfig): StackConfig {
     const rawAdopt = get("adoptExistingBuckets");
     const adoptExistingBuckets = rawAdopt === undefined ? false : parseBoolean("adoptExistingBuckets", rawAdopt);
 
+    const camera = parseCameraSettings(get, endpointMaxConcurrency);
+
     return {
         modelDataUrl,
         imagesBucketName,
@@ -267,6 +273,36 @@ export function parseStackConfig(read: RawConfig): StackConfig {
         endpointProvisionedConcurrency,
         maxTuningCostUsd,
         adoptExistingBuckets,
+        camera,
+    };
+}
+
+function parseCameraSettings(get: (key: string) => string | undefined, endpointMaxConcurrency: number): CameraSettings {
+    const integer = (key: string, min: number, max: number, fallback: number) => {
+        const raw = get(key);
+        return raw === undefined ? fallback : parseInteger(key, raw, min, max, String(fallback));
+    };
+    const rawRate = get("cameraRateLimit");
+    const rateLimit = rawRate === undefined ? 5 : parseNumber("cameraRateLimit", rawRate, "requests per second above 0, at most 10000", "5");
+    if (!(rateLimit > 0 && rateLimit <= 10_000)) throw new ConfigError("cameraRateLimit", rawRate ?? "", "must be requests per second above 0, at most 10000", "5");
+
+    const roleName = get("cameraRoleName");
+    if (roleName !== undefined && !ROLE_NAME.test(roleName)) {
+        throw new ConfigError("cameraRoleName", roleName, "must be the name (not the ARN) of an existing IAM role: 1-64 letters, digits or +=,.@_-", "bootboots-camera-role");
+    }
+    const eventsTableName = get("eventsTableName") ?? "bootboots-events";
+    if (!TABLE_NAME.test(eventsTableName)) {
+        throw new ConfigError("eventsTableName", eventsTableName, "must be a DynamoDB table name (3-255 letters, digits, '_', '-' or '.')", "bootboots-events");
+    }
+    return {
+        rateLimit,
+        burstLimit: integer("cameraBurstLimit", 1, 5000, 10),
+        // The function needs no more than the endpoint serves at once.
+        reservedConcurrency: integer("cameraReservedConcurrency", 0, 1000, endpointMaxConcurrency),
+        keepWarmMinutes: integer("keepWarmMinutes", 0, 60, 0),
+        ...(roleName ? { roleName } : {}),
+        eventsTableName,
+        eventRetentionDays: integer("eventRetentionDays", 1, 3650, 365),
     };
 }
 

@@ -1,12 +1,13 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
+import { CameraApi } from "./components/cameraApi";
 import { DataBuckets } from "./components/dataBuckets";
 import { ServerlessEndpoint } from "./components/serverlessEndpoint";
 import { TrainingPipeline } from "./components/trainingPipeline";
 import { loadStackConfig } from "./config";
 
-// config → data buckets → training pipeline → (once a model exists) serverless endpoint
+// config → data buckets → training pipeline → (once a model exists) serverless endpoint → camera API
 const config = loadStackConfig();
 const accountId = aws.getCallerIdentityOutput().accountId;
 const region = aws.getRegionOutput().region;
@@ -44,6 +45,7 @@ const endpoint = config.modelDataUrl
           accountId,
           region,
           modelDataUrl: config.modelDataUrl,
+          modelBucketName: buckets.modelBucket.bucket,
           tensorflowVersion: config.tensorflowVersion,
           endpointName: config.endpointName,
           memorySizeMb: config.endpointMemoryMb,
@@ -52,6 +54,24 @@ const endpoint = config.modelDataUrl
       })
     : undefined;
 
+const camera =
+    endpoint && config.modelDataUrl
+        ? new CameraApi("bootboots-camera", {
+        accountId,
+        region,
+        endpointName: endpoint.endpoint.name,
+        endpointArn: endpoint.endpoint.arn,
+        modelDataUrl: config.modelDataUrl,
+        modelBucketName: buckets.modelBucket.bucket,
+        modelBucketArn: buckets.modelBucket.arn,
+        classes: config.classes,
+        imagesBucketName,
+        imagesPrefix: config.imagesPrefix,
+        catadataTableName: config.catadataTableName,
+        settings: config.camera,
+    })
+        : undefined;
+
 export const trainingBucketName = buckets.trainingBucket.bucket;
 export const modelBucketName = buckets.modelBucket.bucket;
 export const sagemakerRoleArn = pipeline.sagemakerRole.arn;
@@ -59,6 +79,10 @@ export const dataPrepFunctionName = pipeline.dataPrepFunction.name;
 export const triggerTrainingFunctionName = pipeline.triggerFunction.name;
 export const trainingScriptUri = pipeline.trainingScriptUri;
 export const endpointName = endpoint?.endpoint.name;
+// What the camera calls, and what its role needs to call it; `bootboots events` reads the table.
+export const cameraApiUrl = camera?.url;
+export const cameraInvokePolicyArn = camera?.invokePolicy.arn;
+export const eventsTableName = camera?.eventsTable.name;
 // What `bootboots suggest` and `label` read and write: the camera's images and their labels.
 export { imagesBucketName };
 export const imagesPrefix = config.imagesPrefix;

@@ -41,6 +41,8 @@ export interface LambdaFunctionArgs {
     readonly callbackFactory: aws.lambda.CallbackFactory<unknown, unknown>;
     /** Days the log group keeps its events (default 30). */
     readonly logRetentionDays?: pulumi.Input<number>;
+    /** Concurrent executions reserved for (and allowed to) the function; unset leaves it unreserved. */
+    readonly reservedConcurrency?: pulumi.Input<number>;
 }
 
 /**
@@ -89,6 +91,7 @@ export class LambdaFunction extends pulumi.ComponentResource {
                 runtime: aws.lambda.Runtime.NodeJS22dX,
                 timeout: args.timeout,
                 memorySize: args.memorySize,
+                ...(args.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: args.reservedConcurrency } : {}),
                 role: this.role.arn,
                 environment: { variables: args.environment },
                 loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },

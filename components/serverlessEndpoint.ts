@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { assumeRolePolicy, ecrPullStatements, policyDocument, sagemakerLogStatements } from "../lib/iam";
 import { tensorflowImage } from "../lib/images";
+import { variantNameFor } from "../lib/serving";
 
 export interface ServerlessEndpointArgs {
     /** The AWS account id, for the log-group ARNs. */
@@ -10,6 +11,8 @@ export interface ServerlessEndpointArgs {
     readonly region: pulumi.Input<string>;
     /** `s3://<bucket>/<key>.tar.gz` of a trained model. */
     readonly modelDataUrl: pulumi.Input<string>;
+    /** The stack's models bucket: a job of it names its variant after the job. */
+    readonly modelBucketName: pulumi.Input<string>;
     /** The TensorFlow version of the inference image (default 2.19). */
     readonly tensorflowVersion: pulumi.Input<string>;
     /** Stable: clients call the endpoint by this name (default `bootboots`). */
@@ -30,6 +33,8 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
     public readonly endpoint: aws.sagemaker.Endpoint;
     public readonly model: aws.sagemaker.Model;
     public readonly endpointConfiguration: aws.sagemaker.EndpointConfiguration;
+    /** Named after the model, so that each answer says which model gave it (lib/serving.ts). */
+    public readonly variantName: pulumi.Output<string>;
 
     constructor(name: string, args: ServerlessEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
         super("bootboots:inference:ServerlessEndpoint", name, {}, opts);
@@ -66,12 +71,13 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             { parent: this, dependsOn: [rolePolicy] },
         );
 
+        this.variantName = pulumi.all([args.modelDataUrl, args.modelBucketName]).apply(([url, bucket]) => variantNameFor(url, bucket));
         this.endpointConfiguration = new aws.sagemaker.EndpointConfiguration(
             `${name}-config`,
             {
                 productionVariants: [
                     {
-                        variantName: "AllTraffic",
+                        variantName: this.variantName,
                         modelName: this.model.name,
                         serverlessConfig: pulumi
                             .all([args.memorySizeMb, args.maxConcurrency, args.provisionedConcurrency])
@@ -93,6 +99,6 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             { parent: this, customTimeouts: { create: "45m", update: "45m", delete: "30m" } },
         );
 
-        this.registerOutputs({ endpointName: this.endpoint.name });
+        this.registerOutputs({ endpointName: this.endpoint.name, variantName: this.variantName });
     }
 }

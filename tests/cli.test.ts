@@ -3,16 +3,17 @@ import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } fro
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, CreateTrainingJobCommand, DeleteEndpointCommand, DescribeTrainingJobCommand, ListTrainingJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { strict as assert } from "assert";
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tar from "tar";
 import { runCli } from "../cli/main";
 import { DatasetManifest, ManifestImage } from "../lib/dataset";
+import { EndpointStandIn, MODEL_FIXTURE, sampleFiles as sampleFilesOf, startEndpointStandIn } from "./support/endpointStandIn";
 import { loadDeployedHandler } from "./support/deployedLambda";
 import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
-import { Moto, clientConfig, freePort, sharedMoto } from "./support/moto";
+import { Moto, clientConfig, sharedMoto } from "./support/moto";
 import { InjectedResponse, Proxy, startProxy } from "./support/proxy";
 import { TuningStandIn, tuningStandIn } from "./support/tuningStandIn";
 import { runStack } from "./support/pulumiMocks";
@@ -20,7 +21,6 @@ import { IMAGES_PREFIX, SMALL_SEED, WORLD, putLabels, seedLabels, seedWorld, tin
 import { StubPulumi, installStubPulumi } from "./support/stubPulumi";
 
 const ROOT = path.join(__dirname, "..");
-const MODEL_FIXTURE = path.join(ROOT, ".test-output", "trained-model");
 const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
 const world = WORLD;
 const MODEL_BUCKET = WORLD.modelBucket;
@@ -41,45 +41,14 @@ async function cli(...args: string[]): Promise<Run> {
     return { code, out, err };
 }
 
-/** The TF Serving stand-in, serving the model that the training-script tests exported. */
-async function startEndpoint(): Promise<{ endpoint: string; child: ChildProcess }> {
-    assert.ok(
-        fs.existsSync(path.join(MODEL_FIXTURE, "1", "saved_model.pb")),
-        `${MODEL_FIXTURE} is missing: npm test runs the training-script tests (pytest) first, which export it`,
-    );
-    const port = await freePort();
-    const child = spawn(
-        path.join(ROOT, ".venv", "bin", "python"),
-        [path.join(ROOT, "tests", "python", "endpoint_server.py"), "--model-dir", MODEL_FIXTURE, "--endpoint-name", ENDPOINT, "--port", String(port)],
-        { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" } },
-    );
-    await new Promise<void>((resolve, reject) => {
-        let log = "";
-        child.stdout!.on("data", (chunk) => {
-            log += chunk;
-            if (log.includes("listening")) resolve();
-        });
-        child.stderr!.on("data", (chunk) => (log += chunk));
-        child.on("exit", (code) => reject(new Error(`endpoint stand-in exited (${code}): ${log}`)));
-    });
-    return { endpoint: `http://127.0.0.1:${port}`, child };
-}
-
-function sampleFiles(): { file: string; className: string }[] {
-    return CLASSES.flatMap((className) =>
-        fs
-            .readdirSync(path.join(MODEL_FIXTURE, "samples", className))
-            .sort()
-            .map((name) => ({ file: path.join(MODEL_FIXTURE, "samples", className, name), className })),
-    );
-}
+const sampleFiles = () => sampleFilesOf(CLASSES);
 
 describe("the bootboots command", function () {
     this.timeout(300_000);
     let stub: StubPulumi;
     let invoke: InvokeServer;
     let proxy: Proxy;
-    let endpoint: { endpoint: string; child: ChildProcess };
+    let endpoint: EndpointStandIn;
     let outputs: Record<string, unknown>;
     let savedEnv: NodeJS.ProcessEnv;
     let workDir: string;
@@ -108,7 +77,7 @@ describe("the bootboots command", function () {
         const dataPrep = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "data-prep"));
         const trigger = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "trigger-training"));
         invoke = await startInvokeServer({ [String(outputs.dataPrepFunctionName)]: dataPrep, [String(outputs.triggerTrainingFunctionName)]: trigger });
-        endpoint = await startEndpoint();
+        endpoint = await startEndpointStandIn(ENDPOINT);
 
         stub = installStubPulumi();
         stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
@@ -121,7 +90,7 @@ describe("the bootboots command", function () {
     });
 
     after(async () => {
-        endpoint?.child.kill();
+        endpoint?.stop();
         await invoke?.close();
         await proxy?.close();
         for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];

@@ -21,6 +21,13 @@ describe("stack config rules", () => {
         [{ maxTuningCostUsd: "-1" }, /maxTuningCostUsd = "-1": must be a cost in USD, at least 0/],
         [{ adoptExistingBuckets: "yes" }, /adoptExistingBuckets = "yes": must be true or false/],
         [{ classes: "[]" }, /classes = "\[\]": must be a non-empty list/],
+        [{ cameraRateLimit: "0" }, /cameraRateLimit = "0": must be requests per second above 0, at most 10000\. Example: pulumi config set cameraRateLimit 5/],
+        [{ cameraBurstLimit: "2.5" }, /cameraBurstLimit = "2.5": must be an integer from 1 to 5000/],
+        [{ cameraReservedConcurrency: "-1" }, /cameraReservedConcurrency = "-1": must be an integer from 0 to 1000/],
+        [{ keepWarmMinutes: "90" }, /keepWarmMinutes = "90": must be an integer from 0 to 60/],
+        [{ eventRetentionDays: "0" }, /eventRetentionDays = "0": must be an integer from 1 to 3650/],
+        [{ eventsTableName: "x" }, /eventsTableName = "x": must be a DynamoDB table name/],
+        [{ cameraRoleName: "arn:aws:iam::123456789012:role/cam" }, /cameraRoleName = "arn:aws:iam::123456789012:role\/cam": must be the name \(not the ARN\) of an existing IAM role/],
         [{ imagesPrefix: "catcam-training" }, /imagesPrefix = "catcam-training": must be a key prefix that ends with '\/'/],
         [{ maxNoCatSamples: "0" }, /maxNoCatSamples = "0": must be an integer from 1/],
         [{ trainingInstanceType: "m5.xlarge" }, /trainingInstanceType = "m5.xlarge".*Example: pulumi config set trainingInstanceType ml.m5.xlarge/],
@@ -61,7 +68,10 @@ describe("stack config rules", () => {
             endpointProvisionedConcurrency: 0,
             maxTuningCostUsd: 10,
             adoptExistingBuckets: false,
+            camera: { rateLimit: 5, burstLimit: 10, reservedConcurrency: 5, keepWarmMinutes: 0, eventsTableName: "bootboots-events", eventRetentionDays: 365 },
         });
+        // The camera function reserves what the endpoint serves at once.
+        assert.equal(parseStackConfig((k) => ({ endpointMaxConcurrency: "12" } as Record<string, string>)[k]).camera.reservedConcurrency, 12);
     });
 
     it("accepts classes as a comma list", () => {

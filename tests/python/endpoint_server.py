@@ -1,8 +1,11 @@
 """A local stand-in for SageMaker's InvokeEndpoint in front of TF Serving.
 
 It loads a SavedModel that train.py exported and answers as the TensorFlow Serving
-container does: `{"instances": [{"b64": ...}]}` in, `{"predictions": [[...]]}` out.
-Usage: python endpoint_server.py --model-dir DIR --endpoint-name NAME --port PORT
+container does: `{"instances": [{"b64": ...}]}` in, `{"predictions": [[...]]}` out, naming
+the production variant that answered in `X-Amzn-Invoked-Production-Variant` as SageMaker
+does. `PUT /stand-in/variant` (body: the name) changes that variant, as an endpoint update
+moves traffic from one model's variant to the next.
+Usage: python endpoint_server.py --model-dir DIR --endpoint-name NAME --port PORT [--variant NAME]
 """
 
 import argparse
@@ -13,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import tensorflow as tf
 
 
-def make_handler(serve, endpoint_name):
+def make_handler(serve, endpoint_name, variant):
     class Handler(BaseHTTPRequestHandler):
         def reply(self, status, body, error_type=None):
             data = json.dumps(body).encode()
@@ -21,6 +24,8 @@ def make_handler(serve, endpoint_name):
             self.send_header("Content-Type", "application/json")
             if error_type:
                 self.send_header("x-amzn-ErrorType", error_type)
+            else:
+                self.send_header("X-Amzn-Invoked-Production-Variant", variant["name"])
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -28,6 +33,13 @@ def make_handler(serve, endpoint_name):
         def model_error(self, status, message):
             # SageMaker wraps the container's error: 424 ModelError with the original status.
             self.reply(424, {"message": f"Received client error ({status}) from primary with message \"{message}\"", "OriginalStatusCode": status}, "ModelError")
+
+        def do_PUT(self):
+            length = int(self.headers.get("Content-Length", 0))
+            if self.path != "/stand-in/variant":
+                return self.reply(404, {"message": f"unknown path {self.path}"}, "UnknownOperationException")
+            variant["name"] = self.rfile.read(length).decode()
+            self.reply(200, {"variant": variant["name"]})
 
         def do_POST(self):
             parts = self.path.strip("/").split("/")
@@ -63,9 +75,10 @@ def main():
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--endpoint-name", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--variant", default="AllTraffic")
     args = parser.parse_args()
     serve = tf.saved_model.load(f"{args.model_dir}/1").signatures["serving_default"]
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(serve, args.endpoint_name))
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(serve, args.endpoint_name, {"name": args.variant}))
     print(f"listening on 127.0.0.1:{args.port}", flush=True)
     server.serve_forever()
 

@@ -53,6 +53,20 @@ function providerState(type: string, name: string, inputs: Record<string, any>, 
         }
         case "aws:cloudwatch/logGroup:LogGroup":
             return { ...inputs, arn: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:${inputs.name}` };
+        case "aws:sagemaker/endpoint:Endpoint":
+            return { ...inputs, arn: `arn:aws:sagemaker:${REGION}:${ACCOUNT_ID}:endpoint/${inputs.name}` };
+        case "aws:apigatewayv2/api:Api":
+            return {
+                ...inputs,
+                apiEndpoint: `https://a1b2c3d4e5.execute-api.${REGION}.amazonaws.com`,
+                executionArn: `arn:aws:execute-api:${REGION}:${ACCOUNT_ID}:a1b2c3d4e5`,
+            };
+        case "aws:dynamodb/table:Table":
+            return { ...inputs, arn: `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/${inputs.name}` };
+        case "aws:iam/policy:Policy":
+            return { ...inputs, arn: `arn:aws:iam::${ACCOUNT_ID}:policy/${inputs.name ?? autoName}`, name: inputs.name ?? autoName };
+        case "aws:cloudwatch/eventRule:EventRule":
+            return { ...inputs, arn: `arn:aws:events:${REGION}:${ACCOUNT_ID}:rule/${inputs.name ?? autoName}`, name: inputs.name ?? autoName };
         case "aws:sagemaker/model:Model":
         case "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
             return { ...inputs, name: inputs.name ?? autoName };

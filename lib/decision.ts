@@ -1,0 +1,27 @@
+/** What train.py writes as decision.json: the target class's threshold and what it gives. */
+export interface Decision {
+    readonly target_class: string;
+    readonly threshold: number;
+    readonly max_false_alarm_rate: number;
+    readonly validation_recall: number;
+    readonly validation_false_alarm_rate: number;
+    readonly test_recall: number | null;
+    readonly test_false_alarm_rate: number | null;
+}
+
+/** The decision file's name: in the model archive, in output.tar.gz, and (issue of the registry) beside model.tar.gz. */
+export const DECISION_FILE = "decision.json";
+export const EVALUATION_FILE = "evaluation.json";
+
+/** Whether the camera acts on an image: its target-class probability at or above the model's own threshold. */
+export function decide(decision: Decision, probabilities: Readonly<Record<string, number>>) {
+    const probability = probabilities[decision.target_class] ?? 0;
+    return { targetClass: decision.target_class, probability, threshold: decision.threshold, act: probability >= decision.threshold };
+}
+
+/** A decision.json read from anywhere: the fields the camera acts on must be there, or it is no decision. */
+export function parseDecision(value: unknown): Decision | undefined {
+    const d = value as Partial<Decision> | null;
+    if (!d || typeof d.target_class !== "string" || typeof d.threshold !== "number" || !Number.isFinite(d.threshold)) return undefined;
+    return d as Decision;
+}

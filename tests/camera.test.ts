@@ -1,0 +1,342 @@
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as tar from "tar";
+import { CameraAnswer } from "../lib/cameraApi";
+import { jobModelUrl, servingRequestBody } from "../lib/serving";
+import { Handler, loadDeployedHandler } from "./support/deployedLambda";
+import { EndpointStandIn, sampleFiles, startEndpointStandIn } from "./support/endpointStandIn";
+import { httpApiEvent } from "./support/httpApiEvent";
+import { Moto, clientConfig, sharedMoto } from "./support/moto";
+import { InjectedResponse, Proxy, startProxy } from "./support/proxy";
+import { runStack } from "./support/pulumiMocks";
+import { WORLD, seedWorld } from "./support/seed";
+
+const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
+const EVENTS_TABLE = "bootboots-events";
+/** The configured model: a plain decision.json beside its archive, with a low threshold. */
+const JOB_LOW = "bootboots-000000000000000000000001";
+/** A newer model: its decision only inside output.tar.gz, with a threshold no image reaches. */
+const JOB_HIGH = "bootboots-000000000000000000000002";
+/** A job trained before thresholds: output.tar.gz without a decision. */
+const JOB_OLD = "bootboots-000000000000000000000003";
+const LOW_THRESHOLD = 0.02;
+const HIGH_THRESHOLD = 0.999999;
+
+function decision(threshold: number) {
+    return { target_class: "Boots", threshold, max_false_alarm_rate: 0.01, validation_recall: 0.9, validation_false_alarm_rate: 0.0, test_recall: 0.85, test_false_alarm_rate: 0.01 };
+}
+
+async function outputArchive(files: Record<string, object>): Promise<Buffer> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "job-output-"));
+    for (const [name, body] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), JSON.stringify(body));
+    const file = path.join(dir, "output.tar.gz");
+    await tar.create({ gzip: true, file, cwd: dir }, Object.keys(files));
+    return fs.readFileSync(file);
+}
+
+type Answer = CameraAnswer & { success: boolean; error?: string };
+
+describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, against moto and the TF Serving stand-in)", function () {
+    this.timeout(300_000);
+    let moto: Moto;
+    let standIn: EndpointStandIn;
+    /** In front of moto: S3 and DynamoDB, recorded, with failures injected after inference. */
+    let aws: Proxy;
+    /** In front of the stand-in: InvokeEndpoint, recorded, throttled or refused at will. */
+    let runtime: Proxy;
+    let infer: Handler;
+    let s3: S3Client;
+    let dynamodb: DynamoDBClient;
+    let boots: Buffer;
+    const logs: string[] = [];
+    const originalLog = console.log;
+
+    const post = async (body: Buffer | undefined, headers: Record<string, string> = { "Content-Type": "image/jpeg" }, rawQueryString?: string, handler = infer) => {
+        const event = httpApiEvent({ body, headers, rawQueryString });
+        const result = await handler(event);
+        assert.equal(result.headers["content-type"], "application/json");
+        return { status: result.statusCode as number, answer: JSON.parse(result.body) as Answer, requestId: (event.requestContext as { requestId: string }).requestId };
+    };
+    const storedKeys = async () => ((await s3.send(new ListObjectsV2Command({ Bucket: WORLD.imagesBucket, Prefix: "catcam-training/" }))).Contents ?? []).map((o) => o.Key!).sort();
+    const rows = async () => ((await dynamodb.send(new ScanCommand({ TableName: WORLD.table }))).Items ?? []).map((i) => unmarshall(i));
+    const events = async () => ((await dynamodb.send(new ScanCommand({ TableName: EVENTS_TABLE }))).Items ?? []).map((i) => unmarshall(i));
+    const invocations = () => runtime.requests.filter((r) => r.url.includes("/invocations")).length;
+
+    /** The infer function as deployed, in a new Lambda environment: nothing read or kept yet. */
+    async function freshHandler(extraEnv: Record<string, string> = {}): Promise<Handler> {
+        const stack = await runStack({ modelDataUrl: jobModelUrl(WORLD.modelBucket, JOB_LOW) });
+        const fn = stack.one("aws:lambda/function:Function", "camera-infer");
+        return loadDeployedHandler(fn, { AWS_ENDPOINT_URL: aws.endpoint, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: runtime.endpoint, AWS_REGION: "eu-west-2", ...extraEnv });
+    }
+
+    before(async () => {
+        moto = await sharedMoto();
+        const direct = await seedWorld(moto.endpoint, [], clientConfig);
+        s3 = direct.s3;
+        dynamodb = direct.dynamodb;
+        await dynamodb.send(
+            new CreateTableCommand({
+                TableName: EVENTS_TABLE,
+                KeySchema: [
+                    { AttributeName: "day", KeyType: "HASH" },
+                    { AttributeName: "eventId", KeyType: "RANGE" },
+                ],
+                AttributeDefinitions: [
+                    { AttributeName: "day", AttributeType: "S" },
+                    { AttributeName: "eventId", AttributeType: "S" },
+                ],
+                BillingMode: "PAY_PER_REQUEST",
+            }),
+        );
+        const put = (key: string, body: Buffer | string) => s3.send(new PutObjectCommand({ Bucket: WORLD.modelBucket, Key: key, Body: body }));
+        await put(`training-output/${JOB_LOW}/output/decision.json`, JSON.stringify(decision(LOW_THRESHOLD)));
+        await put(`training-output/${JOB_HIGH}/output/output.tar.gz`, await outputArchive({ "decision.json": decision(HIGH_THRESHOLD), "evaluation.json": { accuracy: 0.9 } }));
+        await put(`training-output/${JOB_OLD}/output/output.tar.gz`, await outputArchive({ "evaluation.json": { accuracy: 0.7 } }));
+
+        standIn = await startEndpointStandIn("bootboots", JOB_LOW);
+        runtime = await startProxy(standIn.endpoint);
+        aws = await startProxy(moto.endpoint);
+        infer = await freshHandler();
+        console.log = (...args: unknown[]) => logs.push(args.join(" "));
+        // The Boots sample the model is surest of: its argmax is Boots.
+        const scored = [];
+        for (const sample of sampleFiles(CLASSES).filter((s) => s.className === "Boots")) {
+            const { answer } = await post(fs.readFileSync(sample.file));
+            scored.push({ file: sample.file, p: answer.predictions!.Boots, top: answer.mostLikelyCat!.name });
+        }
+        const surest = scored.sort((a, b) => b.p - a.p)[0];
+        assert.equal(surest.top, "Boots", `the fixture model calls no Boots sample Boots: ${JSON.stringify(scored)}`);
+        boots = fs.readFileSync(surest.file);
+    });
+
+    after(() => {
+        console.log = originalLog;
+        standIn?.stop();
+    });
+
+    beforeEach(async () => {
+        aws.options = {};
+        runtime.options = {};
+        logs.length = 0;
+        await standIn.setVariant(JOB_LOW);
+    });
+
+    it("answers a JPEG in full: mostLikelyCat as the firmware reads it, the decision at the model's own threshold, every class, the model, the stored image", async () => {
+        const before = invocations();
+        const { status, answer, requestId } = await post(boots, { "Content-Type": "image/jpeg", "X-Bootboots-Camera": "garden-1" });
+        assert.equal(status, 200, JSON.stringify(answer));
+        assert.equal(answer.success, true);
+        assert.equal(answer.mode, "inference");
+        assert.deepEqual(Object.keys(answer.predictions!), CLASSES);
+        const p = answer.predictions!;
+        assert.ok(Math.abs(Object.values(p).reduce((a, b) => a + b, 0) - 1) < 1e-4);
+        assert.deepEqual(answer.mostLikelyCat, { name: "Boots", confidence: p.Boots, index: 0 });
+        assert.deepEqual(answer.decision, { targetClass: "Boots", probability: p.Boots, threshold: LOW_THRESHOLD, act: true, maxFalseAlarmRate: 0.01 });
+        assert.deepEqual(answer.model, { trainingJobName: JOB_LOW, modelDataUrl: jobModelUrl(WORLD.modelBucket, JOB_LOW), variantName: JOB_LOW });
+        assert.equal(answer.requestId, requestId);
+        assert.equal(answer.notStored, undefined);
+        assert.equal(answer.warnings, undefined);
+        assert.match(answer.image.key, /^catcam-training\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z-[0-9a-f]{4}\.jpg$/);
+        assert.equal(answer.image.bucket, WORLD.imagesBucket);
+
+        // What it sent the endpoint is what the source computes, one request, base64 JSON within 1.37× the JPEG.
+        assert.equal(invocations() - before, 1);
+        const sent = runtime.requests[runtime.requests.length - 1];
+        assert.equal(sent.body.toString(), servingRequestBody(boots));
+        assert.equal(sent.headers["content-type"], "application/json");
+        assert.ok(sent.body.length <= 1.37 * boots.length, `${sent.body.length} bytes for a ${boots.length}-byte JPEG`);
+
+        const object = await s3.send(new GetObjectCommand({ Bucket: WORLD.imagesBucket, Key: answer.image.key }));
+        assert.equal(object.ContentType, "image/jpeg");
+        assert.deepEqual(Buffer.from(await object.Body!.transformToByteArray()), boots);
+        const fileName = answer.image.key.slice("catcam-training/".length);
+        const row = unmarshall((await dynamodb.send(new GetItemCommand({ TableName: WORLD.table, Key: { imageName: { S: fileName } } }))).Item!);
+        assert.deepEqual(Object.keys(row).sort(), ["camera", "createdAt", "imageName", "modelDataUrl", "source", "top3"]);
+        assert.equal(row.source, "camera");
+        assert.equal(row.camera, "garden-1");
+        assert.equal(row.modelDataUrl, answer.model!.modelDataUrl);
+        assert.deepEqual(row.top3.map((t: { className: string }) => t.className)[0], "Boots");
+        assert.equal(row.top3.length, 3);
+        assert.equal(row.top3[0].probability, p.Boots);
+
+        // It acted, so the events table has it.
+        const event = (await events()).find((e) => e.imageKey === answer.image.key)!;
+        assert.deepEqual(
+            { camera: event.camera, probability: event.probability, threshold: event.threshold, trainingJobName: event.trainingJobName, day: event.day },
+            { camera: "garden-1", probability: p.Boots, threshold: LOW_THRESHOLD, trainingJobName: JOB_LOW, day: row.createdAt.slice(0, 10) },
+        );
+        assert.equal(event.expiresAt, Math.floor(Date.parse(row.createdAt) / 1000) + 365 * 86400);
+    });
+
+    it("does not act when the answering model's threshold is above the image's Boots probability, though its argmax is Boots", async () => {
+        await standIn.setVariant(JOB_HIGH);
+        const eventsBefore = (await events()).length;
+        const { status, answer } = await post(boots);
+        assert.equal(status, 200);
+        assert.equal(answer.mostLikelyCat!.name, "Boots");
+        assert.equal(answer.mostLikelyCat!.index, 0);
+        assert.ok(answer.mostLikelyCat!.confidence >= 0.5 || answer.mostLikelyCat!.confidence > answer.predictions!.Chi);
+        assert.deepEqual(answer.decision, { targetClass: "Boots", probability: answer.predictions!.Boots, threshold: HIGH_THRESHOLD, act: false, maxFalseAlarmRate: 0.01 });
+        assert.equal(answer.model!.trainingJobName, JOB_HIGH);
+        assert.equal((await events()).length, eventsBefore, "no event when the decision does not act");
+    });
+
+    it("applies each model's own threshold while an update moves traffic from one variant to the next", async () => {
+        const sequence = [JOB_LOW, JOB_HIGH, JOB_LOW, JOB_HIGH, JOB_HIGH, JOB_LOW];
+        const container = await freshHandler();
+        const first = aws.requests.length;
+        for (const variant of sequence) {
+            await standIn.setVariant(variant);
+            const { answer } = await post(boots, undefined, undefined, container);
+            assert.equal(answer.model!.variantName, variant);
+            assert.equal(answer.decision!.threshold, variant === JOB_LOW ? LOW_THRESHOLD : HIGH_THRESHOLD);
+            assert.equal(answer.decision!.act, variant === JOB_LOW);
+        }
+        // Each model's decision was read once, then kept: the low one's plain file, the high one from its output.tar.gz.
+        const reads = aws.requests.slice(first).filter((r) => r.method === "GET" && r.url.includes("/training-output/")).map((r) => r.url.split("?")[0]);
+        assert.deepEqual(reads, [
+            `/${WORLD.modelBucket}/training-output/${JOB_LOW}/output/decision.json`,
+            `/${WORLD.modelBucket}/training-output/${JOB_HIGH}/output/decision.json`,
+            `/${WORLD.modelBucket}/training-output/${JOB_HIGH}/output/output.tar.gz`,
+        ]);
+    });
+
+    it("gives no decision for a model without decision.json, or a variant it cannot place, and says why", async () => {
+        await standIn.setVariant(JOB_OLD);
+        const old = await post(boots);
+        assert.equal(old.status, 200);
+        assert.equal(old.answer.decision, undefined);
+        assert.equal(old.answer.mostLikelyCat!.name, "Boots");
+        assert.equal(old.answer.model!.trainingJobName, JOB_OLD);
+        assert.match(old.answer.warnings![0], new RegExp(`^No decision: model ${JOB_OLD} has no decision\\.json .*no threshold to act on\\.$`));
+        assert.ok((await storedKeys()).includes(old.answer.image.key), "the image is stored all the same");
+
+        await standIn.setVariant("model-0123456789abcdef");
+        const unknown = await post(boots);
+        assert.equal(unknown.answer.decision, undefined);
+        assert.deepEqual(unknown.answer.model, { trainingJobName: null, modelDataUrl: null, variantName: "model-0123456789abcdef" });
+    });
+
+    it("in ?mode=training stores the image and its row for labelling and asks the endpoint nothing", async () => {
+        const before = invocations();
+        const { status, answer } = await post(boots, { "Content-Type": "image/jpeg", "x-bootboots-camera": "porch" }, "mode=training");
+        assert.equal(status, 200);
+        assert.deepEqual(Object.keys(answer).sort(), ["image", "mode", "requestId", "success"]);
+        assert.equal(answer.mode, "training");
+        assert.equal(invocations(), before);
+        const fileName = answer.image.key.slice("catcam-training/".length);
+        const row = (await rows()).find((r) => r.imageName === fileName)!;
+        assert.deepEqual(Object.keys(row).sort(), ["camera", "createdAt", "imageName", "source"]);
+        assert.ok((await storedKeys()).includes(answer.image.key));
+    });
+
+    it("refuses an empty body, a body that is no JPEG, one too large, a bad camera name or mode, each with one sentence and nothing stored or sent", async () => {
+        const [keysBefore, rowsBefore, calls] = [await storedKeys(), (await rows()).length, invocations()];
+        const awsRequests = aws.requests.length;
+        const random = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7919) % 251));
+        const cases: [Buffer | undefined, Record<string, string>, string | undefined, number, RegExp][] = [
+            [undefined, { "Content-Type": "image/jpeg" }, undefined, 400, /no body/],
+            [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), { "Content-Type": "image/jpeg" }, undefined, 415, /not a JPEG/],
+            [Buffer.from("just some text"), { "Content-Type": "image/jpeg" }, undefined, 415, /not a JPEG/],
+            [Buffer.from("<!doctype html><script>alert(1)</script>"), { "Content-Type": "text/html" }, undefined, 415, /Content-Type image\/jpeg, not "text\/html"/],
+            [random, { "Content-Type": "image/jpeg" }, undefined, 415, /not a JPEG/],
+            [Buffer.concat([boots.subarray(0, 3), Buffer.alloc(3_000_000)]), { "Content-Type": "image/jpeg" }, undefined, 413, /over the 3\.00 MB the endpoint accepts/],
+            [boots, { "Content-Type": "image/jpeg", "x-bootboots-camera": "garden cam; drop table" }, undefined, 400, /x-bootboots-camera header/],
+            [boots, { "Content-Type": "image/jpeg" }, "mode=shell", 400, /Unknown mode "shell"/],
+        ];
+        for (const [body, headers, query, status, message] of cases) {
+            const result = await post(body, headers, query);
+            assert.equal(result.status, status, `${message}: ${JSON.stringify(result.answer)}`);
+            assert.deepEqual(Object.keys(result.answer), ["success", "error"]);
+            assert.equal(result.answer.success, false);
+            assert.match(result.answer.error!, message);
+            assert.match(result.answer.error!, /^[A-Z].*\.$/);
+        }
+        assert.deepEqual(await storedKeys(), keysBefore);
+        assert.equal((await rows()).length, rowsBefore);
+        assert.equal(invocations(), calls);
+        assert.equal(aws.requests.length - awsRequests, 0, "a refused request reaches no AWS service");
+    });
+
+    it("retries a throttled or not-ready endpoint with back-off, and answers", async () => {
+        const throttled: InjectedResponse = { status: 400, headers: { "content-type": "application/json", "x-amzn-ErrorType": "ThrottlingException" }, body: '{"message":"Rate exceeded"}' };
+        const notReady: InjectedResponse = { status: 429, headers: { "content-type": "application/json", "x-amzn-ErrorType": "ModelNotReadyException" }, body: '{"Message":"Model is not ready"}' };
+        const start = invocations();
+        runtime.options = { inject: (r) => (r.url.includes("/invocations") ? [throttled, notReady, undefined][invocations() - start - 1] : undefined) };
+        const began = Date.now();
+        const { status, answer } = await post(boots);
+        assert.equal(status, 200, JSON.stringify(answer));
+        assert.equal(invocations() - start, 3);
+        assert.ok(Date.now() - began >= 600, "backed off 200 ms, then 400 ms");
+        assert.equal(answer.decision!.act, true);
+        assert.deepEqual(logs.filter((l) => l.includes('"retry"')).map((l) => JSON.parse(l).error), ["ThrottlingException", "ModelNotReadyException"]);
+    });
+
+    it("answers 503 with one sentence, no decision and nothing stored when the endpoint keeps failing past the deadline, or refuses", async () => {
+        const busy: InjectedResponse = { status: 503, headers: { "content-type": "application/json", "x-amzn-ErrorType": "ServiceUnavailable" }, body: '{"message":"busy"}' };
+        const quick = await freshHandler({ INFERENCE_DEADLINE_MS: "1500" });
+        const keysBefore = await storedKeys();
+        runtime.options = { inject: (r) => (r.url.includes("/invocations") ? busy : undefined) };
+        const start = invocations();
+        const slow = await post(boots, undefined, undefined, quick);
+        assert.equal(slow.status, 503);
+        assert.deepEqual(Object.keys(slow.answer), ["success", "error"]);
+        assert.match(slow.answer.error!, /^No answer: endpoint bootboots did not answer within 2 s \(ServiceUnavailable, \d attempts\); nothing was stored, try again\.$/);
+        assert.ok(invocations() - start >= 3, "retried within the deadline");
+
+        const missing: InjectedResponse = {
+            status: 400,
+            headers: { "content-type": "application/json", "x-amzn-ErrorType": "ValidationError" },
+            body: '{"message":"Endpoint bootboots of account 123456789012 not found."}',
+        };
+        runtime.options = { inject: (r) => (r.url.includes("/invocations") ? missing : undefined) };
+        const before = invocations();
+        const refused = await post(boots);
+        assert.equal(refused.status, 503);
+        assert.match(refused.answer.error!, /^No answer: endpoint bootboots failed: ValidationError: Endpoint bootboots of account 123456789012 not found\.; nothing was stored/);
+        assert.equal(invocations() - before, 1, "a refusal is not retried");
+        assert.deepEqual(await storedKeys(), keysBefore);
+    });
+
+    it("still answers the decision when storing the image or the event fails after inference, and says and logs what was not stored", async () => {
+        const s3Error: InjectedResponse = { status: 500, body: "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>" };
+        const ddbError: InjectedResponse = {
+            status: 500,
+            headers: { "content-type": "application/x-amz-json-1.0" },
+            body: JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: "Internal server error" }),
+        };
+        aws.options = {
+            inject: (r) => {
+                if (r.method === "PUT" && r.url.startsWith(`/${WORLD.imagesBucket}/`)) return s3Error;
+                if (String(r.headers["x-amz-target"]).endsWith(".PutItem") && r.body.toString().includes(EVENTS_TABLE)) return ddbError;
+                return undefined;
+            },
+        };
+        const { status, answer } = await post(boots);
+        assert.equal(status, 200);
+        assert.equal(answer.decision!.act, true);
+        assert.deepEqual([...answer.notStored!].sort(), ["event", "image"]);
+        assert.match(answer.warnings!.join(" "), /Not stored: (image, event|event, image) \(the answer stands; see the function's log\)\./);
+        assert.ok(!(await storedKeys()).includes(answer.image.key));
+        const line = JSON.parse(logs.find((l) => l.includes(answer.requestId))!);
+        assert.deepEqual([...line.notStored].sort(), ["event", "image"]);
+        assert.ok(line.errors.some((e: string) => /^image: InternalError/.test(e)), line.errors.join("; "));
+        assert.ok(line.errors.some((e: string) => /^event: InternalServerError/.test(e)), line.errors.join("; "));
+        // The row went in: the image's prediction waits for labelling, though its file is missing.
+        assert.ok((await rows()).some((r) => `catcam-training/${r.imageName}` === answer.image.key));
+    });
+
+    it("keeps the endpoint warm on the schedule's event with one small image, and stores nothing", async () => {
+        const [keysBefore, before] = [await storedKeys(), invocations()];
+        const result = (await infer({ keepWarm: true })) as { keepWarm: boolean; variantName: string; decision: boolean };
+        assert.deepEqual({ keepWarm: result.keepWarm, variantName: result.variantName, decision: result.decision }, { keepWarm: true, variantName: JOB_LOW, decision: true });
+        assert.equal(invocations() - before, 1);
+        assert.ok(runtime.requests[runtime.requests.length - 1].body.length < 1000);
+        assert.deepEqual(await storedKeys(), keysBefore);
+    });
+});
