@@ -1,13 +1,6 @@
-/** What train.py writes as decision.json: the target class's threshold and what it gives. */
-export interface Decision {
-    readonly target_class: string;
-    readonly threshold: number;
-    readonly max_false_alarm_rate: number;
-    readonly validation_recall: number;
-    readonly validation_false_alarm_rate: number;
-    readonly test_recall: number | null;
-    readonly test_false_alarm_rate: number | null;
-}
+import { Decision } from "../lib/decision";
+
+export type { Decision };
 
 /** The parts of a job's evaluation.json that comparisons read. */
 export interface JobEvaluation {

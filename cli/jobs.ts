@@ -130,12 +130,6 @@ export async function servingDecision(context: CliContext): Promise<Decision | s
     }
 }
 
-/** Whether the camera acts on an image: its target-class probability at or above the threshold. */
-export function decide(decision: Decision, probabilities: Readonly<Record<string, number>>) {
-    const probability = probabilities[decision.target_class] ?? 0;
-    return { targetClass: decision.target_class, probability, threshold: decision.threshold, act: probability >= decision.threshold };
-}
-
 /** A tuning job, described; a missing one is named. */
 export async function describeTuningJob(context: CliContext, name: string): Promise<DescribeHyperParameterTuningJobResponse> {
     try {

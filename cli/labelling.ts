@@ -48,7 +48,21 @@ export function rankScore(
     labelCounts: Readonly<Record<string, number>>,
     targetClass: string,
 ): { score: number; top3: QueueItem["top3"] } {
-    const ranked = classes.map((className, i) => ({ className, probability: probabilities[i] })).sort((a, b) => b.probability - a.probability);
+    const ranked = classes.map((className, i) => ({ className, probability: probabilities[i] }));
+    return rankTopClasses(ranked, classes, labelCounts, targetClass);
+}
+
+/**
+ * The same score from the likeliest classes alone (the score reads only the top two and the
+ * top class): what the camera API stored in an image's catadata row.
+ */
+export function rankTopClasses(
+    classProbabilities: readonly { readonly className: string; readonly probability: number }[],
+    classes: readonly string[],
+    labelCounts: Readonly<Record<string, number>>,
+    targetClass: string,
+): { score: number; top3: QueueItem["top3"] } {
+    const ranked = [...classProbabilities].sort((a, b) => b.probability - a.probability);
     const uncertainty = 1 - (ranked[0].probability - (ranked[1]?.probability ?? 0));
     const most = Math.max(1, ...classes.map((c) => labelCounts[c] ?? 0));
     const rarity = 1 - (labelCounts[ranked[0].className] ?? 0) / most;
@@ -58,10 +72,18 @@ export function rankScore(
 
 const JPEG_KEY = /\.jpe?g$/i;
 
+/** The top classes the camera API stored in a row, and the model that gave them. */
+export interface StoredPrediction {
+    readonly modelDataUrl: string;
+    readonly top3: QueueItem["top3"];
+}
+
 /** The labelled images and the rows without a label, by image key; labels counted per class. */
 export interface LabelState {
     /** Key → the imageName of its catadata row, for rows without a label. */
     readonly unlabelledRows: Map<string, string>;
+    /** Key → the prediction stored in its unlabelled row by the camera API. */
+    readonly storedPredictions: Map<string, StoredPrediction>;
     /** Keys whose row has a label. */
     readonly labelled: Set<string>;
     readonly labelCounts: Record<string, number>;
@@ -70,14 +92,24 @@ export interface LabelState {
 /** Every catadata row, sorted into labelled and not; labels counted per class (case-insensitively). */
 export async function readLabelState(context: CliContext, table: string, imagesPrefix: string, classes: readonly string[]): Promise<LabelState> {
     const { ScanCommand } = await import("@aws-sdk/client-dynamodb");
-    const state: LabelState = { unlabelledRows: new Map(), labelled: new Set(), labelCounts: Object.fromEntries(classes.map((c) => [c, 0])) };
+    const state: LabelState = {
+        unlabelledRows: new Map(),
+        storedPredictions: new Map(),
+        labelled: new Set(),
+        labelCounts: Object.fromEntries(classes.map((c) => [c, 0])),
+    };
     const byLower = new Map(classes.map((c) => [c.toLowerCase(), c]));
     let start: Record<string, AttributeValue> | undefined;
     do {
         let page;
         try {
             page = await context.aws.dynamodb.send(
-                new ScanCommand({ TableName: table, ProjectionExpression: "#n, #c", ExpressionAttributeNames: { "#n": "imageName", "#c": "cat" }, ExclusiveStartKey: start }),
+                new ScanCommand({
+                    TableName: table,
+                    ProjectionExpression: "#n, #c, #t, #m",
+                    ExpressionAttributeNames: { "#n": "imageName", "#c": "cat", "#t": "top3", "#m": "modelDataUrl" },
+                    ExclusiveStartKey: start,
+                }),
             );
         } catch (error) {
             throw explainAwsError(error, `reading the labels table ${table}`);
@@ -93,11 +125,21 @@ export async function readLabelState(context: CliContext, table: string, imagesP
                 if (className) state.labelCounts[className] += 1;
             } else {
                 state.unlabelledRows.set(key, name);
+                const stored = storedPrediction(item);
+                if (stored) state.storedPredictions.set(key, stored);
             }
         }
         start = page.LastEvaluatedKey;
     } while (start);
     return state;
+}
+
+/** The camera API's `top3` and `modelDataUrl` of a row, when it has both and they are well formed. */
+function storedPrediction(item: Record<string, AttributeValue>): StoredPrediction | undefined {
+    const modelDataUrl = item.modelDataUrl?.S;
+    const top3 = item.top3?.L?.map((entry) => ({ className: entry.M?.className?.S ?? "", probability: Number(entry.M?.probability?.N) }));
+    if (!modelDataUrl || !top3 || top3.length < 2 || top3.some((t) => !t.className || !Number.isFinite(t.probability))) return undefined;
+    return { modelDataUrl, top3 };
 }
 
 /** Every JPEG under the prefix of the images bucket. */

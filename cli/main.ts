@@ -166,6 +166,24 @@ function buildProgram(io: CliIO, run: (action: (context: CliContext) => Promise<
         .addHelpText("after", examples("npx bootboots evaluate", "npx bootboots evaluate --dataset 20260221T153033Z-4f2a --out reports/"))
         .action((options, command) => run(async (context) => (await import("./commands/evaluate")).evaluate(context, options), command));
 
+    program
+        .command("infer <images...>")
+        .description("send JPEG images to the camera API exactly as the camera does (SigV4 with your credentials) and print what the camera reads")
+        .option("--camera <name>", "the camera name to send (x-bootboots-camera)")
+        .option("--training", "store the images for labelling and skip inference (?mode=training)")
+        .option("--json", "print the API's answers as JSON")
+        .addHelpText("after", examples("npx bootboots infer garden-cam/boots.jpg", "npx bootboots infer cat.jpg --camera garden-1 --json"))
+        .action((images, options, command) => run(async (context) => (await import("./commands/infer")).infer(context, images, options), command));
+
+    program
+        .command("events")
+        .description("list the latest requests whose decision acted (the camera API's events table), newest first")
+        .option("--since <when>", "a duration (7d, 24h, 30m) or a date (2026-12-01)", "7d")
+        .option("--limit <n>", "events printed at most", parser(integerField(1, 10_000)), 20)
+        .option("--json", "print JSON for scripts")
+        .addHelpText("after", examples("npx bootboots events", "npx bootboots events --since 24h --json"))
+        .action((options, command) => run(async (context) => (await import("./commands/events")).events(context, options), command));
+
     for (const command of [program, ...program.commands]) {
         command
             .exitOverride()

@@ -11,6 +11,8 @@ export const STACK_NAMES = {
     imagesBucket: { flag: "--images-bucket", env: "BOOTBOOTS_IMAGES_BUCKET", output: "imagesBucketName" },
     imagesPrefix: { flag: "--images-prefix", env: "BOOTBOOTS_IMAGES_PREFIX", output: "imagesPrefix" },
     catadataTable: { flag: "--catadata-table", env: "BOOTBOOTS_CATADATA_TABLE", output: "catadataTableName" },
+    cameraApi: { flag: "--camera-api", env: "BOOTBOOTS_CAMERA_API_URL", output: "cameraApiUrl" },
+    eventsTable: { flag: "--events-table", env: "BOOTBOOTS_EVENTS_TABLE", output: "eventsTableName" },
 } as const;
 
 export type StackName = keyof typeof STACK_NAMES;
@@ -25,6 +27,8 @@ export interface StackOptions {
     readonly imagesBucket?: string;
     readonly imagesPrefix?: string;
     readonly catadataTable?: string;
+    readonly cameraApi?: string;
+    readonly eventsTable?: string;
 }
 
 /**
@@ -66,6 +70,11 @@ export class StackResolver {
         this.outputs ??= stackOutputs(this.options.stack);
         const value = (await this.outputs)[source.output];
         if (typeof value === "string" && value) return value;
+        if (key === "cameraApi" || key === "eventsTable") {
+            throw new NotFoundError(
+                `The stack has no camera API yet (no output ${source.output}): it is deployed with the endpoint, so deploy a model first (npx bootboots deploy).`,
+            );
+        }
         if (key === "endpoint") {
             throw new NotFoundError(
                 "No endpoint deployed yet: train a model (npx bootboots train), then deploy it (npx bootboots deploy).",

@@ -4,7 +4,8 @@ import { PolicyStatement, assumeRolePolicy, policyDocument } from "../lib/iam";
 
 /**
  * Packages in `dependencies` that no Lambda runs: the deploy-time and CLI ones (the CLI
- * runs through ts-node), and the AWS SDK that the Lambda runtime provides.
+ * runs through ts-node; `bootboots infer` signs with the SDK's signer), and the AWS SDK
+ * that the Lambda runtime provides.
  */
 export const NOT_IN_LAMBDA_PACKAGES = [
     "tar",
@@ -20,6 +21,9 @@ export const NOT_IN_LAMBDA_PACKAGES = [
     "@aws-sdk/client-sagemaker",
     "@aws-sdk/client-sagemaker-runtime",
     "@aws-sdk/util-dynamodb",
+    "@aws-sdk/credential-provider-node",
+    "@smithy/core",
+    "@smithy/signature-v4",
 ];
 
 export interface LambdaFunctionArgs {

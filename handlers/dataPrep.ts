@@ -295,7 +295,7 @@ export async function prepareDataset(
             maxNoCatSamples: event.maxNoCatSamples,
         };
 
-        const { labels, skipped } = resolveLabels(await scanTable(clients, settings), settings.classes, settings.imagesPrefix);
+        const { labels, skipped, unlabelled } = resolveLabels(await scanTable(clients, settings), settings.classes, settings.imagesPrefix);
         const { planned, available } = planSplit(labels, rule);
 
         const datasetId = newDatasetId(now(), randomBytes(2).toString("hex"));
@@ -335,6 +335,7 @@ export async function prepareDataset(
             validationImages: images.length - trainingImages - testImages,
             testImages,
             repairedImages: images.filter((i) => i.repaired).length,
+            unlabelledImages: unlabelled,
             images,
             skipped,
         };
@@ -362,6 +363,7 @@ export async function prepareDataset(
             testImages,
             classDistribution,
             repairedImages: manifest.repairedImages,
+            unlabelledImages: unlabelled,
             skipped: skipped.slice(0, SKIPPED_IN_RESULT),
             skippedCount: skipped.length,
             durationMs: Date.now() - started,

@@ -168,9 +168,9 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
         }
     }
 
-    /** Stores the image, its catadata row and (when the decision acts) the event; what fails is named, not thrown. */
-    async function store(writes: { part: NotStored; write: () => Promise<unknown> }[]): Promise<{ notStored: NotStored[]; errors: string[] }> {
-        const outcomes = await Promise.allSettled(writes.map((w) => w.write()));
+    /** Waits for the writes under way (image, row, event); what failed is named, not thrown. */
+    async function store(writes: { part: NotStored; write: Promise<unknown> }[]): Promise<{ notStored: NotStored[]; errors: string[] }> {
+        const outcomes = await Promise.allSettled(writes.map((w) => w.write));
         const notStored: NotStored[] = [];
         const errors: string[] = [];
         outcomes.forEach((outcome, i) => {
@@ -182,9 +182,9 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
         return { notStored, errors };
     }
 
-    const putImage = (key: string, jpeg: Buffer) => () =>
+    const putImage = (key: string, jpeg: Buffer) =>
         clients.s3.send(new PutObjectCommand({ Bucket: settings.imagesBucket, Key: key, Body: jpeg, ContentType: JPEG_CONTENT_TYPE }));
-    const putRow = (row: Record<string, unknown>) => () =>
+    const putRow = (row: Record<string, unknown>) =>
         clients.dynamodb.send(
             new PutItemCommand({ TableName: settings.catadataTable, Item: marshall(row), ConditionExpression: "attribute_not_exists(imageName)" }),
         );
@@ -222,6 +222,8 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
             return httpResult(200, answer);
         }
 
+        // The image is stored while the endpoint thinks: it feeds labelling whatever the answer.
+        const imageStored = { part: "image" as const, write: putImage(imageKey, request.jpeg) };
         let endpoint: { body: string; variantName: string };
         const endpointStarted = Date.now();
         try {
@@ -229,13 +231,16 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
         } catch (error) {
             if ((error as Error)?.name !== "EndpointFailure") throw error;
             const reason = (error as Error).message;
-            console.log(JSON.stringify({ requestId, status: 503, camera: request.camera, endpointError: reason }));
-            return refusal({ status: 503, error: `No answer: ${reason}; nothing was stored, try again.` });
+            const { notStored, errors } = await store([imageStored]);
+            console.log(JSON.stringify({ requestId, status: 503, camera: request.camera, imageKey, endpointError: reason, notStored, errors }));
+            const kept = notStored.length === 0 ? `the image was kept for labelling as ${imageKey}` : "the image was not stored either";
+            return refusal({ status: 503, error: `No answer: ${reason}; ${kept}, try again.` });
         }
         const endpointMs = Date.now() - endpointStarted;
         const predictions = readPredictions(endpoint.body, settings.classes);
         if ("error" in predictions) {
-            console.log(JSON.stringify({ requestId, status: 503, endpointError: predictions.error }));
+            const { notStored, errors } = await store([imageStored]);
+            console.log(JSON.stringify({ requestId, status: 503, imageKey, endpointError: predictions.error, notStored, errors }));
             return refusal({ status: 503, error: `No answer: ${predictions.error}; is the deployed model trained on the stack's classes?` });
         }
         const classes = readClasses(predictions.probabilities, settings.classes);
@@ -249,8 +254,8 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
         if (model.noDecision) warnings.push(`No decision: ${model.noDecision}.`);
         const decision = cameraDecision(model.decision, classes.predictions);
 
-        const writes: { part: NotStored; write: () => Promise<unknown> }[] = [
-            { part: "image", write: putImage(imageKey, request.jpeg) },
+        const writes: { part: NotStored; write: Promise<unknown> }[] = [
+            imageStored,
             { part: "row", write: putRow(catadataRow({ ...row, top3: classes.top3, modelDataUrl: model.modelDataUrl ?? undefined })) },
         ];
         if (decision?.act) {
@@ -264,7 +269,7 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
                 modelDataUrl: model.modelDataUrl ?? undefined,
                 retentionDays: settings.eventRetentionDays,
             });
-            writes.push({ part: "event", write: () => clients.dynamodb.send(new PutItemCommand({ TableName: settings.eventsTable, Item: marshall(item) })) });
+            writes.push({ part: "event", write: clients.dynamodb.send(new PutItemCommand({ TableName: settings.eventsTable, Item: marshall(item) })) });
         }
         const { notStored, errors } = await store(writes);
         if (notStored.length > 0) warnings.push(`Not stored: ${notStored.join(", ")} (the answer stands; see the function's log).`);

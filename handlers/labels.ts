@@ -38,16 +38,18 @@ export function readLabel(
 
 /**
  * Resolves catadata rows to one label per image: rows naming the same object must agree,
- * and every row that cannot be used is listed with its reason.
+ * and every row that cannot be used is listed with its reason. A row without `cat` is not
+ * a fault but the labelling backlog (the camera API writes one per image): it is counted.
  */
 export function resolveLabels(
     items: readonly Record<string, AttributeValue>[],
     classes: readonly string[],
     imagesPrefix: string,
-): { labels: Label[]; skipped: SkippedImage[] } {
+): { labels: Label[]; skipped: SkippedImage[]; unlabelled: number } {
     const classByLowerName = new Map(classes.map((c) => [c.toLowerCase(), c]));
     const byKey = new Map<string, { imageNames: string[]; labels: Set<string> }>();
     const skipped: SkippedImage[] = [];
+    let unlabelled = 0;
     for (const item of items) {
         const imageName = item.imageName?.S;
         if (!imageName) {
@@ -61,6 +63,10 @@ export function resolveLabels(
         const sourceKey = sourceKeyOf(imageName, imagesPrefix);
         if (Buffer.byteLength(sourceKey, "utf8") > S3_MAX_KEY_BYTES) {
             skipped.push({ imageName, reason: `key longer than S3's ${S3_MAX_KEY_BYTES}-byte limit` });
+            continue;
+        }
+        if (item.cat === undefined) {
+            unlabelled += 1;
             continue;
         }
         const label = readLabel(item, classByLowerName);
@@ -83,5 +89,5 @@ export function resolveLabels(
             labels.push({ imageName: entry.imageNames[0], sourceKey, label: [...entry.labels][0] });
         }
     }
-    return { labels, skipped };
+    return { labels, skipped, unlabelled };
 }

@@ -51,6 +51,8 @@ export interface DatasetManifest {
     readonly testImages: number;
     /** JPEGs whose missing end marker was added. */
     readonly repairedImages: number;
+    /** catadata rows without `cat`: the labelling backlog, counted rather than listed as skipped. */
+    readonly unlabelledImages: number;
     /** One entry per object written, sorted by key. */
     readonly images: readonly ManifestImage[];
     /** Every image left out, with its reason. */
@@ -105,6 +107,8 @@ export interface DataPrepSuccess {
     readonly testImages: number;
     readonly classDistribution: Record<string, ClassCounts>;
     readonly repairedImages: number;
+    /** catadata rows without `cat` (the labelling backlog). */
+    readonly unlabelledImages: number;
     /** The first skipped images (the manifest lists them all). */
     readonly skipped: readonly SkippedImage[];
     readonly skippedCount: number;

@@ -1,4 +1,4 @@
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, GetItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { strict as assert } from "assert";
@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tar from "tar";
+import { runCli } from "../cli/main";
 import { CameraAnswer } from "../lib/cameraApi";
 import { jobModelUrl, servingRequestBody } from "../lib/serving";
 import { Handler, loadDeployedHandler } from "./support/deployedLambda";
@@ -14,7 +15,8 @@ import { httpApiEvent } from "./support/httpApiEvent";
 import { Moto, clientConfig, sharedMoto } from "./support/moto";
 import { InjectedResponse, Proxy, startProxy } from "./support/proxy";
 import { runStack } from "./support/pulumiMocks";
-import { WORLD, seedWorld } from "./support/seed";
+import { WORLD, createEventsTable, seedWorld } from "./support/seed";
+import { startSigV4Gateway } from "./support/sigv4Gateway";
 
 const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
 const EVENTS_TABLE = "bootboots-events";
@@ -79,20 +81,7 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         const direct = await seedWorld(moto.endpoint, [], clientConfig);
         s3 = direct.s3;
         dynamodb = direct.dynamodb;
-        await dynamodb.send(
-            new CreateTableCommand({
-                TableName: EVENTS_TABLE,
-                KeySchema: [
-                    { AttributeName: "day", KeyType: "HASH" },
-                    { AttributeName: "eventId", KeyType: "RANGE" },
-                ],
-                AttributeDefinitions: [
-                    { AttributeName: "day", AttributeType: "S" },
-                    { AttributeName: "eventId", AttributeType: "S" },
-                ],
-                BillingMode: "PAY_PER_REQUEST",
-            }),
-        );
+        await createEventsTable(dynamodb, EVENTS_TABLE);
         const put = (key: string, body: Buffer | string) => s3.send(new PutObjectCommand({ Bucket: WORLD.modelBucket, Key: key, Body: body }));
         await put(`training-output/${JOB_LOW}/output/decision.json`, JSON.stringify(decision(LOW_THRESHOLD)));
         await put(`training-output/${JOB_HIGH}/output/output.tar.gz`, await outputArchive({ "decision.json": decision(HIGH_THRESHOLD), "evaluation.json": { accuracy: 0.9 } }));
@@ -277,7 +266,7 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         assert.deepEqual(logs.filter((l) => l.includes('"retry"')).map((l) => JSON.parse(l).error), ["ThrottlingException", "ModelNotReadyException"]);
     });
 
-    it("answers 503 with one sentence, no decision and nothing stored when the endpoint keeps failing past the deadline, or refuses", async () => {
+    it("answers 503 with one sentence and no decision when the endpoint keeps failing past the deadline, or refuses, and keeps the image for labelling", async () => {
         const busy: InjectedResponse = { status: 503, headers: { "content-type": "application/json", "x-amzn-ErrorType": "ServiceUnavailable" }, body: '{"message":"busy"}' };
         const quick = await freshHandler({ INFERENCE_DEADLINE_MS: "1500" });
         const keysBefore = await storedKeys();
@@ -286,7 +275,7 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         const slow = await post(boots, undefined, undefined, quick);
         assert.equal(slow.status, 503);
         assert.deepEqual(Object.keys(slow.answer), ["success", "error"]);
-        assert.match(slow.answer.error!, /^No answer: endpoint bootboots did not answer within 2 s \(ServiceUnavailable, \d attempts\); nothing was stored, try again\.$/);
+        assert.match(slow.answer.error!, /^No answer: endpoint bootboots did not answer within 2 s \(ServiceUnavailable, \d attempts\); the image was kept for labelling as catcam-training\/\S+\.jpg, try again\.$/);
         assert.ok(invocations() - start >= 3, "retried within the deadline");
 
         const missing: InjectedResponse = {
@@ -298,9 +287,11 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         const before = invocations();
         const refused = await post(boots);
         assert.equal(refused.status, 503);
-        assert.match(refused.answer.error!, /^No answer: endpoint bootboots failed: ValidationError: Endpoint bootboots of account 123456789012 not found\.; nothing was stored/);
+        assert.match(refused.answer.error!, /^No answer: endpoint bootboots failed: ValidationError: Endpoint bootboots of account 123456789012 not found\.; the image was kept/);
         assert.equal(invocations() - before, 1, "a refusal is not retried");
-        assert.deepEqual(await storedKeys(), keysBefore);
+        // Both images are kept, without a row: no prediction to store.
+        const kept = /as (catcam-training\/\S+\.jpg)/;
+        assert.deepEqual(await storedKeys(), [...keysBefore, kept.exec(slow.answer.error!)![1], kept.exec(refused.answer.error!)![1]].sort());
     });
 
     it("still answers the decision when storing the image or the event fails after inference, and says and logs what was not stored", async () => {
@@ -338,5 +329,88 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         assert.equal(invocations() - before, 1);
         assert.ok(runtime.requests[runtime.requests.length - 1].body.length < 1000);
         assert.deepEqual(await storedKeys(), keysBefore);
+    });
+
+    describe("bootboots infer and events", () => {
+        const credentials = { accessKeyId: "testing", secretAccessKey: "testing", sessionToken: "camera-session-token", region: "eu-west-2", service: "execute-api" };
+        let gateway: Awaited<ReturnType<typeof startSigV4Gateway>>;
+        const saved = { ...process.env };
+        const cli = async (...args: string[]) => {
+            let out = "";
+            let err = "";
+            const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t) });
+            return { code, out, err };
+        };
+
+        before(async () => {
+            gateway = await startSigV4Gateway((event) => infer(event), credentials);
+            Object.assign(process.env, {
+                AWS_SESSION_TOKEN: credentials.sessionToken,
+                BOOTBOOTS_CAMERA_API_URL: gateway.url,
+                BOOTBOOTS_EVENTS_TABLE: EVENTS_TABLE,
+                AWS_ENDPOINT_URL_DYNAMODB: moto.endpoint,
+            });
+        });
+
+        after(async () => {
+            await gateway?.close();
+            for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+        });
+
+        it("infer signs each JPEG for execute-api as the camera does, and prints what the camera reads", async () => {
+            const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "infer-")), "boots.jpg");
+            fs.writeFileSync(file, boots);
+            const before = gateway.seen.length;
+            const run = await cli("infer", file, "--camera", "garden-1");
+            assert.equal(run.code, 0, run.err);
+            const seen = gateway.seen.slice(before);
+            assert.equal(seen.length, 1);
+            assert.equal(seen[0].refused, undefined, "the signature holds");
+            assert.equal(seen[0].headers["content-type"], "image/jpeg");
+            assert.equal(seen[0].headers["x-bootboots-camera"], "garden-1");
+            assert.match(String(seen[0].headers.authorization), /Credential=testing\/\d{8}\/eu-west-2\/execute-api\/aws4_request/);
+            assert.match(run.out, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: Boots \\d+\\.\\d% \\(index 0\\); Boots → ACT \\(\\d\\.\\d{3} ≥ threshold 0\\.020 of ${JOB_LOW}\\); image catcam-training\\/\\S+\\.jpg\\n$`));
+
+            const training = JSON.parse((await cli("infer", file, "--training", "--json")).out);
+            assert.equal(training[0].answer.mode, "training");
+            assert.equal(gateway.seen.at(-1)!.url, "/infer?mode=training");
+            assert.equal(gateway.seen.at(-1)!.refused, undefined);
+        });
+
+        it("infer says in one sentence what to attach when the signature or the permission is refused, and names a refused image", async () => {
+            process.env.AWS_SECRET_ACCESS_KEY = "not-the-secret";
+            try {
+                const run = await cli("infer", sampleFiles(CLASSES)[0].file);
+                assert.equal(run.code, 1);
+                assert.equal(run.out, "");
+                assert.match(run.err, /^error: The camera API refused the request \(403: The request signature we calculated does not match the signature you provided\.\): your credentials need execute-api:Invoke on the route; attach the stack output cameraInvokePolicyArn to your user or role\.\n$/);
+            } finally {
+                process.env.AWS_SECRET_ACCESS_KEY = "testing";
+            }
+            const text = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "infer-")), "notes.jpg");
+            fs.writeFileSync(text, "not a picture");
+            const mixed = await cli("infer", text, sampleFiles(CLASSES)[0].file);
+            assert.equal(mixed.code, 3);
+            assert.match(mixed.err, /error: \S+notes\.jpg: The body is not a JPEG \(it does not start with FF D8 FF\): send the camera's JPEG as it was taken\. \(415\)/);
+            assert.match(mixed.err, /1 of 2 images got no answer\./);
+        });
+
+        it("events lists the decisions that acted, newest first, within --since and --limit", async () => {
+            const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "infer-")), "boots.jpg");
+            fs.writeFileSync(file, boots);
+            const sent = JSON.parse((await cli("infer", file, file, "--camera", "porch", "--json")).out) as { answer: CameraAnswer }[];
+            const keys = sent.map((s) => s.answer.image.key);
+            const listed = JSON.parse((await cli("events", "--since", "1h", "--limit", "2", "--json")).out) as { imageKey: string; camera: string; at: string }[];
+            assert.deepEqual(listed.map((e) => e.imageKey), [...keys].reverse(), "the two just sent, newest first");
+            assert.ok(listed.every((e) => e.camera === "porch"));
+            const table = await cli("events", "--since", "1h", "--limit", "1");
+            assert.equal(table.code, 0, table.err);
+            assert.match(table.out, /^time \(UTC\)\s+camera\s+class\s+probability\s+threshold\s+model\s+image$/m);
+            assert.match(table.out, new RegExp(`porch\\s+Boots\\s+\\d\\.\\d{3}\\s+0\\.020\\s+${JOB_LOW}\\s+${keys[1].replace(/\./g, "\\.")}`));
+            assert.match(table.out, /^1 event since .* \(--limit 1; more exist\)\.$/m);
+            const bad = await cli("events", "--since", "last tuesday");
+            assert.equal(bad.code, 2);
+            assert.match(bad.err, /^error: --since "last tuesday" is neither a duration \(7d, 24h, 30m\) nor a date \(2026-12-01\)\.\n$/);
+        });
     });
 });

@@ -806,6 +806,48 @@ describe("the bootboots command", function () {
             }
         });
 
+        it("suggest ranks a camera image from the prediction its catadata row holds when the serving model made it, and asks the endpoint again otherwise", async () => {
+            const servingUrl = `s3://${MODEL_BUCKET}/training-output/${STRONG}/output/model.tar.gz`;
+            // Stored predictions no trained model would give, so that the queue shows where each came from.
+            const stored = [
+                { className: "Wolf", probability: 0.5 },
+                { className: "Mu", probability: 0.45 },
+                { className: "NoCat", probability: 0.05 },
+            ];
+            const camera = [
+                { name: "camera/2026-12-01T06-15-00.123Z-ab12.jpg", modelDataUrl: servingUrl },
+                { name: "camera/2026-12-01T06-15-30.456Z-cd34.jpg", modelDataUrl: `s3://${MODEL_BUCKET}/training-output/bootboots-weak-1-epoch/output/model.tar.gz` },
+            ];
+            const toItem = (t: { className: string; probability: number }) => ({ M: { className: { S: t.className }, probability: { N: String(t.probability) } } });
+            for (const c of camera) {
+                await s3().send(new PutObjectCommand({ Bucket: world.imagesBucket, Key: `${IMAGES_PREFIX}${c.name}`, Body: fs.readFileSync(poolFiles()[0].file) }));
+                await ddb().send(
+                    new PutItemCommand({
+                        TableName: world.table,
+                        Item: { imageName: { S: c.name }, source: { S: "camera" }, top3: { L: stored.map(toItem) }, modelDataUrl: { S: c.modelDataUrl } },
+                    }),
+                );
+            }
+            try {
+                const run = await cli("suggest", "--json");
+                assert.equal(run.code, 0, run.err);
+                const items = JSON.parse(run.out).items as typeof queue.items;
+                const [fromRow, fromEndpoint] = camera.map((c) => items.find((i) => i.key === `${IMAGES_PREFIX}${c.name}`)!);
+                assert.deepEqual(fromRow.top3, stored);
+                assert.equal(fromRow.rowName, camera[0].name);
+                assert.match(run.err, /^1 of them scored by the camera API when it answered\.$/m);
+                // The other was scored by the serving model itself: what classify answers for that image.
+                const answer = JSON.parse((await cli("classify", "--json", poolFiles()[0].file)).out)[0] as { className: string };
+                assert.equal(fromEndpoint.top3[0].className, answer.className);
+                assert.notDeepEqual(fromEndpoint.top3, stored);
+            } finally {
+                for (const c of camera) {
+                    await s3().send(new DeleteObjectCommand({ Bucket: world.imagesBucket, Key: `${IMAGES_PREFIX}${c.name}` }));
+                    await ddb().send(new DeleteItemCommand({ TableName: world.table, Key: { imageName: { S: c.name } } }));
+                }
+            }
+        });
+
         /** Runs `bootboots label` as a user does and waits for the address it prints. */
         async function startLabelCommand(args: string[] = [], env: Record<string, string> = {}): Promise<{ url: string; stop: () => void }> {
             const child = spawn(process.execPath, [path.join(ROOT, "bin", "bootboots.js"), "label", "--no-open", ...args], { env: { ...process.env, ...env } });

@@ -1,4 +1,4 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { strict as assert } from "assert";
 import { DataPrepSettings, prepareDataset } from "../handlers/dataPrep";
@@ -57,6 +57,7 @@ function succeeded(result: unknown): DataPrepSuccess {
 }
 
 /** Labels that must be skipped or repaired, each with the reason a user should see. */
+const BACKLOG = ["2026-12-01T06-15-00.123Z-ab12.jpg", "2026-12-01T06-15-30.456Z-cd34.jpg", "2026-12-01T07-00-00.000Z-ef56.jpg"];
 const ANOMALIES = [
     { imageName: "truncated-boots.jpg", cat: "Boots", body: tinyJpeg("truncated", { truncated: true }), expect: "repaired" },
     { imageName: "not-a-jpeg.jpg", cat: "Chi", body: Buffer.from("\x89PNG\r\n\x1a\n not a jpeg"), expect: /not a JPEG/ },
@@ -85,6 +86,10 @@ describe("data-prep handler", function () {
         await createWorld(direct.s3, direct.dynamodb, world);
         await putLabels(direct.s3, direct.dynamodb, world, seedLabels());
         await putLabels(direct.s3, direct.dynamodb, world, ANOMALIES);
+        // The labelling backlog: rows the camera API writes, without cat.
+        for (const imageName of BACKLOG) {
+            await direct.dynamodb.send(new PutItemCommand({ TableName: world.table, Item: { imageName: { S: imageName }, source: { S: "camera" } } }));
+        }
         proxy = await startProxy(moto.endpoint);
         requestsBefore.count = proxy.requests.length;
         first = succeeded(await prepareDataset(clients(proxy.endpoint), settings(), {}));
@@ -148,6 +153,10 @@ describe("data-prep handler", function () {
         assert.equal(first.repairedImages, 1);
         assert.equal(first.skippedCount, manifest.skipped.length);
         assert.equal(first.skippedCount, ANOMALIES.length - 2);
+        // Rows without cat are the backlog: counted, never listed as skipped.
+        assert.equal(first.unlabelledImages, BACKLOG.length);
+        assert.equal(manifest.unlabelledImages, BACKLOG.length);
+        assert.ok(!manifest.skipped.some((s) => BACKLOG.includes(s.imageName)));
         assert.equal(first.skipped.length, first.skippedCount);
     });
 

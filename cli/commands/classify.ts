@@ -1,10 +1,11 @@
-import * as fs from "fs";
 import { contract } from "../../lib/contract";
 import { CliContext } from "../context";
 import { Classification, classifyJpeg } from "../endpoint";
 import { CliError, EXIT, InputError } from "../errors";
+import { readImageFile } from "../files";
 import { percent } from "../format";
-import { decide, servingDecision } from "../jobs";
+import { decide } from "../../lib/decision";
+import { servingDecision } from "../jobs";
 
 export interface ClassifyOptions {
     readonly threshold?: number;
@@ -14,13 +15,6 @@ export interface ClassifyOptions {
 type Answer =
     | ({ file: string } & Classification & { uncertain: boolean; decision?: ReturnType<typeof decide> })
     | { file: string; error: string };
-
-/** Why a file cannot be read, in words. */
-function unreadable(file: string, error: NodeJS.ErrnoException): InputError {
-    const why =
-        error.code === "ENOENT" ? "no such file" : error.code === "EISDIR" ? "it is a directory" : error.code === "EACCES" ? "permission denied" : error.message;
-    return new InputError(`${file}: cannot read it (${why}).`);
-}
 
 /**
  * Classifies each file. A fault of one file (unreadable, not a JPEG, too large, refused by
@@ -33,9 +27,7 @@ export async function classify(context: CliContext, files: readonly string[], op
     const answers: Answer[] = [];
     for (const file of files) {
         try {
-            const bytes = await fs.promises.readFile(file).catch((error: NodeJS.ErrnoException) => {
-                throw unreadable(file, error);
-            });
+            const bytes = await readImageFile(file);
             const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, file, contract.classes);
             answers.push({
                 file,

@@ -7,7 +7,8 @@ import { percent, table } from "../format";
 import { FailedImage, LabelledPrediction, confusionTable, evaluationReport, perClassTable, reportMarkdown } from "../report";
 import { getObjectBytes } from "../s3json";
 import { CliError, EXIT } from "../errors";
-import { decide, servingDecision } from "../jobs";
+import { decide } from "../../lib/decision";
+import { servingDecision } from "../jobs";
 import { decisionMetrics } from "../report";
 
 export interface EvaluateOptions {

@@ -5,7 +5,7 @@ import { CliError, NotFoundError } from "../errors";
 import { table } from "../format";
 import { servingJobName } from "../jobs";
 import { LABELLING_QUEUE_KEY } from "../../lib/layout";
-import { LabellingQueue, QueueItem, listImageKeys, rankScore, readLabelState } from "../labelling";
+import { LabellingQueue, QueueItem, listImageKeys, rankScore, rankTopClasses, readLabelState } from "../labelling";
 import { getObjectBytes, getObjectJson } from "../s3json";
 
 export interface SuggestOptions {
@@ -54,6 +54,15 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
     const kept = new Map(
         previous && previous.modelDataUrl === serving.modelDataUrl ? previous.items.filter((i) => !labels.labelled.has(i.key)).map((i) => [i.key, i]) : [],
     );
+    // What the camera API stored when the serving model scored an image needs no second request.
+    let fromCamera = 0;
+    for (const key of unlabelled) {
+        const stored = labels.storedPredictions.get(key);
+        if (kept.has(key) || stored?.modelDataUrl !== serving.modelDataUrl) continue;
+        const rowName = labels.unlabelledRows.get(key);
+        kept.set(key, { key, ...(rowName ? { rowName } : {}), ...rankTopClasses(stored.top3, classes, labels.labelCounts, targetClass) });
+        fromCamera += 1;
+    }
     const toScore = unlabelled.filter((key) => !kept.has(key)).slice(0, options.limit);
     const estimate = toScore.length * contract.serving.approxSecondsPerRequest * DEFAULT_ENDPOINT_MEMORY_GB * contract.serving.approxUsdPerGbSecond;
     context.err(
@@ -62,6 +71,7 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
             `(${contract.serving.approxSecondsPerRequest} s each on a ${DEFAULT_ENDPOINT_MEMORY_GB} GB serverless endpoint).`,
     );
 
+    if (fromCamera > 0) context.err(`${fromCamera} of them scored by the camera API when it answered.`);
     const { results: scored, failed } = await forEachImage(toScore, options.concurrency, "scoring", async (key): Promise<QueueItem> => {
         const bytes = await getObjectBytes(context.aws.s3, imagesBucket, key, `s3://${imagesBucket}/${key} is gone.`);
         const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, key, classes);

@@ -93,6 +93,7 @@ async function dryRun(context: CliContext, options: TrainOptions): Promise<void>
     context.out(`Dry run: nothing was written. ${result.trainingImages} training, ${result.validationImages} validation and ${result.testImages} test images.`);
     context.out(countsTable(result.classDistribution));
     context.out(`Repaired JPEGs (end marker added): ${result.repairedImages}`);
+    context.out(`Unlabelled (the backlog; npx bootboots suggest, then label): ${result.unlabelledImages}`);
     context.out(`Skipped: ${result.skippedCount}`);
     const byReason = new Map<string, string[]>();
     for (const s of result.skipped) {

@@ -72,6 +72,24 @@ export async function createWorld(s3: S3Client, dynamodb: DynamoDBClient, world:
     );
 }
 
+/** The events table as the camera API's stack creates it: partition `day`, sort `eventId`. */
+export async function createEventsTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+    await dynamodb.send(
+        new CreateTableCommand({
+            TableName: tableName,
+            KeySchema: [
+                { AttributeName: "day", KeyType: "HASH" },
+                { AttributeName: "eventId", KeyType: "RANGE" },
+            ],
+            AttributeDefinitions: [
+                { AttributeName: "day", AttributeType: "S" },
+                { AttributeName: "eventId", AttributeType: "S" },
+            ],
+            BillingMode: "PAY_PER_REQUEST",
+        }),
+    );
+}
+
 /** Writes the labels to the table and their images (where they have one) to the bucket. */
 export async function putLabels(
     s3: S3Client,

@@ -23,8 +23,8 @@ describe("label rules", () => {
     });
 
     it("resolves bare names and full keys to one image, and skips rows that disagree about it", () => {
-        const { labels: resolved, skipped } = resolveLabels(
-            [row("a.jpg", "Boots"), row(`${PREFIX}a.jpg`, "boots"), row("b.jpg", "Boots"), row(`${PREFIX}b.jpg`, "Chi"), row("c.png", "Chi"), { cat: { S: "Chi" } }],
+        const { labels: resolved, skipped, unlabelled } = resolveLabels(
+            [row("a.jpg", "Boots"), row(`${PREFIX}a.jpg`, "boots"), row("b.jpg", "Boots"), row(`${PREFIX}b.jpg`, "Chi"), row("c.png", "Chi"), { cat: { S: "Chi" } }, row("camera-1.jpg"), row("camera-2.jpg")],
             CLASSES,
             PREFIX,
         );
@@ -35,6 +35,8 @@ describe("label rules", () => {
             "no imageName (string attribute)",
             "not a .jpg or .jpeg name",
         ]);
+        // Rows without cat (the camera's backlog) are counted, not skipped.
+        assert.equal(unlabelled, 2);
         assert.equal(sourceKeyOf(`${PREFIX}x.jpg`, PREFIX), `${PREFIX}x.jpg`);
     });
 
