@@ -8,8 +8,9 @@ import {
     DescribeTrainingJobResponse,
     ListTrainingJobsCommand,
 } from "@aws-sdk/client-sagemaker";
-import * as tar from "tar";
+import { DECISION_FILE, EVALUATION_FILE } from "../lib/decision";
 import { TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+import { readTarGzEntries } from "../lib/tarball";
 import { TUNING_JOB_NAME_PATTERN } from "../lib/triggerEvent";
 import { Decision, JobEvaluation } from "./comparison";
 import { CliContext } from "./context";
@@ -70,23 +71,10 @@ export async function readJobOutput(context: CliContext, job: DescribeTrainingJo
     if (!model) throw new CliError(`Job ${job.TrainingJobName} reports no model artifact.`);
     const { bucket, key } = parseS3Url(model.replace(/model\.tar\.gz$/, "output.tar.gz"));
     const archive = await getObjectBytes(context.aws.s3, bucket, key, `s3://${bucket}/${key} was not found.`);
-    const files: Record<string, unknown> = {};
-    await new Promise<void>((resolve, reject) => {
-        const parser = new tar.Parser({
-            onReadEntry: (entry) => {
-                const name = entry.path.replace(/^\.\//, "");
-                if (name !== "evaluation.json" && name !== "decision.json") return entry.resume();
-                const chunks: Buffer[] = [];
-                entry.on("data", (chunk: Buffer) => chunks.push(chunk));
-                entry.on("end", () => (files[name] = JSON.parse(Buffer.concat(chunks).toString("utf8"))));
-            },
-        });
-        parser.on("end", () => resolve());
-        parser.on("error", reject);
-        parser.end(Buffer.from(archive));
-    });
-    const evaluation = files["evaluation.json"] as JobEvaluation | undefined;
-    return { evaluation, decision: (files["decision.json"] as Decision | undefined) ?? evaluation?.decision };
+    const entries = readTarGzEntries(archive, [EVALUATION_FILE, DECISION_FILE]);
+    const files = Object.fromEntries([...entries].map(([name, bytes]) => [name, JSON.parse(bytes.toString("utf8"))]));
+    const evaluation = files[EVALUATION_FILE] as JobEvaluation | undefined;
+    return { evaluation, decision: (files[DECISION_FILE] as Decision | undefined) ?? evaluation?.decision };
 }
 
 /**

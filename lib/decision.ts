@@ -9,7 +9,7 @@ export interface Decision {
     readonly test_false_alarm_rate: number | null;
 }
 
-/** The decision file's name: in the model archive, in output.tar.gz, and (issue of the registry) beside model.tar.gz. */
+/** The files train.py writes: in the model archive and output.tar.gz (decision.json), and beside model.tar.gz when stored plain. */
 export const DECISION_FILE = "decision.json";
 export const EVALUATION_FILE = "evaluation.json";
 

@@ -1,5 +1,6 @@
 import { createHash } from "crypto";
 import { contract } from "./contract";
+import { DECISION_FILE } from "./decision";
 import { TRAINING_OUTPUT_PREFIX } from "./layout";
 
 /** The JSON body the endpoint takes for one JPEG (docs/design.md, "Serving contract"). */
@@ -85,5 +86,5 @@ export function decisionSources(modelDataUrl: string): { bucket: string; plainKe
     if (!match) throw new Error(`Not an S3 URL: ${modelDataUrl}`);
     const [, bucket, modelKey] = match;
     const dir = modelKey.includes("/") ? modelKey.slice(0, modelKey.lastIndexOf("/") + 1) : "";
-    return { bucket, plainKey: `${dir}decision.json`, outputArchiveKey: `${dir}output.tar.gz`, modelKey };
+    return { bucket, plainKey: `${dir}${DECISION_FILE}`, outputArchiveKey: `${dir}output.tar.gz`, modelKey };
 }
