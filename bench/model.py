@@ -39,9 +39,20 @@ def make_dataset(root):
 def export_model(work):
     make_dataset(work / "data")
     command = [
-        sys.executable, str(ROOT / "training" / "train.py"),
-        "--training", str(work / "data" / "training"), "--validation", str(work / "data" / "validation"),
-        "--model-dir", str(work / "model"), "--epochs", "1", "--batch_size", "8", "--base_weights", "none",
+        sys.executable,
+        str(ROOT / "training" / "train.py"),
+        "--training",
+        str(work / "data" / "training"),
+        "--validation",
+        str(work / "data" / "validation"),
+        "--model-dir",
+        str(work / "model"),
+        "--epochs",
+        "1",
+        "--batch_size",
+        "8",
+        "--base_weights",
+        "none",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SM_")} | {"TF_CPP_MIN_LOG_LEVEL": "2"}
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
@@ -67,7 +78,16 @@ def serve(export_dir):
         serving(image_bytes=tf.constant([frames[i % len(frames)]]))
         latencies.append(time.perf_counter() - started)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"load": load_seconds, "p50": float(np.percentile(latencies, 50)), "p95": float(np.percentile(latencies, 95)), "peak_mb": peak_mb}))
+    print(
+        json.dumps(
+            {
+                "load": load_seconds,
+                "p50": float(np.percentile(latencies, 50)),
+                "p95": float(np.percentile(latencies, 95)),
+                "peak_mb": peak_mb,
+            }
+        )
+    )
 
 
 def main():
@@ -78,7 +98,17 @@ def main():
         export_dir = export_model(Path(work))
         size_mb = sum(p.stat().st_size for p in export_dir.rglob("*") if p.is_file()) / 1e6
         env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"}
-        measured = json.loads(subprocess.run([sys.executable, __file__, "--serve", str(export_dir)], check=True, env=env, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        measured = json.loads(
+            subprocess.run(
+                [sys.executable, __file__, "--serve", str(export_dir)],
+                check=True,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
     print(
         f"model: {size_mb:.1f} MB, load {measured['load']:.1f} s, p50 {measured['p50'] * 1000:.0f} ms, "
         f"p95 {measured['p95'] * 1000:.0f} ms, peak {measured['peak_mb']:.0f} MB RSS"

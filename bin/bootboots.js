@@ -25,8 +25,8 @@ function isFresh() {
     return ["cli", "lib", "training"].every((dir) => newestSource(path.join(root, dir)) <= built);
 }
 
-// Node 20 is supported (see README, "Node.js"): the SDK version this project pins runs on it,
-// so its notice that later SDK releases will need Node 22 is not repeated on every command.
+// Node 22 or 24 is what the project supports (README, "Node.js"); on an older Node the command
+// still runs with the SDK version locked here, so the SDK's notice is not repeated on every command.
 if (Number(process.versions.node.split(".")[0]) < 22) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const fresh = isFresh();

@@ -25,6 +25,15 @@ export interface CliContext {
  * The AWS clients, each loaded and made on first use: loading the SDK takes longer than
  * most commands' own work, and `--help` or a refused flag needs none of it.
  */
+/**
+ * A module loaded on first use. A synchronous require, not `import()`: the clients are
+ * properties that commands read without awaiting; the type comes from the module itself.
+ */
+function load<T>(id: string): T {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(id) as T;
+}
+
 export class AwsClients {
     private cache = new Map<string, unknown>();
 
@@ -35,37 +44,37 @@ export class AwsClients {
 
     get lambda(): LambdaClient {
         // The trigger waits for data prep: up to 15 minutes, and never retried (it would start a second run).
-        return this.get("lambda", () => {
-            const sdk: typeof import("@aws-sdk/client-lambda") = require("@aws-sdk/client-lambda");
-            return new sdk.LambdaClient({ maxAttempts: 1, requestHandler: { requestTimeout: 960_000 } });
-        });
+        return this.get(
+            "lambda",
+            () => new (load<typeof import("@aws-sdk/client-lambda")>("@aws-sdk/client-lambda").LambdaClient)({ maxAttempts: 1, requestHandler: { requestTimeout: 960_000 } }),
+        );
     }
 
     get dynamodb(): DynamoDBClient {
-        return this.get("dynamodb", () => new (require("@aws-sdk/client-dynamodb") as typeof import("@aws-sdk/client-dynamodb")).DynamoDBClient({}));
+        return this.get("dynamodb", () => new (load<typeof import("@aws-sdk/client-dynamodb")>("@aws-sdk/client-dynamodb").DynamoDBClient)({}));
     }
 
     get logs(): CloudWatchLogsClient {
-        return this.get("logs", () => new (require("@aws-sdk/client-cloudwatch-logs") as typeof import("@aws-sdk/client-cloudwatch-logs")).CloudWatchLogsClient({}));
+        return this.get("logs", () => new (load<typeof import("@aws-sdk/client-cloudwatch-logs")>("@aws-sdk/client-cloudwatch-logs").CloudWatchLogsClient)({}));
     }
 
     /** The Price List API answers in us-east-1 only, whatever the stack's region. */
     get pricing(): PricingClient {
-        return this.get("pricing", () => new (require("@aws-sdk/client-pricing") as typeof import("@aws-sdk/client-pricing")).PricingClient({ region: "us-east-1" }));
+        return this.get("pricing", () => new (load<typeof import("@aws-sdk/client-pricing")>("@aws-sdk/client-pricing").PricingClient)({ region: "us-east-1" }));
     }
 
     get s3(): S3Client {
-        return this.get("s3", () => new (require("@aws-sdk/client-s3") as typeof import("@aws-sdk/client-s3")).S3Client({}));
+        return this.get("s3", () => new (load<typeof import("@aws-sdk/client-s3")>("@aws-sdk/client-s3").S3Client)({}));
     }
 
     get sagemaker(): SageMakerClient {
-        return this.get("sagemaker", () => new (require("@aws-sdk/client-sagemaker") as typeof import("@aws-sdk/client-sagemaker")).SageMakerClient({}));
+        return this.get("sagemaker", () => new (load<typeof import("@aws-sdk/client-sagemaker")>("@aws-sdk/client-sagemaker").SageMakerClient)({}));
     }
 
     get runtime(): SageMakerRuntimeClient {
         return this.get(
             "runtime",
-            () => new (require("@aws-sdk/client-sagemaker-runtime") as typeof import("@aws-sdk/client-sagemaker-runtime")).SageMakerRuntimeClient({}),
+            () => new (load<typeof import("@aws-sdk/client-sagemaker-runtime")>("@aws-sdk/client-sagemaker-runtime").SageMakerRuntimeClient)({}),
         );
     }
 }

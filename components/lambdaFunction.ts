@@ -92,7 +92,7 @@ export class LambdaFunction extends pulumi.ComponentResource {
             name,
             {
                 description: args.description,
-                runtime: aws.lambda.Runtime.NodeJS22dX,
+                runtime: aws.lambda.Runtime.NodeJS24dX,
                 timeout: args.timeout,
                 memorySize: args.memorySize,
                 ...(args.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: args.reservedConcurrency } : {}),

@@ -16,6 +16,7 @@ import { Moto, clientConfig, sharedMoto } from "./support/moto";
 import { InjectedResponse, Proxy, startProxy } from "./support/proxy";
 import { runStack } from "./support/pulumiMocks";
 import { WORLD, createEventsTable, seedWorld } from "./support/seed";
+import { setEnv } from "./support/env";
 import { startSigV4Gateway } from "./support/sigv4Gateway";
 
 const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
@@ -334,7 +335,7 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
     describe("bootboots infer and events", () => {
         const credentials = { accessKeyId: "testing", secretAccessKey: "testing", sessionToken: "camera-session-token", region: "eu-west-2", service: "execute-api" };
         let gateway: Awaited<ReturnType<typeof startSigV4Gateway>>;
-        const saved = { ...process.env };
+        let restoreEnv: () => void;
         const cli = async (...args: string[]) => {
             let out = "";
             let err = "";
@@ -344,7 +345,7 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
 
         before(async () => {
             gateway = await startSigV4Gateway((event) => infer(event), credentials);
-            Object.assign(process.env, {
+            restoreEnv = setEnv({
                 AWS_SESSION_TOKEN: credentials.sessionToken,
                 BOOTBOOTS_CAMERA_API_URL: gateway.url,
                 BOOTBOOTS_EVENTS_TABLE: EVENTS_TABLE,
@@ -354,7 +355,7 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
 
         after(async () => {
             await gateway?.close();
-            for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+            restoreEnv?.();
         });
 
         it("infer signs each JPEG for execute-api as the camera does, and prints what the camera reads", async () => {
@@ -378,14 +379,14 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         });
 
         it("infer says in one sentence what to attach when the signature or the permission is refused, and names a refused image", async () => {
-            process.env.AWS_SECRET_ACCESS_KEY = "not-the-secret";
+            const restoreSecret = setEnv({ AWS_SECRET_ACCESS_KEY: "not-the-secret" });
             try {
                 const run = await cli("infer", sampleFiles(CLASSES)[0].file);
                 assert.equal(run.code, 1);
                 assert.equal(run.out, "");
                 assert.match(run.err, /^error: The camera API refused the request \(403: The request signature we calculated does not match the signature you provided\.\): your credentials need execute-api:Invoke on the route; attach the stack output cameraInvokePolicyArn to your user or role\.\n$/);
             } finally {
-                process.env.AWS_SECRET_ACCESS_KEY = "testing";
+                restoreSecret();
             }
             const text = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "infer-")), "notes.jpg");
             fs.writeFileSync(text, "not a picture");

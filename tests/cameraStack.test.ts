@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { lambdaZip } from "./support/deployedLambda";
+import { setEnv } from "./support/env";
 import { MockResource, StackRun, runStack } from "./support/pulumiMocks";
 
 const JOB = "bootboots-0123456789abcdef01234567";
@@ -40,12 +41,12 @@ describe("the camera API (Pulumi mocks)", function () {
     let tuned: StackRun;
     let s3: { server: http.Server; requests: string[] };
     const warnings: string[] = [];
-    const saved = { ...process.env };
+    let restoreEnv: () => void;
     const originalWarn = console.warn;
 
     before(async () => {
         s3 = await fakeS3();
-        Object.assign(process.env, {
+        restoreEnv = setEnv({
             AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${(s3.server.address() as AddressInfo).port}`,
             AWS_ACCESS_KEY_ID: "testing",
             AWS_SECRET_ACCESS_KEY: "testing",
@@ -68,7 +69,7 @@ describe("the camera API (Pulumi mocks)", function () {
     after(() => {
         console.warn = originalWarn;
         s3.server.close();
-        for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+        restoreEnv?.();
     });
 
     /** The deploy-time check runs in an apply after the resources: wait for its request or warning. */

@@ -176,11 +176,11 @@ describe("the stack (Pulumi mocks)", function () {
         assert.deepEqual({ prefix: expiry.filter.prefix, days: expiry.expiration.days, status: expiry.status }, { prefix: "datasets/", days: 90, status: "Enabled" });
     });
 
-    it("gives each function nodejs22.x, its timeout and memory, and a 30-day log group", () => {
+    it("gives each function nodejs24.x, its timeout and memory, and a 30-day log group", () => {
         const expected = { "data-prep": { timeout: 600, memorySize: 1024 }, "trigger-training": { timeout: 900, memorySize: 512 } };
         for (const [name, limits] of Object.entries(expected)) {
             const fn = plain.one("aws:lambda/function:Function", name);
-            assert.equal(fn.inputs.runtime, "nodejs22.x");
+            assert.equal(fn.inputs.runtime, "nodejs24.x");
             assert.equal(fn.inputs.timeout, limits.timeout);
             assert.equal(fn.inputs.memorySize, limits.memorySize);
             const logGroup = plain.one("aws:cloudwatch/logGroup:LogGroup", name);

@@ -22,9 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 HERE = Path(__file__).resolve().parent
 CONTRACT = json.loads((HERE / "contract.json").read_text())
@@ -106,9 +106,7 @@ def number(kind, low, high=None, low_inclusive=True):
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not (
-            (value >= low if low_inclusive else value > low) and (high is None or value < high)
-        ):
+        if value is None or not ((value >= low if low_inclusive else value > low) and (high is None or value < high)):
             raise argparse.ArgumentTypeError(f"expected {noun} {allowed}, got {text!r}")
         return value
 
@@ -188,9 +186,15 @@ def argument_parser():
     paths.add_argument("--training", type=optional_path, default=env.get("SM_CHANNEL_TRAINING"))
     paths.add_argument("--validation", type=optional_path, default=env.get("SM_CHANNEL_VALIDATION"))
     paths.add_argument("--test", type=optional_path, default=env.get("SM_CHANNEL_TEST"))
-    paths.add_argument("--model-dir", "--model_dir", dest="model_dir", type=optional_path, default=env.get("SM_MODEL_DIR"))
-    paths.add_argument("--output-data-dir", dest="output_data_dir", type=optional_path, default=env.get("SM_OUTPUT_DATA_DIR"))
-    paths.add_argument("--base-weights-dir", dest="base_weights_dir", type=optional_path, default=env.get("SM_CHANNEL_BASE_WEIGHTS"))
+    paths.add_argument(
+        "--model-dir", "--model_dir", dest="model_dir", type=optional_path, default=env.get("SM_MODEL_DIR")
+    )
+    paths.add_argument(
+        "--output-data-dir", dest="output_data_dir", type=optional_path, default=env.get("SM_OUTPUT_DATA_DIR")
+    )
+    paths.add_argument(
+        "--base-weights-dir", dest="base_weights_dir", type=optional_path, default=env.get("SM_CHANNEL_BASE_WEIGHTS")
+    )
     # Outside SageMaker no checkpoint folder is used unless one is given: a laptop run must
     # neither write to /opt/ml nor resume some earlier run.
     default_checkpoints = sagemaker_base_dir() / "checkpoints" if in_sagemaker() else None
@@ -199,7 +203,9 @@ def argument_parser():
 
 
 def started_by_the_tuner():
-    """The tuner adds _tuning_objective_metric to the hyperparameters SageMaker writes (the toolkit keeps it from the script's arguments)."""
+    """The tuner adds _tuning_objective_metric to the hyperparameters SageMaker writes.
+
+    The toolkit keeps it from the script's arguments."""
     hyperparameters = sagemaker_base_dir() / "input" / "config" / "hyperparameters.json"
     return hyperparameters.is_file() and "_tuning_objective_metric" in json.loads(hyperparameters.read_text())
 
@@ -348,7 +354,7 @@ def calibrate_batch_norm(model, images):
         layer.momentum = 0.0
     pixels = model.get_layer("mobilenet_v2_preprocess")(tf.cast(images[:256], tf.float32))
     base(pixels, training=True)
-    for layer, momentum in zip(layers, momenta):
+    for layer, momentum in zip(layers, momenta, strict=True):
         layer.momentum = momentum
     base.trainable = False
 
@@ -367,7 +373,15 @@ def compile_for(model, phase, args):
 # ---------------------------------------------------------------- training with checkpoints
 
 # What a checkpoint must share with this run to be resumed: the data and every hyperparameter.
-IDENTITY_EXCLUDES = {"training", "validation", "test", "model_dir", "output_data_dir", "base_weights_dir", "checkpoint_dir"}
+IDENTITY_EXCLUDES = {
+    "training",
+    "validation",
+    "test",
+    "model_dir",
+    "output_data_dir",
+    "base_weights_dir",
+    "checkpoint_dir",
+}
 
 
 def run_identity(args):
@@ -416,7 +430,9 @@ class EarlyStoppingState:
 
     @classmethod
     def from_json(cls, data):
-        return cls(data["best_val_accuracy"], data["best_epoch"], data["wait"], data["stopped"], data["val_accuracy_by_epoch"])
+        return cls(
+            data["best_val_accuracy"], data["best_epoch"], data["wait"], data["stopped"], data["val_accuracy_by_epoch"]
+        )
 
 
 class JobProgress(keras.callbacks.Callback):
@@ -444,7 +460,12 @@ class JobProgress(keras.callbacks.Callback):
             partial = directory / "model.partial.keras"
             self.model.save(partial)
             partial.replace(directory / "model.keras")
-            state = {"phase": self.phase, "completed_epochs": epoch + 1, "identity": self.identity, "early_stopping": self.stopping.to_json()}
+            state = {
+                "phase": self.phase,
+                "completed_epochs": epoch + 1,
+                "identity": self.identity,
+                "early_stopping": self.stopping.to_json(),
+            }
             (directory / "state.json").write_text(json.dumps(state))
 
 
@@ -459,7 +480,9 @@ class ValidationMacroF1(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         probabilities = self.model.predict(self.images, batch_size=64, verbose=0)
-        logs["val_macro_f1"] = classification_report(self.labels, probabilities.argmax(axis=1), self.classes)["macro_f1"]
+        logs["val_macro_f1"] = classification_report(self.labels, probabilities.argmax(axis=1), self.classes)[
+            "macro_f1"
+        ]
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -471,7 +494,9 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        figures = " ".join(f"{k}={logs[k]:.6f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy", "val_macro_f1") if k in logs)
+        figures = " ".join(
+            f"{k}={logs[k]:.6f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy", "val_macro_f1") if k in logs
+        )
         print(f"epoch={epoch + 1} phase={self.phase} {figures}", flush=True)
 
 
@@ -486,7 +511,10 @@ def read_checkpoint(directory, identity):
     saved = state.get("identity", {})
     differs = sorted(k for k in set(saved) | set(identity) if saved.get(k) != identity.get(k))
     if differs:
-        print(f"checkpoint in {directory} belongs to another run (differs in: {', '.join(differs)}): starting afresh", flush=True)
+        print(
+            f"checkpoint in {directory} belongs to another run (differs in: {', '.join(differs)}): starting afresh",
+            flush=True,
+        )
         return None
     return state
 
@@ -500,11 +528,16 @@ def phases(args):
 
 
 def train(args, train_images, train_data, val_data, class_weight, val_images, val_labels):
-    """Trains through the phases, resuming a checkpoint of this run; returns the model holding the best weights and the state."""
+    """Trains through the phases, resuming a checkpoint of this run.
+
+    Returns the model holding the best weights, and the state."""
     identity = run_identity(args)
     checkpoint = read_checkpoint(args.checkpoint_dir, identity)
     if checkpoint:
-        print(f"resuming from checkpoint: phase={checkpoint['phase']} completed_epochs={checkpoint['completed_epochs']}", flush=True)
+        print(
+            f"resuming from checkpoint: phase={checkpoint['phase']} completed_epochs={checkpoint['completed_epochs']}",
+            flush=True,
+        )
         model = keras.models.load_model(args.checkpoint_dir / "model.keras")
         stopping = EarlyStoppingState.from_json(checkpoint["early_stopping"])
     else:
@@ -564,7 +597,7 @@ def classification_report(labels, predicted, classes):
     """Accuracy, macro-F1, per-class precision, recall and F1, and the confusion matrix (rows: true class)."""
     k = len(classes)
     matrix = np.zeros((k, k), dtype=int)
-    for true, guess in zip(labels, predicted):
+    for true, guess in zip(labels, predicted, strict=True):
         matrix[true, guess] += 1
     per_class = {}
     for i, name in enumerate(classes):
@@ -595,7 +628,7 @@ def evaluation_table(report):
         lines.append(f"{name:<{width}}{c['precision']:>10.3f}{c['recall']:>10.3f}{c['f1']:>10.3f}{c['support']:>10d}")
     lines.append("confusion matrix (rows = true class, columns = predicted):")
     lines.append(" " * width + "".join(f"{c[:7]:>8}" for c in classes))
-    for name, row in zip(classes, report["confusion_matrix"]):
+    for name, row in zip(classes, report["confusion_matrix"], strict=True):
         lines.append(f"{name:<{width}}" + "".join(f"{n:>8d}" for n in row))
     return "\n".join(lines)
 
@@ -625,7 +658,9 @@ class JpegServing(tf.Module):
             image.set_shape([None, None, 3])
             return tf.image.resize(image, (self.image_size, self.image_size))
 
-        images = tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec([self.image_size, self.image_size, 3], tf.float32))
+        images = tf.map_fn(
+            decode, image_bytes, fn_output_signature=tf.TensorSpec([self.image_size, self.image_size, 3], tf.float32)
+        )
         # A single unnamed output: TF Serving then answers {"predictions": [[p0 ... pK], ...]}.
         return self.model(images, training=False)
 
@@ -645,7 +680,9 @@ def export(model, args):
 
 def repair_jpeg(data):
     """A JPEG cut short before its end marker (FF D9) gets one, as data prep repairs them for training."""
-    truncated = tf.logical_and(tf.strings.substr(data, 0, 2) == b"\xff\xd8", tf.strings.substr(data, -2, 2) != b"\xff\xd9")
+    truncated = tf.logical_and(
+        tf.strings.substr(data, 0, 2) == b"\xff\xd8", tf.strings.substr(data, -2, 2) != b"\xff\xd9"
+    )
     return tf.cond(truncated, lambda: data + b"\xff\xd9", lambda: data)
 
 
@@ -665,7 +702,9 @@ def serve_files(serving, paths):
             # One bad file fails its batch: try them one by one.
             for path in batch:
                 try:
-                    probabilities.extend(next(iter(serving(image_bytes=tf.constant([path.read_bytes()])).values())).numpy())
+                    probabilities.extend(
+                        next(iter(serving(image_bytes=tf.constant([path.read_bytes()])).values())).numpy()
+                    )
                     kept.append(path)
                 except tf.errors.InvalidArgumentError:
                     failed.append(str(path))
@@ -678,7 +717,9 @@ def labelled_files(folder, classes):
 
 
 def alarm_rates(target_probabilities, is_target, threshold):
-    """Recall of the target class and the false-alarm rate (share of the other images called the target) at a threshold."""
+    """Recall of the target class and the false-alarm rate at a threshold.
+
+    The false-alarm rate is the share of the other images called the target."""
     called = target_probabilities >= threshold
     recall = float(called[is_target].mean()) if is_target.any() else 0.0
     false_alarm = float(called[~is_target].mean()) if (~is_target).any() else 0.0
@@ -730,10 +771,12 @@ def held_out_evaluation(args, export_dir):
     label_of = dict(files)
     labels = np.array([label_of[path] for path in kept])
     report = classification_report(labels, probabilities.argmax(axis=1), args.classes)
-    decision["test_recall"], decision["test_false_alarm_rate"] = alarm_rates(probabilities[:, target], labels == target, threshold)
+    decision["test_recall"], decision["test_false_alarm_rate"] = alarm_rates(
+        probabilities[:, target], labels == target, threshold
+    )
     report["skipped_undecodable"] = failed
     report["labels"] = {path.name: args.classes[label_of[path]] for path in kept}
-    report["predictions"] = {path.name: [float(p) for p in row] for path, row in zip(kept, probabilities)}
+    report["predictions"] = {path.name: [float(p) for p in row] for path, row in zip(kept, probabilities, strict=True)}
     report["seconds"] = time.perf_counter() - started
     return decision, report
 
@@ -742,13 +785,19 @@ def main(argv=None):
     job_started = time.perf_counter()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     keras.utils.set_random_seed(SEED)
-    print(f"classes={','.join(args.classes)} epochs={args.epochs} learning_rate={args.learning_rate} "
-          f"batch_size={args.batch_size} train_only_top_layer={args.train_only_top_layer}", flush=True)
+    print(
+        f"classes={','.join(args.classes)} epochs={args.epochs} learning_rate={args.learning_rate} "
+        f"batch_size={args.batch_size} train_only_top_layer={args.train_only_top_layer}",
+        flush=True,
+    )
 
     train_images, train_labels, train_skipped = load_split(args.training, args.classes, args.image_size)
     val_images, val_labels, val_skipped = load_split(args.validation, args.classes, args.image_size)
     skipped = train_skipped + val_skipped
-    print(f"images training={len(train_labels)} validation={len(val_labels)} skipped_undecodable={len(skipped)}", flush=True)
+    print(
+        f"images training={len(train_labels)} validation={len(val_labels)} skipped_undecodable={len(skipped)}",
+        flush=True,
+    )
     for path in skipped:
         print(f"skipped undecodable image: {path}", flush=True)
 
@@ -780,7 +829,10 @@ def main(argv=None):
 
     held_out_started = time.perf_counter()
     decision, test_report = held_out_evaluation(args, export_dir)
-    print(f"held-out evaluation seconds={time.perf_counter() - held_out_started:.2f} (threshold on validation, test set)", flush=True)
+    print(
+        f"held-out evaluation seconds={time.perf_counter() - held_out_started:.2f} (threshold on validation, test set)",
+        flush=True,
+    )
     if test_report is not None:
         report["test"] = test_report
         print(f"test images={test_report['images']} seconds={test_report['seconds']:.2f}", flush=True)
@@ -790,7 +842,8 @@ def main(argv=None):
     report["decision"] = decision
     print(
         f"decision {decision['target_class']} threshold={decision['threshold']:.6f} "
-        f"validation_recall={decision['validation_recall']:.4f} validation_false_alarm_rate={decision['validation_false_alarm_rate']:.4f} "
+        f"validation_recall={decision['validation_recall']:.4f} "
+        f"validation_false_alarm_rate={decision['validation_false_alarm_rate']:.4f} "
         f"test_recall={decision['test_recall']} test_false_alarm_rate={decision['test_false_alarm_rate']}",
         flush=True,
     )

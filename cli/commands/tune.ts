@@ -34,15 +34,22 @@ export async function trainingPricePerHour(context: CliContext, region: string, 
     }
     for (const entry of priceList) {
         // The SDK may hand each entry as a lazy JSON string object: its text is the product.
-        const product = JSON.parse(String(entry));
-        for (const term of Object.values<any>(product?.terms?.OnDemand ?? {})) {
-            for (const dimension of Object.values<any>(term.priceDimensions ?? {})) {
+        const product = JSON.parse(String(entry)) as PriceListProduct | null;
+        for (const term of Object.values(product?.terms?.OnDemand ?? {})) {
+            for (const dimension of Object.values(term.priceDimensions ?? {})) {
                 const usd = Number(dimension?.pricePerUnit?.USD);
                 if (dimension?.unit?.toLowerCase().startsWith("hr") && usd > 0) return usd;
             }
         }
     }
     return `the AWS Price List has no on-demand training price for ${instanceType} in ${region}`;
+}
+
+/** The parts of a Price List product that hold its on-demand hourly price. */
+interface PriceListProduct {
+    readonly terms?: {
+        readonly OnDemand?: Record<string, { readonly priceDimensions?: Record<string, { readonly unit?: string; readonly pricePerUnit?: { readonly USD?: string } }> }>;
+    };
 }
 
 /** The worst case of a tuning job: every training job runs to its time limit, on demand. */

@@ -25,7 +25,11 @@ def class_image(class_index, rng):
 def write_dataset(root, per_class_training=12, per_class_validation=4, classes=CLASSES, seed=0, per_class_test=6):
     """Generated JPEGs under training/, validation/ and test/<Class>/, plus a truncated and a corrupt training file."""
     rng = np.random.default_rng(seed)
-    for split, count in (("training", per_class_training), ("validation", per_class_validation), ("test", per_class_test)):
+    for split, count in (
+        ("training", per_class_training),
+        ("validation", per_class_validation),
+        ("test", per_class_test),
+    ):
         for index, name in enumerate(classes):
             folder = root / split / name
             folder.mkdir(parents=True, exist_ok=True)
@@ -41,10 +45,19 @@ def stack_training_inputs(tmp_path, event, training_counts):
     """The archive the stack builds and the hyperparameters the trigger sends, from the TypeScript code."""
     output = subprocess.run(
         [
-            "node", "-r", "ts-node/register/transpile-only", "scripts/training-inputs.ts",
-            str(tmp_path), json.dumps(event), json.dumps(training_counts), MODEL_BUCKET,
+            "node",
+            "-r",
+            "ts-node/register/transpile-only",
+            "scripts/training-inputs.ts",
+            str(tmp_path),
+            json.dumps(event),
+            json.dumps(training_counts),
+            MODEL_BUCKET,
         ],
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -63,7 +76,10 @@ class SageMakerJob:
         self.extra_environment = environment or {}
         config = base_dir / "input" / "config"
         config.mkdir(parents=True, exist_ok=True)
-        hyperparameters = {k: v.replace("/opt/ml/", f"{base_dir}/", 1) if k == "sagemaker_submit_directory" else v for k, v in hyperparameters.items()}
+        hyperparameters = {
+            k: v.replace("/opt/ml/", f"{base_dir}/", 1) if k == "sagemaker_submit_directory" else v
+            for k, v in hyperparameters.items()
+        }
         (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
         # The toolkit waits until every host name resolves; "algo-1" only does inside SageMaker.
         (config / "resourceconfig.json").write_text(
@@ -111,7 +127,9 @@ class SageMakerJob:
     def start(self):
         launcher = Path(os.sys.executable).parent / "train"
         log = open(self.log_path, "a")
-        return subprocess.Popen([str(launcher)], env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [str(launcher)], env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def run(self, timeout=240):
         process = self.start()
@@ -122,13 +140,23 @@ class SageMakerJob:
 def job_maker(tmp_path):
     """Makes SageMakerJobs in tmp_path that train with the stack's archive and the trigger's hyperparameters."""
 
-    def make(event, extra_hyperparameters=None, dataset=None, training_counts=None, name="job", base_weights=None, environment=None):
+    def make(
+        event,
+        extra_hyperparameters=None,
+        dataset=None,
+        training_counts=None,
+        name="job",
+        base_weights=None,
+        environment=None,
+    ):
         dataset = dataset or write_dataset(tmp_path / f"{name}-dataset")
         counts = training_counts or {c: 12 for c in CLASSES}
         inputs = stack_training_inputs(tmp_path / f"{name}-archive", event, counts)
         hyperparameters = dict(inputs["hyperParameters"])
         hyperparameters.update(extra_hyperparameters or {})
-        job = SageMakerJob(tmp_path / name, hyperparameters, dataset, inputs["archive"]["path"], base_weights, environment)
+        job = SageMakerJob(
+            tmp_path / name, hyperparameters, dataset, inputs["archive"]["path"], base_weights, environment
+        )
         return job, hyperparameters
 
     return make

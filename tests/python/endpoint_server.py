@@ -32,7 +32,14 @@ def make_handler(serve, endpoint_name, variant):
 
         def model_error(self, status, message):
             # SageMaker wraps the container's error: 424 ModelError with the original status.
-            self.reply(424, {"message": f"Received client error ({status}) from primary with message \"{message}\"", "OriginalStatusCode": status}, "ModelError")
+            self.reply(
+                424,
+                {
+                    "message": f'Received client error ({status}) from primary with message "{message}"',
+                    "OriginalStatusCode": status,
+                },
+                "ModelError",
+            )
 
         def do_PUT(self):
             length = int(self.headers.get("Content-Length", 0))
@@ -48,7 +55,9 @@ def make_handler(serve, endpoint_name, variant):
             if len(parts) != 3 or parts[0] != "endpoints" or parts[2] != "invocations":
                 return self.reply(404, {"message": f"unknown path {self.path}"}, "UnknownOperationException")
             if parts[1] != endpoint_name:
-                return self.reply(400, {"message": f"Endpoint {parts[1]} of account 123456789012 not found."}, "ValidationError")
+                return self.reply(
+                    400, {"message": f"Endpoint {parts[1]} of account 123456789012 not found."}, "ValidationError"
+                )
             if len(body) > 4 * 1024 * 1024:
                 return self.reply(413, {"message": "Request payload exceeds the 4 MB limit."}, "ValidationError")
             if self.headers.get("Content-Type") != "application/json":
@@ -78,7 +87,9 @@ def main():
     parser.add_argument("--variant", default="AllTraffic")
     args = parser.parse_args()
     serve = tf.saved_model.load(f"{args.model_dir}/1").signatures["serving_default"]
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(serve, args.endpoint_name, {"name": args.variant}))
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", args.port), make_handler(serve, args.endpoint_name, {"name": args.variant})
+    )
     print(f"listening on 127.0.0.1:{args.port}", flush=True)
     server.serve_forever()
 

@@ -10,12 +10,10 @@ import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import CLASSES, CONTRACT, ROOT, class_image, job_maker, write_dataset
 
 CONTRACT_BASE_WEIGHTS = CONTRACT["baseWeights"]["fileName"]
@@ -61,7 +59,10 @@ def weak(tmp_path_factory, trained):
     counts = {c: 12 for c in CLASSES} | {"Boots": 13, "Chi": 13}
     weak_job, _ = make_job(
         {"epochs": 1, "learningRate": 0.00001, "batchSize": 8, "trainOnlyTopLayer": True, "dropoutRate": 0},
-        TEST_ONLY, dataset=dataset, training_counts=counts, name="weak",
+        TEST_ONLY,
+        dataset=dataset,
+        training_counts=counts,
+        name="weak",
     )
     code, log = weak_job.run()
     assert code == 0, log[-4000:]
@@ -126,7 +127,7 @@ def test_class_names_and_evaluation(trained):
     assert matrix.shape == (len(CLASSES), len(CLASSES))
     assert matrix.sum() == report["validation_images"] == 4 * len(CLASSES)
     assert set(report["per_class"]) == set(CLASSES)
-    for name, row in zip(CLASSES, matrix):
+    for name, row in zip(CLASSES, matrix, strict=True):
         assert report["per_class"][name]["support"] == row.sum()
     assert report["accuracy"] >= 0.6, f"validation accuracy {report['accuracy']}: the model did not learn the colours"
 
@@ -164,7 +165,8 @@ def test_killed_job_resumes_from_its_checkpoint(make_job):
     epochs_run = [int(n) for n in re.findall(r"^epoch=(\d+) ", resumed, flags=re.M)]
     assert epochs_run and epochs_run[0] == state["completed_epochs"] + 1
     assert (job.model_dir / "1" / "saved_model.pb").is_file()
-    # The early-stopping record spans the whole job: the epochs before the kill are in it, and the best is chosen over all.
+    # The early-stopping record spans the whole job: the epochs before the kill are in it,
+    # and the best is chosen over all.
     report = json.loads((job.output_data_dir / "evaluation.json").read_text())
     history = report["val_accuracy_by_epoch"]
     assert history[: state["completed_epochs"]] == state["early_stopping"]["val_accuracy_by_epoch"]
@@ -182,10 +184,28 @@ def test_a_failed_job_tells_the_user_why_in_its_failure_reason(make_job, tmp_pat
     missing_folder = write_dataset(tmp_path / "no-mu-folder")
     shutil.rmtree(missing_folder / "validation" / "Mu")
     cases = [
-        ({**TEST_ONLY, "epochs": "abc"}, None, r"^Invalid hyperparameters: argument --epochs: expected an integer of at least 1, got 'abc'$"),
-        ({**TEST_ONLY, "class_weights": json.dumps({c: 1.0 for c in CLASSES[:-1]})}, None, r"^Invalid hyperparameters: class_weights must give one weight per class; unknown \[\], missing \['Wolf'\]$"),
-        ({**TEST_ONLY, "epoch_count": "3"}, None, r"^Invalid hyperparameters: unknown hyperparameter\(s\): --epoch_count$"),
-        (TEST_ONLY, empty_class, r"^class 'Wolf' has no images in .*/training/Wolf: every class in 'classes' needs training and validation images"),
+        (
+            {**TEST_ONLY, "epochs": "abc"},
+            None,
+            r"^Invalid hyperparameters: argument --epochs: expected an integer of at least 1, got 'abc'$",
+        ),
+        (
+            {**TEST_ONLY, "class_weights": json.dumps({c: 1.0 for c in CLASSES[:-1]})},
+            None,
+            r"^Invalid hyperparameters: class_weights must give one weight per class; "
+            r"unknown \[\], missing \['Wolf'\]$",
+        ),
+        (
+            {**TEST_ONLY, "epoch_count": "3"},
+            None,
+            r"^Invalid hyperparameters: unknown hyperparameter\(s\): --epoch_count$",
+        ),
+        (
+            TEST_ONLY,
+            empty_class,
+            r"^class 'Wolf' has no images in .*/training/Wolf: "
+            r"every class in 'classes' needs training and validation images",
+        ),
         (TEST_ONLY, missing_folder, r"^class 'Mu' has no images in .*/validation/Mu:"),
     ]
     for index, (hyperparameters, dataset, reason) in enumerate(cases):
@@ -209,8 +229,14 @@ def test_trains_from_the_base_weights_channel_with_the_network_unreachable(make_
     # The format of the published file: Keras' legacy HDF5 weights, layer by layer.
     with h5py.File(weights, "w") as file:
         legacy_h5_format.save_weights_to_hdf5_group(file, base)
-    unreachable = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "KERAS_HOME": str(tmp_path / "empty-keras-home")}
-    job, hyperparameters = make_job({"epochs": 1}, {"image_size": "64"}, name="isolated", base_weights=weights, environment=unreachable)
+    unreachable = {
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "KERAS_HOME": str(tmp_path / "empty-keras-home"),
+    }
+    job, hyperparameters = make_job(
+        {"epochs": 1}, {"image_size": "64"}, name="isolated", base_weights=weights, environment=unreachable
+    )
     assert "base_weights" not in hyperparameters, "the trigger sends the default, imagenet"
     code, log = job.run()
     assert code == 0, log[-3000:]
@@ -224,7 +250,11 @@ def test_export_carries_only_what_serving_needs(trained):
     job, _, _ = trained
     saved = tf.train.list_variables(str(job.model_dir / "1" / "variables" / "variables"))
     names = [name.lower() for name, _ in saved if not name.startswith("_CHECKPOINTABLE_OBJECT_GRAPH")]
-    leftovers = [n for n in names if any(word in n for word in ("adam", "optimizer", "iteration", "momentum", "velocity", "dropout"))]
+    leftovers = [
+        n
+        for n in names
+        if any(word in n for word in ("adam", "optimizer", "iteration", "momentum", "velocity", "dropout"))
+    ]
     assert leftovers == []
     # MobileNetV2 (no top) and the dense head's kernel and bias: nothing else.
     import keras
@@ -238,15 +268,28 @@ def test_outside_sagemaker_no_checkpoint_folder_is_used_unless_given(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
     env.update(SAGEMAKER_BASE_DIR=str(tmp_path / "opt-ml"), TF_CPP_MIN_LOG_LEVEL="2")
     command = [
-        os.sys.executable, str(ROOT / "training" / "train.py"), "--training", str(dataset / "training"),
-        "--validation", str(dataset / "validation"), "--model-dir", str(tmp_path / "model"),
-        "--epochs", "1", "--base_weights", "none", "--image_size", "32",
+        os.sys.executable,
+        str(ROOT / "training" / "train.py"),
+        "--training",
+        str(dataset / "training"),
+        "--validation",
+        str(dataset / "validation"),
+        "--model-dir",
+        str(tmp_path / "model"),
+        "--epochs",
+        "1",
+        "--base_weights",
+        "none",
+        "--image_size",
+        "32",
     ]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     assert not (tmp_path / "opt-ml").exists(), "nothing under the SageMaker folders on a laptop"
     assert not (tmp_path / "model" / "checkpoints").exists()
-    given = subprocess.run([*command, "--checkpoint-dir", str(tmp_path / "ckpt")], env=env, capture_output=True, text=True, timeout=240)
+    given = subprocess.run(
+        [*command, "--checkpoint-dir", str(tmp_path / "ckpt")], env=env, capture_output=True, text=True, timeout=240
+    )
     assert given.returncode == 0, given.stderr[-3000:]
     assert (tmp_path / "ckpt" / "state.json").is_file()
 
@@ -262,15 +305,17 @@ def test_a_checkpoint_of_another_run_is_not_resumed(make_job):
     shutil.copytree(first.base / "checkpoints", other.base / "checkpoints")
     code, log = other.run()
     assert code == 0, log[-3000:]
-    assert re.search(r"checkpoint in \S+ belongs to another run \(differs in: dropout_rate, epochs\): starting afresh", log), log[-3000:]
+    assert re.search(
+        r"checkpoint in \S+ belongs to another run \(differs in: dropout_rate, epochs\): starting afresh", log
+    ), log[-3000:]
     assert "resuming from checkpoint" not in log
     assert [int(n) for n in re.findall(r"^epoch=(\d+) ", log, flags=re.M)] == [1, 2, 3]
 
 
 def test_early_stopping_counts_patience_once_for_the_job(tmp_path):
     """The rule itself: one record across phases, stopped after `patience` epochs without gain, restored from JSON."""
-    import importlib.util
     import argparse as _argparse
+    import importlib.util
 
     spec = importlib.util.spec_from_file_location("train_module", ROOT / "training" / "train.py")
     train_module = importlib.util.module_from_spec(spec)
@@ -310,7 +355,7 @@ def test_the_held_out_test_set_is_evaluated_through_the_exported_model(trained):
     test_dir = job.base / "input" / "data" / "test"
     some = sorted(test_dir.glob("*/*.jpg"))[:5]
     served = next(iter(serve(image_bytes=tf.constant([p.read_bytes() for p in some])).values())).numpy()
-    for path, row in zip(some, served):
+    for path, row in zip(some, served, strict=True):
         np.testing.assert_allclose(test["predictions"][path.name], row, rtol=1e-5, atol=1e-6)
         assert test["labels"][path.name] == path.parent.name
     assert f"test accuracy={test['accuracy']:.6f}" in log
@@ -321,8 +366,13 @@ def test_the_decision_threshold_is_stored_with_the_model(trained):
     decision = json.loads((job.model_dir / "decision.json").read_text())
     assert decision == json.loads((job.output_data_dir / "decision.json").read_text())
     assert set(decision) == {
-        "target_class", "threshold", "max_false_alarm_rate", "validation_recall",
-        "validation_false_alarm_rate", "test_recall", "test_false_alarm_rate",
+        "target_class",
+        "threshold",
+        "max_false_alarm_rate",
+        "validation_recall",
+        "validation_false_alarm_rate",
+        "test_recall",
+        "test_false_alarm_rate",
     }
     assert decision["target_class"] == "Boots" and decision["max_false_alarm_rate"] == 0.01
     assert decision["validation_false_alarm_rate"] <= 0.01
@@ -332,12 +382,16 @@ def test_the_decision_threshold_is_stored_with_the_model(trained):
     files = train_module.labelled_files(job.base / "input" / "data" / "validation", CLASSES)
     probabilities, kept, _ = train_module.serve_files(serve, [p for p, _ in files])
     labels = np.array([dict(files)[p] for p in kept])
-    assert decision["threshold"] == pytest.approx(train_module.decision_threshold(probabilities[:, 0], labels == 0, 0.01))
+    assert decision["threshold"] == pytest.approx(
+        train_module.decision_threshold(probabilities[:, 0], labels == 0, 0.01)
+    )
     report = json.loads((job.output_data_dir / "evaluation.json").read_text())
     target = np.array([p[0] for p in report["test"]["predictions"].values()])
     is_boots = np.array([label == "Boots" for label in report["test"]["labels"].values()])
     assert decision["test_recall"] == pytest.approx(float((target[is_boots] >= decision["threshold"]).mean()))
-    assert decision["test_false_alarm_rate"] == pytest.approx(float((target[~is_boots] >= decision["threshold"]).mean()))
+    assert decision["test_false_alarm_rate"] == pytest.approx(
+        float((target[~is_boots] >= decision["threshold"]).mean())
+    )
 
 
 def test_the_decision_threshold_rule():
@@ -385,7 +439,10 @@ def test_a_training_job_of_the_tuner_prints_the_objective_every_epoch(make_job):
         assert drawn[r["name"]] in r["values"]
     job_name = "bootboots-0123456789abcdef012345-003-1a2b3c4d"
     job, _ = make_job(
-        {"epochs": 3}, {**TEST_ONLY, **drawn, "_tuning_objective_metric": objective["Name"]}, name="tuned", environment={"TRAINING_JOB_NAME": job_name}
+        {"epochs": 3},
+        {**TEST_ONLY, **drawn, "_tuning_objective_metric": objective["Name"]},
+        name="tuned",
+        environment={"TRAINING_JOB_NAME": job_name},
     )
     code, log = job.run()
     assert code == 0, log[-3000:]

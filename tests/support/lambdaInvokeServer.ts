@@ -9,6 +9,8 @@ export interface InvokeServer {
     throttleNext: number;
     /** How many invocations were refused that way. */
     throttled: number;
+    /** What asynchronous invocations (`Event`) threw: Lambda would log them; tests can assert there are none. */
+    readonly asyncErrors: { functionName: string; requestId: string; error: string }[];
     close(): Promise<void>;
 }
 
@@ -47,7 +49,10 @@ export async function startInvokeServer(functions: Record<string, Handler>): Pro
                 // Asynchronous: Lambda accepts the event (202) and runs it on its own.
                 res.writeHead(202, { "x-amzn-requestid": requestId });
                 res.end();
-                void handler(payload, { awsRequestId: requestId }).catch(() => undefined);
+                void handler(payload, { awsRequestId: requestId }).catch((error: Error) => {
+                    invokeServer.asyncErrors.push({ functionName, requestId, error: `${error?.name}: ${error?.message}` });
+                    console.error(`asynchronous invocation ${requestId} of ${functionName} failed: ${error?.name}: ${error?.message}`);
+                });
                 return;
             }
             try {
@@ -65,6 +70,7 @@ export async function startInvokeServer(functions: Record<string, Handler>): Pro
         invocations,
         throttleNext: 0,
         throttled: 0,
+        asyncErrors: [],
         close: () => new Promise((done) => server.close(() => done())),
     };
     await new Promise<void>((done) => server.listen(port, "127.0.0.1", () => done()));

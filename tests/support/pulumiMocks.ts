@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
+import { setEnv } from "./env";
 
 export const ACCOUNT_ID = "123456789012";
 export const REGION = "eu-west-2";
@@ -182,6 +183,10 @@ export async function runStack(config: Record<string, string> = {}): Promise<Sta
     );
     recordResourceOptions(resources);
     forgetProjectModules();
+    // The program reads the model's decision from S3 at deploy time: never from real AWS in a test.
+    const restoreEnv = process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3 ? () => undefined : setEnv({ AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9" });
+    // The program runs on being loaded, as `pulumi up` runs it; loaded afresh for each config.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const program = require(path.join(PROJECT_ROOT, "index.ts")) as Record<string, unknown>;
     const outputs: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(program)) {
@@ -189,6 +194,7 @@ export async function runStack(config: Record<string, string> = {}): Promise<Sta
     }
     // Let resources registered after the exports settle (e.g. the bucket policies).
     await new Promise((done) => setTimeout(done, 50));
+    restoreEnv();
     return {
         resources,
         outputs,
