@@ -99,7 +99,7 @@ function parseBoolean(key: string, raw: string): boolean {
 }
 
 function parseClasses(raw: string): string[] {
-    const example = "'[\"Boots\",\"Chi\",\"NoCat\"]'";
+    const example = '\'["Boots","Chi","NoCat"]\'';
     let classes: unknown;
     try {
         classes = raw.trim().startsWith("[") ? JSON.parse(raw) : raw.split(",").map((c) => c.trim());
@@ -111,7 +111,12 @@ function parseClasses(raw: string): string[] {
     }
     for (const name of classes) {
         if (typeof name !== "string" || !CLASS_NAME.test(name)) {
-            throw new ConfigError("classes", raw, `class ${JSON.stringify(name)} must be 1-64 letters, digits, '_' or '-'`, example);
+            throw new ConfigError(
+                "classes",
+                raw,
+                `class ${JSON.stringify(name)} must be 1-64 letters, digits, '_' or '-'`,
+                example,
+            );
         }
     }
     // Data prep matches labels to classes case-insensitively, so classes must differ by more than case.
@@ -119,7 +124,10 @@ function parseClasses(raw: string): string[] {
     const duplicate = classes.find((_, index) => lowerNames.indexOf(lowerNames[index]) !== index);
     if (duplicate !== undefined) {
         const first = classes[lowerNames.indexOf(duplicate.toLowerCase())];
-        const repeated = first === duplicate ? `class ${JSON.stringify(duplicate)} appears more than once` : `classes ${JSON.stringify(first)} and ${JSON.stringify(duplicate)} differ only by case`;
+        const repeated =
+            first === duplicate
+                ? `class ${JSON.stringify(duplicate)} appears more than once`
+                : `classes ${JSON.stringify(first)} and ${JSON.stringify(duplicate)} differ only by case`;
         throw new ConfigError("classes", raw, repeated, example);
     }
     return classes as string[];
@@ -144,17 +152,32 @@ export function parseStackConfig(read: RawConfig): StackConfig {
 
     const imagesBucketName = get("imagesBucketName");
     if (imagesBucketName !== undefined && !S3_BUCKET_NAME.test(imagesBucketName)) {
-        throw new ConfigError("imagesBucketName", imagesBucketName, "must be an S3 bucket name (3-63 lower-case letters, digits, '.' or '-')", "bootboots-images-123456789012-eu-west-2");
+        throw new ConfigError(
+            "imagesBucketName",
+            imagesBucketName,
+            "must be an S3 bucket name (3-63 lower-case letters, digits, '.' or '-')",
+            "bootboots-images-123456789012-eu-west-2",
+        );
     }
 
     const imagesPrefix = get("imagesPrefix") ?? "catcam-training/";
     if (!imagesPrefix.endsWith("/") || imagesPrefix.startsWith("/")) {
-        throw new ConfigError("imagesPrefix", imagesPrefix, "must be a key prefix that ends with '/' and does not start with '/'", "catcam-training/");
+        throw new ConfigError(
+            "imagesPrefix",
+            imagesPrefix,
+            "must be a key prefix that ends with '/' and does not start with '/'",
+            "catcam-training/",
+        );
     }
 
     const catadataTableName = get("catadataTableName") ?? "catadata";
     if (!TABLE_NAME.test(catadataTableName)) {
-        throw new ConfigError("catadataTableName", catadataTableName, "must be a DynamoDB table name (3-255 letters, digits, '_', '-' or '.')", "catadata");
+        throw new ConfigError(
+            "catadataTableName",
+            catadataTableName,
+            "must be a DynamoDB table name (3-255 letters, digits, '_', '-' or '.')",
+            "catadata",
+        );
     }
 
     const rawClasses = get("classes");
@@ -162,17 +185,24 @@ export function parseStackConfig(read: RawConfig): StackConfig {
 
     const noCatClass = get("noCatClass") ?? contract.noCatClass;
     if (!classes.includes(noCatClass)) {
-        throw new ConfigError("noCatClass", noCatClass, `must be one of classes (${classes.join(", ")})`, classes.includes("NoCat") ? "NoCat" : classes[0]);
+        throw new ConfigError(
+            "noCatClass",
+            noCatClass,
+            `must be one of classes (${classes.join(", ")})`,
+            classes.includes("NoCat") ? "NoCat" : classes[0],
+        );
     }
 
     const rawSplit = get("validationSplit");
-    const validationSplit = rawSplit === undefined ? 0.2 : parseNumber("validationSplit", rawSplit, "strictly between 0 and 1", "0.2");
+    const validationSplit =
+        rawSplit === undefined ? 0.2 : parseNumber("validationSplit", rawSplit, "strictly between 0 and 1", "0.2");
     if (!(validationSplit > 0 && validationSplit < 1)) {
         throw new ConfigError("validationSplit", rawSplit ?? "", "must be strictly between 0 and 1", "0.2");
     }
 
     const rawTestSplit = get("testSplit");
-    const testSplit = rawTestSplit === undefined ? 0.1 : parseNumber("testSplit", rawTestSplit, "strictly between 0 and 1", "0.1");
+    const testSplit =
+        rawTestSplit === undefined ? 0.1 : parseNumber("testSplit", rawTestSplit, "strictly between 0 and 1", "0.1");
     if (!(testSplit > 0 && testSplit < 1)) {
         throw new ConfigError("testSplit", rawTestSplit ?? "", "must be strictly between 0 and 1", "0.1");
     }
@@ -190,24 +220,34 @@ export function parseStackConfig(read: RawConfig): StackConfig {
         throw new ConfigError("targetClass", targetClass, `must be one of classes (${classes.join(", ")})`, classes[0]);
     }
     const rawFalseAlarm = get("maxFalseAlarmRate");
-    const maxFalseAlarmRate = rawFalseAlarm === undefined ? contract.decision.maxFalseAlarmRate : parseNumber("maxFalseAlarmRate", rawFalseAlarm, "at least 0 and below 1", "0.01");
+    const maxFalseAlarmRate =
+        rawFalseAlarm === undefined
+            ? contract.decision.maxFalseAlarmRate
+            : parseNumber("maxFalseAlarmRate", rawFalseAlarm, "at least 0 and below 1", "0.01");
     if (!(maxFalseAlarmRate >= 0 && maxFalseAlarmRate < 1)) {
         throw new ConfigError("maxFalseAlarmRate", rawFalseAlarm ?? "", "must be at least 0 and below 1", "0.01");
     }
 
     const rawMaxNoCat = get("maxNoCatSamples");
-    const maxNoCatSamples = rawMaxNoCat === undefined ? 200 : parseInteger("maxNoCatSamples", rawMaxNoCat, 1, 1_000_000, "200");
+    const maxNoCatSamples =
+        rawMaxNoCat === undefined ? 200 : parseInteger("maxNoCatSamples", rawMaxNoCat, 1, 1_000_000, "200");
 
     const trainingInstanceType = get("trainingInstanceType") ?? "ml.m5.xlarge";
     if (!INSTANCE_TYPE_PATTERN.test(trainingInstanceType)) {
-        throw new ConfigError("trainingInstanceType", trainingInstanceType, "must be a SageMaker instance type, ml.<family>.<size>", "ml.m5.xlarge");
+        throw new ConfigError(
+            "trainingInstanceType",
+            trainingInstanceType,
+            "must be a SageMaker instance type, ml.<family>.<size>",
+            "ml.m5.xlarge",
+        );
     }
 
     const rawSpot = get("spotTraining");
     const spotTraining = rawSpot === undefined ? true : parseBoolean("spotTraining", rawSpot);
 
     const rawIsolation = get("trainingNetworkIsolation");
-    const trainingNetworkIsolation = rawIsolation === undefined ? true : parseBoolean("trainingNetworkIsolation", rawIsolation);
+    const trainingNetworkIsolation =
+        rawIsolation === undefined ? true : parseBoolean("trainingNetworkIsolation", rawIsolation);
 
     const tensorflowVersion = get("tensorflowVersion") ?? contract.tensorflowVersion;
     const supportedVersions = Object.keys(contract.tensorflowImageTags);
@@ -222,13 +262,24 @@ export function parseStackConfig(read: RawConfig): StackConfig {
 
     const endpointName = get("endpointName") ?? "bootboots";
     if (!ENDPOINT_NAME.test(endpointName)) {
-        throw new ConfigError("endpointName", endpointName, "must be 1-63 letters, digits or '-', starting and ending with a letter or digit", "bootboots");
+        throw new ConfigError(
+            "endpointName",
+            endpointName,
+            "must be 1-63 letters, digits or '-', starting and ending with a letter or digit",
+            "bootboots",
+        );
     }
 
     const rawMemory = get("endpointMemoryMb");
-    const endpointMemoryMb = rawMemory === undefined ? 2048 : parseInteger("endpointMemoryMb", rawMemory, 1024, 6144, "2048");
+    const endpointMemoryMb =
+        rawMemory === undefined ? 2048 : parseInteger("endpointMemoryMb", rawMemory, 1024, 6144, "2048");
     if (endpointMemoryMb % 1024 !== 0) {
-        throw new ConfigError("endpointMemoryMb", rawMemory ?? "", "must be a multiple of 1024 from 1024 to 6144", "2048");
+        throw new ConfigError(
+            "endpointMemoryMb",
+            rawMemory ?? "",
+            "must be a multiple of 1024 from 1024 to 6144",
+            "2048",
+        );
     }
 
     const rawMaxConcurrency = get("endpointMaxConcurrency");
@@ -239,12 +290,21 @@ export function parseStackConfig(read: RawConfig): StackConfig {
     const endpointProvisionedConcurrency =
         rawProvisioned === undefined
             ? 0
-            : parseInteger("endpointProvisionedConcurrency", rawProvisioned, 0, endpointMaxConcurrency, String(Math.min(1, endpointMaxConcurrency)));
+            : parseInteger(
+                  "endpointProvisionedConcurrency",
+                  rawProvisioned,
+                  0,
+                  endpointMaxConcurrency,
+                  String(Math.min(1, endpointMaxConcurrency)),
+              );
 
     const rawTuningCost = get("maxTuningCostUsd");
     const maxTuningCostUsd =
-        rawTuningCost === undefined ? contract.tuning.maxTuningCostUsd : parseNumber("maxTuningCostUsd", rawTuningCost, "a cost in USD, at least 0", "10");
-    if (!(maxTuningCostUsd >= 0)) throw new ConfigError("maxTuningCostUsd", rawTuningCost ?? "", "must be a cost in USD, at least 0", "10");
+        rawTuningCost === undefined
+            ? contract.tuning.maxTuningCostUsd
+            : parseNumber("maxTuningCostUsd", rawTuningCost, "a cost in USD, at least 0", "10");
+    if (!(maxTuningCostUsd >= 0))
+        throw new ConfigError("maxTuningCostUsd", rawTuningCost ?? "", "must be a cost in USD, at least 0", "10");
 
     const rawAdopt = get("adoptExistingBuckets");
     const adoptExistingBuckets = rawAdopt === undefined ? false : parseBoolean("adoptExistingBuckets", rawAdopt);
@@ -283,16 +343,35 @@ function parseCameraSettings(get: (key: string) => string | undefined, endpointM
         return raw === undefined ? fallback : parseInteger(key, raw, min, max, String(fallback));
     };
     const rawRate = get("cameraRateLimit");
-    const rateLimit = rawRate === undefined ? 5 : parseNumber("cameraRateLimit", rawRate, "requests per second above 0, at most 10000", "5");
-    if (!(rateLimit > 0 && rateLimit <= 10_000)) throw new ConfigError("cameraRateLimit", rawRate ?? "", "must be requests per second above 0, at most 10000", "5");
+    const rateLimit =
+        rawRate === undefined
+            ? 5
+            : parseNumber("cameraRateLimit", rawRate, "requests per second above 0, at most 10000", "5");
+    if (!(rateLimit > 0 && rateLimit <= 10_000))
+        throw new ConfigError(
+            "cameraRateLimit",
+            rawRate ?? "",
+            "must be requests per second above 0, at most 10000",
+            "5",
+        );
 
     const roleName = get("cameraRoleName");
     if (roleName !== undefined && !ROLE_NAME.test(roleName)) {
-        throw new ConfigError("cameraRoleName", roleName, "must be the name (not the ARN) of an existing IAM role: 1-64 letters, digits or +=,.@_-", "bootboots-camera-role");
+        throw new ConfigError(
+            "cameraRoleName",
+            roleName,
+            "must be the name (not the ARN) of an existing IAM role: 1-64 letters, digits or +=,.@_-",
+            "bootboots-camera-role",
+        );
     }
     const eventsTableName = get("eventsTableName") ?? "bootboots-events";
     if (!TABLE_NAME.test(eventsTableName)) {
-        throw new ConfigError("eventsTableName", eventsTableName, "must be a DynamoDB table name (3-255 letters, digits, '_', '-' or '.')", "bootboots-events");
+        throw new ConfigError(
+            "eventsTableName",
+            eventsTableName,
+            "must be a DynamoDB table name (3-255 letters, digits, '_', '-' or '.')",
+            "bootboots-events",
+        );
     }
     return {
         rateLimit,

@@ -57,19 +57,19 @@ const endpoint = config.modelDataUrl
 const camera =
     endpoint && config.modelDataUrl
         ? new CameraApi("bootboots-camera", {
-        accountId,
-        region,
-        endpointName: endpoint.endpoint.name,
-        endpointArn: endpoint.endpoint.arn,
-        modelDataUrl: config.modelDataUrl,
-        modelBucketName: buckets.modelBucket.bucket,
-        modelBucketArn: buckets.modelBucket.arn,
-        classes: config.classes,
-        imagesBucketName,
-        imagesPrefix: config.imagesPrefix,
-        catadataTableName: config.catadataTableName,
-        settings: config.camera,
-    })
+              accountId,
+              region,
+              endpointName: endpoint.endpoint.name,
+              endpointArn: endpoint.endpoint.arn,
+              modelDataUrl: config.modelDataUrl,
+              modelBucketName: buckets.modelBucket.bucket,
+              modelBucketArn: buckets.modelBucket.arn,
+              classes: config.classes,
+              imagesBucketName,
+              imagesPrefix: config.imagesPrefix,
+              catadataTableName: config.catadataTableName,
+              settings: config.camera,
+          })
         : undefined;
 
 export const trainingBucketName = buckets.trainingBucket.bucket;

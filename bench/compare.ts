@@ -9,7 +9,7 @@ const classes = [...contract.classes];
 
 function model(jobName: string, accuracy: number, seed: number): ComparedModel {
     let state = seed;
-    const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const next = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const predictions: Record<string, number[]> = {};
     const labels: Record<string, string> = {};
     for (let i = 0; i < IMAGES; i++) {
@@ -21,8 +21,26 @@ function model(jobName: string, accuracy: number, seed: number): ComparedModel {
         predictions[`image-${i}.jpg`] = row.map((p) => p / sum);
         labels[`image-${i}.jpg`] = classes[truth];
     }
-    const decision = { target_class: "Boots", threshold: 0.5, max_false_alarm_rate: 0.01, validation_recall: 0, validation_false_alarm_rate: 0, test_recall: 0, test_false_alarm_rate: 0 };
-    return { jobName, evaluation: { accuracy, classes, per_class: {}, confusion_matrix: [], test: { accuracy, macro_f1: 0, predictions, labels }, decision } };
+    const decision = {
+        target_class: "Boots",
+        threshold: 0.5,
+        max_false_alarm_rate: 0.01,
+        validation_recall: 0,
+        validation_false_alarm_rate: 0,
+        test_recall: 0,
+        test_false_alarm_rate: 0,
+    };
+    return {
+        jobName,
+        evaluation: {
+            accuracy,
+            classes,
+            per_class: {},
+            confusion_matrix: [],
+            test: { accuracy, macro_f1: 0, predictions, labels },
+            decision,
+        },
+    };
 }
 
 const candidate = model("candidate", 0.85, 1);
@@ -30,4 +48,6 @@ const baseline = model("baseline", 0.8, 2);
 const started = process.hrtime.bigint();
 const comparison = compareModels(candidate, baseline);
 const ms = Number(process.hrtime.bigint() - started) / 1e6;
-console.log(`compare: ${comparison.commonImages} common test images, ${comparison.resamples} resamples, ${ms.toFixed(0)} ms; macro-F1 delta ${comparison.macroF1.delta.toFixed(3)} [${comparison.macroF1.low.toFixed(3)}, ${comparison.macroF1.high.toFixed(3)}]`);
+console.log(
+    `compare: ${comparison.commonImages} common test images, ${comparison.resamples} resamples, ${ms.toFixed(0)} ms; macro-F1 delta ${comparison.macroF1.delta.toFixed(3)} [${comparison.macroF1.low.toFixed(3)}, ${comparison.macroF1.high.toFixed(3)}]`,
+);

@@ -14,10 +14,17 @@ const ADDED_LATENCY_MS = 50;
 const world = { imagesBucket: "bench-images", trainingBucket: "bench-training", table: "catadata" };
 
 async function main(): Promise<void> {
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_REGION: "eu-west-2" });
+    Object.assign(process.env, {
+        AWS_ACCESS_KEY_ID: "testing",
+        AWS_SECRET_ACCESS_KEY: "testing",
+        AWS_REGION: "eu-west-2",
+    });
     const moto = await startMoto();
     try {
-        const direct = { s3: new S3Client(clientConfig(moto.endpoint)), dynamodb: new DynamoDBClient(clientConfig(moto.endpoint)) };
+        const direct = {
+            s3: new S3Client(clientConfig(moto.endpoint)),
+            dynamodb: new DynamoDBClient(clientConfig(moto.endpoint)),
+        };
         await createWorld(direct.s3, direct.dynamodb, world);
         await putLabels(direct.s3, direct.dynamodb, world, seedLabels());
         const proxy = await startProxy(moto.endpoint);
@@ -25,14 +32,24 @@ async function main(): Promise<void> {
         const run = async (latencyMs: number, concurrency: number) => {
             proxy.options = { latencyMs };
             const first = proxy.requests.length;
-            const clients = { s3: new S3Client(clientConfig(proxy.endpoint)), dynamodb: new DynamoDBClient(clientConfig(proxy.endpoint)) };
+            const clients = {
+                s3: new S3Client(clientConfig(proxy.endpoint)),
+                dynamodb: new DynamoDBClient(clientConfig(proxy.endpoint)),
+            };
             const started = Date.now();
             const result = (await prepareDataset(
                 clients,
                 {
-                    tableName: world.table, imagesBucket: world.imagesBucket, imagesPrefix: IMAGES_PREFIX,
-                    trainingBucket: world.trainingBucket, classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
-                    noCatClass: "NoCat", validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 200, copyConcurrency: concurrency,
+                    tableName: world.table,
+                    imagesBucket: world.imagesBucket,
+                    imagesPrefix: IMAGES_PREFIX,
+                    trainingBucket: world.trainingBucket,
+                    classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
+                    noCatClass: "NoCat",
+                    validationSplit: 0.2,
+                    testSplit: 0.1,
+                    maxNoCatSamples: 200,
+                    copyConcurrency: concurrency,
                 },
                 {},
             )) as DataPrepSuccess;
@@ -40,7 +57,9 @@ async function main(): Promise<void> {
             const seconds = (Date.now() - started) / 1000;
             const s3Requests = proxy.requests.slice(first).filter((r) => !r.headers["x-amz-target"]).length;
             const copies = result.trainingImages + result.validationImages;
-            console.log(`latency ${latencyMs} ms, concurrency ${concurrency}: ${copies} copies in ${seconds.toFixed(1)} s, ${s3Requests} S3 requests`);
+            console.log(
+                `latency ${latencyMs} ms, concurrency ${concurrency}: ${copies} copies in ${seconds.toFixed(1)} s, ${s3Requests} S3 requests`,
+            );
             return { seconds, copies, perCopy: (s3Requests - 2) / copies };
         };
 
@@ -48,7 +67,9 @@ async function main(): Promise<void> {
         const floor = await run(0, DEFAULT_COPY_CONCURRENCY);
         const sequential = await run(ADDED_LATENCY_MS, 1);
         await proxy.close();
-        console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
+        console.log(
+            `machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+        );
         console.log(
             `data-prep: ${hidden.copies} copies, ${hidden.seconds.toFixed(1)} s at ${ADDED_LATENCY_MS} ms (concurrency ${DEFAULT_COPY_CONCURRENCY}), ` +
                 `${floor.seconds.toFixed(1)} s with no added latency, ${sequential.seconds.toFixed(1)} s sequential, ` +

@@ -23,7 +23,13 @@ async function main(): Promise<void> {
     const direct = await seedWorld(moto.endpoint, [], clientConfig);
     await createEventsTable(direct.dynamodb, "bootboots-events");
     const decision = { target_class: "Boots", threshold: 0.5, max_false_alarm_rate: 0.01 };
-    await direct.s3.send(new PutObjectCommand({ Bucket: WORLD.modelBucket, Key: `training-output/${JOB}/output/decision.json`, Body: JSON.stringify(decision) }));
+    await direct.s3.send(
+        new PutObjectCommand({
+            Bucket: WORLD.modelBucket,
+            Key: `training-output/${JOB}/output/decision.json`,
+            Body: JSON.stringify(decision),
+        }),
+    );
     const standIn = await startEndpointStandIn("bootboots", JOB);
     const runtime = await startProxy(standIn.endpoint);
     try {
@@ -32,7 +38,9 @@ async function main(): Promise<void> {
             AWS_ENDPOINT_URL: moto.endpoint,
             AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: runtime.endpoint,
         });
-        const files = sampleFiles(["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"]).map((s) => fs.readFileSync(s.file));
+        const files = sampleFiles(["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"]).map((s) =>
+            fs.readFileSync(s.file),
+        );
         const own: number[] = [];
         let jpegBytes = 0;
         const sentBefore = runtime.requests.length;
@@ -40,7 +48,9 @@ async function main(): Promise<void> {
         console.log = () => undefined;
         for (let i = 0; i < REQUESTS; i++) {
             const jpeg = files[i % files.length];
-            const result = await infer(httpApiEvent({ body: jpeg, headers: { "content-type": "image/jpeg", "x-bootboots-camera": "bench" } }));
+            const result = await infer(
+                httpApiEvent({ body: jpeg, headers: { "content-type": "image/jpeg", "x-bootboots-camera": "bench" } }),
+            );
             const answer = JSON.parse(result.body) as CameraAnswer;
             if (result.statusCode !== 200) throw new Error(result.body);
             // The first request reads the decision; the rest are the steady state.

@@ -27,7 +27,8 @@ function isFresh() {
 
 // Node 22 or 24 is what the project supports (README, "Node.js"); on an older Node the command
 // still runs with the SDK version locked here, so the SDK's notice is not repeated on every command.
-if (Number(process.versions.node.split(".")[0]) < 22) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+if (Number(process.versions.node.split(".")[0]) < 22)
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const fresh = isFresh();
 if (!fresh) require("ts-node").register({ transpileOnly: true, project: path.join(root, "tsconfig.json") });
@@ -39,7 +40,11 @@ for (const stream of [process.stdout, process.stderr]) {
         process.exit(process.exitCode ?? 0);
     });
 }
-const io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), interactive: process.stdout.isTTY === true };
+const io = {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    interactive: process.stdout.isTTY === true,
+};
 runCli(process.argv.slice(2), io).then((code) => {
     process.exitCode = code;
 });

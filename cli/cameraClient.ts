@@ -25,7 +25,12 @@ export async function postToCameraApi(
     if (options.training) url.searchParams.set("mode", TRAINING_MODE);
     const headers: Record<string, string> = { host: url.host, "content-type": JPEG_CONTENT_TYPE };
     if (options.camera) headers[CAMERA_HEADER] = options.camera;
-    const signer = new SignatureV4({ credentials: defaultProvider(), region: options.region, service: "execute-api", sha256: Hash.bind(null, "sha256") });
+    const signer = new SignatureV4({
+        credentials: defaultProvider(),
+        region: options.region,
+        service: "execute-api",
+        sha256: Hash.bind(null, "sha256"),
+    });
     let signed;
     try {
         signed = await signer.sign({
@@ -39,20 +44,30 @@ export async function postToCameraApi(
             body: jpeg,
         });
     } catch (error) {
-        throw new CliError(`No AWS credentials to sign the request with (${(error as Error).message}): set AWS_PROFILE, or run aws sso login.`);
+        throw new CliError(
+            `No AWS credentials to sign the request with (${(error as Error).message}): set AWS_PROFILE, or run aws sso login.`,
+        );
     }
     let response: Response;
     try {
-        response = await fetch(url, { method: "POST", headers: signed.headers as Record<string, string>, body: Buffer.from(jpeg) });
+        response = await fetch(url, {
+            method: "POST",
+            headers: signed.headers as Record<string, string>,
+            body: Buffer.from(jpeg),
+        });
     } catch (error) {
-        throw new CliError(`The camera API at ${url.origin} could not be reached (${(error as Error).cause ?? (error as Error).message}): check cameraApiUrl and your network.`);
+        throw new CliError(
+            `The camera API at ${url.origin} could not be reached (${(error as Error).cause ?? (error as Error).message}): check cameraApiUrl and your network.`,
+        );
     }
     const text = await response.text();
     let answer: CameraAnswer | CameraRefusal;
     try {
         answer = JSON.parse(text);
     } catch {
-        throw new CliError(`The camera API answered ${response.status} with no JSON (${text.slice(0, 120)}): is ${apiUrl} the stack's cameraApiUrl?`);
+        throw new CliError(
+            `The camera API answered ${response.status} with no JSON (${text.slice(0, 120)}): is ${apiUrl} the stack's cameraApiUrl?`,
+        );
     }
     if (response.status === 403) {
         const detail = (answer as { message?: string }).message ?? text.slice(0, 200);

@@ -60,7 +60,10 @@ export const BOOTSTRAP_RESAMPLES = 2000;
 
 /** Why two jobs cannot be compared, or undefined when they can. */
 export function notComparable(candidate: ComparedModel, baseline: ComparedModel): string | undefined {
-    for (const [role, model] of [["candidate", candidate], ["baseline", baseline]] as const) {
+    for (const [role, model] of [
+        ["candidate", candidate],
+        ["baseline", baseline],
+    ] as const) {
         if (!model.evaluation.test?.predictions || !model.evaluation.decision) {
             return `the ${role} ${model.jobName} has no per-image test predictions or decision threshold (it was trained before the held-out test set): compare jobs trained since`;
         }
@@ -71,7 +74,9 @@ export function notComparable(candidate: ComparedModel, baseline: ComparedModel)
     if (candidate.evaluation.decision!.target_class !== baseline.evaluation.decision!.target_class) {
         return `the candidate's target class is ${candidate.evaluation.decision!.target_class}, the baseline's ${baseline.evaluation.decision!.target_class}`;
     }
-    const common = Object.keys(candidate.evaluation.test!.predictions).filter((name) => name in baseline.evaluation.test!.predictions);
+    const common = Object.keys(candidate.evaluation.test!.predictions).filter(
+        (name) => name in baseline.evaluation.test!.predictions,
+    );
     if (common.length === 0) return "their test sets share no image (were they trained on datasets of other images?)";
     return undefined;
 }
@@ -98,7 +103,14 @@ interface Statistics {
 }
 
 /** The statistics of one model over a multiset of images (indices may repeat). */
-function statistics(indices: ArrayLike<number>, labels: Int32Array, predicted: Int32Array, calledTarget: Uint8Array, classCount: number, target: number): Statistics {
+function statistics(
+    indices: ArrayLike<number>,
+    labels: Int32Array,
+    predicted: Int32Array,
+    calledTarget: Uint8Array,
+    classCount: number,
+    target: number,
+): Statistics {
     const truePositives = new Float64Array(classCount);
     const predictedCount = new Float64Array(classCount);
     const support = new Float64Array(classCount);
@@ -144,7 +156,12 @@ function percentile(sorted: Float64Array, q: number): number {
  * threshold. Each difference gets a 95% paired-bootstrap interval (the same resampled
  * images for both models); it is significant when the interval excludes 0.
  */
-export function compareModels(candidate: ComparedModel, baseline: ComparedModel, resamples = BOOTSTRAP_RESAMPLES, seed = 20260221): Comparison {
+export function compareModels(
+    candidate: ComparedModel,
+    baseline: ComparedModel,
+    resamples = BOOTSTRAP_RESAMPLES,
+    seed = 20260221,
+): Comparison {
     const classes = candidate.evaluation.classes;
     const candidateTest = candidate.evaluation.test!;
     const baselineTest = baseline.evaluation.test!;
@@ -153,7 +170,10 @@ export function compareModels(candidate: ComparedModel, baseline: ComparedModel,
         .sort();
     const targetClass = candidate.evaluation.decision!.target_class;
     const target = classes.indexOf(targetClass);
-    const thresholds = { candidate: candidate.evaluation.decision!.threshold, baseline: baseline.evaluation.decision!.threshold };
+    const thresholds = {
+        candidate: candidate.evaluation.decision!.threshold,
+        baseline: baseline.evaluation.decision!.threshold,
+    };
 
     const n = names.length;
     const labels = Int32Array.from(names, (name) => classes.indexOf(candidateTest.labels[name]));
@@ -171,7 +191,8 @@ export function compareModels(candidate: ComparedModel, baseline: ComparedModel,
 
     const keys = ["macroF1", "targetRecall", "falseAlarmRate", ...classes.map((_, c) => `f1:${c}`)];
     const deltas = new Map(keys.map((key) => [key, new Float64Array(resamples)]));
-    const value = (s: Statistics, key: string) => (key.startsWith("f1:") ? s.perClassF1[Number(key.slice(3))] : (s[key as keyof Statistics] as number));
+    const value = (s: Statistics, key: string) =>
+        key.startsWith("f1:") ? s.perClassF1[Number(key.slice(3))] : (s[key as keyof Statistics] as number);
     const next = random(seed);
     const sample = new Int32Array(n);
     for (let r = 0; r < resamples; r++) {
@@ -186,7 +207,14 @@ export function compareModels(candidate: ComparedModel, baseline: ComparedModel,
         const high = percentile(sorted, 0.975);
         const candidateValue = value(observed.candidate, key);
         const baselineValue = value(observed.baseline, key);
-        return { candidate: candidateValue, baseline: baselineValue, delta: candidateValue - baselineValue, low, high, significant: low > 0 || high < 0 };
+        return {
+            candidate: candidateValue,
+            baseline: baselineValue,
+            delta: candidateValue - baselineValue,
+            low,
+            high,
+            significant: low > 0 || high < 0,
+        };
     };
     return {
         candidate: candidate.jobName,
@@ -206,9 +234,11 @@ export function compareModels(candidate: ComparedModel, baseline: ComparedModel,
 /** Where the candidate is significantly worse: lower macro-F1 or target recall, or a higher false-alarm rate. */
 export function significantlyWorse(comparison: Comparison): string[] {
     const worse: string[] = [];
-    const say = (name: string, d: Delta) => `${name} (${signed(d.delta)}, 95% interval ${signed(d.low)} to ${signed(d.high)})`;
+    const say = (name: string, d: Delta) =>
+        `${name} (${signed(d.delta)}, 95% interval ${signed(d.low)} to ${signed(d.high)})`;
     if (comparison.macroF1.significant && comparison.macroF1.delta < 0) worse.push(say("macro-F1", comparison.macroF1));
-    if (comparison.targetRecall.significant && comparison.targetRecall.delta < 0) worse.push(say(`${comparison.targetClass} recall`, comparison.targetRecall));
+    if (comparison.targetRecall.significant && comparison.targetRecall.delta < 0)
+        worse.push(say(`${comparison.targetClass} recall`, comparison.targetRecall));
     if (comparison.falseAlarmRate.significant && comparison.falseAlarmRate.delta > 0) {
         worse.push(say(`${comparison.targetClass} false-alarm rate`, comparison.falseAlarmRate));
     }

@@ -46,21 +46,40 @@ export class AwsClients {
         // The trigger waits for data prep: up to 15 minutes, and never retried (it would start a second run).
         return this.get(
             "lambda",
-            () => new (load<typeof import("@aws-sdk/client-lambda")>("@aws-sdk/client-lambda").LambdaClient)({ maxAttempts: 1, requestHandler: { requestTimeout: 960_000 } }),
+            () =>
+                new (load<typeof import("@aws-sdk/client-lambda")>("@aws-sdk/client-lambda").LambdaClient)({
+                    maxAttempts: 1,
+                    requestHandler: { requestTimeout: 960_000 },
+                }),
         );
     }
 
     get dynamodb(): DynamoDBClient {
-        return this.get("dynamodb", () => new (load<typeof import("@aws-sdk/client-dynamodb")>("@aws-sdk/client-dynamodb").DynamoDBClient)({}));
+        return this.get(
+            "dynamodb",
+            () => new (load<typeof import("@aws-sdk/client-dynamodb")>("@aws-sdk/client-dynamodb").DynamoDBClient)({}),
+        );
     }
 
     get logs(): CloudWatchLogsClient {
-        return this.get("logs", () => new (load<typeof import("@aws-sdk/client-cloudwatch-logs")>("@aws-sdk/client-cloudwatch-logs").CloudWatchLogsClient)({}));
+        return this.get(
+            "logs",
+            () =>
+                new (load<typeof import("@aws-sdk/client-cloudwatch-logs")>(
+                    "@aws-sdk/client-cloudwatch-logs",
+                ).CloudWatchLogsClient)({}),
+        );
     }
 
     /** The Price List API answers in us-east-1 only, whatever the stack's region. */
     get pricing(): PricingClient {
-        return this.get("pricing", () => new (load<typeof import("@aws-sdk/client-pricing")>("@aws-sdk/client-pricing").PricingClient)({ region: "us-east-1" }));
+        return this.get(
+            "pricing",
+            () =>
+                new (load<typeof import("@aws-sdk/client-pricing")>("@aws-sdk/client-pricing").PricingClient)({
+                    region: "us-east-1",
+                }),
+        );
     }
 
     get s3(): S3Client {
@@ -68,13 +87,20 @@ export class AwsClients {
     }
 
     get sagemaker(): SageMakerClient {
-        return this.get("sagemaker", () => new (load<typeof import("@aws-sdk/client-sagemaker")>("@aws-sdk/client-sagemaker").SageMakerClient)({}));
+        return this.get(
+            "sagemaker",
+            () =>
+                new (load<typeof import("@aws-sdk/client-sagemaker")>("@aws-sdk/client-sagemaker").SageMakerClient)({}),
+        );
     }
 
     get runtime(): SageMakerRuntimeClient {
         return this.get(
             "runtime",
-            () => new (load<typeof import("@aws-sdk/client-sagemaker-runtime")>("@aws-sdk/client-sagemaker-runtime").SageMakerRuntimeClient)({}),
+            () =>
+                new (load<typeof import("@aws-sdk/client-sagemaker-runtime")>(
+                    "@aws-sdk/client-sagemaker-runtime",
+                ).SageMakerRuntimeClient)({}),
         );
     }
 }

@@ -14,11 +14,16 @@ export interface Classification {
 
 /** The request body of the serving contract (docs/design.md, "Serving contract"), refused when it would break the payload limit. */
 export function requestBody(image: Uint8Array, label: string): string {
-    if (!isJpeg(image)) throw new InputError(`${label} is not a JPEG (no FF D8 FF header): the endpoint takes JPEG images only.`);
-    const body = JSON.stringify({ instances: [{ [contract.serving.instanceKey]: Buffer.from(image).toString("base64") }] });
+    if (!isJpeg(image))
+        throw new InputError(`${label} is not a JPEG (no FF D8 FF header): the endpoint takes JPEG images only.`);
+    const body = JSON.stringify({
+        instances: [{ [contract.serving.instanceKey]: Buffer.from(image).toString("base64") }],
+    });
     if (body.length >= contract.serving.maxRequestBytes) {
         const limit = (contract.serving.maxRequestBytes / 1e6).toFixed(1);
-        throw new InputError(`${label} makes a ${(body.length / 1e6).toFixed(1)} MB request, over the endpoint's ${limit} MB limit: resize it first.`);
+        throw new InputError(
+            `${label} makes a ${(body.length / 1e6).toFixed(1)} MB request, over the endpoint's ${limit} MB limit: resize it first.`,
+        );
     }
     return body;
 }
@@ -35,7 +40,12 @@ export async function classifyJpeg(
     let responseText: string;
     try {
         const response = await client.send(
-            new InvokeEndpointCommand({ EndpointName: endpointName, ContentType: contract.serving.contentType, Accept: "application/json", Body: body }),
+            new InvokeEndpointCommand({
+                EndpointName: endpointName,
+                ContentType: contract.serving.contentType,
+                Accept: "application/json",
+                Body: body,
+            }),
         );
         responseText = Buffer.from(response.Body!).toString("utf8");
     } catch (error) {
@@ -43,7 +53,9 @@ export async function classifyJpeg(
         const message = (error as Error).message ?? "";
         if (name === "ValidationError" || name === "ValidationException") {
             if (/not found/i.test(message)) {
-                throw new CliError(`Endpoint ${endpointName} is not deployed (${message}): deploy a model with npx bootboots deploy.`);
+                throw new CliError(
+                    `Endpoint ${endpointName} is not deployed (${message}): deploy a model with npx bootboots deploy.`,
+                );
             }
         }
         if (name === "ModelError") throw new InputError(`The model rejected ${label}: ${message}`);

@@ -52,12 +52,18 @@ function endpointUrl(): string {
  */
 function unknownProfile(name: string, message: string): string | undefined {
     const profile = process.env.AWS_PROFILE;
-    if (!profile || !(name === "CredentialsProviderError" || /Could not load credentials/i.test(message))) return undefined;
+    if (!profile || !(name === "CredentialsProviderError" || /Could not load credentials/i.test(message)))
+        return undefined;
     const home = os.homedir();
-    const files = [process.env.AWS_CONFIG_FILE ?? path.join(home, ".aws", "config"), process.env.AWS_SHARED_CREDENTIALS_FILE ?? path.join(home, ".aws", "credentials")];
+    const files = [
+        process.env.AWS_CONFIG_FILE ?? path.join(home, ".aws", "config"),
+        process.env.AWS_SHARED_CREDENTIALS_FILE ?? path.join(home, ".aws", "credentials"),
+    ];
     const defined = files.some((file) => {
         const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-        return new RegExp(`^\\s*\\[(profile\\s+)?${profile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*\\]`, "m").test(text);
+        return new RegExp(`^\\s*\\[(profile\\s+)?${profile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*\\]`, "m").test(
+            text,
+        );
     });
     return defined ? undefined : profile;
 }
@@ -68,23 +74,45 @@ export function explainAwsError(error: unknown, doing: string): CliError {
     const message = (error as { message?: string })?.message ?? String(error);
     const code = (error as { code?: string })?.code;
     if (/Region is missing/i.test(message)) {
-        return new CliError(`No AWS region is configured: set AWS_REGION (for example export AWS_REGION=eu-west-2) or use a profile that has a region.`);
+        return new CliError(
+            `No AWS region is configured: set AWS_REGION (for example export AWS_REGION=eu-west-2) or use a profile that has a region.`,
+        );
     }
     const profile = /Profile (\S+) could not be found/i.exec(message)?.[1] ?? unknownProfile(name, message);
     if (profile) {
-        return new CliError(`The AWS profile '${profile}' (from AWS_PROFILE) is not in ~/.aws/config or ~/.aws/credentials: check its name with 'aws configure list-profiles'.`);
+        return new CliError(
+            `The AWS profile '${profile}' (from AWS_PROFILE) is not in ~/.aws/config or ~/.aws/credentials: check its name with 'aws configure list-profiles'.`,
+        );
     }
     if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
-        return new CliError(`No AWS credentials found while ${doing}: run 'aws configure', or set AWS_PROFILE to a profile that has them.`);
+        return new CliError(
+            `No AWS credentials found while ${doing}: run 'aws configure', or set AWS_PROFILE to a profile that has them.`,
+        );
     }
-    if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "ETIMEDOUT" || /ECONNREFUSED|ENOTFOUND/.test(message)) {
-        return new CliError(`Could not connect while ${doing} (${code ?? message}): check the endpoint (${endpointUrl()}) and your network.`);
+    if (
+        code === "ECONNREFUSED" ||
+        code === "ENOTFOUND" ||
+        code === "ETIMEDOUT" ||
+        /ECONNREFUSED|ENOTFOUND/.test(message)
+    ) {
+        return new CliError(
+            `Could not connect while ${doing} (${code ?? message}): check the endpoint (${endpointUrl()}) and your network.`,
+        );
     }
-    if (name === "AccessDenied" || name === "AccessDeniedException" || name === "UnauthorizedOperation" || name === "ExpiredTokenException") {
-        return new CliError(`Access denied while ${doing} (${message}): check that your AWS credentials (AWS_PROFILE) belong to the stack's account and may do this.`);
+    if (
+        name === "AccessDenied" ||
+        name === "AccessDeniedException" ||
+        name === "UnauthorizedOperation" ||
+        name === "ExpiredTokenException"
+    ) {
+        return new CliError(
+            `Access denied while ${doing} (${message}): check that your AWS credentials (AWS_PROFILE) belong to the stack's account and may do this.`,
+        );
     }
     if (name === "ResourceNotFoundException") {
-        return new CliError(`Not found while ${doing} (${message}): check the stack (--stack) and region (AWS_REGION), or run 'pulumi up'.`);
+        return new CliError(
+            `Not found while ${doing} (${message}): check the stack (--stack) and region (AWS_REGION), or run 'pulumi up'.`,
+        );
     }
     return new CliError(`${doing} failed: ${name}: ${message}`);
 }

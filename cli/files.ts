@@ -7,7 +7,14 @@ export async function readImageFile(file: string): Promise<Buffer> {
         return await fs.promises.readFile(file);
     } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : code === "EACCES" ? "permission denied" : (error as Error).message;
+        const why =
+            code === "ENOENT"
+                ? "no such file"
+                : code === "EISDIR"
+                  ? "it is a directory"
+                  : code === "EACCES"
+                    ? "permission denied"
+                    : (error as Error).message;
         throw new InputError(`${file}: cannot read it (${why}).`);
     }
 }

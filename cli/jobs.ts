@@ -52,7 +52,9 @@ export async function describeJob(context: CliContext, name: string): Promise<De
         return await context.aws.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: name }));
     } catch (error) {
         if ((error as { name?: string }).name === "ValidationException") {
-            throw new NotFoundError(`No training job named ${name}: list them with 'aws sagemaker list-training-jobs' or leave the name out for the newest.`);
+            throw new NotFoundError(
+                `No training job named ${name}: list them with 'aws sagemaker list-training-jobs' or leave the name out for the newest.`,
+            );
         }
         throw explainAwsError(error, `describing training job ${name}`);
     }
@@ -66,7 +68,10 @@ export function parseS3Url(url: string): { bucket: string; key: string } {
 }
 
 /** What train.py left in the job's output.tar.gz (beside model.tar.gz): evaluation.json and decision.json. */
-export async function readJobOutput(context: CliContext, job: DescribeTrainingJobResponse): Promise<{ evaluation?: JobEvaluation; decision?: Decision }> {
+export async function readJobOutput(
+    context: CliContext,
+    job: DescribeTrainingJobResponse,
+): Promise<{ evaluation?: JobEvaluation; decision?: Decision }> {
     const model = job.ModelArtifacts?.S3ModelArtifacts;
     if (!model) throw new CliError(`Job ${job.TrainingJobName} reports no model artifact.`);
     const { bucket, key } = parseS3Url(model.replace(/model\.tar\.gz$/, "output.tar.gz"));
@@ -81,7 +86,9 @@ export async function readJobOutput(context: CliContext, job: DescribeTrainingJo
  * The training job whose model the endpoint serves now (endpoint → configuration → model →
  * its `training-output/<job>/…` URL), or undefined when no endpoint is deployed.
  */
-export async function servingJobName(context: CliContext): Promise<{ jobName: string; modelDataUrl: string } | undefined> {
+export async function servingJobName(
+    context: CliContext,
+): Promise<{ jobName: string; modelDataUrl: string } | undefined> {
     const endpointName = await context.stack.name("endpoint").catch((error) => {
         if (error instanceof NotFoundError) return undefined;
         throw error;
@@ -91,16 +98,26 @@ export async function servingJobName(context: CliContext): Promise<{ jobName: st
     let modelDataUrl: string | undefined;
     try {
         const endpoint = await sagemaker.send(new DescribeEndpointCommand({ EndpointName: endpointName }));
-        const config = await sagemaker.send(new DescribeEndpointConfigCommand({ EndpointConfigName: endpoint.EndpointConfigName }));
-        const model = await sagemaker.send(new DescribeModelCommand({ ModelName: config.ProductionVariants?.[0]?.ModelName }));
+        const config = await sagemaker.send(
+            new DescribeEndpointConfigCommand({ EndpointConfigName: endpoint.EndpointConfigName }),
+        );
+        const model = await sagemaker.send(
+            new DescribeModelCommand({ ModelName: config.ProductionVariants?.[0]?.ModelName }),
+        );
         modelDataUrl = model.PrimaryContainer?.ModelDataUrl;
     } catch (error) {
-        if ((error as { name?: string }).name === "ValidationException" && /could not find/i.test((error as Error).message)) return undefined;
+        if (
+            (error as { name?: string }).name === "ValidationException" &&
+            /could not find/i.test((error as Error).message)
+        )
+            return undefined;
         throw explainAwsError(error, `finding the model that endpoint ${endpointName} serves`);
     }
     const job = new RegExp(`${TRAINING_OUTPUT_PREFIX}([^/]+)/output/model\\.tar\\.gz$`).exec(modelDataUrl ?? "")?.[1];
     if (!job || !modelDataUrl) {
-        throw new CliError(`Endpoint ${endpointName} serves ${modelDataUrl ?? "no model data"}, which is not a BootBoots training job's model.`);
+        throw new CliError(
+            `Endpoint ${endpointName} serves ${modelDataUrl ?? "no model data"}, which is not a BootBoots training job's model.`,
+        );
     }
     return { jobName: job, modelDataUrl };
 }
@@ -111,7 +128,9 @@ export async function servingDecision(context: CliContext): Promise<Decision | s
         const serving = await servingJobName(context);
         if (!serving) return "no model is serving";
         const { decision } = await readJobOutput(context, await describeJob(context, serving.jobName));
-        return decision ?? `the serving model (${serving.jobName}) has no decision threshold (it was trained before them)`;
+        return (
+            decision ?? `the serving model (${serving.jobName}) has no decision threshold (it was trained before them)`
+        );
     } catch (error) {
         if (error instanceof CliError) return `the serving model's threshold could not be read (${error.message})`;
         throw error;
@@ -119,9 +138,14 @@ export async function servingDecision(context: CliContext): Promise<Decision | s
 }
 
 /** A tuning job, described; a missing one is named. */
-export async function describeTuningJob(context: CliContext, name: string): Promise<DescribeHyperParameterTuningJobResponse> {
+export async function describeTuningJob(
+    context: CliContext,
+    name: string,
+): Promise<DescribeHyperParameterTuningJobResponse> {
     try {
-        return await context.aws.sagemaker.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name }));
+        return await context.aws.sagemaker.send(
+            new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name }),
+        );
     } catch (error) {
         const code = (error as { name?: string }).name;
         if (code === "ResourceNotFound" || code === "ValidationException") {
@@ -137,8 +161,12 @@ export async function deployableJobName(context: CliContext, name: string): Prom
     const tuning = await describeTuningJob(context, name);
     const best = tuning.BestTrainingJob?.TrainingJobName;
     if (!best) {
-        throw new CliError(`Tuning job ${name} (${tuning.HyperParameterTuningJobStatus}) has no completed training job yet: follow it with npx bootboots status ${name} --watch.`);
+        throw new CliError(
+            `Tuning job ${name} (${tuning.HyperParameterTuningJobStatus}) has no completed training job yet: follow it with npx bootboots status ${name} --watch.`,
+        );
     }
-    context.err(`Tuning job ${name}: its best training job is ${best} (${tuning.BestTrainingJob?.FinalHyperParameterTuningJobObjectiveMetric?.MetricName} ${tuning.BestTrainingJob?.FinalHyperParameterTuningJobObjectiveMetric?.Value}).`);
+    context.err(
+        `Tuning job ${name}: its best training job is ${best} (${tuning.BestTrainingJob?.FinalHyperParameterTuningJobObjectiveMetric?.MetricName} ${tuning.BestTrainingJob?.FinalHyperParameterTuningJobObjectiveMetric?.Value}).`,
+    );
     return best;
 }

@@ -57,7 +57,8 @@ function awsFailure(error: unknown, doing: string): HttpError {
  * streamed from S3, every label written to catadata at once with a conditional write.
  */
 export async function startLabelServer(context: CliContext, stack: LabelStack, port = 0): Promise<LabelServer> {
-    const { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } = await import("@aws-sdk/client-dynamodb");
+    const { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } =
+        await import("@aws-sdk/client-dynamodb");
     const { GetObjectCommand } = await import("@aws-sdk/client-s3");
     const queue = await getObjectJson<LabellingQueue>(
         context.aws.s3,
@@ -91,7 +92,9 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
     /** The label on a row now, or undefined (no row, or no label). */
     async function currentLabel(rowName: string): Promise<{ exists: boolean; label?: string }> {
         try {
-            const got = await context.aws.dynamodb.send(new GetItemCommand({ TableName: queue.catadataTable, Key: rowKey(rowName), ConsistentRead: true }));
+            const got = await context.aws.dynamodb.send(
+                new GetItemCommand({ TableName: queue.catadataTable, Key: rowKey(rowName), ConsistentRead: true }),
+            );
             return { exists: got.Item !== undefined, label: got.Item?.cat?.S };
         } catch (error) {
             throw awsFailure(error, `reading the row ${rowName}`);
@@ -108,7 +111,11 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
             const now = await currentLabel(rowName);
             if (now.label === label) return undefined;
             if (now.label) {
-                throw new HttpError(409, `Someone else labelled ${item.key} as ${now.label} meanwhile: their label stays.`, { theirs: now.label });
+                throw new HttpError(
+                    409,
+                    `Someone else labelled ${item.key} as ${now.label} meanwhile: their label stays.`,
+                    { theirs: now.label },
+                );
             }
             try {
                 if (now.exists) {
@@ -134,7 +141,8 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
                 return { key: item.key, rowName, label, createdRow: true };
             } catch (error) {
                 // Someone wrote the row between the read and the write: read it again.
-                if ((error as { name?: string }).name !== "ConditionalCheckFailedException") throw awsFailure(error, `labelling ${item.key}`);
+                if ((error as { name?: string }).name !== "ConditionalCheckFailedException")
+                    throw awsFailure(error, `labelling ${item.key}`);
             }
         }
         throw new HttpError(409, `The row of ${item.key} keeps changing under us: reload the page.`);
@@ -145,17 +153,31 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
         const last = written.at(-1);
         if (!last) throw new HttpError(400, "Nothing to undo.");
         try {
-            const ours = { ConditionExpression: "#cat = :label", ExpressionAttributeNames: { "#cat": "cat" }, ExpressionAttributeValues: { ":label": { S: last.label } } };
+            const ours = {
+                ConditionExpression: "#cat = :label",
+                ExpressionAttributeNames: { "#cat": "cat" },
+                ExpressionAttributeValues: { ":label": { S: last.label } },
+            };
             if (last.createdRow) {
-                await context.aws.dynamodb.send(new DeleteItemCommand({ TableName: queue.catadataTable, Key: rowKey(last.rowName), ...ours }));
+                await context.aws.dynamodb.send(
+                    new DeleteItemCommand({ TableName: queue.catadataTable, Key: rowKey(last.rowName), ...ours }),
+                );
             } else {
                 await context.aws.dynamodb.send(
-                    new UpdateItemCommand({ TableName: queue.catadataTable, Key: rowKey(last.rowName), UpdateExpression: "REMOVE #cat", ...ours }),
+                    new UpdateItemCommand({
+                        TableName: queue.catadataTable,
+                        Key: rowKey(last.rowName),
+                        UpdateExpression: "REMOVE #cat",
+                        ...ours,
+                    }),
                 );
             }
         } catch (error) {
             if ((error as { name?: string }).name === "ConditionalCheckFailedException") {
-                throw new HttpError(409, `The label of ${last.key} was changed by someone else since: it was left as it is.`);
+                throw new HttpError(
+                    409,
+                    `The label of ${last.key} was changed by someone else since: it was left as it is.`,
+                );
             }
             throw awsFailure(error, `undoing the label of ${last.key}`);
         }
@@ -192,12 +214,21 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
         if (request.method === "GET" && url.pathname === "/api/image") {
             const item = itemOf(url.searchParams.get("key") ?? "");
             try {
-                const object = await context.aws.s3.send(new GetObjectCommand({ Bucket: queue.imagesBucket, Key: item.key }));
-                response.writeHead(200, { "content-type": object.ContentType ?? "image/jpeg", "cache-control": "no-store" });
+                const object = await context.aws.s3.send(
+                    new GetObjectCommand({ Bucket: queue.imagesBucket, Key: item.key }),
+                );
+                response.writeHead(200, {
+                    "content-type": object.ContentType ?? "image/jpeg",
+                    "cache-control": "no-store",
+                });
                 (object.Body as Readable).pipe(response);
             } catch (error) {
                 const name = (error as { name?: string }).name;
-                if (name === "NoSuchKey" || name === "NotFound") throw new HttpError(404, `${item.key} is gone from s3://${queue.imagesBucket}: press s to skip it.`);
+                if (name === "NoSuchKey" || name === "NotFound")
+                    throw new HttpError(
+                        404,
+                        `${item.key} is gone from s3://${queue.imagesBucket}: press s to skip it.`,
+                    );
                 throw awsFailure(error, `reading ${item.key}`);
             }
             return;
@@ -210,7 +241,10 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
         if (request.method === "POST") {
             const body = JSON.parse((await readBody(request)) || "{}");
             if (body.session !== activeSession) {
-                throw new HttpError(409, "This queue was opened in another page: continue there, or reload this page to take it back. Nothing was written from here.");
+                throw new HttpError(
+                    409,
+                    "This queue was opened in another page: continue there, or reload this page to take it back. Nothing was written from here.",
+                );
             }
             if (otherStack) throw new HttpError(409, otherStack);
             if (url.pathname === "/api/label") {
@@ -228,7 +262,10 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
                 }
                 if (!write) {
                     done.set(item.key, "skipped");
-                    return json(response, 200, { ...state(activeSession), message: `${item.key} was already labelled ${label}: nothing changed.` });
+                    return json(response, 200, {
+                        ...state(activeSession),
+                        message: `${item.key} was already labelled ${label}: nothing changed.`,
+                    });
                 }
                 written.push(write);
                 done.set(item.key, "labelled");
@@ -241,7 +278,10 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
             }
             if (url.pathname === "/api/undo") {
                 const undone = await undo();
-                return json(response, 200, { ...state(activeSession), message: `Undone: ${undone.key} is unlabelled again.` });
+                return json(response, 200, {
+                    ...state(activeSession),
+                    message: `Undone: ${undone.key} is unlabelled again.`,
+                });
             }
         }
         throw new HttpError(404, `No such page: ${request.method} ${url.pathname}`);
@@ -254,12 +294,23 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
             return;
         }
         handle(request, response, url).catch((error) => {
-            if (error instanceof HttpError) json(response, error.status, { error: error.message, ...error.details, ...(activeSession ? { state: state(activeSession) } : {}) });
+            if (error instanceof HttpError)
+                json(response, error.status, {
+                    error: error.message,
+                    ...error.details,
+                    ...(activeSession ? { state: state(activeSession) } : {}),
+                });
             else json(response, 500, { error: `Unexpected failure: ${(error as Error).message}` });
         });
     });
     await new Promise<void>((resolve, reject) => {
-        server.once("error", (error) => reject(new CliError(`Could not listen on 127.0.0.1:${port} (${(error as Error).message}): choose another --port.`)));
+        server.once("error", (error) =>
+            reject(
+                new CliError(
+                    `Could not listen on 127.0.0.1:${port} (${(error as Error).message}): choose another --port.`,
+                ),
+            ),
+        );
         server.listen(port, "127.0.0.1", () => resolve());
     });
     const address = server.address() as { port: number };

@@ -90,7 +90,12 @@ export interface LabelState {
 }
 
 /** Every catadata row, sorted into labelled and not; labels counted per class (case-insensitively). */
-export async function readLabelState(context: CliContext, table: string, imagesPrefix: string, classes: readonly string[]): Promise<LabelState> {
+export async function readLabelState(
+    context: CliContext,
+    table: string,
+    imagesPrefix: string,
+    classes: readonly string[],
+): Promise<LabelState> {
     const { ScanCommand } = await import("@aws-sdk/client-dynamodb");
     const state: LabelState = {
         unlabelledRows: new Map(),
@@ -137,8 +142,12 @@ export async function readLabelState(context: CliContext, table: string, imagesP
 /** The camera API's `top3` and `modelDataUrl` of a row, when it has both and they are well formed. */
 function storedPrediction(item: Record<string, AttributeValue>): StoredPrediction | undefined {
     const modelDataUrl = item.modelDataUrl?.S;
-    const top3 = item.top3?.L?.map((entry) => ({ className: entry.M?.className?.S ?? "", probability: Number(entry.M?.probability?.N) }));
-    if (!modelDataUrl || !top3 || top3.length < 2 || top3.some((t) => !t.className || !Number.isFinite(t.probability))) return undefined;
+    const top3 = item.top3?.L?.map((entry) => ({
+        className: entry.M?.className?.S ?? "",
+        probability: Number(entry.M?.probability?.N),
+    }));
+    if (!modelDataUrl || !top3 || top3.length < 2 || top3.some((t) => !t.className || !Number.isFinite(t.probability)))
+        return undefined;
     return { modelDataUrl, top3 };
 }
 
@@ -150,7 +159,9 @@ export async function listImageKeys(context: CliContext, bucket: string, prefix:
     do {
         let page;
         try {
-            page = await context.aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+            page = await context.aws.s3.send(
+                new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+            );
         } catch (error) {
             throw explainAwsError(error, `listing s3://${bucket}/${prefix}`);
         }

@@ -23,7 +23,11 @@ function runPulumi(args: string[]): Promise<string> {
             if ((error as NodeJS.ErrnoException).code === "ENOENT") return reject(new PulumiMissing(args));
             const detail = (stderr || error.message).trim();
             if (/no stack (is )?selected|no stack named|could not find stack/i.test(detail)) {
-                return reject(new CliError(`No Pulumi stack selected: run 'pulumi stack select sandbox' or pass --stack. (${detail})`));
+                return reject(
+                    new CliError(
+                        `No Pulumi stack selected: run 'pulumi stack select sandbox' or pass --stack. (${detail})`,
+                    ),
+                );
             }
             reject(new CliError(`pulumi ${args.join(" ")} failed: ${detail}`));
         });
@@ -59,8 +63,12 @@ export function deployCommands(stack: string | undefined, modelDataUrl: string):
  */
 export function pulumiUp(stack: string | undefined, outputToStderr = false): Promise<void> {
     return new Promise((resolve, reject) => {
-        const child = spawn("pulumi", ["up", ...stackArgs(stack)], { stdio: outputToStderr ? ["inherit", 2, 2] : "inherit" });
+        const child = spawn("pulumi", ["up", ...stackArgs(stack)], {
+            stdio: outputToStderr ? ["inherit", 2, 2] : "inherit",
+        });
         child.on("error", (error) => reject(new CliError(`Could not run pulumi up: ${error.message}`)));
-        child.on("exit", (code) => (code === 0 ? resolve() : reject(new CliError(`pulumi up exited with code ${code}.`))));
+        child.on("exit", (code) =>
+            code === 0 ? resolve() : reject(new CliError(`pulumi up exited with code ${code}.`)),
+        );
     });
 }

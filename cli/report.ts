@@ -16,7 +16,10 @@ export interface FailedImage {
 }
 
 /** Recall and false-alarm rate of the decision on labelled images. */
-export function decisionMetrics(decision: { target_class: string; threshold: number }, predictions: readonly LabelledPrediction[]) {
+export function decisionMetrics(
+    decision: { target_class: string; threshold: number },
+    predictions: readonly LabelledPrediction[],
+) {
     const targets = predictions.filter((p) => p.trueClass === decision.target_class);
     const others = predictions.filter((p) => p.trueClass !== decision.target_class);
     const targetsActedOn = targets.filter((p) => p.act).length;
@@ -43,7 +46,10 @@ export interface EvaluationReport {
     readonly images: number;
 }
 
-export function evaluationReport(classes: readonly string[], predictions: readonly LabelledPrediction[]): EvaluationReport {
+export function evaluationReport(
+    classes: readonly string[],
+    predictions: readonly LabelledPrediction[],
+): EvaluationReport {
     const index = new Map(classes.map((c, i) => [c, i]));
     const matrix = classes.map(() => classes.map(() => 0));
     for (const p of predictions) matrix[index.get(p.trueClass)!][index.get(p.predictedClass)!] += 1;
@@ -52,7 +58,10 @@ export function evaluationReport(classes: readonly string[], predictions: readon
             const correct = matrix[i][i];
             const predicted = matrix.reduce((sum, row) => sum + row[i], 0);
             const support = matrix[i].reduce((a, b) => a + b, 0);
-            return [c, { precision: predicted ? correct / predicted : 0, recall: support ? correct / support : 0, support }];
+            return [
+                c,
+                { precision: predicted ? correct / predicted : 0, recall: support ? correct / support : 0, support },
+            ];
         }),
     );
     const correct = classes.reduce((sum, _, i) => sum + matrix[i][i], 0);
@@ -69,12 +78,20 @@ export function evaluationReport(classes: readonly string[], predictions: readon
 export function perClassTable(report: Pick<EvaluationReport, "classes" | "perClass">): string {
     return table(
         ["class", "precision", "recall", "support"],
-        report.classes.map((c) => [c, percent(report.perClass[c].precision), percent(report.perClass[c].recall), report.perClass[c].support]),
+        report.classes.map((c) => [
+            c,
+            percent(report.perClass[c].precision),
+            percent(report.perClass[c].recall),
+            report.perClass[c].support,
+        ]),
     );
 }
 
 export function confusionTable(report: Pick<EvaluationReport, "classes" | "confusionMatrix">): string {
-    return table(["true \\ predicted", ...report.classes], report.classes.map((c, i) => [c, ...report.confusionMatrix[i]]));
+    return table(
+        ["true \\ predicted", ...report.classes],
+        report.classes.map((c, i) => [c, ...report.confusionMatrix[i]]),
+    );
 }
 
 export function reportMarkdown(report: EvaluationReport & { failed: readonly FailedImage[] }, title: string): string {
@@ -86,7 +103,14 @@ export function reportMarkdown(report: EvaluationReport & { failed: readonly Fai
         `Accuracy: ${percent(report.accuracy)} on ${report.images} images.`,
         "",
         ...header(["class", "precision", "recall", "support"]),
-        ...report.classes.map((c) => row([c, percent(report.perClass[c].precision), percent(report.perClass[c].recall), report.perClass[c].support])),
+        ...report.classes.map((c) =>
+            row([
+                c,
+                percent(report.perClass[c].precision),
+                percent(report.perClass[c].recall),
+                report.perClass[c].support,
+            ]),
+        ),
         "",
         "Confusion matrix (rows: true class, columns: predicted):",
         "",

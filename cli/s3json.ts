@@ -6,7 +6,13 @@ import { CliError, NotFoundError, explainAwsError } from "./errors";
  * An object's bytes; `missing` is what the user reads when it does not exist, and
  * `bucketOrigin` says where the bucket's name came from (a flag, a variable, a stack output).
  */
-export async function getObjectBytes(s3: S3Client, bucket: string, key: string, missing: string, bucketOrigin?: string): Promise<Uint8Array> {
+export async function getObjectBytes(
+    s3: S3Client,
+    bucket: string,
+    key: string,
+    missing: string,
+    bucketOrigin?: string,
+): Promise<Uint8Array> {
     try {
         const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         return await object.Body!.transformToByteArray();
@@ -27,6 +33,12 @@ export async function getObjectBytes(s3: S3Client, bucket: string, key: string, 
     }
 }
 
-export async function getObjectJson<T>(s3: S3Client, bucket: string, key: string, missing: string, bucketOrigin?: string): Promise<T> {
+export async function getObjectJson<T>(
+    s3: S3Client,
+    bucket: string,
+    key: string,
+    missing: string,
+    bucketOrigin?: string,
+): Promise<T> {
     return JSON.parse(Buffer.from(await getObjectBytes(s3, bucket, key, missing, bucketOrigin)).toString("utf8")) as T;
 }

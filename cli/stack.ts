@@ -3,8 +3,16 @@ import { PulumiMissing, stackOutputs } from "./pulumi";
 
 /** Each name the commands need: its flag, its environment variable and its stack output. */
 export const STACK_NAMES = {
-    triggerFunction: { flag: "--trigger-function", env: "BOOTBOOTS_TRIGGER_FUNCTION", output: "triggerTrainingFunctionName" },
-    dataPrepFunction: { flag: "--data-prep-function", env: "BOOTBOOTS_DATA_PREP_FUNCTION", output: "dataPrepFunctionName" },
+    triggerFunction: {
+        flag: "--trigger-function",
+        env: "BOOTBOOTS_TRIGGER_FUNCTION",
+        output: "triggerTrainingFunctionName",
+    },
+    dataPrepFunction: {
+        flag: "--data-prep-function",
+        env: "BOOTBOOTS_DATA_PREP_FUNCTION",
+        output: "dataPrepFunctionName",
+    },
     trainingBucket: { flag: "--training-bucket", env: "BOOTBOOTS_TRAINING_BUCKET", output: "trainingBucketName" },
     modelBucket: { flag: "--model-bucket", env: "BOOTBOOTS_MODEL_BUCKET", output: "modelBucketName" },
     endpoint: { flag: "--endpoint", env: "BOOTBOOTS_ENDPOINT", output: "endpointName" },

@@ -4,7 +4,14 @@ import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createInferHandler, inferSettingsFromEnv, readModelDecision } from "../handlers/infer";
-import { CAMERA_ROUTE_KEY, CAMERA_ROUTE_PATH, CameraSettings, GATEWAY_TIMEOUT_MS, INFERENCE_DEADLINE_MS, keepWarmSchedule } from "../lib/cameraApi";
+import {
+    CAMERA_ROUTE_KEY,
+    CAMERA_ROUTE_PATH,
+    CameraSettings,
+    GATEWAY_TIMEOUT_MS,
+    INFERENCE_DEADLINE_MS,
+    keepWarmSchedule,
+} from "../lib/cameraApi";
 import { PolicyStatement, policyDocument } from "../lib/iam";
 import { TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { decisionSources } from "../lib/serving";
@@ -51,17 +58,29 @@ export class CameraApi extends pulumi.ComponentResource {
     /** `https://<api>.execute-api.<region>.amazonaws.com/infer`. */
     public readonly url: pulumi.Output<string>;
 
-    constructor(name: string, private readonly args: CameraApiArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(
+        name: string,
+        private readonly args: CameraApiArgs,
+        opts?: pulumi.ComponentResourceOptions,
+    ) {
         super("bootboots:camera:CameraApi", name, {}, opts);
         this.eventsTable = this.createEventsTable(name);
         this.inferFunction = this.createInferFunction(name);
-        this.api = new aws.apigatewayv2.Api(name, { protocolType: "HTTP", description: "The BootBoots camera's inference API" }, { parent: this });
+        this.api = new aws.apigatewayv2.Api(
+            name,
+            { protocolType: "HTTP", description: "The BootBoots camera's inference API" },
+            { parent: this },
+        );
         this.createRoute(name);
         this.invokePolicy = this.createInvokePolicy(name);
         if (args.settings.keepWarmMinutes > 0) this.scheduleKeepWarm(name);
         this.url = pulumi.interpolate`${this.api.apiEndpoint}${CAMERA_ROUTE_PATH}`;
         this.warnWithoutDecision();
-        this.registerOutputs({ url: this.url, invokePolicyArn: this.invokePolicy.arn, eventsTableName: this.eventsTable.name });
+        this.registerOutputs({
+            url: this.url,
+            invokePolicyArn: this.invokePolicy.arn,
+            eventsTableName: this.eventsTable.name,
+        });
     }
 
     private createEventsTable(name: string): aws.dynamodb.Table {
@@ -88,7 +107,8 @@ export class CameraApi extends pulumi.ComponentResource {
         return new LambdaFunction(
             `${name}-infer`,
             {
-                description: "The BootBoots camera's POST /infer: the endpoint's answer, the decision, and the image kept for labelling",
+                description:
+                    "The BootBoots camera's POST /infer: the endpoint's answer, the decision, and the image kept for labelling",
                 // The gateway gives up after 30 s; the function ends just before it.
                 timeout: GATEWAY_TIMEOUT_MS / 1000 - 1,
                 memorySize: 512,
@@ -124,12 +144,23 @@ export class CameraApi extends pulumi.ComponentResource {
 
     private inferStatements(): PolicyStatement[] {
         const a = this.args;
-        const table = (tableName: pulumi.Input<string>) => pulumi.interpolate`arn:aws:dynamodb:${a.region}:${a.accountId}:table/${tableName}`;
+        const table = (tableName: pulumi.Input<string>) =>
+            pulumi.interpolate`arn:aws:dynamodb:${a.region}:${a.accountId}:table/${tableName}`;
         const configured = pulumi.output(a.modelDataUrl).apply(decisionSources);
         return [
             { Sid: "InvokeEndpoint", Effect: "Allow", Action: ["sagemaker:InvokeEndpoint"], Resource: a.endpointArn },
-            { Sid: "StoreImages", Effect: "Allow", Action: ["s3:PutObject"], Resource: pulumi.interpolate`arn:aws:s3:::${a.imagesBucketName}/${a.imagesPrefix}*` },
-            { Sid: "AddUnlabelledRows", Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: table(a.catadataTableName) },
+            {
+                Sid: "StoreImages",
+                Effect: "Allow",
+                Action: ["s3:PutObject"],
+                Resource: pulumi.interpolate`arn:aws:s3:::${a.imagesBucketName}/${a.imagesPrefix}*`,
+            },
+            {
+                Sid: "AddUnlabelledRows",
+                Effect: "Allow",
+                Action: ["dynamodb:PutItem"],
+                Resource: table(a.catadataTableName),
+            },
             { Sid: "WriteEvents", Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: this.eventsTable.arn },
             {
                 // The threshold of whichever model answers: a job's decision.json or output.tar.gz, or the configured model's.
@@ -176,7 +207,12 @@ export class CameraApi extends pulumi.ComponentResource {
         );
         new aws.apigatewayv2.Route(
             name,
-            { apiId: this.api.id, routeKey: CAMERA_ROUTE_KEY, authorizationType: "AWS_IAM", target: pulumi.interpolate`integrations/${integration.id}` },
+            {
+                apiId: this.api.id,
+                routeKey: CAMERA_ROUTE_KEY,
+                authorizationType: "AWS_IAM",
+                target: pulumi.interpolate`integrations/${integration.id}`,
+            },
             { parent: this },
         );
         new aws.apigatewayv2.Stage(
@@ -185,7 +221,10 @@ export class CameraApi extends pulumi.ComponentResource {
                 apiId: this.api.id,
                 name: "$default",
                 autoDeploy: true,
-                defaultRouteSettings: { throttlingRateLimit: a.settings.rateLimit, throttlingBurstLimit: a.settings.burstLimit },
+                defaultRouteSettings: {
+                    throttlingRateLimit: a.settings.rateLimit,
+                    throttlingBurstLimit: a.settings.burstLimit,
+                },
                 accessLogSettings: {
                     destinationArn: accessLogs.arn,
                     format: JSON.stringify({
@@ -224,13 +263,22 @@ export class CameraApi extends pulumi.ComponentResource {
             {
                 description: "Lets a BootBoots camera call POST /infer of its inference API, and nothing else",
                 policy: policyDocument([
-                    { Sid: "CallInfer", Effect: "Allow", Action: ["execute-api:Invoke"], Resource: pulumi.interpolate`${this.api.executionArn}/$default/${method}${path}` },
+                    {
+                        Sid: "CallInfer",
+                        Effect: "Allow",
+                        Action: ["execute-api:Invoke"],
+                        Resource: pulumi.interpolate`${this.api.executionArn}/$default/${method}${path}`,
+                    },
                 ]),
             },
             { parent: this },
         );
         if (this.args.settings.roleName) {
-            new aws.iam.RolePolicyAttachment(`${name}-invoke`, { role: this.args.settings.roleName, policyArn: policy.arn }, { parent: this });
+            new aws.iam.RolePolicyAttachment(
+                `${name}-invoke`,
+                { role: this.args.settings.roleName, policyArn: policy.arn },
+                { parent: this },
+            );
         }
         return policy;
     }
@@ -245,10 +293,19 @@ export class CameraApi extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        new aws.cloudwatch.EventTarget(`${name}-keep-warm`, { rule: rule.name, arn: this.inferFunction.arn, input: JSON.stringify({ keepWarm: true }) }, { parent: this });
+        new aws.cloudwatch.EventTarget(
+            `${name}-keep-warm`,
+            { rule: rule.name, arn: this.inferFunction.arn, input: JSON.stringify({ keepWarm: true }) },
+            { parent: this },
+        );
         new aws.lambda.Permission(
             `${name}-keep-warm`,
-            { action: "lambda:InvokeFunction", function: this.inferFunction.name, principal: "events.amazonaws.com", sourceArn: rule.arn },
+            {
+                action: "lambda:InvokeFunction",
+                function: this.inferFunction.name,
+                principal: "events.amazonaws.com",
+                sourceArn: rule.arn,
+            },
             { parent: this },
         );
     }
@@ -258,7 +315,10 @@ export class CameraApi extends pulumi.ComponentResource {
         const profile = new pulumi.Config("aws").get("profile");
         pulumi.all([this.args.modelDataUrl, this.args.region]).apply(async ([modelDataUrl, region]) => {
             try {
-                const decision = await readModelDecision(new S3Client({ region, ...(profile ? { profile } : {}), maxAttempts: 2 }), modelDataUrl);
+                const decision = await readModelDecision(
+                    new S3Client({ region, ...(profile ? { profile } : {}), maxAttempts: 2 }),
+                    modelDataUrl,
+                );
                 if (!decision) {
                     pulumi.log.warn(
                         `${modelDataUrl} has no decision.json (trained before thresholds, or not a BootBoots job): the camera API will answer without a decision, and the camera will not act on it. Deploy a job trained since (npx bootboots train).`,
@@ -266,7 +326,10 @@ export class CameraApi extends pulumi.ComponentResource {
                     );
                 }
             } catch (error) {
-                pulumi.log.warn(`Could not read the decision threshold of ${modelDataUrl} (${(error as Error).name}: ${(error as Error).message}); the camera API reads it itself when it answers.`, this);
+                pulumi.log.warn(
+                    `Could not read the decision threshold of ${modelDataUrl} (${(error as Error).name}: ${(error as Error).message}); the camera API reads it itself when it answers.`,
+                    this,
+                );
             }
         });
     }

@@ -36,8 +36,16 @@ export class DataBuckets extends pulumi.ComponentResource {
     constructor(name: string, args: DataBucketsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("bootboots:storage:DataBuckets", name, {}, opts);
 
-        this.trainingBucket = this.privateBucket(`${name}-training-data`, pulumi.interpolate`bootboots-training-data-${args.accountId}`, args.adoptExisting);
-        this.modelBucket = this.privateBucket(`${name}-models`, pulumi.interpolate`bootboots-models-${args.accountId}`, args.adoptExisting);
+        this.trainingBucket = this.privateBucket(
+            `${name}-training-data`,
+            pulumi.interpolate`bootboots-training-data-${args.accountId}`,
+            args.adoptExisting,
+        );
+        this.modelBucket = this.privateBucket(
+            `${name}-models`,
+            pulumi.interpolate`bootboots-models-${args.accountId}`,
+            args.adoptExisting,
+        );
 
         new aws.s3.BucketVersioning(
             `${name}-models-versioning`,
@@ -108,7 +116,11 @@ export class DataBuckets extends pulumi.ComponentResource {
             },
             retained,
         );
-        new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, retained);
+        new aws.s3.BucketOwnershipControls(
+            `${name}-ownership`,
+            { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } },
+            retained,
+        );
         new aws.s3.BucketServerSideEncryptionConfiguration(
             `${name}-encryption`,
             {

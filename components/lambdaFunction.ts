@@ -64,7 +64,10 @@ export class LambdaFunction extends pulumi.ComponentResource {
         // These resources were once children of this component's parent: the alias keeps
         // their identity, so that an update moves them instead of replacing them (the log
         // group's fixed name would collide).
-        const child: pulumi.CustomResourceOptions = { parent: this, aliases: opts?.parent ? [{ parent: opts.parent }] : [] };
+        const child: pulumi.CustomResourceOptions = {
+            parent: this,
+            aliases: opts?.parent ? [{ parent: opts.parent }] : [],
+        };
 
         this.logGroup = new aws.cloudwatch.LogGroup(
             name,
@@ -95,7 +98,9 @@ export class LambdaFunction extends pulumi.ComponentResource {
                 runtime: aws.lambda.Runtime.NodeJS24dX,
                 timeout: args.timeout,
                 memorySize: args.memorySize,
-                ...(args.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: args.reservedConcurrency } : {}),
+                ...(args.reservedConcurrency !== undefined
+                    ? { reservedConcurrentExecutions: args.reservedConcurrency }
+                    : {}),
                 role: this.role.arn,
                 environment: { variables: args.environment },
                 loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },

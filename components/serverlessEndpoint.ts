@@ -40,11 +40,16 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
         super("bootboots:inference:ServerlessEndpoint", name, {}, opts);
 
         const image = tensorflowImage("tensorflow-inference", args.tensorflowVersion, args.region);
-        const modelObjectArn = pulumi.output(args.modelDataUrl).apply((url) => `arn:aws:s3:::${url.replace(/^s3:\/\//, "")}`);
+        const modelObjectArn = pulumi
+            .output(args.modelDataUrl)
+            .apply((url) => `arn:aws:s3:::${url.replace(/^s3:\/\//, "")}`);
 
         const role = new aws.iam.Role(
             `${name}-model`,
-            { assumeRolePolicy: assumeRolePolicy("sagemaker.amazonaws.com"), description: "Serves the BootBoots model" },
+            {
+                assumeRolePolicy: assumeRolePolicy("sagemaker.amazonaws.com"),
+                description: "Serves the BootBoots model",
+            },
             { parent: this },
         );
         const rolePolicy = new aws.iam.RolePolicy(
@@ -71,7 +76,9 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             { parent: this, dependsOn: [rolePolicy] },
         );
 
-        this.variantName = pulumi.all([args.modelDataUrl, args.modelBucketName]).apply(([url, bucket]) => variantNameFor(url, bucket));
+        this.variantName = pulumi
+            .all([args.modelDataUrl, args.modelBucketName])
+            .apply(([url, bucket]) => variantNameFor(url, bucket));
         this.endpointConfiguration = new aws.sagemaker.EndpointConfiguration(
             `${name}-config`,
             {

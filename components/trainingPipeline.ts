@@ -9,7 +9,14 @@ import { triggerSettingsFromEnv, triggerTraining } from "../handlers/triggerTrai
 import { contract, metricDefinitions } from "../lib/contract";
 import { assumeRolePolicy, ecrPullStatements, policyDocument, sagemakerLogStatements } from "../lib/iam";
 import { tensorflowImage } from "../lib/images";
-import { BASE_WEIGHTS_PREFIX, CHECKPOINTS_PREFIX, CODE_PREFIX, DATASETS_PREFIX, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+import {
+    BASE_WEIGHTS_PREFIX,
+    CHECKPOINTS_PREFIX,
+    CODE_PREFIX,
+    DATASETS_PREFIX,
+    TRAINING_JOB_NAME_PREFIX,
+    TRAINING_OUTPUT_PREFIX,
+} from "../lib/layout";
 import { buildSourceArchive } from "../lib/sourceArchive";
 import { LambdaFunction } from "./lambdaFunction";
 
@@ -107,7 +114,10 @@ export class TrainingPipeline extends pulumi.ComponentResource {
 
         this.sagemakerRole = new aws.iam.Role(
             `${name}-sagemaker`,
-            { assumeRolePolicy: assumeRolePolicy("sagemaker.amazonaws.com"), description: "Runs BootBoots training jobs" },
+            {
+                assumeRolePolicy: assumeRolePolicy("sagemaker.amazonaws.com"),
+                description: "Runs BootBoots training jobs",
+            },
             { parent: this },
         );
         new aws.iam.RolePolicy(
@@ -153,7 +163,11 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                         Effect: "Allow",
                         Action: ["s3:ListBucket"],
                         Resource: args.modelBucketArn,
-                        Condition: { StringLike: { "s3:prefix": [`${CODE_PREFIX}*`, `${BASE_WEIGHTS_PREFIX}*`, `${CHECKPOINTS_PREFIX}*`] } },
+                        Condition: {
+                            StringLike: {
+                                "s3:prefix": [`${CODE_PREFIX}*`, `${BASE_WEIGHTS_PREFIX}*`, `${CHECKPOINTS_PREFIX}*`],
+                            },
+                        },
                     },
                     ...sagemakerLogStatements(region, accountId, "/aws/sagemaker/TrainingJobs"),
                     ...ecrPullStatements(trainingImage, region),
@@ -260,7 +274,11 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                         // The tuner names its training jobs after the tuning job, so they keep the prefix too.
                         Sid: "RunTuningJobs",
                         Effect: "Allow",
-                        Action: ["sagemaker:AddTags", "sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob"],
+                        Action: [
+                            "sagemaker:AddTags",
+                            "sagemaker:CreateHyperParameterTuningJob",
+                            "sagemaker:DescribeHyperParameterTuningJob",
+                        ],
                         Resource: pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:hyper-parameter-tuning-job/${TRAINING_JOB_NAME_PREFIX}*`,
                     },
                     {

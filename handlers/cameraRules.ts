@@ -19,7 +19,11 @@ export interface HttpApiEvent {
     readonly queryStringParameters?: Record<string, string | undefined>;
     readonly body?: string;
     readonly isBase64Encoded?: boolean;
-    readonly requestContext?: { readonly requestId?: string; readonly timeEpoch?: number; readonly http?: { readonly method?: string; readonly path?: string } };
+    readonly requestContext?: {
+        readonly requestId?: string;
+        readonly timeEpoch?: number;
+        readonly http?: { readonly method?: string; readonly path?: string };
+    };
 }
 
 export interface HttpApiResult {
@@ -38,7 +42,11 @@ export type Refused = { readonly status: number; readonly error: string };
 
 /** A JSON answer; refusals are `{"success": false, "error": "<one sentence>"}`. */
 export function httpResult(statusCode: number, body: object): HttpApiResult {
-    return { statusCode, headers: { "content-type": "application/json", "cache-control": "no-store" }, body: JSON.stringify(body) };
+    return {
+        statusCode,
+        headers: { "content-type": "application/json", "cache-control": "no-store" },
+        body: JSON.stringify(body),
+    };
 }
 
 export function refusal(refused: Refused): HttpApiResult {
@@ -56,7 +64,10 @@ export function parseCameraRequest(event: HttpApiEvent, maxJpegBytes: number): C
     const contentType = (headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
     const mode = event.queryStringParameters?.mode;
     if (mode !== undefined && mode !== TRAINING_MODE) {
-        return { status: 400, error: `Unknown mode ${JSON.stringify(mode.slice(0, 40))}: leave it out for inference, or send ?mode=${TRAINING_MODE} to store the image for labelling.` };
+        return {
+            status: 400,
+            error: `Unknown mode ${JSON.stringify(mode.slice(0, 40))}: leave it out for inference, or send ?mode=${TRAINING_MODE} to store the image for labelling.`,
+        };
     }
     const camera = headers[CAMERA_HEADER];
     if (camera !== undefined && !CAMERA_NAME_PATTERN.test(camera)) {
@@ -64,16 +75,25 @@ export function parseCameraRequest(event: HttpApiEvent, maxJpegBytes: number): C
     }
     // Base64 grows 4:3, so the encoded length bounds the JPEG before anything is decoded.
     const encodedLength = event.body?.length ?? 0;
-    if (encodedLength === 0) return { status: 400, error: "The request has no body: send the camera's JPEG as the body." };
+    if (encodedLength === 0)
+        return { status: 400, error: "The request has no body: send the camera's JPEG as the body." };
     const approxBytes = event.isBase64Encoded ? Math.floor((encodedLength * 3) / 4) : encodedLength;
     if (approxBytes > maxJpegBytes + 2) return tooLarge(approxBytes, maxJpegBytes);
     if (contentType !== JPEG_CONTENT_TYPE) {
-        return { status: 415, error: `The body must be a JPEG sent as Content-Type ${JPEG_CONTENT_TYPE}, not ${JSON.stringify(contentType || "none")}.` };
+        return {
+            status: 415,
+            error: `The body must be a JPEG sent as Content-Type ${JPEG_CONTENT_TYPE}, not ${JSON.stringify(contentType || "none")}.`,
+        };
     }
     const jpeg = Buffer.from(event.body!, event.isBase64Encoded ? "base64" : "latin1");
-    if (jpeg.length === 0) return { status: 400, error: "The request has an empty body: send the camera's JPEG as the body." };
+    if (jpeg.length === 0)
+        return { status: 400, error: "The request has an empty body: send the camera's JPEG as the body." };
     if (jpeg.length > maxJpegBytes) return tooLarge(jpeg.length, maxJpegBytes);
-    if (!isJpeg(jpeg)) return { status: 415, error: "The body is not a JPEG (it does not start with FF D8 FF): send the camera's JPEG as it was taken." };
+    if (!isJpeg(jpeg))
+        return {
+            status: 415,
+            error: "The body is not a JPEG (it does not start with FF D8 FF): send the camera's JPEG as it was taken.",
+        };
     return { jpeg, mode: mode === TRAINING_MODE ? "training" : "inference", ...(camera ? { camera } : {}) };
 }
 
@@ -97,7 +117,10 @@ export function readClasses(probabilities: readonly number[], classes: readonly 
 }
 
 /** The decision of the model that answered; none when it has no decision.json. */
-export function cameraDecision(decision: Decision | undefined, predictions: Readonly<Record<string, number>>): CameraDecision | undefined {
+export function cameraDecision(
+    decision: Decision | undefined,
+    predictions: Readonly<Record<string, number>>,
+): CameraDecision | undefined {
     if (!decision) return undefined;
     return { ...decide(decision, predictions), maxFalseAlarmRate: decision.max_false_alarm_rate };
 }
@@ -106,12 +129,18 @@ export function cameraDecision(decision: Decision | undefined, predictions: Read
  * The error names of an InvokeEndpoint that may succeed if tried again: throttled, not
  * ready, busy, timed out. (A RegExp, not a Set: a Set does not survive the closure serializer.)
  */
-const RETRYABLE_ENDPOINT_ERRORS = /^(ThrottlingException|TooManyRequestsException|ModelNotReadyException|ServiceUnavailable|InternalFailure|InternalDependencyException|TimeoutError|RequestTimeout|ECONNRESET)$/;
+const RETRYABLE_ENDPOINT_ERRORS =
+    /^(ThrottlingException|TooManyRequestsException|ModelNotReadyException|ServiceUnavailable|InternalFailure|InternalDependencyException|TimeoutError|RequestTimeout|ECONNRESET)$/;
 
 export function isRetryableEndpointError(error: unknown): boolean {
     const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
     const status = e?.$metadata?.httpStatusCode;
-    return RETRYABLE_ENDPOINT_ERRORS.test(e?.name ?? "") || RETRYABLE_ENDPOINT_ERRORS.test(e?.code ?? "") || status === 429 || (status !== undefined && status >= 500);
+    return (
+        RETRYABLE_ENDPOINT_ERRORS.test(e?.name ?? "") ||
+        RETRYABLE_ENDPOINT_ERRORS.test(e?.code ?? "") ||
+        status === 429 ||
+        (status !== undefined && status >= 500)
+    );
 }
 
 /** Exponential back-off from 200 ms, at most 2 s, for the n-th retry (1-based). */

@@ -3,7 +3,15 @@ import { setMaxListeners } from "events";
 import { AttributeValue, DynamoDBClient, ScanCommand, ScanCommandOutput } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
-import { DataPrepResult, DatasetManifest, ManifestImage, SkippedImage, datasetPrefix, leavesMostForTraining, newDatasetId } from "../lib/dataset";
+import {
+    DataPrepResult,
+    DatasetManifest,
+    ManifestImage,
+    SkippedImage,
+    datasetPrefix,
+    leavesMostForTraining,
+    newDatasetId,
+} from "../lib/dataset";
 import { describeAwsError, isMissingObject, isUserFacing, userFacingError } from "../lib/errors";
 import { booleanField, integerField, numberField, validateEvent } from "../lib/eventFields";
 import { hasEndMarker, isJpeg } from "../lib/jpeg";
@@ -84,7 +92,10 @@ export function dataPrepSettingsFromEnv(env: NodeJS.ProcessEnv): DataPrepSetting
 }
 
 /** Every row of the labels table, page by page. */
-async function scanTable(clients: DataPrepClients, settings: DataPrepSettings): Promise<Record<string, AttributeValue>[]> {
+async function scanTable(
+    clients: DataPrepClients,
+    settings: DataPrepSettings,
+): Promise<Record<string, AttributeValue>[]> {
     const items: Record<string, AttributeValue>[] = [];
     let exclusiveStartKey: Record<string, AttributeValue> | undefined;
     do {
@@ -101,7 +112,11 @@ async function scanTable(clients: DataPrepClients, settings: DataPrepSettings): 
             );
         } catch (error) {
             throw userFacingError(
-                describeAwsError(error, `DynamoDB table '${settings.tableName}'`, "check the catadataTableName config and the stack's region"),
+                describeAwsError(
+                    error,
+                    `DynamoDB table '${settings.tableName}'`,
+                    "check the catadataTableName config and the stack's region",
+                ),
             );
         }
         items.push(...(page.Items ?? []));
@@ -118,7 +133,12 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
  * than its Content-Length) is tried again here, a bounded number of times with back-off.
  * A short body is never returned.
  */
-async function readObject(s3: S3Client, bucket: string, key: string, abortSignal: AbortSignal): Promise<Uint8Array | undefined> {
+async function readObject(
+    s3: S3Client,
+    bucket: string,
+    key: string,
+    abortSignal: AbortSignal,
+): Promise<Uint8Array | undefined> {
     for (let attempt = 1; ; attempt++) {
         let object;
         try {
@@ -156,18 +176,32 @@ async function copyImage(
     if (abortSignal.aborted) return { cancelled: true };
     const key = `${prefix}${image.split}/${image.label}/${datasetFileName(image.sourceKey, settings.imagesPrefix)}`;
     if (Buffer.byteLength(key, "utf8") > S3_MAX_KEY_BYTES) {
-        return { skipped: { imageName: image.imageName, reason: `dataset key longer than S3's ${S3_MAX_KEY_BYTES}-byte limit` } };
+        return {
+            skipped: {
+                imageName: image.imageName,
+                reason: `dataset key longer than S3's ${S3_MAX_KEY_BYTES}-byte limit`,
+            },
+        };
     }
     let body: Uint8Array | undefined;
     try {
         body = await readObject(clients.s3, settings.imagesBucket, image.sourceKey, abortSignal);
     } catch (error) {
         throw userFacingError(
-            describeAwsError(error, `s3://${settings.imagesBucket}/${image.sourceKey}`, "check the imagesBucketName config"),
+            describeAwsError(
+                error,
+                `s3://${settings.imagesBucket}/${image.sourceKey}`,
+                "check the imagesBucketName config",
+            ),
         );
     }
     if (body === undefined) {
-        return { skipped: { imageName: image.imageName, reason: `missing object s3://${settings.imagesBucket}/${image.sourceKey}` } };
+        return {
+            skipped: {
+                imageName: image.imageName,
+                reason: `missing object s3://${settings.imagesBucket}/${image.sourceKey}`,
+            },
+        };
     }
     if (!isJpeg(body)) {
         return { skipped: { imageName: image.imageName, reason: "not a JPEG (no FF D8 FF header)" } };
@@ -176,11 +210,24 @@ async function copyImage(
     const content = repaired ? Buffer.concat([body, Buffer.from([0xff, 0xd9])]) : body;
     if (!dryRun) {
         await clients.s3.send(
-            new PutObjectCommand({ Bucket: settings.trainingBucket, Key: key, Body: content, ContentType: "image/jpeg" }),
+            new PutObjectCommand({
+                Bucket: settings.trainingBucket,
+                Key: key,
+                Body: content,
+                ContentType: "image/jpeg",
+            }),
             { abortSignal },
         );
     }
-    const copied = { imageName: image.imageName, sourceKey: image.sourceKey, key, class: image.label, split: image.split, repaired, bytes: content.length };
+    const copied = {
+        imageName: image.imageName,
+        sourceKey: image.sourceKey,
+        key,
+        class: image.label,
+        split: image.split,
+        repaired,
+        bytes: content.length,
+    };
     return { image: copied };
 }
 
@@ -222,7 +269,12 @@ async function copyAll(
 
 async function putJson(clients: DataPrepClients, bucket: string, key: string, value: unknown): Promise<void> {
     await clients.s3.send(
-        new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(value, null, 2), ContentType: "application/json" }),
+        new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: JSON.stringify(value, null, 2),
+            ContentType: "application/json",
+        }),
     );
 }
 
@@ -231,7 +283,9 @@ async function listObjects(s3: S3Client, bucket: string, prefix: string): Promis
     const objects = new Map<string, number>();
     let token: string | undefined;
     do {
-        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        const page = await s3.send(
+            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+        );
         for (const object of page.Contents ?? []) objects.set(object.Key!, object.Size ?? 0);
         token = page.NextContinuationToken;
     } while (token);
@@ -239,7 +293,11 @@ async function listObjects(s3: S3Client, bucket: string, prefix: string): Promis
 }
 
 /** Throws unless the objects written under the dataset's prefix are exactly the manifest's, size for size. */
-async function checkWritten(clients: DataPrepClients, settings: DataPrepSettings, manifest: DatasetManifest): Promise<void> {
+async function checkWritten(
+    clients: DataPrepClients,
+    settings: DataPrepSettings,
+    manifest: DatasetManifest,
+): Promise<void> {
     const prefix = datasetPrefix(manifest.datasetId);
     const written = await listObjects(clients.s3, settings.trainingBucket, prefix);
     written.delete(`${prefix}manifest.json`);
@@ -295,7 +353,11 @@ export async function prepareDataset(
             maxNoCatSamples: event.maxNoCatSamples,
         };
 
-        const { labels, skipped, unlabelled } = resolveLabels(await scanTable(clients, settings), settings.classes, settings.imagesPrefix);
+        const { labels, skipped, unlabelled } = resolveLabels(
+            await scanTable(clients, settings),
+            settings.classes,
+            settings.imagesPrefix,
+        );
         const { planned, available } = planSplit(labels, rule);
 
         const datasetId = newDatasetId(now(), randomBytes(2).toString("hex"));
@@ -311,7 +373,10 @@ export async function prepareDataset(
         const short = Object.entries(classDistribution).filter(([, c]) => c.training === 0 || c.validation === 0);
         if (short.length > 0) {
             const detail = short
-                .map(([name, c]) => `${name} (available ${c.available}, training ${c.training}, validation ${c.validation})`)
+                .map(
+                    ([name, c]) =>
+                        `${name} (available ${c.available}, training ${c.training}, validation ${c.validation})`,
+                )
                 .join("; ");
             throw userFacingError(
                 `Every class needs at least one training and one validation image, and these do not: ${detail}. ` +
@@ -372,7 +437,11 @@ export async function prepareDataset(
         if (isUserFacing(error)) return { success: false, error: error.message };
         return {
             success: false,
-            error: describeAwsError(error, `data prep into s3://${settings.trainingBucket}`, "check the bucket exists and the function's role"),
+            error: describeAwsError(
+                error,
+                `data prep into s3://${settings.trainingBucket}`,
+                "check the bucket exists and the function's role",
+            ),
         };
     }
 }

@@ -3,7 +3,14 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { randomBytes } from "crypto";
-import { CameraAnswer, INFERENCE_DEADLINE_MS, JPEG_CONTENT_TYPE, KEEP_WARM_JPEG_BASE64, NotStored, cameraImageFileName } from "../lib/cameraApi";
+import {
+    CameraAnswer,
+    INFERENCE_DEADLINE_MS,
+    JPEG_CONTENT_TYPE,
+    KEEP_WARM_JPEG_BASE64,
+    NotStored,
+    cameraImageFileName,
+} from "../lib/cameraApi";
 import { contract } from "../lib/contract";
 import { DECISION_FILE, Decision, EVALUATION_FILE, parseDecision } from "../lib/decision";
 import { awsErrorName, isMissingObject } from "../lib/errors";
@@ -134,12 +141,20 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
     async function resolveModel(variantName: string): Promise<AnsweringModel> {
         const model = modelOfVariant(variantName, settings);
         if (!model) {
-            return { variantName, modelDataUrl: null, trainingJobName: null, noDecision: `variant ${variantName} serves a model this stack no longer knows, so there is no threshold to act on` };
+            return {
+                variantName,
+                modelDataUrl: null,
+                trainingJobName: null,
+                noDecision: `variant ${variantName} serves a model this stack no longer knows, so there is no threshold to act on`,
+            };
         }
         const decision = await readModelDecision(clients.s3, model.modelDataUrl);
         const base = { variantName, modelDataUrl: model.modelDataUrl, trainingJobName: model.trainingJobName ?? null };
         if (decision) return { ...base, decision };
-        return { ...base, noDecision: `model ${model.trainingJobName ?? model.modelDataUrl} has no decision.json (trained before thresholds, or not a BootBoots job), so there is no threshold to act on` };
+        return {
+            ...base,
+            noDecision: `model ${model.trainingJobName ?? model.modelDataUrl} has no decision.json (trained before thresholds, or not a BootBoots job), so there is no threshold to act on`,
+        };
     }
 
     /** InvokeEndpoint, retried with back-off while the endpoint is throttled, cold or busy, within the deadline. */
@@ -148,20 +163,35 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
         for (let retry = 0; ; retry++) {
             try {
                 const response = await clients.runtime.send(
-                    new InvokeEndpointCommand({ EndpointName: settings.endpointName, ContentType: contract.serving.contentType, Accept: "application/json", Body: servingRequestBody(jpeg) }),
+                    new InvokeEndpointCommand({
+                        EndpointName: settings.endpointName,
+                        ContentType: contract.serving.contentType,
+                        Accept: "application/json",
+                        Body: servingRequestBody(jpeg),
+                    }),
                     { abortSignal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) },
                 );
-                return { body: Buffer.from(response.Body!).toString("utf8"), variantName: response.InvokedProductionVariant ?? "" };
+                return {
+                    body: Buffer.from(response.Body!).toString("utf8"),
+                    variantName: response.InvokedProductionVariant ?? "",
+                };
             } catch (error) {
                 const wait = backoffMs(retry + 1);
                 const name = awsErrorName(error);
                 if (name === "ModelError") {
-                    throw endpointFailure(`the model could not read the image (${String((error as Error).message).slice(0, 200)})`);
+                    throw endpointFailure(
+                        `the model could not read the image (${String((error as Error).message).slice(0, 200)})`,
+                    );
                 }
                 if (name === "AbortError" || Date.now() + wait >= deadline) {
-                    throw endpointFailure(`endpoint ${settings.endpointName} did not answer within ${Math.round(settings.inferenceDeadlineMs / 1000)} s (${name}, ${retry + 1} attempts)`);
+                    throw endpointFailure(
+                        `endpoint ${settings.endpointName} did not answer within ${Math.round(settings.inferenceDeadlineMs / 1000)} s (${name}, ${retry + 1} attempts)`,
+                    );
                 }
-                if (!isRetryableEndpointError(error)) throw endpointFailure(`endpoint ${settings.endpointName} failed: ${name}: ${(error as Error).message}`);
+                if (!isRetryableEndpointError(error))
+                    throw endpointFailure(
+                        `endpoint ${settings.endpointName} failed: ${name}: ${(error as Error).message}`,
+                    );
                 console.log(JSON.stringify({ retry: retry + 1, error: name, waitMs: wait }));
                 await sleep(wait);
             }
@@ -169,31 +199,51 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
     }
 
     /** Waits for the writes under way (image, row, event); what failed is named, not thrown. */
-    async function store(writes: { part: NotStored; write: Promise<unknown> }[]): Promise<{ notStored: NotStored[]; errors: string[] }> {
+    async function store(
+        writes: { part: NotStored; write: Promise<unknown> }[],
+    ): Promise<{ notStored: NotStored[]; errors: string[] }> {
         const outcomes = await Promise.allSettled(writes.map((w) => w.write));
         const notStored: NotStored[] = [];
         const errors: string[] = [];
         outcomes.forEach((outcome, i) => {
             if (outcome.status === "rejected") {
                 notStored.push(writes[i].part);
-                errors.push(`${writes[i].part}: ${awsErrorName(outcome.reason)}: ${(outcome.reason as Error)?.message ?? outcome.reason}`);
+                errors.push(
+                    `${writes[i].part}: ${awsErrorName(outcome.reason)}: ${(outcome.reason as Error)?.message ?? outcome.reason}`,
+                );
             }
         });
         return { notStored, errors };
     }
 
     const putImage = (key: string, jpeg: Buffer) =>
-        clients.s3.send(new PutObjectCommand({ Bucket: settings.imagesBucket, Key: key, Body: jpeg, ContentType: JPEG_CONTENT_TYPE }));
+        clients.s3.send(
+            new PutObjectCommand({
+                Bucket: settings.imagesBucket,
+                Key: key,
+                Body: jpeg,
+                ContentType: JPEG_CONTENT_TYPE,
+            }),
+        );
     const putRow = (row: Record<string, unknown>) =>
         clients.dynamodb.send(
-            new PutItemCommand({ TableName: settings.catadataTable, Item: marshall(row), ConditionExpression: "attribute_not_exists(imageName)" }),
+            new PutItemCommand({
+                TableName: settings.catadataTable,
+                Item: marshall(row),
+                ConditionExpression: "attribute_not_exists(imageName)",
+            }),
         );
 
     async function keepWarm(): Promise<object> {
         const started = Date.now();
         const { variantName } = await invokeEndpoint(Buffer.from(KEEP_WARM_JPEG_BASE64, "base64"));
         const model = await answeringModel(variantName);
-        return { keepWarm: true, variantName, decision: model.decision !== undefined, endpointMs: Date.now() - started };
+        return {
+            keepWarm: true,
+            variantName,
+            decision: model.decision !== undefined,
+            endpointMs: Date.now() - started,
+        };
     }
 
     async function handle(event: HttpApiEvent, requestId: string): Promise<HttpApiResult> {
@@ -214,9 +264,22 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
                 { part: "image", write: putImage(imageKey, request.jpeg) },
                 { part: "row", write: putRow(catadataRow(row)) },
             ]);
-            console.log(JSON.stringify({ requestId, mode: "training", camera: request.camera, imageKey, notStored, errors, totalMs: Date.now() - started }));
+            console.log(
+                JSON.stringify({
+                    requestId,
+                    mode: "training",
+                    camera: request.camera,
+                    imageKey,
+                    notStored,
+                    errors,
+                    totalMs: Date.now() - started,
+                }),
+            );
             if (notStored.length > 0) {
-                return refusal({ status: 503, error: `The image could not be stored for labelling (${notStored.join(" and ")} failed): try again.` });
+                return refusal({
+                    status: 503,
+                    error: `The image could not be stored for labelling (${notStored.join(" and ")} failed): try again.`,
+                });
             }
             const answer: CameraAnswer = { success: true, mode: "training", image, requestId };
             return httpResult(200, answer);
@@ -232,16 +295,41 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
             if ((error as Error)?.name !== "EndpointFailure") throw error;
             const reason = (error as Error).message;
             const { notStored, errors } = await store([imageStored]);
-            console.log(JSON.stringify({ requestId, status: 503, camera: request.camera, imageKey, endpointError: reason, notStored, errors }));
-            const kept = notStored.length === 0 ? `the image was kept for labelling as ${imageKey}` : "the image was not stored either";
+            console.log(
+                JSON.stringify({
+                    requestId,
+                    status: 503,
+                    camera: request.camera,
+                    imageKey,
+                    endpointError: reason,
+                    notStored,
+                    errors,
+                }),
+            );
+            const kept =
+                notStored.length === 0
+                    ? `the image was kept for labelling as ${imageKey}`
+                    : "the image was not stored either";
             return refusal({ status: 503, error: `No answer: ${reason}; ${kept}, try again.` });
         }
         const endpointMs = Date.now() - endpointStarted;
         const predictions = readPredictions(endpoint.body, settings.classes);
         if ("error" in predictions) {
             const { notStored, errors } = await store([imageStored]);
-            console.log(JSON.stringify({ requestId, status: 503, imageKey, endpointError: predictions.error, notStored, errors }));
-            return refusal({ status: 503, error: `No answer: ${predictions.error}; is the deployed model trained on the stack's classes?` });
+            console.log(
+                JSON.stringify({
+                    requestId,
+                    status: 503,
+                    imageKey,
+                    endpointError: predictions.error,
+                    notStored,
+                    errors,
+                }),
+            );
+            return refusal({
+                status: 503,
+                error: `No answer: ${predictions.error}; is the deployed model trained on the stack's classes?`,
+            });
         }
         const classes = readClasses(predictions.probabilities, settings.classes);
         const warnings: string[] = [];
@@ -249,14 +337,24 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
         try {
             model = await answeringModel(endpoint.variantName);
         } catch (error) {
-            model = { variantName: endpoint.variantName, modelDataUrl: null, trainingJobName: null, noDecision: `the threshold of variant ${endpoint.variantName} could not be read (${awsErrorName(error)})` };
+            model = {
+                variantName: endpoint.variantName,
+                modelDataUrl: null,
+                trainingJobName: null,
+                noDecision: `the threshold of variant ${endpoint.variantName} could not be read (${awsErrorName(error)})`,
+            };
         }
         if (model.noDecision) warnings.push(`No decision: ${model.noDecision}.`);
         const decision = cameraDecision(model.decision, classes.predictions);
 
         const writes: { part: NotStored; write: Promise<unknown> }[] = [
             imageStored,
-            { part: "row", write: putRow(catadataRow({ ...row, top3: classes.top3, modelDataUrl: model.modelDataUrl ?? undefined })) },
+            {
+                part: "row",
+                write: putRow(
+                    catadataRow({ ...row, top3: classes.top3, modelDataUrl: model.modelDataUrl ?? undefined }),
+                ),
+            },
         ];
         if (decision?.act) {
             const item = eventRow({
@@ -269,10 +367,16 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
                 modelDataUrl: model.modelDataUrl ?? undefined,
                 retentionDays: settings.eventRetentionDays,
             });
-            writes.push({ part: "event", write: clients.dynamodb.send(new PutItemCommand({ TableName: settings.eventsTable, Item: marshall(item) })) });
+            writes.push({
+                part: "event",
+                write: clients.dynamodb.send(
+                    new PutItemCommand({ TableName: settings.eventsTable, Item: marshall(item) }),
+                ),
+            });
         }
         const { notStored, errors } = await store(writes);
-        if (notStored.length > 0) warnings.push(`Not stored: ${notStored.join(", ")} (the answer stands; see the function's log).`);
+        if (notStored.length > 0)
+            warnings.push(`Not stored: ${notStored.join(", ")} (the answer stands; see the function's log).`);
 
         const totalMs = Date.now() - started;
         const answer: CameraAnswer = {
@@ -281,7 +385,11 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
             mostLikelyCat: classes.mostLikelyCat,
             ...(decision ? { decision } : {}),
             predictions: classes.predictions,
-            model: { trainingJobName: model.trainingJobName, modelDataUrl: model.modelDataUrl, variantName: model.variantName },
+            model: {
+                trainingJobName: model.trainingJobName,
+                modelDataUrl: model.modelDataUrl,
+                variantName: model.variantName,
+            },
             image,
             requestId,
             ...(notStored.length > 0 ? { notStored } : {}),
@@ -289,7 +397,18 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
             timings: { endpointMs, totalMs },
         };
         console.log(
-            JSON.stringify({ requestId, status: 200, camera: request.camera, imageKey, variant: model.variantName, act: decision?.act ?? null, notStored, errors, endpointMs, totalMs }),
+            JSON.stringify({
+                requestId,
+                status: 200,
+                camera: request.camera,
+                imageKey,
+                variant: model.variantName,
+                act: decision?.act ?? null,
+                notStored,
+                errors,
+                endpointMs,
+                totalMs,
+            }),
         );
         return httpResult(200, answer);
     }

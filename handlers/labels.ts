@@ -26,12 +26,22 @@ export function readLabel(
     else if (cat?.L !== undefined) values = cat.L.map((v) => v.S ?? "");
     else return { reason: "no cat label (string attribute 'cat' missing)" };
 
-    const parts = [...new Set(values.flatMap((v) => v.split(MULTI_LABEL_SEPARATOR)).map((v) => v.trim()).filter(Boolean))];
+    const parts = [
+        ...new Set(
+            values
+                .flatMap((v) => v.split(MULTI_LABEL_SEPARATOR))
+                .map((v) => v.trim())
+                .filter(Boolean),
+        ),
+    ];
     if (parts.length === 0) return { reason: "empty cat label" };
-    if (parts.length > 1) return { reason: `multi-label value ${JSON.stringify(values.join(", "))}: label one cat per image` };
+    if (parts.length > 1)
+        return { reason: `multi-label value ${JSON.stringify(values.join(", "))}: label one cat per image` };
     const canonical = classByLowerName.get(parts[0].toLowerCase());
     if (canonical === undefined) {
-        return { reason: `unknown class ${JSON.stringify(parts[0])} (classes: ${[...classByLowerName.values()].join(", ")})` };
+        return {
+            reason: `unknown class ${JSON.stringify(parts[0])} (classes: ${[...classByLowerName.values()].join(", ")})`,
+        };
     }
     return { label: canonical };
 }
@@ -53,7 +63,10 @@ export function resolveLabels(
     for (const item of items) {
         const imageName = item.imageName?.S;
         if (!imageName) {
-            skipped.push({ imageName: JSON.stringify(item.imageName ?? null), reason: "no imageName (string attribute)" });
+            skipped.push({
+                imageName: JSON.stringify(item.imageName ?? null),
+                reason: "no imageName (string attribute)",
+            });
             continue;
         }
         if (!JPEG_NAME.test(imageName)) {

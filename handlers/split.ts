@@ -43,7 +43,10 @@ function byStableFraction(purpose: "split" | "sample", images: readonly Label[])
  * one image in each split; a class of two has one validation and one training image; a
  * class of one goes where its hash puts it, never to test.
  */
-export function splitCounts(fractions: readonly number[], rule: Pick<SplitRule, "validationSplit" | "testSplit">): { validation: number; test: number } {
+export function splitCounts(
+    fractions: readonly number[],
+    rule: Pick<SplitRule, "validationSplit" | "testSplit">,
+): { validation: number; test: number } {
     const n = fractions.length;
     let validation = fractions.filter((f) => f < rule.validationSplit).length;
     let test = fractions.filter((f) => f >= rule.validationSplit && f < rule.validationSplit + rule.testSplit).length;
@@ -69,7 +72,10 @@ export function splitCounts(fractions: readonly number[], rule: Pick<SplitRule, 
  * image's split hash puts it in validation, test or training (splitCounts). An image keeps
  * its split as images are added, as long as the fractions stay the same.
  */
-export function planSplit(labels: readonly Label[], rule: SplitRule): { planned: PlannedImage[]; available: Map<string, number> } {
+export function planSplit(
+    labels: readonly Label[],
+    rule: SplitRule,
+): { planned: PlannedImage[]; available: Map<string, number> } {
     const byClass = new Map<string, Label[]>(rule.classes.map((c) => [c, []]));
     for (const label of labels) byClass.get(label.label)!.push(label);
     const available = new Map([...byClass].map(([c, images]) => [c, images.length]));
@@ -78,14 +84,24 @@ export function planSplit(labels: readonly Label[], rule: SplitRule): { planned:
     for (const [className, images] of byClass) {
         const kept =
             className === rule.noCatClass && images.length > rule.maxNoCatSamples
-                ? byStableFraction("sample", images).slice(0, rule.maxNoCatSamples).map((entry) => entry.image)
+                ? byStableFraction("sample", images)
+                      .slice(0, rule.maxNoCatSamples)
+                      .map((entry) => entry.image)
                 : images;
         const bySplitHash = byStableFraction("split", kept);
-        const counts = splitCounts(bySplitHash.map((entry) => entry.fraction), rule);
+        const counts = splitCounts(
+            bySplitHash.map((entry) => entry.fraction),
+            rule,
+        );
         bySplitHash.forEach(({ image }, index) =>
             planned.push({
                 ...image,
-                split: index < counts.validation ? "validation" : index < counts.validation + counts.test ? "test" : "training",
+                split:
+                    index < counts.validation
+                        ? "validation"
+                        : index < counts.validation + counts.test
+                          ? "test"
+                          : "training",
             }),
         );
     }

@@ -42,9 +42,14 @@ export interface TrainingJobSettings {
 }
 
 /** Balanced weights, N / (K · n_c) over the training counts: each class weighs as much in the loss. */
-export function balancedClassWeights(trainingCounts: Readonly<Record<string, number>>, classes: readonly string[]): Record<string, number> {
+export function balancedClassWeights(
+    trainingCounts: Readonly<Record<string, number>>,
+    classes: readonly string[],
+): Record<string, number> {
     const total = classes.reduce((sum, c) => sum + trainingCounts[c], 0);
-    return Object.fromEntries(classes.map((c) => [c, Number((total / (classes.length * trainingCounts[c])).toFixed(6))]));
+    return Object.fromEntries(
+        classes.map((c) => [c, Number((total / (classes.length * trainingCounts[c])).toFixed(6))]),
+    );
 }
 
 /** Refuses a dataset built for other classes, too small, or with a class missing from a side. */
@@ -72,16 +77,24 @@ export function checkDataset(manifest: DatasetManifest, classes: readonly string
     });
     if (empty.length > 0) {
         const detail = empty
-            .map((c) => `${c} (training ${manifest.classDistribution[c]?.training ?? 0}, validation ${manifest.classDistribution[c]?.validation ?? 0})`)
+            .map(
+                (c) =>
+                    `${c} (training ${manifest.classDistribution[c]?.training ?? 0}, validation ${manifest.classDistribution[c]?.validation ?? 0})`,
+            )
             .join("; ");
-        throw userFacingError(`Every class needs training and validation images; dataset ${manifest.datasetId} lacks them for ${detail}.`);
+        throw userFacingError(
+            `Every class needs training and validation images; dataset ${manifest.datasetId} lacks them for ${detail}.`,
+        );
     }
 }
 
 /** The hyperparameters train.py reads, as the strings SageMaker requires (docs/design.md, "Hyperparameters"). */
 export function trainingHyperParameters(
     event: TriggerEvent,
-    settings: Pick<TrainingJobSettings, "classes" | "trainingScriptUri" | "region" | "targetClass" | "maxFalseAlarmRate">,
+    settings: Pick<
+        TrainingJobSettings,
+        "classes" | "trainingScriptUri" | "region" | "targetClass" | "maxFalseAlarmRate"
+    >,
     trainingCounts: Readonly<Record<string, number>>,
 ): Record<string, string> {
     const defaults = contract.hyperparameterDefaults;
@@ -99,7 +112,10 @@ export function trainingHyperParameters(
         early_stopping_patience: String(defaults.early_stopping_patience),
         early_stopping_min_delta: String(defaults.early_stopping_min_delta),
         classes: settings.classes.join(","),
-        class_weights: event.classWeights === "none" ? "none" : JSON.stringify(balancedClassWeights(trainingCounts, settings.classes)),
+        class_weights:
+            event.classWeights === "none"
+                ? "none"
+                : JSON.stringify(balancedClassWeights(trainingCounts, settings.classes)),
         target_class: settings.targetClass,
         max_false_alarm_rate: String(settings.maxFalseAlarmRate),
         sagemaker_program: "train.py",
@@ -110,12 +126,23 @@ export function trainingHyperParameters(
 }
 
 /** What a training job and a tuning job's training-job definition share: image, channels, instance, limits. */
-function jobDefinition(checkpointName: string, event: TriggerEvent, settings: TrainingJobSettings, manifest: DatasetManifest) {
+function jobDefinition(
+    checkpointName: string,
+    event: TriggerEvent,
+    settings: TrainingJobSettings,
+    manifest: DatasetManifest,
+) {
     const datasetUri = `s3://${settings.trainingBucket}/${datasetPrefix(manifest.datasetId)}`;
     const channel = (name: string, s3Uri: string) => ({
         ChannelName: name,
         InputMode: "File" as const,
-        DataSource: { S3DataSource: { S3DataType: "S3Prefix" as const, S3Uri: s3Uri, S3DataDistributionType: "FullyReplicated" as const } },
+        DataSource: {
+            S3DataSource: {
+                S3DataType: "S3Prefix" as const,
+                S3Uri: s3Uri,
+                S3DataDistributionType: "FullyReplicated" as const,
+            },
+        },
     });
     return {
         RoleArn: settings.sagemakerRoleArn,
@@ -134,12 +161,18 @@ function jobDefinition(checkpointName: string, event: TriggerEvent, settings: Tr
         OutputDataConfig: { S3OutputPath: `s3://${settings.modelBucket}/${TRAINING_OUTPUT_PREFIX}` },
         ResourceConfig: { InstanceType: event.instanceType as never, InstanceCount: 1, VolumeSizeInGB: 30 },
         StoppingCondition: event.spot
-            ? { MaxRuntimeInSeconds: event.maxRuntimeSeconds, MaxWaitTimeInSeconds: Math.min(2 * event.maxRuntimeSeconds, MAX_RUNTIME_LIMIT_SECONDS) }
+            ? {
+                  MaxRuntimeInSeconds: event.maxRuntimeSeconds,
+                  MaxWaitTimeInSeconds: Math.min(2 * event.maxRuntimeSeconds, MAX_RUNTIME_LIMIT_SECONDS),
+              }
             : { MaxRuntimeInSeconds: event.maxRuntimeSeconds },
         EnableManagedSpotTraining: event.spot,
         EnableNetworkIsolation: settings.networkIsolation,
         CheckpointConfig: event.spot
-            ? { S3Uri: `s3://${settings.modelBucket}/${CHECKPOINTS_PREFIX}${checkpointName}/`, LocalPath: CHECKPOINT_LOCAL_PATH }
+            ? {
+                  S3Uri: `s3://${settings.modelBucket}/${CHECKPOINTS_PREFIX}${checkpointName}/`,
+                  LocalPath: CHECKPOINT_LOCAL_PATH,
+              }
             : undefined,
     };
 }
@@ -187,21 +220,34 @@ export function tuningJobRequest(
     const space = settings.tuning;
     const tuned = new Set([...space.continuous, ...space.categorical].map((range) => range.name));
     const staticHyperParameters = Object.fromEntries(
-        Object.entries(trainingHyperParameters(event, settings, trainingCounts(settings, manifest))).filter(([name]) => !tuned.has(name)),
+        Object.entries(trainingHyperParameters(event, settings, trainingCounts(settings, manifest))).filter(
+            ([name]) => !tuned.has(name),
+        ),
     );
     return {
         HyperParameterTuningJobName: jobName,
         HyperParameterTuningJobConfig: {
             Strategy: space.strategy,
             HyperParameterTuningJobObjective: { Type: space.objective.type, MetricName: space.objective.metric },
-            ResourceLimits: { MaxNumberOfTrainingJobs: event.tune.maxJobs, MaxParallelTrainingJobs: event.tune.parallelJobs },
+            ResourceLimits: {
+                MaxNumberOfTrainingJobs: event.tune.maxJobs,
+                MaxParallelTrainingJobs: event.tune.parallelJobs,
+            },
             ParameterRanges: {
-                ContinuousParameterRanges: space.continuous.map((r) => ({ Name: r.name, MinValue: r.min, MaxValue: r.max, ScalingType: r.scaling })),
+                ContinuousParameterRanges: space.continuous.map((r) => ({
+                    Name: r.name,
+                    MinValue: r.min,
+                    MaxValue: r.max,
+                    ScalingType: r.scaling,
+                })),
                 CategoricalParameterRanges: space.categorical.map((r) => ({ Name: r.name, Values: [...r.values] })),
             },
             TrainingJobEarlyStoppingType: "Auto",
         },
-        TrainingJobDefinition: { StaticHyperParameters: staticHyperParameters, ...jobDefinition(jobName, event, settings, manifest) },
+        TrainingJobDefinition: {
+            StaticHyperParameters: staticHyperParameters,
+            ...jobDefinition(jobName, event, settings, manifest),
+        },
         Tags: tags(manifest, requestId),
     };
 }

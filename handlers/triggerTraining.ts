@@ -12,10 +12,25 @@ import {
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
 import { DataPrepResult, DataPrepSuccess, DatasetManifest, DatasetPointer, datasetPrefix } from "../lib/dataset";
-import { awsErrorName, describeAwsError, isAccessDenied, isMissingObject, isUserFacing, userFacingError } from "../lib/errors";
+import {
+    awsErrorName,
+    describeAwsError,
+    isAccessDenied,
+    isMissingObject,
+    isUserFacing,
+    userFacingError,
+} from "../lib/errors";
 import { readInvokeResult } from "../lib/invokeResult";
 import { LATEST_DATASET_KEY, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
-import { TriggerEvent, TriggerResult, TriggerSuccess, TuningSuccess, parseTriggerEvent, trainingJobName, tuningJobName } from "../lib/triggerEvent";
+import {
+    TriggerEvent,
+    TriggerResult,
+    TriggerSuccess,
+    TuningSuccess,
+    parseTriggerEvent,
+    trainingJobName,
+    tuningJobName,
+} from "../lib/triggerEvent";
 import { requiredEnv } from "./env";
 import { TrainingJobSettings, checkDataset, trainingJobRequest, tuningJobRequest } from "./trainingJob";
 
@@ -71,7 +86,11 @@ async function invokeDataPrep(clients: TriggerClients, settings: TriggerSettings
     for (let attempt = 1; ; attempt++) {
         try {
             return await clients.lambda.send(
-                new InvokeCommand({ FunctionName: settings.dataPrepFunction, InvocationType: "RequestResponse", Payload: JSON.stringify({}) }),
+                new InvokeCommand({
+                    FunctionName: settings.dataPrepFunction,
+                    InvocationType: "RequestResponse",
+                    Payload: JSON.stringify({}),
+                }),
             );
         } catch (error) {
             // Lambda answers 429 before running anything, so trying again cannot start data prep twice.
@@ -79,7 +98,9 @@ async function invokeDataPrep(clients: TriggerClients, settings: TriggerSettings
                 await sleep(DATA_PREP_INVOKE_BACKOFF_MS * 2 ** (attempt - 1));
                 continue;
             }
-            throw userFacingError(describeAwsError(error, `data-prep function '${settings.dataPrepFunction}'`, "redeploy the stack"));
+            throw userFacingError(
+                describeAwsError(error, `data-prep function '${settings.dataPrepFunction}'`, "redeploy the stack"),
+            );
         }
     }
 }
@@ -108,7 +129,9 @@ async function readJson<T>(clients: TriggerClients, bucket: string, key: string,
                 `Access denied reading s3://${bucket}/${key}: the trigger's role needs s3:GetObject on datasets/* and s3:ListBucket on the bucket (redeploy the stack).`,
             );
         }
-        throw userFacingError(describeAwsError(error, `s3://${bucket}/${key}`, "check the training-data bucket exists"));
+        throw userFacingError(
+            describeAwsError(error, `s3://${bucket}/${key}`, "check the training-data bucket exists"),
+        );
     }
 }
 
@@ -124,11 +147,20 @@ async function describeIfExists<T>(describe: () => Promise<T>, what: string): Pr
 }
 
 const describeJob = (clients: TriggerClients, jobName: string): Promise<DescribeTrainingJobResponse | undefined> =>
-    describeIfExists(() => clients.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName })), `training job ${jobName}`);
-
-const describeTuningJob = (clients: TriggerClients, jobName: string): Promise<DescribeHyperParameterTuningJobResponse | undefined> =>
     describeIfExists(
-        () => clients.sagemaker.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: jobName })),
+        () => clients.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName })),
+        `training job ${jobName}`,
+    );
+
+const describeTuningJob = (
+    clients: TriggerClients,
+    jobName: string,
+): Promise<DescribeHyperParameterTuningJobResponse | undefined> =>
+    describeIfExists(
+        () =>
+            clients.sagemaker.send(
+                new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: jobName }),
+            ),
         `tuning job ${jobName}`,
     );
 
@@ -139,7 +171,13 @@ function datasetIdOf(channels: readonly Channel[] | undefined): string {
 }
 
 /** What the user reads when CreateTrainingJob is refused. */
-function createJobError(error: unknown, kind: "training job" | "tuning job", jobName: string, spot: boolean, instanceType: string): Error {
+function createJobError(
+    error: unknown,
+    kind: "training job" | "tuning job",
+    jobName: string,
+    spot: boolean,
+    instanceType: string,
+): Error {
     if (awsErrorName(error) === "ResourceLimitExceeded" && spot) {
         return userFacingError(
             `SageMaker refused ${kind} ${jobName}: the account's quota for spot training on ${instanceType} is used up ` +
@@ -147,7 +185,9 @@ function createJobError(error: unknown, kind: "training job" | "tuning job", job
                 `or ask for a higher "${instanceType} for spot training job usage" quota in Service Quotas.`,
         );
     }
-    return userFacingError(describeAwsError(error, `${kind} ${jobName}`, "check the instance type and the stack's region"));
+    return userFacingError(
+        describeAwsError(error, `${kind} ${jobName}`, "check the instance type and the stack's region"),
+    );
 }
 
 function success(
@@ -198,12 +238,21 @@ function tuningSuccess(
     };
 }
 
-function tuningAlreadyStarted(settings: TriggerSettings, jobName: string, job: DescribeHyperParameterTuningJobResponse): TuningSuccess {
+function tuningAlreadyStarted(
+    settings: TriggerSettings,
+    jobName: string,
+    job: DescribeHyperParameterTuningJobResponse,
+): TuningSuccess {
     return tuningSuccess(settings, jobName, datasetIdOf(job.TrainingJobDefinition?.InputDataConfig), job, null, true);
 }
 
 /** The existing job a retried invocation of this request id already started, if any. */
-async function startedBefore(clients: TriggerClients, settings: TriggerSettings, event: TriggerEvent, requestId: string): Promise<TriggerResult | undefined> {
+async function startedBefore(
+    clients: TriggerClients,
+    settings: TriggerSettings,
+    event: TriggerEvent,
+    requestId: string,
+): Promise<TriggerResult | undefined> {
     if (event.tune) {
         const jobName = tuningJobName(requestId);
         const existing = await describeTuningJob(clients, jobName);

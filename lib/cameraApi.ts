@@ -46,7 +46,11 @@ export interface CameraAnswer {
     /** Absent when the answering model has no decision.json: no act is invented. */
     readonly decision?: CameraDecision;
     readonly predictions?: Record<string, number>;
-    readonly model?: { readonly trainingJobName: string | null; readonly modelDataUrl: string | null; readonly variantName: string };
+    readonly model?: {
+        readonly trainingJobName: string | null;
+        readonly modelDataUrl: string | null;
+        readonly variantName: string;
+    };
     readonly image: { readonly bucket: string; readonly key: string };
     readonly requestId: string;
     readonly notStored?: readonly NotStored[];

@@ -60,7 +60,12 @@ export interface TuningSpace {
     /** The metric the tuner maximizes: one of the metric definitions. */
     readonly objective: { readonly type: "Maximize" | "Minimize"; readonly metric: string };
     /** Bounds as strings, as the tuning API takes them. */
-    readonly continuous: readonly { readonly name: string; readonly min: string; readonly max: string; readonly scaling: "Linear" | "Logarithmic" }[];
+    readonly continuous: readonly {
+        readonly name: string;
+        readonly min: string;
+        readonly max: string;
+        readonly scaling: "Linear" | "Logarithmic";
+    }[];
     readonly categorical: readonly { readonly name: string; readonly values: readonly string[] }[];
     /** Above this worst-case on-demand cost `bootboots tune` asks for --yes (stack config maxTuningCostUsd). */
     readonly maxTuningCostUsd: number;

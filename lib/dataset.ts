@@ -4,7 +4,10 @@ import { DATASETS_PREFIX } from "./layout";
 export const DATASET_ID_PATTERN = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/;
 
 export function newDatasetId(now: Date, randomHex: string): string {
-    const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+    const stamp = now
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d{3}/, "");
     return `${stamp}-${randomHex.slice(0, 4)}`;
 }
 

@@ -16,12 +16,18 @@ export const EVALUATION_FILE = "evaluation.json";
 /** Whether the camera acts on an image: its target-class probability at or above the model's own threshold. */
 export function decide(decision: Decision, probabilities: Readonly<Record<string, number>>) {
     const probability = probabilities[decision.target_class] ?? 0;
-    return { targetClass: decision.target_class, probability, threshold: decision.threshold, act: probability >= decision.threshold };
+    return {
+        targetClass: decision.target_class,
+        probability,
+        threshold: decision.threshold,
+        act: probability >= decision.threshold,
+    };
 }
 
 /** A decision.json read from anywhere: the fields the camera acts on must be there, or it is no decision. */
 export function parseDecision(value: unknown): Decision | undefined {
     const d = value as Partial<Decision> | null;
-    if (!d || typeof d.target_class !== "string" || typeof d.threshold !== "number" || !Number.isFinite(d.threshold)) return undefined;
+    if (!d || typeof d.target_class !== "string" || typeof d.threshold !== "number" || !Number.isFinite(d.threshold))
+        return undefined;
     return d as Decision;
 }

@@ -11,7 +11,11 @@ export interface FieldRule {
     readonly check: (value: unknown) => boolean;
 }
 
-export const booleanField: FieldRule = { kind: "boolean", allowed: "true or false", check: (v) => typeof v === "boolean" };
+export const booleanField: FieldRule = {
+    kind: "boolean",
+    allowed: "true or false",
+    check: (v) => typeof v === "boolean",
+};
 
 export function integerField(min: number, max: number): FieldRule {
     return {
@@ -35,7 +39,11 @@ export function patternField(pattern: RegExp, allowed: string): FieldRule {
 }
 
 export function oneOfField(values: readonly string[]): FieldRule {
-    return { kind: "string", allowed: `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`, check: (v) => values.includes(v as string) };
+    return {
+        kind: "string",
+        allowed: `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`,
+        check: (v) => values.includes(v as string),
+    };
 }
 
 /** A JSON object whose own fields the caller checks with validateEvent (and its field prefix). */
@@ -56,7 +64,12 @@ export function parseFieldText(rule: FieldRule, text: string): { value: unknown 
  * members of Object.prototype such as `__proto__` or `toString`) or a value that breaks
  * its rule throws an error naming the field, its value and what is allowed.
  */
-export function validateEvent<T>(event: unknown, rules: Readonly<Record<string, FieldRule>>, eventName: string, fieldPrefix = ""): Partial<T> {
+export function validateEvent<T>(
+    event: unknown,
+    rules: Readonly<Record<string, FieldRule>>,
+    eventName: string,
+    fieldPrefix = "",
+): Partial<T> {
     if (event === undefined || event === null) return {};
     if (typeof event !== "object" || Array.isArray(event)) {
         throw userFacingError(`The ${eventName} event must be a JSON object, got ${JSON.stringify(event)}.`);
@@ -65,11 +78,17 @@ export function validateEvent<T>(event: unknown, rules: Readonly<Record<string, 
     for (const [key, value] of Object.entries(event)) {
         if (!Object.prototype.hasOwnProperty.call(rules, key)) {
             throw userFacingError(
-                `Unknown field ${JSON.stringify(fieldPrefix + key)} in the ${eventName} event. Allowed fields: ${Object.keys(rules).map((k) => fieldPrefix + k).join(", ")}.`,
+                `Unknown field ${JSON.stringify(fieldPrefix + key)} in the ${eventName} event. Allowed fields: ${Object.keys(
+                    rules,
+                )
+                    .map((k) => fieldPrefix + k)
+                    .join(", ")}.`,
             );
         }
         if (value !== undefined && !rules[key].check(value)) {
-            throw userFacingError(`Invalid "${fieldPrefix + key}": ${JSON.stringify(value)}. It must be ${rules[key].allowed}.`);
+            throw userFacingError(
+                `Invalid "${fieldPrefix + key}": ${JSON.stringify(value)}. It must be ${rules[key].allowed}.`,
+            );
         }
         given[key] = value;
     }

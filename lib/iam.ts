@@ -22,7 +22,10 @@ export function assumeRolePolicy(service: string): string {
 }
 
 /** Pulling a prebuilt SageMaker image: the token call has no resource scope, the layer reads do. */
-export function ecrPullStatements(image: pulumi.Output<aws.sagemaker.GetPrebuiltEcrImageResult>, region: pulumi.Input<string>): PolicyStatement[] {
+export function ecrPullStatements(
+    image: pulumi.Output<aws.sagemaker.GetPrebuiltEcrImageResult>,
+    region: pulumi.Input<string>,
+): PolicyStatement[] {
     return [
         { Sid: "EcrToken", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
         {
@@ -35,7 +38,11 @@ export function ecrPullStatements(image: pulumi.Output<aws.sagemaker.GetPrebuilt
 }
 
 /** Writing to the log groups of a SageMaker job or endpoint family. */
-export function sagemakerLogStatements(region: pulumi.Input<string>, accountId: pulumi.Input<string>, logGroupPrefix: string): PolicyStatement[] {
+export function sagemakerLogStatements(
+    region: pulumi.Input<string>,
+    accountId: pulumi.Input<string>,
+    logGroupPrefix: string,
+): PolicyStatement[] {
     return [
         {
             Sid: "WriteLogs",
@@ -53,4 +60,3 @@ export function sagemakerLogStatements(region: pulumi.Input<string>, accountId: 
         },
     ];
 }
-

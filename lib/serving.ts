@@ -15,16 +15,25 @@ export function maxJpegBytes(maxRequestBytes: number = contract.serving.maxReque
 }
 
 /** The probabilities of the first image in a response body, or why they cannot be read. */
-export function readPredictions(body: string, classes: readonly string[]): { probabilities: number[] } | { error: string } {
+export function readPredictions(
+    body: string,
+    classes: readonly string[],
+): { probabilities: number[] } | { error: string } {
     let row: unknown;
     try {
         row = (JSON.parse(body) as Record<string, unknown[]>)[contract.serving.predictionsKey]?.[0];
     } catch {
         return { error: "the endpoint's answer is not JSON" };
     }
-    if (!Array.isArray(row) || row.length !== classes.length || !row.every((p) => typeof p === "number" && Number.isFinite(p))) {
+    if (
+        !Array.isArray(row) ||
+        row.length !== classes.length ||
+        !row.every((p) => typeof p === "number" && Number.isFinite(p))
+    ) {
         const count = Array.isArray(row) ? row.length : "no";
-        return { error: `the endpoint answered ${count} probabilities for ${classes.length} classes (${classes.join(", ")})` };
+        return {
+            error: `the endpoint answered ${count} probabilities for ${classes.length} classes (${classes.join(", ")})`,
+        };
     }
     return { probabilities: row as number[] };
 }
@@ -81,7 +90,12 @@ export function modelOfVariant(
  * Where a model's decision.json may be, in the order read: the plain file beside the model
  * archive, the job's output.tar.gz beside it, then the model archive itself.
  */
-export function decisionSources(modelDataUrl: string): { bucket: string; plainKey: string; outputArchiveKey: string; modelKey: string } {
+export function decisionSources(modelDataUrl: string): {
+    bucket: string;
+    plainKey: string;
+    outputArchiveKey: string;
+    modelKey: string;
+} {
     const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(modelDataUrl);
     if (!match) throw new Error(`Not an S3 URL: ${modelDataUrl}`);
     const [, bucket, modelKey] = match;

@@ -19,13 +19,11 @@ export interface SourceArchive {
 const LEFT_OUT = /(^|\/)(__pycache__|\.pytest_cache)(\/|$)|\.pyc$/;
 
 function listFiles(dir: string, relative = ""): string[] {
-    return fs
-        .readdirSync(path.join(dir, relative), { withFileTypes: true })
-        .flatMap((entry) => {
-            const name = relative ? `${relative}/${entry.name}` : entry.name;
-            if (LEFT_OUT.test(name)) return [];
-            return entry.isDirectory() ? listFiles(dir, name) : [name];
-        });
+    return fs.readdirSync(path.join(dir, relative), { withFileTypes: true }).flatMap((entry) => {
+        const name = relative ? `${relative}/${entry.name}` : entry.name;
+        if (LEFT_OUT.test(name)) return [];
+        return entry.isDirectory() ? listFiles(dir, name) : [name];
+    });
 }
 
 /**

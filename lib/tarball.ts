@@ -18,7 +18,7 @@ export function readTarGzEntries(archive: Uint8Array, names: readonly string[]):
     const tarBytes = gunzipSync(archive);
     const found = new Map<string, Buffer>();
     let longName: string | undefined;
-    for (let offset = 0; offset + BLOCK <= tarBytes.length; ) {
+    for (let offset = 0; offset + BLOCK <= tarBytes.length;) {
         const header = tarBytes.subarray(offset, offset + BLOCK);
         if (header.every((byte) => byte === 0)) break;
         const size = parseInt(field(header, 124, 12).trim() || "0", 8);
@@ -34,7 +34,10 @@ export function readTarGzEntries(archive: Uint8Array, names: readonly string[]):
             continue;
         }
         const prefix = field(header, 345, 155);
-        const name = (longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100))).replace(/^\.\//, "");
+        const name = (longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100))).replace(
+            /^\.\//,
+            "",
+        );
         longName = undefined;
         if (type === "0" && names.includes(name)) found.set(name, Buffer.from(data));
     }

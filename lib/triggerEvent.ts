@@ -2,7 +2,16 @@ import { createHash } from "crypto";
 import { contract } from "./contract";
 import { DATASET_ID_PATTERN, DataPrepResult } from "./dataset";
 import { userFacingError } from "./errors";
-import { FieldRule, booleanField, integerField, numberField, objectField, oneOfField, patternField, validateEvent } from "./eventFields";
+import {
+    FieldRule,
+    booleanField,
+    integerField,
+    numberField,
+    objectField,
+    oneOfField,
+    patternField,
+    validateEvent,
+} from "./eventFields";
 import { TRAINING_JOB_NAME_PREFIX } from "./layout";
 
 /** A SageMaker instance type, `ml.<family>.<size>`: checked by the stack config, the trigger and the CLI. */
@@ -69,10 +78,15 @@ export const TUNE_DEFAULTS: TuneRequest = { maxJobs: 12, parallelJobs: 3 };
 
 /** The name of the tuning job a request id starts: like a training job's, within the tuner's 32-character limit. */
 export function tuningJobName(requestId: string): string {
-    return `${TRAINING_JOB_NAME_PREFIX}${createHash("sha256").update(`tune:${requestId}`).digest("hex").slice(0, 32 - TRAINING_JOB_NAME_PREFIX.length)}`;
+    return `${TRAINING_JOB_NAME_PREFIX}${createHash("sha256")
+        .update(`tune:${requestId}`)
+        .digest("hex")
+        .slice(0, 32 - TRAINING_JOB_NAME_PREFIX.length)}`;
 }
 
-export const TUNING_JOB_NAME_PATTERN = new RegExp(`^${TRAINING_JOB_NAME_PREFIX}[0-9a-f]{${32 - TRAINING_JOB_NAME_PREFIX.length}}$`);
+export const TUNING_JOB_NAME_PATTERN = new RegExp(
+    `^${TRAINING_JOB_NAME_PREFIX}[0-9a-f]{${32 - TRAINING_JOB_NAME_PREFIX.length}}$`,
+);
 
 /** Each payload field's rule: the trigger validates with them, the CLI derives its option parsers from them. */
 export const TRIGGER_EVENT_RULES: Readonly<Record<keyof TriggerEvent, FieldRule>> = {
@@ -87,7 +101,7 @@ export const TRIGGER_EVENT_RULES: Readonly<Record<keyof TriggerEvent, FieldRule>
     instanceType: patternField(INSTANCE_TYPE_PATTERN, "a SageMaker instance type such as ml.m5.xlarge"),
     maxRuntimeSeconds: integerField(60, MAX_RUNTIME_LIMIT_SECONDS),
     classWeights: oneOfField(["balanced", "none"]),
-    tune: objectField("an object such as {\"maxJobs\": 12, \"parallelJobs\": 3}"),
+    tune: objectField('an object such as {"maxJobs": 12, "parallelJobs": 3}'),
 };
 
 const defaults = contract.hyperparameterDefaults;
@@ -104,7 +118,10 @@ export const TRIGGER_EVENT_DEFAULTS = {
 };
 
 /** Checks a trigger event and fills in the defaults. */
-export function parseTriggerEvent(raw: unknown, stackDefaults: { readonly spot: boolean; readonly instanceType: string }): TriggerEvent {
+export function parseTriggerEvent(
+    raw: unknown,
+    stackDefaults: { readonly spot: boolean; readonly instanceType: string },
+): TriggerEvent {
     const given = validateEvent<TriggerEvent>(raw, TRIGGER_EVENT_RULES, "trigger");
     if (given.datasetId !== undefined && given.skipDataPrep !== true) {
         throw userFacingError(
@@ -114,9 +131,14 @@ export function parseTriggerEvent(raw: unknown, stackDefaults: { readonly spot: 
     let tune: TuneRequest | undefined;
     if (given.tune !== undefined) {
         const tuneGiven = validateEvent<TuneRequest>(given.tune, TUNE_RULES, "trigger", "tune.");
-        tune = { maxJobs: tuneGiven.maxJobs ?? TUNE_DEFAULTS.maxJobs, parallelJobs: tuneGiven.parallelJobs ?? TUNE_DEFAULTS.parallelJobs };
+        tune = {
+            maxJobs: tuneGiven.maxJobs ?? TUNE_DEFAULTS.maxJobs,
+            parallelJobs: tuneGiven.parallelJobs ?? TUNE_DEFAULTS.parallelJobs,
+        };
         if (tune.parallelJobs > tune.maxJobs) {
-            throw userFacingError(`Invalid "tune.parallelJobs": ${tune.parallelJobs}. It must be at most "tune.maxJobs" (${tune.maxJobs}).`);
+            throw userFacingError(
+                `Invalid "tune.parallelJobs": ${tune.parallelJobs}. It must be at most "tune.maxJobs" (${tune.maxJobs}).`,
+            );
         }
     }
     return {

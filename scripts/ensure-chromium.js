@@ -16,7 +16,9 @@ const found = () => {
 
 if (!found()) {
     if (process.getuid?.() !== 0) {
-        console.error("The browser tests need Debian's chromium: run 'sudo apt-get install chromium' (or set CHROMIUM_PATH), then npm test again.");
+        console.error(
+            "The browser tests need Debian's chromium: run 'sudo apt-get install chromium' (or set CHROMIUM_PATH), then npm test again.",
+        );
         process.exit(1);
     }
     console.log("Installing Debian's chromium for the labelling page's browser tests...");

@@ -22,7 +22,9 @@ if (fs.existsSync(python) && fs.existsSync(stamp) && fs.readFileSync(stamp, "utf
 }
 
 const run = (command, args) => execFileSync(command, args, { stdio: "inherit", cwd: root });
-console.log(`Creating the Python test environment in ${venv} (tensorflow-cpu ${tensorflowVersion}.*, moto, sagemaker-training)...`);
+console.log(
+    `Creating the Python test environment in ${venv} (tensorflow-cpu ${tensorflowVersion}.*, moto, sagemaker-training)...`,
+);
 if (!fs.existsSync(python)) run(process.env.PYTHON || "python3", ["-m", "venv", venv]);
 run(python, ["-m", "pip", "install", "--quiet", "--upgrade", "pip"]);
 run(python, ["-m", "pip", "install", "--quiet", "-r", requirementsFile, `tensorflow-cpu==${tensorflowVersion}.*`]);

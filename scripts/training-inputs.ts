@@ -13,7 +13,13 @@ const archive = buildSourceArchive(path.join(__dirname, "..", "training"), outDi
 const event = parseTriggerEvent(JSON.parse(eventJson), { spot: false, instanceType: "ml.m5.xlarge" });
 const hyperParameters = trainingHyperParameters(
     event,
-    { classes: contract.classes, trainingScriptUri: `s3://${modelBucket}/${archive.key}`, region: "eu-west-2", targetClass: "Boots", maxFalseAlarmRate: 0.01 },
+    {
+        classes: contract.classes,
+        trainingScriptUri: `s3://${modelBucket}/${archive.key}`,
+        region: "eu-west-2",
+        targetClass: "Boots",
+        maxFalseAlarmRate: 0.01,
+    },
     JSON.parse(countsJson),
 );
 console.log(JSON.stringify({ archive, hyperParameters }));

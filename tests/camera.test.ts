@@ -31,7 +31,15 @@ const LOW_THRESHOLD = 0.02;
 const HIGH_THRESHOLD = 0.999999;
 
 function decision(threshold: number) {
-    return { target_class: "Boots", threshold, max_false_alarm_rate: 0.01, validation_recall: 0.9, validation_false_alarm_rate: 0.0, test_recall: 0.85, test_false_alarm_rate: 0.01 };
+    return {
+        target_class: "Boots",
+        threshold,
+        max_false_alarm_rate: 0.01,
+        validation_recall: 0.9,
+        validation_false_alarm_rate: 0.0,
+        test_recall: 0.85,
+        test_false_alarm_rate: 0.01,
+    };
 }
 
 async function outputArchive(files: Record<string, object>): Promise<Buffer> {
@@ -59,22 +67,44 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
     const logs: string[] = [];
     const originalLog = console.log;
 
-    const post = async (body: Buffer | undefined, headers: Record<string, string> = { "Content-Type": "image/jpeg" }, rawQueryString?: string, handler = infer) => {
+    const post = async (
+        body: Buffer | undefined,
+        headers: Record<string, string> = { "Content-Type": "image/jpeg" },
+        rawQueryString?: string,
+        handler = infer,
+    ) => {
         const event = httpApiEvent({ body, headers, rawQueryString });
         const result = await handler(event);
         assert.equal(result.headers["content-type"], "application/json");
-        return { status: result.statusCode as number, answer: JSON.parse(result.body) as Answer, requestId: (event.requestContext as { requestId: string }).requestId };
+        return {
+            status: result.statusCode as number,
+            answer: JSON.parse(result.body) as Answer,
+            requestId: (event.requestContext as { requestId: string }).requestId,
+        };
     };
-    const storedKeys = async () => ((await s3.send(new ListObjectsV2Command({ Bucket: WORLD.imagesBucket, Prefix: "catcam-training/" }))).Contents ?? []).map((o) => o.Key!).sort();
-    const rows = async () => ((await dynamodb.send(new ScanCommand({ TableName: WORLD.table }))).Items ?? []).map((i) => unmarshall(i));
-    const events = async () => ((await dynamodb.send(new ScanCommand({ TableName: EVENTS_TABLE }))).Items ?? []).map((i) => unmarshall(i));
+    const storedKeys = async () =>
+        (
+            (await s3.send(new ListObjectsV2Command({ Bucket: WORLD.imagesBucket, Prefix: "catcam-training/" })))
+                .Contents ?? []
+        )
+            .map((o) => o.Key!)
+            .sort();
+    const rows = async () =>
+        ((await dynamodb.send(new ScanCommand({ TableName: WORLD.table }))).Items ?? []).map((i) => unmarshall(i));
+    const events = async () =>
+        ((await dynamodb.send(new ScanCommand({ TableName: EVENTS_TABLE }))).Items ?? []).map((i) => unmarshall(i));
     const invocations = () => runtime.requests.filter((r) => r.url.includes("/invocations")).length;
 
     /** The infer function as deployed, in a new Lambda environment: nothing read or kept yet. */
     async function freshHandler(extraEnv: Record<string, string> = {}): Promise<Handler> {
         const stack = await runStack({ modelDataUrl: jobModelUrl(WORLD.modelBucket, JOB_LOW) });
         const fn = stack.one("aws:lambda/function:Function", "camera-infer");
-        return loadDeployedHandler(fn, { AWS_ENDPOINT_URL: aws.endpoint, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: runtime.endpoint, AWS_REGION: "eu-west-2", ...extraEnv });
+        return loadDeployedHandler(fn, {
+            AWS_ENDPOINT_URL: aws.endpoint,
+            AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: runtime.endpoint,
+            AWS_REGION: "eu-west-2",
+            ...extraEnv,
+        });
     }
 
     before(async () => {
@@ -83,10 +113,17 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         s3 = direct.s3;
         dynamodb = direct.dynamodb;
         await createEventsTable(dynamodb, EVENTS_TABLE);
-        const put = (key: string, body: Buffer | string) => s3.send(new PutObjectCommand({ Bucket: WORLD.modelBucket, Key: key, Body: body }));
+        const put = (key: string, body: Buffer | string) =>
+            s3.send(new PutObjectCommand({ Bucket: WORLD.modelBucket, Key: key, Body: body }));
         await put(`training-output/${JOB_LOW}/output/decision.json`, JSON.stringify(decision(LOW_THRESHOLD)));
-        await put(`training-output/${JOB_HIGH}/output/output.tar.gz`, await outputArchive({ "decision.json": decision(HIGH_THRESHOLD), "evaluation.json": { accuracy: 0.9 } }));
-        await put(`training-output/${JOB_OLD}/output/output.tar.gz`, await outputArchive({ "evaluation.json": { accuracy: 0.7 } }));
+        await put(
+            `training-output/${JOB_HIGH}/output/output.tar.gz`,
+            await outputArchive({ "decision.json": decision(HIGH_THRESHOLD), "evaluation.json": { accuracy: 0.9 } }),
+        );
+        await put(
+            `training-output/${JOB_OLD}/output/output.tar.gz`,
+            await outputArchive({ "evaluation.json": { accuracy: 0.7 } }),
+        );
 
         standIn = await startEndpointStandIn("bootboots", JOB_LOW);
         runtime = await startProxy(standIn.endpoint);
@@ -118,7 +155,10 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
 
     it("answers a JPEG in full: mostLikelyCat as the firmware reads it, the decision at the model's own threshold, every class, the model, the stored image", async () => {
         const before = invocations();
-        const { status, answer, requestId } = await post(boots, { "Content-Type": "image/jpeg", "X-Bootboots-Camera": "garden-1" });
+        const { status, answer, requestId } = await post(boots, {
+            "Content-Type": "image/jpeg",
+            "X-Bootboots-Camera": "garden-1",
+        });
         assert.equal(status, 200, JSON.stringify(answer));
         assert.equal(answer.success, true);
         assert.equal(answer.mode, "inference");
@@ -126,8 +166,18 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         const p = answer.predictions!;
         assert.ok(Math.abs(Object.values(p).reduce((a, b) => a + b, 0) - 1) < 1e-4);
         assert.deepEqual(answer.mostLikelyCat, { name: "Boots", confidence: p.Boots, index: 0 });
-        assert.deepEqual(answer.decision, { targetClass: "Boots", probability: p.Boots, threshold: LOW_THRESHOLD, act: true, maxFalseAlarmRate: 0.01 });
-        assert.deepEqual(answer.model, { trainingJobName: JOB_LOW, modelDataUrl: jobModelUrl(WORLD.modelBucket, JOB_LOW), variantName: JOB_LOW });
+        assert.deepEqual(answer.decision, {
+            targetClass: "Boots",
+            probability: p.Boots,
+            threshold: LOW_THRESHOLD,
+            act: true,
+            maxFalseAlarmRate: 0.01,
+        });
+        assert.deepEqual(answer.model, {
+            trainingJobName: JOB_LOW,
+            modelDataUrl: jobModelUrl(WORLD.modelBucket, JOB_LOW),
+            variantName: JOB_LOW,
+        });
         assert.equal(answer.requestId, requestId);
         assert.equal(answer.notStored, undefined);
         assert.equal(answer.warnings, undefined);
@@ -145,8 +195,18 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         assert.equal(object.ContentType, "image/jpeg");
         assert.deepEqual(Buffer.from(await object.Body!.transformToByteArray()), boots);
         const fileName = answer.image.key.slice("catcam-training/".length);
-        const row = unmarshall((await dynamodb.send(new GetItemCommand({ TableName: WORLD.table, Key: { imageName: { S: fileName } } }))).Item!);
-        assert.deepEqual(Object.keys(row).sort(), ["camera", "createdAt", "imageName", "modelDataUrl", "source", "top3"]);
+        const row = unmarshall(
+            (await dynamodb.send(new GetItemCommand({ TableName: WORLD.table, Key: { imageName: { S: fileName } } })))
+                .Item!,
+        );
+        assert.deepEqual(Object.keys(row).sort(), [
+            "camera",
+            "createdAt",
+            "imageName",
+            "modelDataUrl",
+            "source",
+            "top3",
+        ]);
         assert.equal(row.source, "camera");
         assert.equal(row.camera, "garden-1");
         assert.equal(row.modelDataUrl, answer.model!.modelDataUrl);
@@ -157,8 +217,20 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         // It acted, so the events table has it.
         const event = (await events()).find((e) => e.imageKey === answer.image.key)!;
         assert.deepEqual(
-            { camera: event.camera, probability: event.probability, threshold: event.threshold, trainingJobName: event.trainingJobName, day: event.day },
-            { camera: "garden-1", probability: p.Boots, threshold: LOW_THRESHOLD, trainingJobName: JOB_LOW, day: row.createdAt.slice(0, 10) },
+            {
+                camera: event.camera,
+                probability: event.probability,
+                threshold: event.threshold,
+                trainingJobName: event.trainingJobName,
+                day: event.day,
+            },
+            {
+                camera: "garden-1",
+                probability: p.Boots,
+                threshold: LOW_THRESHOLD,
+                trainingJobName: JOB_LOW,
+                day: row.createdAt.slice(0, 10),
+            },
         );
         assert.equal(event.expiresAt, Math.floor(Date.parse(row.createdAt) / 1000) + 365 * 86400);
     });
@@ -170,8 +242,16 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         assert.equal(status, 200);
         assert.equal(answer.mostLikelyCat!.name, "Boots");
         assert.equal(answer.mostLikelyCat!.index, 0);
-        assert.ok(answer.mostLikelyCat!.confidence >= 0.5 || answer.mostLikelyCat!.confidence > answer.predictions!.Chi);
-        assert.deepEqual(answer.decision, { targetClass: "Boots", probability: answer.predictions!.Boots, threshold: HIGH_THRESHOLD, act: false, maxFalseAlarmRate: 0.01 });
+        assert.ok(
+            answer.mostLikelyCat!.confidence >= 0.5 || answer.mostLikelyCat!.confidence > answer.predictions!.Chi,
+        );
+        assert.deepEqual(answer.decision, {
+            targetClass: "Boots",
+            probability: answer.predictions!.Boots,
+            threshold: HIGH_THRESHOLD,
+            act: false,
+            maxFalseAlarmRate: 0.01,
+        });
         assert.equal(answer.model!.trainingJobName, JOB_HIGH);
         assert.equal((await events()).length, eventsBefore, "no event when the decision does not act");
     });
@@ -188,7 +268,10 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
             assert.equal(answer.decision!.act, variant === JOB_LOW);
         }
         // Each model's decision was read once, then kept: the low one's plain file, the high one from its output.tar.gz.
-        const reads = aws.requests.slice(first).filter((r) => r.method === "GET" && r.url.includes("/training-output/")).map((r) => r.url.split("?")[0]);
+        const reads = aws.requests
+            .slice(first)
+            .filter((r) => r.method === "GET" && r.url.includes("/training-output/"))
+            .map((r) => r.url.split("?")[0]);
         assert.deepEqual(reads, [
             `/${WORLD.modelBucket}/training-output/${JOB_LOW}/output/decision.json`,
             `/${WORLD.modelBucket}/training-output/${JOB_HIGH}/output/decision.json`,
@@ -203,18 +286,29 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         assert.equal(old.answer.decision, undefined);
         assert.equal(old.answer.mostLikelyCat!.name, "Boots");
         assert.equal(old.answer.model!.trainingJobName, JOB_OLD);
-        assert.match(old.answer.warnings![0], new RegExp(`^No decision: model ${JOB_OLD} has no decision\\.json .*no threshold to act on\\.$`));
+        assert.match(
+            old.answer.warnings![0],
+            new RegExp(`^No decision: model ${JOB_OLD} has no decision\\.json .*no threshold to act on\\.$`),
+        );
         assert.ok((await storedKeys()).includes(old.answer.image.key), "the image is stored all the same");
 
         await standIn.setVariant("model-0123456789abcdef");
         const unknown = await post(boots);
         assert.equal(unknown.answer.decision, undefined);
-        assert.deepEqual(unknown.answer.model, { trainingJobName: null, modelDataUrl: null, variantName: "model-0123456789abcdef" });
+        assert.deepEqual(unknown.answer.model, {
+            trainingJobName: null,
+            modelDataUrl: null,
+            variantName: "model-0123456789abcdef",
+        });
     });
 
     it("in ?mode=training stores the image and its row for labelling and asks the endpoint nothing", async () => {
         const before = invocations();
-        const { status, answer } = await post(boots, { "Content-Type": "image/jpeg", "x-bootboots-camera": "porch" }, "mode=training");
+        const { status, answer } = await post(
+            boots,
+            { "Content-Type": "image/jpeg", "x-bootboots-camera": "porch" },
+            "mode=training",
+        );
         assert.equal(status, 200);
         assert.deepEqual(Object.keys(answer).sort(), ["image", "mode", "requestId", "success"]);
         assert.equal(answer.mode, "training");
@@ -231,12 +325,36 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         const random = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7919) % 251));
         const cases: [Buffer | undefined, Record<string, string>, string | undefined, number, RegExp][] = [
             [undefined, { "Content-Type": "image/jpeg" }, undefined, 400, /no body/],
-            [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), { "Content-Type": "image/jpeg" }, undefined, 415, /not a JPEG/],
+            [
+                Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]),
+                { "Content-Type": "image/jpeg" },
+                undefined,
+                415,
+                /not a JPEG/,
+            ],
             [Buffer.from("just some text"), { "Content-Type": "image/jpeg" }, undefined, 415, /not a JPEG/],
-            [Buffer.from("<!doctype html><script>alert(1)</script>"), { "Content-Type": "text/html" }, undefined, 415, /Content-Type image\/jpeg, not "text\/html"/],
+            [
+                Buffer.from("<!doctype html><script>alert(1)</script>"),
+                { "Content-Type": "text/html" },
+                undefined,
+                415,
+                /Content-Type image\/jpeg, not "text\/html"/,
+            ],
             [random, { "Content-Type": "image/jpeg" }, undefined, 415, /not a JPEG/],
-            [Buffer.concat([boots.subarray(0, 3), Buffer.alloc(3_000_000)]), { "Content-Type": "image/jpeg" }, undefined, 413, /over the 3\.00 MB the endpoint accepts/],
-            [boots, { "Content-Type": "image/jpeg", "x-bootboots-camera": "garden cam; drop table" }, undefined, 400, /x-bootboots-camera header/],
+            [
+                Buffer.concat([boots.subarray(0, 3), Buffer.alloc(3_000_000)]),
+                { "Content-Type": "image/jpeg" },
+                undefined,
+                413,
+                /over the 3\.00 MB the endpoint accepts/,
+            ],
+            [
+                boots,
+                { "Content-Type": "image/jpeg", "x-bootboots-camera": "garden cam; drop table" },
+                undefined,
+                400,
+                /x-bootboots-camera header/,
+            ],
             [boots, { "Content-Type": "image/jpeg" }, "mode=shell", 400, /Unknown mode "shell"/],
         ];
         for (const [body, headers, query, status, message] of cases) {
@@ -254,21 +372,41 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
     });
 
     it("retries a throttled or not-ready endpoint with back-off, and answers", async () => {
-        const throttled: InjectedResponse = { status: 400, headers: { "content-type": "application/json", "x-amzn-ErrorType": "ThrottlingException" }, body: '{"message":"Rate exceeded"}' };
-        const notReady: InjectedResponse = { status: 429, headers: { "content-type": "application/json", "x-amzn-ErrorType": "ModelNotReadyException" }, body: '{"Message":"Model is not ready"}' };
+        const throttled: InjectedResponse = {
+            status: 400,
+            headers: { "content-type": "application/json", "x-amzn-ErrorType": "ThrottlingException" },
+            body: '{"message":"Rate exceeded"}',
+        };
+        const notReady: InjectedResponse = {
+            status: 429,
+            headers: { "content-type": "application/json", "x-amzn-ErrorType": "ModelNotReadyException" },
+            body: '{"Message":"Model is not ready"}',
+        };
         const start = invocations();
-        runtime.options = { inject: (r) => (r.url.includes("/invocations") ? [throttled, notReady, undefined][invocations() - start - 1] : undefined) };
+        runtime.options = {
+            inject: (r) =>
+                r.url.includes("/invocations")
+                    ? [throttled, notReady, undefined][invocations() - start - 1]
+                    : undefined,
+        };
         const began = Date.now();
         const { status, answer } = await post(boots);
         assert.equal(status, 200, JSON.stringify(answer));
         assert.equal(invocations() - start, 3);
         assert.ok(Date.now() - began >= 600, "backed off 200 ms, then 400 ms");
         assert.equal(answer.decision!.act, true);
-        assert.deepEqual(logs.filter((l) => l.includes('"retry"')).map((l) => JSON.parse(l).error), ["ThrottlingException", "ModelNotReadyException"]);
+        assert.deepEqual(
+            logs.filter((l) => l.includes('"retry"')).map((l) => JSON.parse(l).error),
+            ["ThrottlingException", "ModelNotReadyException"],
+        );
     });
 
     it("answers 503 with one sentence and no decision when the endpoint keeps failing past the deadline, or refuses, and keeps the image for labelling", async () => {
-        const busy: InjectedResponse = { status: 503, headers: { "content-type": "application/json", "x-amzn-ErrorType": "ServiceUnavailable" }, body: '{"message":"busy"}' };
+        const busy: InjectedResponse = {
+            status: 503,
+            headers: { "content-type": "application/json", "x-amzn-ErrorType": "ServiceUnavailable" },
+            body: '{"message":"busy"}',
+        };
         const quick = await freshHandler({ INFERENCE_DEADLINE_MS: "1500" });
         const keysBefore = await storedKeys();
         runtime.options = { inject: (r) => (r.url.includes("/invocations") ? busy : undefined) };
@@ -276,7 +414,10 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         const slow = await post(boots, undefined, undefined, quick);
         assert.equal(slow.status, 503);
         assert.deepEqual(Object.keys(slow.answer), ["success", "error"]);
-        assert.match(slow.answer.error!, /^No answer: endpoint bootboots did not answer within 2 s \(ServiceUnavailable, \d attempts\); the image was kept for labelling as catcam-training\/\S+\.jpg, try again\.$/);
+        assert.match(
+            slow.answer.error!,
+            /^No answer: endpoint bootboots did not answer within 2 s \(ServiceUnavailable, \d attempts\); the image was kept for labelling as catcam-training\/\S+\.jpg, try again\.$/,
+        );
         assert.ok(invocations() - start >= 3, "retried within the deadline");
 
         const missing: InjectedResponse = {
@@ -288,24 +429,37 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         const before = invocations();
         const refused = await post(boots);
         assert.equal(refused.status, 503);
-        assert.match(refused.answer.error!, /^No answer: endpoint bootboots failed: ValidationError: Endpoint bootboots of account 123456789012 not found\.; the image was kept/);
+        assert.match(
+            refused.answer.error!,
+            /^No answer: endpoint bootboots failed: ValidationError: Endpoint bootboots of account 123456789012 not found\.; the image was kept/,
+        );
         assert.equal(invocations() - before, 1, "a refusal is not retried");
         // Both images are kept, without a row: no prediction to store.
         const kept = /as (catcam-training\/\S+\.jpg)/;
-        assert.deepEqual(await storedKeys(), [...keysBefore, kept.exec(slow.answer.error!)![1], kept.exec(refused.answer.error!)![1]].sort());
+        assert.deepEqual(
+            await storedKeys(),
+            [...keysBefore, kept.exec(slow.answer.error!)![1], kept.exec(refused.answer.error!)![1]].sort(),
+        );
     });
 
     it("still answers the decision when storing the image or the event fails after inference, and says and logs what was not stored", async () => {
-        const s3Error: InjectedResponse = { status: 500, body: "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>" };
+        const s3Error: InjectedResponse = {
+            status: 500,
+            body: "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>",
+        };
         const ddbError: InjectedResponse = {
             status: 500,
             headers: { "content-type": "application/x-amz-json-1.0" },
-            body: JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: "Internal server error" }),
+            body: JSON.stringify({
+                __type: "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                message: "Internal server error",
+            }),
         };
         aws.options = {
             inject: (r) => {
                 if (r.method === "PUT" && r.url.startsWith(`/${WORLD.imagesBucket}/`)) return s3Error;
-                if (String(r.headers["x-amz-target"]).endsWith(".PutItem") && r.body.toString().includes(EVENTS_TABLE)) return ddbError;
+                if (String(r.headers["x-amz-target"]).endsWith(".PutItem") && r.body.toString().includes(EVENTS_TABLE))
+                    return ddbError;
                 return undefined;
             },
         };
@@ -313,27 +467,49 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         assert.equal(status, 200);
         assert.equal(answer.decision!.act, true);
         assert.deepEqual([...answer.notStored!].sort(), ["event", "image"]);
-        assert.match(answer.warnings!.join(" "), /Not stored: (image, event|event, image) \(the answer stands; see the function's log\)\./);
+        assert.match(
+            answer.warnings!.join(" "),
+            /Not stored: (image, event|event, image) \(the answer stands; see the function's log\)\./,
+        );
         assert.ok(!(await storedKeys()).includes(answer.image.key));
         const line = JSON.parse(logs.find((l) => l.includes(answer.requestId))!);
         assert.deepEqual([...line.notStored].sort(), ["event", "image"]);
-        assert.ok(line.errors.some((e: string) => /^image: InternalError/.test(e)), line.errors.join("; "));
-        assert.ok(line.errors.some((e: string) => /^event: InternalServerError/.test(e)), line.errors.join("; "));
+        assert.ok(
+            line.errors.some((e: string) => /^image: InternalError/.test(e)),
+            line.errors.join("; "),
+        );
+        assert.ok(
+            line.errors.some((e: string) => /^event: InternalServerError/.test(e)),
+            line.errors.join("; "),
+        );
         // The row went in: the image's prediction waits for labelling, though its file is missing.
         assert.ok((await rows()).some((r) => `catcam-training/${r.imageName}` === answer.image.key));
     });
 
     it("keeps the endpoint warm on the schedule's event with one small image, and stores nothing", async () => {
         const [keysBefore, before] = [await storedKeys(), invocations()];
-        const result = (await infer({ keepWarm: true })) as { keepWarm: boolean; variantName: string; decision: boolean };
-        assert.deepEqual({ keepWarm: result.keepWarm, variantName: result.variantName, decision: result.decision }, { keepWarm: true, variantName: JOB_LOW, decision: true });
+        const result = (await infer({ keepWarm: true })) as {
+            keepWarm: boolean;
+            variantName: string;
+            decision: boolean;
+        };
+        assert.deepEqual(
+            { keepWarm: result.keepWarm, variantName: result.variantName, decision: result.decision },
+            { keepWarm: true, variantName: JOB_LOW, decision: true },
+        );
         assert.equal(invocations() - before, 1);
         assert.ok(runtime.requests[runtime.requests.length - 1].body.length < 1000);
         assert.deepEqual(await storedKeys(), keysBefore);
     });
 
     describe("bootboots infer and events", () => {
-        const credentials = { accessKeyId: "testing", secretAccessKey: "testing", sessionToken: "camera-session-token", region: "eu-west-2", service: "execute-api" };
+        const credentials = {
+            accessKeyId: "testing",
+            secretAccessKey: "testing",
+            sessionToken: "camera-session-token",
+            region: "eu-west-2",
+            service: "execute-api",
+        };
         let gateway: Awaited<ReturnType<typeof startSigV4Gateway>>;
         let restoreEnv: () => void;
         const cli = async (...args: string[]) => {
@@ -369,8 +545,16 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
             assert.equal(seen[0].refused, undefined, "the signature holds");
             assert.equal(seen[0].headers["content-type"], "image/jpeg");
             assert.equal(seen[0].headers["x-bootboots-camera"], "garden-1");
-            assert.match(String(seen[0].headers.authorization), /Credential=testing\/\d{8}\/eu-west-2\/execute-api\/aws4_request/);
-            assert.match(run.out, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: Boots \\d+\\.\\d% \\(index 0\\); Boots → ACT \\(\\d\\.\\d{3} ≥ threshold 0\\.020 of ${JOB_LOW}\\); image catcam-training\\/\\S+\\.jpg\\n$`));
+            assert.match(
+                String(seen[0].headers.authorization),
+                /Credential=testing\/\d{8}\/eu-west-2\/execute-api\/aws4_request/,
+            );
+            assert.match(
+                run.out,
+                new RegExp(
+                    `^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: Boots \\d+\\.\\d% \\(index 0\\); Boots → ACT \\(\\d\\.\\d{3} ≥ threshold 0\\.020 of ${JOB_LOW}\\); image catcam-training\\/\\S+\\.jpg\\n$`,
+                ),
+            );
 
             const training = JSON.parse((await cli("infer", file, "--training", "--json")).out);
             assert.equal(training[0].answer.mode, "training");
@@ -384,7 +568,10 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
                 const run = await cli("infer", sampleFiles(CLASSES)[0].file);
                 assert.equal(run.code, 1);
                 assert.equal(run.out, "");
-                assert.match(run.err, /^error: The camera API refused the request \(403: The request signature we calculated does not match the signature you provided\.\): your credentials need execute-api:Invoke on the route; attach the stack output cameraInvokePolicyArn to your user or role\.\n$/);
+                assert.match(
+                    run.err,
+                    /^error: The camera API refused the request \(403: The request signature we calculated does not match the signature you provided\.\): your credentials need execute-api:Invoke on the route; attach the stack output cameraInvokePolicyArn to your user or role\.\n$/,
+                );
             } finally {
                 restoreSecret();
             }
@@ -392,26 +579,47 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
             fs.writeFileSync(text, "not a picture");
             const mixed = await cli("infer", text, sampleFiles(CLASSES)[0].file);
             assert.equal(mixed.code, 3);
-            assert.match(mixed.err, /error: \S+notes\.jpg: The body is not a JPEG \(it does not start with FF D8 FF\): send the camera's JPEG as it was taken\. \(415\)/);
+            assert.match(
+                mixed.err,
+                /error: \S+notes\.jpg: The body is not a JPEG \(it does not start with FF D8 FF\): send the camera's JPEG as it was taken\. \(415\)/,
+            );
             assert.match(mixed.err, /1 of 2 images got no answer\./);
         });
 
         it("events lists the decisions that acted, newest first, within --since and --limit", async () => {
             const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "infer-")), "boots.jpg");
             fs.writeFileSync(file, boots);
-            const sent = JSON.parse((await cli("infer", file, file, "--camera", "porch", "--json")).out) as { answer: CameraAnswer }[];
+            const sent = JSON.parse((await cli("infer", file, file, "--camera", "porch", "--json")).out) as {
+                answer: CameraAnswer;
+            }[];
             const keys = sent.map((s) => s.answer.image.key);
-            const listed = JSON.parse((await cli("events", "--since", "1h", "--limit", "2", "--json")).out) as { imageKey: string; camera: string; at: string }[];
-            assert.deepEqual(listed.map((e) => e.imageKey), [...keys].reverse(), "the two just sent, newest first");
+            const listed = JSON.parse((await cli("events", "--since", "1h", "--limit", "2", "--json")).out) as {
+                imageKey: string;
+                camera: string;
+                at: string;
+            }[];
+            assert.deepEqual(
+                listed.map((e) => e.imageKey),
+                [...keys].reverse(),
+                "the two just sent, newest first",
+            );
             assert.ok(listed.every((e) => e.camera === "porch"));
             const table = await cli("events", "--since", "1h", "--limit", "1");
             assert.equal(table.code, 0, table.err);
             assert.match(table.out, /^time \(UTC\)\s+camera\s+class\s+probability\s+threshold\s+model\s+image$/m);
-            assert.match(table.out, new RegExp(`porch\\s+Boots\\s+\\d\\.\\d{3}\\s+0\\.020\\s+${JOB_LOW}\\s+${keys[1].replace(/\./g, "\\.")}`));
+            assert.match(
+                table.out,
+                new RegExp(
+                    `porch\\s+Boots\\s+\\d\\.\\d{3}\\s+0\\.020\\s+${JOB_LOW}\\s+${keys[1].replace(/\./g, "\\.")}`,
+                ),
+            );
             assert.match(table.out, /^1 event since .* \(--limit 1; more exist\)\.$/m);
             const bad = await cli("events", "--since", "last tuesday");
             assert.equal(bad.code, 2);
-            assert.match(bad.err, /^error: --since "last tuesday" is neither a duration \(7d, 24h, 30m\) nor a date \(2026-12-01\)\.\n$/);
+            assert.match(
+                bad.err,
+                /^error: --since "last tuesday" is neither a duration \(7d, 24h, 30m\) nor a date \(2026-12-01\)\.\n$/,
+            );
         });
     });
 });

@@ -81,11 +81,15 @@ describe("the camera API (Pulumi mocks)", function () {
         assert.equal(plain.ofType("bootboots:camera:CameraApi").length, 0);
         assert.equal(plain.ofType("aws:apigatewayv2/api:Api").length, 0);
         assert.equal(plain.ofType("aws:dynamodb/table:Table").length, 0);
-        for (const key of ["cameraApiUrl", "cameraInvokePolicyArn", "eventsTableName"]) assert.equal(plain.outputs[key], undefined, key);
+        for (const key of ["cameraApiUrl", "cameraInvokePolicyArn", "eventsTableName"])
+            assert.equal(plain.outputs[key], undefined, key);
 
         assert.equal(withModel.ofType("bootboots:camera:CameraApi").length, 1);
         assert.equal(withModel.outputs.cameraApiUrl, "https://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com/infer");
-        assert.equal(withModel.outputs.cameraInvokePolicyArn, "arn:aws:iam::123456789012:policy/bootboots-camera-invoke-a1b2c3d");
+        assert.equal(
+            withModel.outputs.cameraInvokePolicyArn,
+            "arn:aws:iam::123456789012:policy/bootboots-camera-invoke-a1b2c3d",
+        );
         assert.equal(withModel.outputs.eventsTableName, "bootboots-events");
     });
 
@@ -98,37 +102,67 @@ describe("the camera API (Pulumi mocks)", function () {
         const integration = withModel.one("aws:apigatewayv2/integration:Integration");
         assert.equal(route.inputs.target, "integrations/bootboots-camera-id");
         assert.deepEqual(
-            [integration.inputs.integrationType, integration.inputs.payloadFormatVersion, integration.inputs.timeoutMilliseconds],
+            [
+                integration.inputs.integrationType,
+                integration.inputs.payloadFormatVersion,
+                integration.inputs.timeoutMilliseconds,
+            ],
             ["AWS_PROXY", "2.0", 30000],
         );
         const fn = withModel.one("aws:lambda/function:Function", "camera-infer");
         assert.equal(integration.inputs.integrationUri, fn.state.arn);
         assert.equal(fn.inputs.timeout, 29);
-        const permission = withModel.ofType("aws:lambda/permission:Permission").find((p) => p.inputs.principal === "apigateway.amazonaws.com")!;
+        const permission = withModel
+            .ofType("aws:lambda/permission:Permission")
+            .find((p) => p.inputs.principal === "apigateway.amazonaws.com")!;
         assert.equal(permission.inputs.sourceArn, "arn:aws:execute-api:eu-west-2:123456789012:a1b2c3d4e5/*/POST/infer");
     });
 
     it("throttles the stage at 5 requests/s with bursts of 10, logs access to a log group with a retention, and reserves the endpoint's concurrency", async () => {
         const stage = withModel.one("aws:apigatewayv2/stage:Stage");
         assert.equal(stage.inputs.name, "$default");
-        assert.deepEqual([stage.inputs.defaultRouteSettings.throttlingRateLimit, stage.inputs.defaultRouteSettings.throttlingBurstLimit], [5, 10]);
+        assert.deepEqual(
+            [
+                stage.inputs.defaultRouteSettings.throttlingRateLimit,
+                stage.inputs.defaultRouteSettings.throttlingBurstLimit,
+            ],
+            [5, 10],
+        );
         const accessLogs = withModel.one("aws:cloudwatch/logGroup:LogGroup", "camera-access");
         assert.equal(stage.inputs.accessLogSettings.destinationArn, accessLogs.state.arn);
         assert.equal(accessLogs.inputs.retentionInDays, 30);
         assert.ok(JSON.parse(stage.inputs.accessLogSettings.format).requestId);
-        assert.equal(withModel.one("aws:lambda/function:Function", "camera-infer").inputs.reservedConcurrentExecutions, 5);
+        assert.equal(
+            withModel.one("aws:lambda/function:Function", "camera-infer").inputs.reservedConcurrentExecutions,
+            5,
+        );
 
         const tunedStage = tuned.one("aws:apigatewayv2/stage:Stage");
-        assert.deepEqual([tunedStage.inputs.defaultRouteSettings.throttlingRateLimit, tunedStage.inputs.defaultRouteSettings.throttlingBurstLimit], [2, 4]);
-        assert.equal(tuned.one("aws:lambda/function:Function", "camera-infer").inputs.reservedConcurrentExecutions, -1, "0 means unreserved, not stopped");
+        assert.deepEqual(
+            [
+                tunedStage.inputs.defaultRouteSettings.throttlingRateLimit,
+                tunedStage.inputs.defaultRouteSettings.throttlingBurstLimit,
+            ],
+            [2, 4],
+        );
+        assert.equal(
+            tuned.one("aws:lambda/function:Function", "camera-infer").inputs.reservedConcurrentExecutions,
+            -1,
+            "0 means unreserved, not stopped",
+        );
     });
 
     it("gives the camera a managed policy for exactly the route, attached to cameraRoleName when set", () => {
         const policy = withModel.one("aws:iam/policy:Policy", "camera-invoke");
-        assert.deepEqual(statements(policy), [{ Sid: "CallInfer", Effect: "Allow", Action: ["execute-api:Invoke"], Resource: ROUTE_ARN }]);
+        assert.deepEqual(statements(policy), [
+            { Sid: "CallInfer", Effect: "Allow", Action: ["execute-api:Invoke"], Resource: ROUTE_ARN },
+        ]);
         assert.equal(withModel.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").length, 0);
         const attachment = tuned.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "camera-invoke");
-        assert.deepEqual([attachment.inputs.role, attachment.inputs.policyArn], ["garden-cam-iot", "arn:aws:iam::123456789012:policy/bootboots-camera-invoke-a1b2c3d"]);
+        assert.deepEqual(
+            [attachment.inputs.role, attachment.inputs.policyArn],
+            ["garden-cam-iot", "arn:aws:iam::123456789012:policy/bootboots-camera-invoke-a1b2c3d"],
+        );
     });
 
     it("lets the infer function invoke the one endpoint, put images under the prefix, put rows and events, and read decisions: no * anywhere", () => {
@@ -150,8 +184,12 @@ describe("the camera API (Pulumi mocks)", function () {
             "s3:PutObject",
             "sagemaker:InvokeEndpoint",
         ]);
-        assert.deepEqual(byAction.get("sagemaker:InvokeEndpoint"), ["arn:aws:sagemaker:eu-west-2:123456789012:endpoint/bootboots"]);
-        assert.deepEqual(byAction.get("s3:PutObject"), ["arn:aws:s3:::bootboots-images-123456789012-eu-west-2/catcam-training/*"]);
+        assert.deepEqual(byAction.get("sagemaker:InvokeEndpoint"), [
+            "arn:aws:sagemaker:eu-west-2:123456789012:endpoint/bootboots",
+        ]);
+        assert.deepEqual(byAction.get("s3:PutObject"), [
+            "arn:aws:s3:::bootboots-images-123456789012-eu-west-2/catcam-training/*",
+        ]);
         assert.deepEqual(byAction.get("dynamodb:PutItem"), [
             "arn:aws:dynamodb:eu-west-2:123456789012:table/catadata",
             "arn:aws:dynamodb:eu-west-2:123456789012:table/bootboots-events",
@@ -174,11 +212,24 @@ describe("the camera API (Pulumi mocks)", function () {
         assert.deepEqual(table.inputs.pointInTimeRecovery, { enabled: true });
         const env = withModel.one("aws:lambda/function:Function", "camera-infer").inputs.environment.variables;
         assert.deepEqual(
-            { EVENTS_TABLE: env.EVENTS_TABLE, EVENT_RETENTION_DAYS: env.EVENT_RETENTION_DAYS, MODEL_DATA_URL: env.MODEL_DATA_URL, ENDPOINT_NAME: env.ENDPOINT_NAME },
-            { EVENTS_TABLE: "bootboots-events", EVENT_RETENTION_DAYS: "365", MODEL_DATA_URL: MODEL_URL, ENDPOINT_NAME: "bootboots" },
+            {
+                EVENTS_TABLE: env.EVENTS_TABLE,
+                EVENT_RETENTION_DAYS: env.EVENT_RETENTION_DAYS,
+                MODEL_DATA_URL: env.MODEL_DATA_URL,
+                ENDPOINT_NAME: env.ENDPOINT_NAME,
+            },
+            {
+                EVENTS_TABLE: "bootboots-events",
+                EVENT_RETENTION_DAYS: "365",
+                MODEL_DATA_URL: MODEL_URL,
+                ENDPOINT_NAME: "bootboots",
+            },
         );
         assert.equal(tuned.one("aws:dynamodb/table:Table", "camera-events").inputs.name, "garden-events");
-        assert.equal(tuned.one("aws:lambda/function:Function", "camera-infer").inputs.environment.variables.EVENT_RETENTION_DAYS, "30");
+        assert.equal(
+            tuned.one("aws:lambda/function:Function", "camera-infer").inputs.environment.variables.EVENT_RETENTION_DAYS,
+            "30",
+        );
     });
 
     it("names the endpoint's variant after the model's job", () => {
@@ -194,7 +245,9 @@ describe("the camera API (Pulumi mocks)", function () {
         const target = warm.one("aws:cloudwatch/eventTarget:EventTarget", "keep-warm");
         assert.equal(target.inputs.arn, warm.one("aws:lambda/function:Function", "camera-infer").state.arn);
         assert.deepEqual(JSON.parse(target.inputs.input), { keepWarm: true });
-        const permission = warm.ofType("aws:lambda/permission:Permission").find((p) => p.inputs.principal === "events.amazonaws.com")!;
+        const permission = warm
+            .ofType("aws:lambda/permission:Permission")
+            .find((p) => p.inputs.principal === "events.amazonaws.com")!;
         assert.equal(permission.inputs.sourceArn, rule.state.arn);
     });
 
@@ -202,14 +255,24 @@ describe("the camera API (Pulumi mocks)", function () {
         await settle(() => s3.requests.some((r) => r.includes(JOB)));
         // Found in the first place it looks: the plain decision.json.
         const reads = new Set(s3.requests.filter((r) => r.includes(JOB)));
-        assert.deepEqual([...reads], [`GET /bootboots-models-123456789012/training-output/${JOB}/output/decision.json?x-id=GetObject`]);
+        assert.deepEqual(
+            [...reads],
+            [`GET /bootboots-models-123456789012/training-output/${JOB}/output/decision.json?x-id=GetObject`],
+        );
         assert.ok(!warnings.some((w) => w.includes(JOB)), warnings.join("\n"));
 
         const old = await runStack({ modelDataUrl: OLD_MODEL_URL });
-        assert.equal(old.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs.productionVariants[0].variantName, "bootboots-old");
+        assert.equal(
+            old.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs.productionVariants[0]
+                .variantName,
+            "bootboots-old",
+        );
         await settle(() => warnings.some((w) => w.includes("bootboots-old")));
         const warning = warnings.find((w) => w.includes("bootboots-old"));
-        assert.match(warning ?? "", /^warning: .*bootboots-old\/output\/model\.tar\.gz has no decision\.json .*the camera API will answer without a decision/);
+        assert.match(
+            warning ?? "",
+            /^warning: .*bootboots-old\/output\/model\.tar\.gz has no decision\.json .*the camera API will answer without a decision/,
+        );
         // It looked in all three places before saying so.
         assert.deepEqual(
             [...new Set(s3.requests.filter((r) => r.includes("bootboots-old")).map((r) => r.split("/").pop()))],

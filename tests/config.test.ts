@@ -5,32 +5,62 @@ describe("stack config rules", () => {
     const cases: [Record<string, string>, RegExp][] = [
         [{ endpointMemoryMb: "1500" }, /endpointMemoryMb = "1500": must be a multiple of 1024/],
         [{ endpointMemoryMb: "8192" }, /endpointMemoryMb = "8192"/],
-        [{ modelDataUrl: "https://example.com/model.tar.gz" }, /modelDataUrl = "https:.*s3:\/\/<bucket>\/<key>\.tar\.gz.*Example: pulumi config set modelDataUrl s3:\/\//],
+        [
+            { modelDataUrl: "https://example.com/model.tar.gz" },
+            /modelDataUrl = "https:.*s3:\/\/<bucket>\/<key>\.tar\.gz.*Example: pulumi config set modelDataUrl s3:\/\//,
+        ],
         [{ modelDataUrl: "s3://bucket/model.zip" }, /modelDataUrl = "s3:\/\/bucket\/model\.zip"/],
-        [{ validationSplit: "1.5" }, /validationSplit = "1.5": must be strictly between 0 and 1.*Example: pulumi config set validationSplit 0.2/],
+        [
+            { validationSplit: "1.5" },
+            /validationSplit = "1.5": must be strictly between 0 and 1.*Example: pulumi config set validationSplit 0.2/,
+        ],
         [{ validationSplit: "abc" }, /validationSplit = "abc": must be a number/],
         [{ testSplit: "0" }, /testSplit = "0": must be strictly between 0 and 1/],
-        [{ validationSplit: "0.3", testSplit: "0.25" }, /testSplit = "0.25": with validationSplit 0.3 it must stay below 0.20 \(together below 0.5\), so that most images train\. Example: pulumi config set testSplit 0.1/],
+        [
+            { validationSplit: "0.3", testSplit: "0.25" },
+            /testSplit = "0.25": with validationSplit 0.3 it must stay below 0.20 \(together below 0.5\), so that most images train\. Example: pulumi config set testSplit 0.1/,
+        ],
         [{ targetClass: "Garfield" }, /targetClass = "Garfield": must be one of classes/],
-        [{ classes: "Tom,Jerry,NoCat" }, /targetClass = "Boots": must be one of classes \(Tom, Jerry, NoCat\)\. Example: pulumi config set targetClass Tom/],
+        [
+            { classes: "Tom,Jerry,NoCat" },
+            /targetClass = "Boots": must be one of classes \(Tom, Jerry, NoCat\)\. Example: pulumi config set targetClass Tom/,
+        ],
         [{ maxFalseAlarmRate: "1" }, /maxFalseAlarmRate = "1": must be at least 0 and below 1/],
-        [{ endpointMaxConcurrency: "5", endpointProvisionedConcurrency: "6" }, /endpointProvisionedConcurrency = "6": must be an integer from 0 to 5/],
+        [
+            { endpointMaxConcurrency: "5", endpointProvisionedConcurrency: "6" },
+            /endpointProvisionedConcurrency = "6": must be an integer from 0 to 5/,
+        ],
         [{ noCatClass: "Nobody" }, /noCatClass = "Nobody": must be one of classes/],
         [{ classes: '["Boots","Boots"]' }, /classes = .*appears more than once/],
-        [{ classes: "Boots,boots,NoCat" }, /bootboots-ai:classes = "Boots,boots,NoCat": classes "Boots" and "boots" differ only by case\. Example: pulumi config set classes/],
+        [
+            { classes: "Boots,boots,NoCat" },
+            /bootboots-ai:classes = "Boots,boots,NoCat": classes "Boots" and "boots" differ only by case\. Example: pulumi config set classes/,
+        ],
         [{ maxTuningCostUsd: "-1" }, /maxTuningCostUsd = "-1": must be a cost in USD, at least 0/],
         [{ adoptExistingBuckets: "yes" }, /adoptExistingBuckets = "yes": must be true or false/],
         [{ classes: "[]" }, /classes = "\[\]": must be a non-empty list/],
-        [{ cameraRateLimit: "0" }, /cameraRateLimit = "0": must be requests per second above 0, at most 10000\. Example: pulumi config set cameraRateLimit 5/],
+        [
+            { cameraRateLimit: "0" },
+            /cameraRateLimit = "0": must be requests per second above 0, at most 10000\. Example: pulumi config set cameraRateLimit 5/,
+        ],
         [{ cameraBurstLimit: "2.5" }, /cameraBurstLimit = "2.5": must be an integer from 1 to 5000/],
         [{ cameraReservedConcurrency: "-1" }, /cameraReservedConcurrency = "-1": must be an integer from 0 to 1000/],
         [{ keepWarmMinutes: "90" }, /keepWarmMinutes = "90": must be an integer from 0 to 60/],
         [{ eventRetentionDays: "0" }, /eventRetentionDays = "0": must be an integer from 1 to 3650/],
         [{ eventsTableName: "x" }, /eventsTableName = "x": must be a DynamoDB table name/],
-        [{ cameraRoleName: "arn:aws:iam::123456789012:role/cam" }, /cameraRoleName = "arn:aws:iam::123456789012:role\/cam": must be the name \(not the ARN\) of an existing IAM role/],
-        [{ imagesPrefix: "catcam-training" }, /imagesPrefix = "catcam-training": must be a key prefix that ends with '\/'/],
+        [
+            { cameraRoleName: "arn:aws:iam::123456789012:role/cam" },
+            /cameraRoleName = "arn:aws:iam::123456789012:role\/cam": must be the name \(not the ARN\) of an existing IAM role/,
+        ],
+        [
+            { imagesPrefix: "catcam-training" },
+            /imagesPrefix = "catcam-training": must be a key prefix that ends with '\/'/,
+        ],
         [{ maxNoCatSamples: "0" }, /maxNoCatSamples = "0": must be an integer from 1/],
-        [{ trainingInstanceType: "m5.xlarge" }, /trainingInstanceType = "m5.xlarge".*Example: pulumi config set trainingInstanceType ml.m5.xlarge/],
+        [
+            { trainingInstanceType: "m5.xlarge" },
+            /trainingInstanceType = "m5.xlarge".*Example: pulumi config set trainingInstanceType ml.m5.xlarge/,
+        ],
         [{ spotTraining: "maybe" }, /spotTraining = "maybe": must be true or false/],
         [{ trainingNetworkIsolation: "off" }, /trainingNetworkIsolation = "off": must be true or false/],
         [{ tensorflowVersion: "2.3" }, /tensorflowVersion = "2.3".*2\.19/],
@@ -68,13 +98,28 @@ describe("stack config rules", () => {
             endpointProvisionedConcurrency: 0,
             maxTuningCostUsd: 10,
             adoptExistingBuckets: false,
-            camera: { rateLimit: 5, burstLimit: 10, reservedConcurrency: 5, keepWarmMinutes: 0, eventsTableName: "bootboots-events", eventRetentionDays: 365 },
+            camera: {
+                rateLimit: 5,
+                burstLimit: 10,
+                reservedConcurrency: 5,
+                keepWarmMinutes: 0,
+                eventsTableName: "bootboots-events",
+                eventRetentionDays: 365,
+            },
         });
         // The camera function reserves what the endpoint serves at once.
-        assert.equal(parseStackConfig((k) => ({ endpointMaxConcurrency: "12" } as Record<string, string>)[k]).camera.reservedConcurrency, 12);
+        assert.equal(
+            parseStackConfig((k) => (({ endpointMaxConcurrency: "12" }) as Record<string, string>)[k]).camera
+                .reservedConcurrency,
+            12,
+        );
     });
 
     it("accepts classes as a comma list", () => {
-        assert.deepEqual(parseStackConfig((k) => ({ classes: "A, B,NoCat", targetClass: "A" } as Record<string, string>)[k]).classes, ["A", "B", "NoCat"]);
+        assert.deepEqual(
+            parseStackConfig((k) => (({ classes: "A, B,NoCat", targetClass: "A" }) as Record<string, string>)[k])
+                .classes,
+            ["A", "B", "NoCat"],
+        );
     });
 });

@@ -8,7 +8,11 @@ import { Proxy, SLOW_DOWN, startProxy } from "./support/proxy";
 import { IMAGES_PREFIX, SEED_COUNTS, createWorld, putLabels, seedLabels, sourceKey, tinyJpeg } from "./support/seed";
 
 const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
-const world = { imagesBucket: "bootboots-images-123456789012-eu-west-2", trainingBucket: "bootboots-training-data-123456789012", table: "catadata" };
+const world = {
+    imagesBucket: "bootboots-images-123456789012-eu-west-2",
+    trainingBucket: "bootboots-training-data-123456789012",
+    table: "catadata",
+};
 
 function settings(overrides: Partial<DataPrepSettings> = {}): DataPrepSettings {
     return {
@@ -35,7 +39,9 @@ async function listKeys(s3: S3Client, bucket: string, prefix = ""): Promise<stri
     const keys: string[] = [];
     let token: string | undefined;
     do {
-        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        const page = await s3.send(
+            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+        );
         keys.push(...(page.Contents ?? []).map((o) => o.Key!));
         token = page.NextContinuationToken;
     } while (token);
@@ -57,15 +63,34 @@ function succeeded(result: unknown): DataPrepSuccess {
 }
 
 /** Labels that must be skipped or repaired, each with the reason a user should see. */
-const BACKLOG = ["2026-12-01T06-15-00.123Z-ab12.jpg", "2026-12-01T06-15-30.456Z-cd34.jpg", "2026-12-01T07-00-00.000Z-ef56.jpg"];
+const BACKLOG = [
+    "2026-12-01T06-15-00.123Z-ab12.jpg",
+    "2026-12-01T06-15-30.456Z-cd34.jpg",
+    "2026-12-01T07-00-00.000Z-ef56.jpg",
+];
 const ANOMALIES = [
-    { imageName: "truncated-boots.jpg", cat: "Boots", body: tinyJpeg("truncated", { truncated: true }), expect: "repaired" },
-    { imageName: "not-a-jpeg.jpg", cat: "Chi", body: Buffer.from("\x89PNG\r\n\x1a\n not a jpeg"), expect: /not a JPEG/ },
+    {
+        imageName: "truncated-boots.jpg",
+        cat: "Boots",
+        body: tinyJpeg("truncated", { truncated: true }),
+        expect: "repaired",
+    },
+    {
+        imageName: "not-a-jpeg.jpg",
+        cat: "Chi",
+        body: Buffer.from("\x89PNG\r\n\x1a\n not a jpeg"),
+        expect: /not a JPEG/,
+    },
     { imageName: "missing-image.jpg", cat: "Tau", body: null, expect: /missing object/ },
     { imageName: "unknown-class.jpg", cat: "Garfield", body: tinyJpeg("garfield"), expect: /unknown class "Garfield"/ },
     { imageName: "two-cats.jpg", cat: "Boots, Chi", body: tinyJpeg("two"), expect: /multi-label/ },
     { imageName: "conflict.jpg", cat: "Mu", body: tinyJpeg("conflict"), expect: /conflicting labels: Mu, Wolf/ },
-    { imageName: `${IMAGES_PREFIX}conflict.jpg`, cat: "Wolf", body: tinyJpeg("conflict"), expect: /conflicting labels/ },
+    {
+        imageName: `${IMAGES_PREFIX}conflict.jpg`,
+        cat: "Wolf",
+        body: tinyJpeg("conflict"),
+        expect: /conflicting labels/,
+    },
     { imageName: "photo.png", cat: "Kappa", body: tinyJpeg("png-name"), expect: /not a \.jpg or \.jpeg name/ },
     { imageName: "with space + plus %25 ünïcødé.jpg", cat: "Kappa", body: tinyJpeg("odd-name"), expect: "copied" },
 ] as const;
@@ -88,7 +113,12 @@ describe("data-prep handler", function () {
         await putLabels(direct.s3, direct.dynamodb, world, ANOMALIES);
         // The labelling backlog: rows the camera API writes, without cat.
         for (const imageName of BACKLOG) {
-            await direct.dynamodb.send(new PutItemCommand({ TableName: world.table, Item: { imageName: { S: imageName }, source: { S: "camera" } } }));
+            await direct.dynamodb.send(
+                new PutItemCommand({
+                    TableName: world.table,
+                    Item: { imageName: { S: imageName }, source: { S: "camera" } },
+                }),
+            );
         }
         proxy = await startProxy(moto.endpoint);
         requestsBefore.count = proxy.requests.length;
@@ -106,7 +136,11 @@ describe("data-prep handler", function () {
             const counts = first.classDistribution[className];
             assert.equal(counts.available, labelled[className], className);
             const kept = counts.training + counts.validation + counts.test;
-            assert.equal(kept, className === "NoCat" ? 200 : labelled[className] - (unusable[className] ?? 0), className);
+            assert.equal(
+                kept,
+                className === "NoCat" ? 200 : labelled[className] - (unusable[className] ?? 0),
+                className,
+            );
             const fraction = counts.validation / kept;
             assert.ok(fraction > 0.1 && fraction < 0.32, `${className} validation fraction ${fraction}`);
             const testFraction = counts.test / kept;
@@ -124,13 +158,17 @@ describe("data-prep handler", function () {
         assert.equal(imageKeys.length, first.trainingImages + first.validationImages + first.testImages);
         for (const className of CLASSES) {
             for (const split of ["training", "validation", "test"] as const) {
-                const inFolder = imageKeys.filter((k) => k.startsWith(`datasets/${first.datasetId}/${split}/${className}/`)).length;
+                const inFolder = imageKeys.filter((k) =>
+                    k.startsWith(`datasets/${first.datasetId}/${split}/${className}/`),
+                ).length;
                 assert.equal(inFolder, first.classDistribution[className][split], `${split}/${className}`);
             }
         }
         assert.equal(manifest.images.length, imageKeys.length);
         assert.deepEqual(manifest.classes, CLASSES);
-        assert.deepEqual(await getJson(s3, world.trainingBucket, "datasets/latest.json"), { datasetId: first.datasetId });
+        assert.deepEqual(await getJson(s3, world.trainingBucket, "datasets/latest.json"), {
+            datasetId: first.datasetId,
+        });
     });
 
     it("skips each bad label with its reason, repairs the truncated JPEG and copies odd key names", async () => {
@@ -142,7 +180,10 @@ describe("data-prep handler", function () {
                 const image = manifest.images.find((i) => i.imageName === anomaly.imageName)!;
                 assert.ok(image, `${anomaly.imageName} should be in the dataset`);
                 const copy = await getBytes(s3, world.trainingBucket, image.key);
-                const expected = anomaly.expect === "repaired" ? Buffer.concat([anomaly.body!, Buffer.from([0xff, 0xd9])]) : anomaly.body!;
+                const expected =
+                    anomaly.expect === "repaired"
+                        ? Buffer.concat([anomaly.body!, Buffer.from([0xff, 0xd9])])
+                        : anomaly.body!;
                 assert.deepEqual(copy, expected);
                 assert.equal(image.repaired, anomaly.expect === "repaired");
             } else {
@@ -165,7 +206,9 @@ describe("data-prep handler", function () {
         assert.ok(names.some((n) => n.endsWith(".jpeg")) && names.some((n) => n.endsWith(".jpg")));
         assert.ok(names.some((n) => n.startsWith(IMAGES_PREFIX)));
         for (const image of manifest.images) assert.equal(image.sourceKey, sourceKey(image.imageName));
-        const writesToImages = proxy.requests.filter((r) => r.method !== "GET" && r.method !== "HEAD" && r.url.startsWith(`/${world.imagesBucket}`));
+        const writesToImages = proxy.requests.filter(
+            (r) => r.method !== "GET" && r.method !== "HEAD" && r.url.startsWith(`/${world.imagesBucket}`),
+        );
         assert.deepEqual(writesToImages, []);
     });
 
@@ -208,14 +251,23 @@ describe("data-prep handler", function () {
     it("names the missing table or bucket and what to check", async () => {
         const noTable = await prepareDataset(clients(moto.endpoint), settings({ tableName: "no-such-table" }), {});
         assert.equal(noTable.success, false);
-        assert.match((noTable as { error: string }).error, /DynamoDB table 'no-such-table' was not found.*catadataTableName/);
-        const noBucket = await prepareDataset(clients(moto.endpoint), settings({ imagesBucket: "no-such-images-bucket" }), {});
+        assert.match(
+            (noTable as { error: string }).error,
+            /DynamoDB table 'no-such-table' was not found.*catadataTableName/,
+        );
+        const noBucket = await prepareDataset(
+            clients(moto.endpoint),
+            settings({ imagesBucket: "no-such-images-bucket" }),
+            {},
+        );
         assert.equal(noBucket.success, false);
         assert.match((noBucket as { error: string }).error, /no-such-images-bucket.*not found.*imagesBucketName/);
     });
 
     it("fails, naming the class and its counts, when a class would have no validation image", async () => {
-        const result = await prepareDataset(clients(moto.endpoint), settings({ classes: [...CLASSES, "Zeta"] }), { dryRun: true });
+        const result = await prepareDataset(clients(moto.endpoint), settings({ classes: [...CLASSES, "Zeta"] }), {
+            dryRun: true,
+        });
         assert.equal(result.success, false);
         assert.match((result as { error: string }).error, /Zeta \(available 0, training 0, validation 0\)/);
     });
@@ -225,7 +277,8 @@ describe("data-prep handler", function () {
         let puts = 0;
         proxy.options = {
             inject: (request) => {
-                if (request.method !== "PUT" || !request.url.startsWith(`/${world.trainingBucket}/datasets/`)) return undefined;
+                if (request.method !== "PUT" || !request.url.startsWith(`/${world.trainingBucket}/datasets/`))
+                    return undefined;
                 puts += 1;
                 return puts > 300
                     ? { status: 403, body: "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>" }
@@ -236,17 +289,25 @@ describe("data-prep handler", function () {
         proxy.options = {};
         assert.equal(failed.success, false);
         assert.match((failed as { error: string }).error, /Access denied/);
-        assert.deepEqual(await getJson(s3, world.trainingBucket, "datasets/latest.json"), { datasetId: first.datasetId });
+        assert.deepEqual(await getJson(s3, world.trainingBucket, "datasets/latest.json"), {
+            datasetId: first.datasetId,
+        });
     });
 
     it("retries S3 throttling (503 SlowDown) so that no image is lost", async () => {
         let index = 0;
-        proxy.options = { inject: (request) => (request.headers["x-amz-target"] || index++ % 10 !== 0 ? undefined : SLOW_DOWN) };
+        proxy.options = {
+            inject: (request) => (request.headers["x-amz-target"] || index++ % 10 !== 0 ? undefined : SLOW_DOWN),
+        };
         const throttled = succeeded(await prepareDataset(clients(proxy.endpoint), settings(), {}));
         proxy.options = {};
         assert.ok(index > 100, "the proxy throttled requests");
         assert.deepEqual(throttled.classDistribution, first.classDistribution);
-        const keys = await listKeys(clients(moto.endpoint).s3, world.trainingBucket, `datasets/${throttled.datasetId}/`);
+        const keys = await listKeys(
+            clients(moto.endpoint).s3,
+            world.trainingBucket,
+            `datasets/${throttled.datasetId}/`,
+        );
         assert.equal(keys.length, throttled.trainingImages + throttled.validationImages + throttled.testImages + 1);
     });
 
@@ -255,7 +316,11 @@ describe("data-prep handler", function () {
         const extra = Object.fromEntries(Object.entries(SEED_COUNTS).map(([c, n]) => [c, Math.ceil(n / 10)]));
         await putLabels(direct.s3, direct.dynamodb, world, seedLabels(extra, 10_000));
         const grown = succeeded(await prepareDataset(direct, settings(), {}));
-        const grownManifest: DatasetManifest = await getJson(direct.s3, world.trainingBucket, `datasets/${grown.datasetId}/manifest.json`);
+        const grownManifest: DatasetManifest = await getJson(
+            direct.s3,
+            world.trainingBucket,
+            `datasets/${grown.datasetId}/manifest.json`,
+        );
         const before = new Map(manifest.images.map((i) => [i.imageName, i.split]));
         let common = 0;
         for (const image of grownManifest.images) {
@@ -266,6 +331,11 @@ describe("data-prep handler", function () {
         }
         assert.ok(common > 900, `${common} images in both datasets`);
         assert.equal(grown.classDistribution.Mu.available, SEED_COUNTS.Mu + extra.Mu);
-        assert.equal(grown.classDistribution.NoCat.training + grown.classDistribution.NoCat.validation + grown.classDistribution.NoCat.test, 200);
+        assert.equal(
+            grown.classDistribution.NoCat.training +
+                grown.classDistribution.NoCat.validation +
+                grown.classDistribution.NoCat.test,
+            200,
+        );
     });
 });

@@ -24,11 +24,15 @@ const LOOK_ALIKE = [
     { imageName: "cam0/x.jpg", cat: "Boots", body: tinyJpeg("cam0-slash-x") },
     { imageName: "cam0__x.jpg", cat: "Boots", body: tinyJpeg("cam0-underscores-x") },
 ];
-const METRIC_DEFINITIONS = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"));
+const METRIC_DEFINITIONS = JSON.parse(
+    fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"),
+);
 const ACCESS_DENIED = { status: 403, body: "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>" };
 
-const isImageGet = (request: RecordedRequest) => request.method === "GET" && request.url.startsWith(`/${world.imagesBucket}/catcam-training/`);
-const isDatasetPut = (request: RecordedRequest) => request.method === "PUT" && request.url.startsWith(`/${world.trainingBucket}/datasets/`);
+const isImageGet = (request: RecordedRequest) =>
+    request.method === "GET" && request.url.startsWith(`/${world.imagesBucket}/catcam-training/`);
+const isDatasetPut = (request: RecordedRequest) =>
+    request.method === "PUT" && request.url.startsWith(`/${world.trainingBucket}/datasets/`);
 const failed = (result: unknown): string => {
     assert.equal((result as { success: boolean }).success, false, JSON.stringify(result).slice(0, 400));
     return (result as DataPrepFailure).error;
@@ -39,7 +43,9 @@ const succeeded = (result: unknown): DataPrepSuccess => {
 };
 /** The same value with every mention of the dataset id, and the fields that depend on time, made equal. */
 function normalized(value: unknown, datasetId: string): unknown {
-    return JSON.parse(JSON.stringify(value).split(datasetId).join("<dataset>"), (key, v) => (key === "durationMs" || key === "createdAt" ? 0 : v));
+    return JSON.parse(JSON.stringify(value).split(datasetId).join("<dataset>"), (key, v) =>
+        key === "durationMs" || key === "createdAt" ? 0 : v,
+    );
 }
 
 describe("the deployed Lambdas under faults (their __index.js against moto behind a fault-injecting proxy)", function () {
@@ -54,7 +60,11 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
     const fn = (name: string): MockResource => stack.one("aws:lambda/function:Function", name);
     /** The function's serialized code, run with its stack environment and every AWS call through the proxy. */
     const deployed = (name: string, env: Record<string, string> = {}): Promise<Handler> =>
-        loadDeployedHandler(fn(name), { AWS_ENDPOINT_URL: proxy.endpoint, AWS_ENDPOINT_URL_LAMBDA: invoke.endpoint, ...env });
+        loadDeployedHandler(fn(name), {
+            AWS_ENDPOINT_URL: proxy.endpoint,
+            AWS_ENDPOINT_URL_LAMBDA: invoke.endpoint,
+            ...env,
+        });
     const readJson = async <T>(key: string): Promise<T> => {
         const object = await s3().send(new GetObjectCommand({ Bucket: world.trainingBucket, Key: key }));
         return JSON.parse(await object.Body!.transformToString()) as T;
@@ -79,7 +89,11 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
 
     before(async () => {
         moto = await sharedMoto();
-        await seedWorld(moto.endpoint, [...seedLabels(SEED), ...LOOK_ALIKE, { imageName: LONG_NAME, cat: "Chi", body: null }], clientConfig);
+        await seedWorld(
+            moto.endpoint,
+            [...seedLabels(SEED), ...LOOK_ALIKE, { imageName: LONG_NAME, cat: "Chi", body: null }],
+            clientConfig,
+        );
         stack = await runStack({});
         proxy = await startProxy(moto.endpoint);
         // What the trigger invokes: data prep's own deployed code.
@@ -101,13 +115,22 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
 
     it("data prep as deployed writes the manifest and returns the result that the TypeScript source does", async () => {
         const env = { ...fn("data-prep").inputs.environment.variables, AWS_REGION: "eu-west-2" };
-        const sourceClients = { s3: new S3Client(clientConfig(proxy.endpoint)), dynamodb: new DynamoDBClient(clientConfig(proxy.endpoint)) };
+        const sourceClients = {
+            s3: new S3Client(clientConfig(proxy.endpoint)),
+            dynamodb: new DynamoDBClient(clientConfig(proxy.endpoint)),
+        };
         const fromSource = succeeded(await prepareDataset(sourceClients, dataPrepSettingsFromEnv(env), {}));
         const fromDeployed = succeeded(await (await deployed("data-prep"))({}));
-        assert.deepEqual(normalized(fromDeployed, fromDeployed.datasetId), normalized(fromSource, fromSource.datasetId));
+        assert.deepEqual(
+            normalized(fromDeployed, fromDeployed.datasetId),
+            normalized(fromSource, fromSource.datasetId),
+        );
         const manifestOf = (id: string) => readJson<DatasetManifest>(`datasets/${id}/manifest.json`);
         const deployedManifest = await manifestOf(fromDeployed.datasetId);
-        assert.deepEqual(normalized(deployedManifest, fromDeployed.datasetId), normalized(await manifestOf(fromSource.datasetId), fromSource.datasetId));
+        assert.deepEqual(
+            normalized(deployedManifest, fromDeployed.datasetId),
+            normalized(await manifestOf(fromSource.datasetId), fromSource.datasetId),
+        );
         reference = { result: fromDeployed, manifest: deployedManifest };
     });
 
@@ -118,12 +141,19 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
             sagemaker: new SageMakerClient(clientConfig(proxy.endpoint)),
             lambda: new LambdaClient(clientConfig(invoke.endpoint, 1)),
         };
-        const event = { skipDataPrep: true, datasetId: reference.result.datasetId, epochs: 7, classWeights: "balanced" };
+        const event = {
+            skipDataPrep: true,
+            datasetId: reference.result.datasetId,
+            epochs: 7,
+            classWeights: "balanced",
+        };
         const fromSource = await triggerTraining(sourceClients, triggerSettingsFromEnv(env), event, "source-request");
         const fromDeployed = await (await deployed("trigger-training"))(event, { awsRequestId: "deployed-request" });
         assert.equal(fromSource.success, true, JSON.stringify(fromSource));
         assert.equal(fromDeployed.success, true, JSON.stringify(fromDeployed));
-        const sent = proxy.requests.filter((r) => r.headers["x-amz-target"] === "SageMaker.CreateTrainingJob").map((r) => JSON.parse(r.body.toString()));
+        const sent = proxy.requests
+            .filter((r) => r.headers["x-amz-target"] === "SageMaker.CreateTrainingJob")
+            .map((r) => JSON.parse(r.body.toString()));
         assert.equal(sent.length, 2);
         const comparable = (request: any, jobName: string, requestId: string) =>
             JSON.parse(JSON.stringify(request).split(jobName).join("<job>").split(requestId).join("<request>"));
@@ -134,11 +164,16 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         // The serializer once sent [] here: the deployed request carries every definition of the file.
         assert.deepEqual(sent[1].AlgorithmSpecification.MetricDefinitions, METRIC_DEFINITIONS);
         // Every input is a channel (the script archive and the ImageNet weights too), so the job runs isolated.
-        const channels = Object.fromEntries(sent[1].InputDataConfig.map((c: any) => [c.ChannelName, c.DataSource.S3DataSource.S3Uri]));
+        const channels = Object.fromEntries(
+            sent[1].InputDataConfig.map((c: any) => [c.ChannelName, c.DataSource.S3DataSource.S3Uri]),
+        );
         assert.equal(channels.code, stack.outputs.trainingScriptUri);
         assert.equal(channels.test, `s3://${world.trainingBucket}/datasets/${reference.result.datasetId}/test/`);
         assert.equal(sent[1].HyperParameters.target_class, "Boots");
-        assert.equal(channels.base_weights, "s3://bootboots-models-123456789012/base-weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5");
+        assert.equal(
+            channels.base_weights,
+            "s3://bootboots-models-123456789012/base-weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+        );
         assert.equal(sent[1].EnableNetworkIsolation, true);
     });
 
@@ -147,7 +182,8 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         const injected = { slowDown: 0, throttled: 0, reset: 0 };
         proxy.options = {
             inject: (request) => {
-                if (request.headers["x-amz-target"] === "DynamoDB_20120810.Scan") return injected.throttled < 2 ? (injected.throttled++, DYNAMODB_THROTTLED) : undefined;
+                if (request.headers["x-amz-target"] === "DynamoDB_20120810.Scan")
+                    return injected.throttled < 2 ? (injected.throttled++, DYNAMODB_THROTTLED) : undefined;
                 if (request.headers["x-amz-target"]) return undefined;
                 s3Requests += 1;
                 if (s3Requests % 13 === 0 && injected.slowDown < 28) return (injected.slowDown++, SLOW_DOWN);
@@ -157,7 +193,10 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         };
         const retried = succeeded(await (await deployed("data-prep"))({}));
         assert.deepEqual(injected, { slowDown: 28, throttled: 2, reset: 5 });
-        assert.deepEqual(normalized(retried, retried.datasetId), normalized(reference.result, reference.result.datasetId));
+        assert.deepEqual(
+            normalized(retried, retried.datasetId),
+            normalized(reference.result, reference.result.datasetId),
+        );
         assert.deepEqual(await datasetFiles(retried.datasetId), await datasetFiles(reference.result.datasetId));
     });
 
@@ -166,7 +205,10 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         proxy.options = { cutBodyAfter: (request) => (isImageGet(request) && cuts < 5 ? (cuts++, 10) : undefined) };
         const retried = succeeded(await (await deployed("data-prep"))({}));
         assert.equal(cuts, 5);
-        assert.deepEqual(normalized(retried, retried.datasetId), normalized(reference.result, reference.result.datasetId));
+        assert.deepEqual(
+            normalized(retried, retried.datasetId),
+            normalized(reference.result, reference.result.datasetId),
+        );
         assert.deepEqual(await datasetFiles(retried.datasetId), await datasetFiles(reference.result.datasetId));
     });
 
@@ -174,16 +216,25 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         const before = await latest();
         const victim = `/${world.imagesBucket}/catcam-training/${LOOK_ALIKE[0].imageName}`;
         let cuts = 0;
-        proxy.options = { cutBodyAfter: (request) => (request.method === "GET" && request.url.split("?")[0] === victim ? (cuts++, 8) : undefined) };
+        proxy.options = {
+            cutBodyAfter: (request) =>
+                request.method === "GET" && request.url.split("?")[0] === victim ? (cuts++, 8) : undefined,
+        };
         const error = failed(await (await deployed("data-prep"))({}));
         assert.equal(cuts, 4, "four reads of the body, then it gives up");
-        assert.match(error, /s3:\/\/bootboots-images-123456789012-eu-west-2\/catcam-training\/cam0\/x\.jpg.*reading the body failed 4 times/);
+        assert.match(
+            error,
+            /s3:\/\/bootboots-images-123456789012-eu-west-2\/catcam-training\/cam0\/x\.jpg.*reading the body failed 4 times/,
+        );
         assert.equal(await latest(), before);
     });
 
     it("after a fatal copy error cancels the queued copies and returns only when none is in flight", async () => {
         let gets = 0;
-        proxy.options = { latencyMs: 15, inject: (request) => (isImageGet(request) && ++gets === 40 ? ACCESS_DENIED : undefined) };
+        proxy.options = {
+            latencyMs: 15,
+            inject: (request) => (isImageGet(request) && ++gets === 40 ? ACCESS_DENIED : undefined),
+        };
         const handler = await deployed("data-prep", { COPY_CONCURRENCY: "8" });
         const error = failed(await handler({}));
         const seenAtReturn = proxy.requests.length;
@@ -195,7 +246,10 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
 
     it("gives two source keys that flattened alike two files, and the manifest matches the bucket one for one", async () => {
         const keys = reference.manifest.images.map((i) => i.key.split("/").pop());
-        assert.ok(keys.includes("cam0%2Fx.jpg") && keys.includes("cam0__x.jpg"), keys.filter((k) => k!.startsWith("cam0")).join(", "));
+        assert.ok(
+            keys.includes("cam0%2Fx.jpg") && keys.includes("cam0__x.jpg"),
+            keys.filter((k) => k!.startsWith("cam0")).join(", "),
+        );
         assert.equal(new Set(reference.manifest.images.map((i) => i.key)).size, reference.manifest.images.length);
         const written = await objectsUnder(`datasets/${reference.result.datasetId}/`);
         assert.equal(written.size, reference.manifest.images.length + 1);
@@ -206,9 +260,14 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
     it("does not mark latest a dataset whose objects do not match its manifest (a write that S3 lost)", async () => {
         const before = await latest();
         let puts = 0;
-        proxy.options = { inject: (request) => (isDatasetPut(request) && ++puts === 17 ? { status: 200, body: "" } : undefined) };
+        proxy.options = {
+            inject: (request) => (isDatasetPut(request) && ++puts === 17 ? { status: 200, body: "" } : undefined),
+        };
         const error = failed(await (await deployed("data-prep"))({}));
-        assert.match(error, /^Dataset \S+ does not match its manifest \(\d+ images listed, \d+ objects written; \S+ is missing\), so it was not marked latest: run data prep again\.$/);
+        assert.match(
+            error,
+            /^Dataset \S+ does not match its manifest \(\d+ images listed, \d+ objects written; \S+ is missing\), so it was not marked latest: run data prep again\.$/,
+        );
         assert.equal(await latest(), before);
     });
 
@@ -218,8 +277,16 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         const seen = proxy.requests.length;
         for (const key of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]) {
             const event = JSON.parse(`{"${key}": 1}`);
-            assert.match(failed(await dataPrep(event)), new RegExp(`^Unknown field "${key}" in the data-prep event\\. Allowed fields: dryRun,`), key);
-            assert.match(failed(await trigger(event, { awsRequestId: `proto-${key}` })), new RegExp(`^Unknown field "${key}" in the trigger event\\.`), key);
+            assert.match(
+                failed(await dataPrep(event)),
+                new RegExp(`^Unknown field "${key}" in the data-prep event\\. Allowed fields: dryRun,`),
+                key,
+            );
+            assert.match(
+                failed(await trigger(event, { awsRequestId: `proto-${key}` })),
+                new RegExp(`^Unknown field "${key}" in the trigger event\\.`),
+                key,
+            );
         }
         assert.equal(proxy.requests.length, seen, "no AWS request");
         assert.equal(invoke.invocations.length, 0);
@@ -232,22 +299,44 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
 
     it("says a dataset is complete but not marked latest when writing latest.json fails, and how to train on it", async () => {
         const before = await latest();
-        proxy.options = { inject: (request) => (request.method === "PUT" && request.url.startsWith(`/${world.trainingBucket}/datasets/latest.json`) ? ACCESS_DENIED : undefined) };
+        proxy.options = {
+            inject: (request) =>
+                request.method === "PUT" && request.url.startsWith(`/${world.trainingBucket}/datasets/latest.json`)
+                    ? ACCESS_DENIED
+                    : undefined,
+        };
         const error = failed(await (await deployed("data-prep"))({}));
         const id = /^Dataset (\S+) is complete but was not marked latest/.exec(error)?.[1];
         assert.ok(id, error);
-        assert.ok(error.includes(`{"skipDataPrep": true, "datasetId": "${id}"} (npx bootboots train --dataset ${id})`), error);
+        assert.ok(
+            error.includes(`{"skipDataPrep": true, "datasetId": "${id}"} (npx bootboots train --dataset ${id})`),
+            error,
+        );
         assert.equal(await latest(), before);
         assert.equal((await readJson<DatasetManifest>(`datasets/${id}/manifest.json`)).datasetId, id);
     });
 
     it("tells a missing dataset (404) from one the role may not read (403)", async () => {
         const trigger = await deployed("trigger-training");
-        const missing = failed(await trigger({ skipDataPrep: true, datasetId: "20200101T000000Z-dead" }, { awsRequestId: "missing-dataset" }));
-        assert.match(missing, /^Dataset 20200101T000000Z-dead does not exist in s3:\/\/bootboots-training-data-123456789012\/datasets\/20200101T000000Z-dead\//);
-        proxy.options = { inject: (request) => (request.method === "GET" && request.url.includes("/datasets/latest.json") ? ACCESS_DENIED : undefined) };
+        const missing = failed(
+            await trigger(
+                { skipDataPrep: true, datasetId: "20200101T000000Z-dead" },
+                { awsRequestId: "missing-dataset" },
+            ),
+        );
+        assert.match(
+            missing,
+            /^Dataset 20200101T000000Z-dead does not exist in s3:\/\/bootboots-training-data-123456789012\/datasets\/20200101T000000Z-dead\//,
+        );
+        proxy.options = {
+            inject: (request) =>
+                request.method === "GET" && request.url.includes("/datasets/latest.json") ? ACCESS_DENIED : undefined,
+        };
         const denied = failed(await trigger({ skipDataPrep: true }, { awsRequestId: "denied-latest" }));
-        assert.match(denied, /^Access denied reading s3:\/\/bootboots-training-data-123456789012\/datasets\/latest\.json: the trigger's role needs s3:GetObject on datasets\/\* and s3:ListBucket/);
+        assert.match(
+            denied,
+            /^Access denied reading s3:\/\/bootboots-training-data-123456789012\/datasets\/latest\.json: the trigger's role needs s3:GetObject on datasets\/\* and s3:ListBucket/,
+        );
     });
 
     it("tells both ways out when the spot quota is used up", async () => {
@@ -256,19 +345,38 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
                 request.headers["x-amz-target"] === "SageMaker.CreateTrainingJob"
                     ? {
                           status: 400,
-                          headers: { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": "ResourceLimitExceeded" },
-                          body: JSON.stringify({ __type: "ResourceLimitExceeded", Message: "The account-level service limit 'ml.m5.xlarge for spot training job usage' is 0 Instances." }),
+                          headers: {
+                              "content-type": "application/x-amz-json-1.1",
+                              "x-amzn-errortype": "ResourceLimitExceeded",
+                          },
+                          body: JSON.stringify({
+                              __type: "ResourceLimitExceeded",
+                              Message:
+                                  "The account-level service limit 'ml.m5.xlarge for spot training job usage' is 0 Instances.",
+                          }),
                       }
                     : undefined,
         };
-        const error = failed(await (await deployed("trigger-training"))({ skipDataPrep: true }, { awsRequestId: "no-spot-quota" }));
-        assert.match(error, /spot training on ml\.m5\.xlarge is used up .*\{"spot": false\} \(npx bootboots train --no-spot\), or ask for a higher "ml\.m5\.xlarge for spot training job usage" quota/);
+        const error = failed(
+            await (
+                await deployed("trigger-training")
+            )({ skipDataPrep: true }, { awsRequestId: "no-spot-quota" }),
+        );
+        assert.match(
+            error,
+            /spot training on ml\.m5\.xlarge is used up .*\{"spot": false\} \(npx bootboots train --no-spot\), or ask for a higher "ml\.m5\.xlarge for spot training job usage" quota/,
+        );
     });
 
     it("tuning, as deployed: one CreateHyperParameterTuningJob within the API's constraints, the same the source sends, and a retry starts nothing new", async () => {
         const tuning = tuningStandIn();
         proxy.options = { inject: (request) => tuning.inject(request) };
-        const event = { skipDataPrep: true, datasetId: reference.result.datasetId, epochs: 20, tune: { maxJobs: 12, parallelJobs: 3 } };
+        const event = {
+            skipDataPrep: true,
+            datasetId: reference.result.datasetId,
+            epochs: 20,
+            tune: { maxJobs: 12, parallelJobs: 3 },
+        };
         const trigger = await deployed("trigger-training");
         const first = await trigger(event, { awsRequestId: "tune-request" });
         assert.equal(first.success, true, JSON.stringify(first));
@@ -278,7 +386,10 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         const request = tuning.created.get(first.tuningJobName);
         const config = request.HyperParameterTuningJobConfig;
         assert.equal(config.Strategy, "Bayesian");
-        assert.deepEqual(config.HyperParameterTuningJobObjective, { Type: "Maximize", MetricName: "validation:macro_f1" });
+        assert.deepEqual(config.HyperParameterTuningJobObjective, {
+            Type: "Maximize",
+            MetricName: "validation:macro_f1",
+        });
         assert.deepEqual(config.ResourceLimits, { MaxNumberOfTrainingJobs: 12, MaxParallelTrainingJobs: 3 });
         assert.equal(config.TrainingJobEarlyStoppingType, "Auto");
         assert.deepEqual(config.ParameterRanges, {
@@ -295,8 +406,14 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         assert.equal(definition.StaticHyperParameters.epochs, "20");
         assert.equal(definition.EnableNetworkIsolation, true);
         assert.deepEqual(definition.AlgorithmSpecification.MetricDefinitions, METRIC_DEFINITIONS);
-        assert.equal(definition.CheckpointConfig.S3Uri, `s3://${WORLD.modelBucket}/checkpoints/${first.tuningJobName}/`);
-        assert.deepEqual(definition.InputDataConfig.map((c: any) => c.ChannelName), ["training", "validation", "test", "code", "base_weights"]);
+        assert.equal(
+            definition.CheckpointConfig.S3Uri,
+            `s3://${WORLD.modelBucket}/checkpoints/${first.tuningJobName}/`,
+        );
+        assert.deepEqual(
+            definition.InputDataConfig.map((c: any) => c.ChannelName),
+            ["training", "validation", "test", "code", "base_weights"],
+        );
 
         const retry = await (await deployed("trigger-training"))(event, { awsRequestId: "tune-request" });
         assert.equal(retry.tuningJobName, first.tuningJobName);
@@ -305,10 +422,15 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
 
         // The TypeScript source computes the same request.
         const env = { ...fn("trigger-training").inputs.environment.variables, AWS_REGION: "eu-west-2" };
-        const sourceClients = { s3: new S3Client(clientConfig(proxy.endpoint)), sagemaker: new SageMakerClient(clientConfig(proxy.endpoint)), lambda: new LambdaClient(clientConfig(invoke.endpoint, 1)) };
+        const sourceClients = {
+            s3: new S3Client(clientConfig(proxy.endpoint)),
+            sagemaker: new SageMakerClient(clientConfig(proxy.endpoint)),
+            lambda: new LambdaClient(clientConfig(invoke.endpoint, 1)),
+        };
         const fromSource = await triggerTraining(sourceClients, triggerSettingsFromEnv(env), event, "tune-source");
         const sourceName = (fromSource as { tuningJobName: string }).tuningJobName;
-        const same = (name: string, id: string) => JSON.parse(JSON.stringify(tuning.created.get(name)).split(name).join("<job>").split(id).join("<request>"));
+        const same = (name: string, id: string) =>
+            JSON.parse(JSON.stringify(tuning.created.get(name)).split(name).join("<job>").split(id).join("<request>"));
         assert.deepEqual(same(first.tuningJobName, "tune-request"), same(sourceName, "tune-source"));
     });
 
@@ -319,12 +441,21 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         const cases: [unknown, RegExp][] = [
             [{ maxJobs: 1 }, /^Invalid "tune\.maxJobs": 1\. It must be an integer from 2 to 100\.$/],
             [{ parallelJobs: 11 }, /^Invalid "tune\.parallelJobs": 11\. It must be an integer from 1 to 10\.$/],
-            [{ maxJobs: 4, parallelJobs: 5 }, /^Invalid "tune\.parallelJobs": 5\. It must be at most "tune\.maxJobs" \(4\)\.$/],
-            [{ jobs: 3 }, /^Unknown field "tune\.jobs" in the trigger event\. Allowed fields: tune\.maxJobs, tune\.parallelJobs\.$/],
+            [
+                { maxJobs: 4, parallelJobs: 5 },
+                /^Invalid "tune\.parallelJobs": 5\. It must be at most "tune\.maxJobs" \(4\)\.$/,
+            ],
+            [
+                { jobs: 3 },
+                /^Unknown field "tune\.jobs" in the trigger event\. Allowed fields: tune\.maxJobs, tune\.parallelJobs\.$/,
+            ],
             ["lots", /^Invalid "tune": "lots"\. It must be an object/],
         ];
         for (const [tune, message] of cases) {
-            assert.match(failed(await trigger({ tune }, { awsRequestId: `bad-tune-${JSON.stringify(tune)}` })), message);
+            assert.match(
+                failed(await trigger({ tune }, { awsRequestId: `bad-tune-${JSON.stringify(tune)}` })),
+                message,
+            );
         }
         assert.equal(tuning.created.size, 0);
     });

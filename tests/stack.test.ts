@@ -8,7 +8,13 @@ import { MockResource, StackRun, runStack } from "./support/pulumiMocks";
 
 const MODEL_URL = "s3://bootboots-models-123456789012/training-output/bootboots-abc/output/model.tar.gz";
 
-type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: string | string[]; Condition?: any };
+type Statement = {
+    Sid?: string;
+    Effect: string;
+    Action: string | string[];
+    Resource: string | string[];
+    Condition?: any;
+};
 
 function statementsOf(policy: MockResource): Statement[] {
     return JSON.parse(policy.inputs.policy).Statement;
@@ -63,7 +69,10 @@ describe("the stack (Pulumi mocks)", function () {
             trainingInstanceType: "ml.m5.xlarge",
             maxTuningCostUsd: 10,
         });
-        assert.match(String(plain.outputs.trainingScriptUri), /^s3:\/\/bootboots-models-123456789012\/code\/sourcedir-[0-9a-f]{16}\.tar\.gz$/);
+        assert.match(
+            String(plain.outputs.trainingScriptUri),
+            /^s3:\/\/bootboots-models-123456789012\/code\/sourcedir-[0-9a-f]{16}\.tar\.gz$/,
+        );
         for (const type of ["bootboots:storage:DataBuckets", "bootboots:training:TrainingPipeline"]) {
             assert.equal(plain.ofType(type).length, 1, type);
         }
@@ -83,7 +92,11 @@ describe("the stack (Pulumi mocks)", function () {
             "763104351884.dkr.ecr.eu-west-2.amazonaws.com/tensorflow-inference:2.19.0-cpu-py312-ubuntu22.04-sagemaker",
         );
         assert.equal(config.inputs.productionVariants[0].modelName, model.state.name);
-        assert.deepEqual(config.inputs.productionVariants[0].serverlessConfig, { memorySizeInMb: 2048, maxConcurrency: 5, provisionedConcurrency: 2 });
+        assert.deepEqual(config.inputs.productionVariants[0].serverlessConfig, {
+            memorySizeInMb: 2048,
+            maxConcurrency: 5,
+            provisionedConcurrency: 2,
+        });
         assert.equal(endpoint.inputs.endpointConfigName, config.state.name);
         // TF Serving needs no network; creating a serverless endpoint takes 10-20 minutes.
         assert.equal(model.inputs.enableNetworkIsolation, true);
@@ -92,13 +105,18 @@ describe("the stack (Pulumi mocks)", function () {
         assert.deepEqual(policy.get("s3:GetObject"), [
             "arn:aws:s3:::bootboots-models-123456789012/training-output/bootboots-abc/output/model.tar.gz",
         ]);
-        assert.deepEqual(policy.get("ecr:BatchGetImage"), ["arn:aws:ecr:eu-west-2:763104351884:repository/tensorflow-inference"]);
+        assert.deepEqual(policy.get("ecr:BatchGetImage"), [
+            "arn:aws:ecr:eu-west-2:763104351884:repository/tensorflow-inference",
+        ]);
     });
 
     it("leaves provisioned concurrency out when it is 0", async () => {
         const run = await runStack({ modelDataUrl: MODEL_URL });
         const config = run.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration");
-        assert.deepEqual(config.inputs.productionVariants[0].serverlessConfig, { memorySizeInMb: 2048, maxConcurrency: 5 });
+        assert.deepEqual(config.inputs.productionVariants[0].serverlessConfig, {
+            memorySizeInMb: 2048,
+            maxConcurrency: 5,
+        });
     });
 
     it("blocks public access, enforces bucket ownership and encryption, and refuses non-TLS requests on both buckets", () => {
@@ -107,8 +125,14 @@ describe("the stack (Pulumi mocks)", function () {
             for (const flag of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) {
                 assert.equal(block.inputs[flag], true, `${bucket} ${flag}`);
             }
-            assert.equal(plain.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls", bucket).inputs.rule.objectOwnership, "BucketOwnerEnforced");
-            const sse = plain.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bucket);
+            assert.equal(
+                plain.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls", bucket).inputs.rule.objectOwnership,
+                "BucketOwnerEnforced",
+            );
+            const sse = plain.one(
+                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                bucket,
+            );
             assert.equal(sse.inputs.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, "AES256");
             const [tls] = statementsOf(plain.one("aws:s3/bucketPolicy:BucketPolicy", bucket));
             assert.equal(tls.Effect, "Deny");
@@ -119,7 +143,9 @@ describe("the stack (Pulumi mocks)", function () {
     });
 
     it("keeps on destroy exactly the two buckets and what protects them", () => {
-        const retained = plain.resources.filter((r) => r.options?.retainOnDelete).map((r) => `${r.type.split(":").pop()} ${r.name}`);
+        const retained = plain.resources
+            .filter((r) => r.options?.retainOnDelete)
+            .map((r) => `${r.type.split(":").pop()} ${r.name}`);
         const protections = (bucket: string) => [
             `Bucket ${bucket}`,
             `BucketOwnershipControls ${bucket}-ownership`,
@@ -127,18 +153,27 @@ describe("the stack (Pulumi mocks)", function () {
             `BucketPublicAccessBlock ${bucket}-public-access`,
             `BucketServerSideEncryptionConfiguration ${bucket}-encryption`,
         ];
-        assert.deepEqual(retained.sort(), [
-            ...protections("bootboots-models"),
-            "BucketVersioning bootboots-models-versioning",
-            ...protections("bootboots-training-data"),
-        ].sort());
+        assert.deepEqual(
+            retained.sort(),
+            [
+                ...protections("bootboots-models"),
+                "BucketVersioning bootboots-models-versioning",
+                ...protections("bootboots-training-data"),
+            ].sort(),
+        );
     });
 
     it("with adoptExistingBuckets, reads the kept buckets instead of creating them, and protects them as before", async () => {
         const adopted = await runStack({ adoptExistingBuckets: "true" });
         const buckets = adopted.ofType("aws:s3/bucket:Bucket");
-        assert.deepEqual(buckets.map((b) => b.readId).sort(), ["bootboots-models-123456789012", "bootboots-training-data-123456789012"]);
-        const policies = adopted.ofType("aws:s3/bucketPolicy:BucketPolicy").map((p) => p.inputs.bucket).sort();
+        assert.deepEqual(buckets.map((b) => b.readId).sort(), [
+            "bootboots-models-123456789012",
+            "bootboots-training-data-123456789012",
+        ]);
+        const policies = adopted
+            .ofType("aws:s3/bucketPolicy:BucketPolicy")
+            .map((p) => p.inputs.bucket)
+            .sort();
         assert.deepEqual(policies, ["bootboots-models-123456789012", "bootboots-training-data-123456789012"]);
         assert.equal(adopted.outputs.trainingBucketName, "bootboots-training-data-123456789012");
     });
@@ -158,10 +193,17 @@ describe("the stack (Pulumi mocks)", function () {
         for (const name of ["bootboots-data-prep", "bootboots-trigger-training"]) {
             const component = plain.one("bootboots:lambda:LambdaFunction", name);
             assert.equal(component.options?.parentUrn, pipelineUrn);
-            for (const type of ["aws:lambda/function:Function", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:cloudwatch/logGroup:LogGroup"]) {
+            for (const type of [
+                "aws:lambda/function:Function",
+                "aws:iam/role:Role",
+                "aws:iam/rolePolicy:RolePolicy",
+                "aws:cloudwatch/logGroup:LogGroup",
+            ]) {
                 const child = plain.resources.find((r) => r.type === type && r.name === name)!;
                 assert.equal(child.options?.parentUrn, component.options?.urn, `${type} ${name} parent`);
-                assert.deepEqual(child.options?.aliasUrns, [`urn:pulumi:sandbox::bootboots-ai::bootboots:training:TrainingPipeline$${type}::${name}`]);
+                assert.deepEqual(child.options?.aliasUrns, [
+                    `urn:pulumi:sandbox::bootboots-ai::bootboots:training:TrainingPipeline$${type}::${name}`,
+                ]);
             }
         }
     });
@@ -170,14 +212,23 @@ describe("the stack (Pulumi mocks)", function () {
         const versioning = plain.one("aws:s3/bucketVersioning:BucketVersioning");
         assert.equal(versioning.inputs.bucket, "bootboots-models-123456789012");
         assert.equal(versioning.inputs.versioningConfiguration.status, "Enabled");
-        const lifecycle = plain.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "training-data");
+        const lifecycle = plain.one(
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+            "training-data",
+        );
         assert.equal(lifecycle.inputs.bucket, "bootboots-training-data-123456789012");
         const expiry = lifecycle.inputs.rules.find((r: any) => r.expiration);
-        assert.deepEqual({ prefix: expiry.filter.prefix, days: expiry.expiration.days, status: expiry.status }, { prefix: "datasets/", days: 90, status: "Enabled" });
+        assert.deepEqual(
+            { prefix: expiry.filter.prefix, days: expiry.expiration.days, status: expiry.status },
+            { prefix: "datasets/", days: 90, status: "Enabled" },
+        );
     });
 
     it("gives each function nodejs24.x, its timeout and memory, and a 30-day log group", () => {
-        const expected = { "data-prep": { timeout: 600, memorySize: 1024 }, "trigger-training": { timeout: 900, memorySize: 512 } };
+        const expected = {
+            "data-prep": { timeout: 600, memorySize: 1024 },
+            "trigger-training": { timeout: 900, memorySize: 512 },
+        };
         for (const [name, limits] of Object.entries(expected)) {
             const fn = plain.one("aws:lambda/function:Function", name);
             assert.equal(fn.inputs.runtime, "nodejs24.x");
@@ -203,14 +254,21 @@ describe("the stack (Pulumi mocks)", function () {
     });
 
     it("scopes every IAM statement to named actions and resources", () => {
-        for (const policy of [...plain.ofType("aws:iam/rolePolicy:RolePolicy"), ...withModel.ofType("aws:iam/rolePolicy:RolePolicy")]) {
+        for (const policy of [
+            ...plain.ofType("aws:iam/rolePolicy:RolePolicy"),
+            ...withModel.ofType("aws:iam/rolePolicy:RolePolicy"),
+        ]) {
             for (const statement of statementsOf(policy)) {
                 for (const action of actions(statement)) {
                     assert.ok(action !== "*" && !action.endsWith(":*"), `${policy.name}: ${action}`);
                 }
                 for (const resource of resources(statement)) {
                     const unscoped = ["ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"];
-                    if (resource === "*") assert.ok(actions(statement).every((a) => unscoped.includes(a)), `${policy.name}: * resource for ${actions(statement)}`);
+                    if (resource === "*")
+                        assert.ok(
+                            actions(statement).every((a) => unscoped.includes(a)),
+                            `${policy.name}: * resource for ${actions(statement)}`,
+                        );
                 }
             }
         }
@@ -222,7 +280,9 @@ describe("the stack (Pulumi mocks)", function () {
     it("lets data prep scan catadata, read the images prefix and write only under datasets/", () => {
         const policy = allowed(plain.one("aws:iam/rolePolicy:RolePolicy", "data-prep"));
         assert.deepEqual(policy.get("dynamodb:Scan"), ["arn:aws:dynamodb:eu-west-2:123456789012:table/catadata"]);
-        assert.deepEqual(policy.get("s3:GetObject"), ["arn:aws:s3:::bootboots-images-123456789012-eu-west-2/catcam-training/*"]);
+        assert.deepEqual(policy.get("s3:GetObject"), [
+            "arn:aws:s3:::bootboots-images-123456789012-eu-west-2/catcam-training/*",
+        ]);
         assert.deepEqual(policy.get("s3:PutObject"), ["arn:aws:s3:::bootboots-training-data-123456789012/datasets/*"]);
         assert.equal(policy.get("s3:DeleteObject"), undefined);
     });
@@ -231,21 +291,36 @@ describe("the stack (Pulumi mocks)", function () {
         const policy = plain.one("aws:iam/rolePolicy:RolePolicy", "trigger-training");
         const allow = allowed(policy);
         for (const action of ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"]) {
-            assert.deepEqual(allow.get(action), ["arn:aws:sagemaker:eu-west-2:123456789012:training-job/bootboots-*"], action);
+            assert.deepEqual(
+                allow.get(action),
+                ["arn:aws:sagemaker:eu-west-2:123456789012:training-job/bootboots-*"],
+                action,
+            );
         }
         // Tuning jobs: only bootboots-* (the tuner names its training jobs after them).
         for (const action of ["sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob"]) {
-            assert.deepEqual(allow.get(action), ["arn:aws:sagemaker:eu-west-2:123456789012:hyper-parameter-tuning-job/bootboots-*"], action);
+            assert.deepEqual(
+                allow.get(action),
+                ["arn:aws:sagemaker:eu-west-2:123456789012:hyper-parameter-tuning-job/bootboots-*"],
+                action,
+            );
         }
         assert.deepEqual(allow.get("sagemaker:AddTags"), [
             "arn:aws:sagemaker:eu-west-2:123456789012:training-job/bootboots-*",
             "arn:aws:sagemaker:eu-west-2:123456789012:hyper-parameter-tuning-job/bootboots-*",
         ]);
-        assert.deepEqual(JSON.parse(plain.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables.TUNING_SPACE).objective.metric, "validation:macro_f1");
+        assert.deepEqual(
+            JSON.parse(
+                plain.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables.TUNING_SPACE,
+            ).objective.metric,
+            "validation:macro_f1",
+        );
         const pass = statementsOf(policy).find((s) => actions(s).includes("iam:PassRole"))!;
         assert.deepEqual(resources(pass), [plain.outputs.sagemakerRoleArn]);
         assert.deepEqual(pass.Condition, { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } });
-        assert.deepEqual(allow.get("lambda:InvokeFunction"), ["arn:aws:lambda:eu-west-2:123456789012:function:bootboots-data-prep-a1b2c3d"]);
+        assert.deepEqual(allow.get("lambda:InvokeFunction"), [
+            "arn:aws:lambda:eu-west-2:123456789012:function:bootboots-data-prep-a1b2c3d",
+        ]);
         assert.deepEqual(allow.get("s3:GetObject"), ["arn:aws:s3:::bootboots-training-data-123456789012/datasets/*"]);
         // So that S3 answers a missing dataset with 404, not 403: no prefix condition, whose effect on that rule is undocumented.
         const list = statementsOf(policy).find((s) => actions(s).includes("s3:ListBucket"))!;
@@ -263,28 +338,46 @@ describe("the stack (Pulumi mocks)", function () {
             `${models}/checkpoints/*`,
         ]);
         assert.deepEqual(policy.get("s3:PutObject"), [`${models}/training-output/*`, `${models}/checkpoints/*`]);
-        assert.deepEqual(policy.get("logs:PutLogEvents"), ["arn:aws:logs:eu-west-2:123456789012:log-group:/aws/sagemaker/TrainingJobs*"]);
-        assert.deepEqual(policy.get("ecr:BatchGetImage"), ["arn:aws:ecr:eu-west-2:763104351884:repository/tensorflow-training"]);
+        assert.deepEqual(policy.get("logs:PutLogEvents"), [
+            "arn:aws:logs:eu-west-2:123456789012:log-group:/aws/sagemaker/TrainingJobs*",
+        ]);
+        assert.deepEqual(policy.get("ecr:BatchGetImage"), [
+            "arn:aws:ecr:eu-west-2:763104351884:repository/tensorflow-training",
+        ]);
         const role = plain.one("aws:iam/role:Role", "sagemaker");
-        assert.equal(JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Principal.Service, "sagemaker.amazonaws.com");
+        assert.equal(
+            JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Principal.Service,
+            "sagemaker.amazonaws.com",
+        );
     });
 
     it("hands the trigger the training image of the region and tensorflowVersion, and the script archive", () => {
         const env = plain.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables;
-        assert.equal(env.TRAINING_IMAGE_URI, "763104351884.dkr.ecr.eu-west-2.amazonaws.com/tensorflow-training:2.19.0-cpu-py312-ubuntu22.04-sagemaker");
+        assert.equal(
+            env.TRAINING_IMAGE_URI,
+            "763104351884.dkr.ecr.eu-west-2.amazonaws.com/tensorflow-training:2.19.0-cpu-py312-ubuntu22.04-sagemaker",
+        );
         assert.equal(env.TRAINING_SCRIPT_URI, plain.outputs.trainingScriptUri);
         assert.equal(env.SPOT_TRAINING, "true");
         assert.deepEqual(JSON.parse(env.CLASSES), ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"]);
         // Data reaches the handlers as environment text, and Lambda allows 4 KB of it per function.
         for (const name of ["trigger-training", "data-prep"]) {
             const variables = plain.one("aws:lambda/function:Function", name).inputs.environment.variables;
-            const bytes = Object.entries(variables).reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(String(value)), 0);
+            const bytes = Object.entries(variables).reduce(
+                (sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(String(value)),
+                0,
+            );
             assert.ok(bytes < 4096, `${name}: ${bytes} bytes of environment`);
         }
         assert.equal(env.TARGET_CLASS, "Boots");
         assert.equal(env.MAX_FALSE_ALARM_RATE, "0.01");
-        assert.equal(plain.one("aws:lambda/function:Function", "data-prep").inputs.environment.variables.TEST_SPLIT, "0.1");
-        const metricDefinitions = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"));
+        assert.equal(
+            plain.one("aws:lambda/function:Function", "data-prep").inputs.environment.variables.TEST_SPLIT,
+            "0.1",
+        );
+        const metricDefinitions = JSON.parse(
+            fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"),
+        );
         assert.deepEqual(JSON.parse(env.METRIC_DEFINITIONS), metricDefinitions);
         const script = plain.one("aws:s3/bucketObjectv2:BucketObjectv2", "training-script");
         assert.equal(`s3://${script.inputs.bucket}/${script.inputs.key}`, plain.outputs.trainingScriptUri);
@@ -298,10 +391,16 @@ describe("the stack (Pulumi mocks)", function () {
         assert.equal(await (await weights.inputs.source).uri, contract.baseWeights.url);
         assert.equal(weights.inputs.checksumAlgorithm, "SHA256");
         const env = plain.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables;
-        assert.equal(env.BASE_WEIGHTS_URI, `s3://bootboots-models-123456789012/base-weights/${contract.baseWeights.fileName}`);
+        assert.equal(
+            env.BASE_WEIGHTS_URI,
+            `s3://bootboots-models-123456789012/base-weights/${contract.baseWeights.fileName}`,
+        );
         assert.equal(env.NETWORK_ISOLATION, "true");
         const open = await runStack({ trainingNetworkIsolation: "false" });
-        assert.equal(open.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables.NETWORK_ISOLATION, "false");
+        assert.equal(
+            open.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables.NETWORK_ISOLATION,
+            "false",
+        );
     });
 
     it("builds a byte-identical archive, train.py at its root, for identical sources", () => {
@@ -316,7 +415,10 @@ describe("the stack (Pulumi mocks)", function () {
     });
 
     it("stops the program with one message naming the key, the value and an example", async () => {
-        await assert.rejects(runStack({ endpointMemoryMb: "1500" }), /bootboots-ai:endpointMemoryMb = "1500".*multiple of 1024.*Example: pulumi config set endpointMemoryMb 2048/);
+        await assert.rejects(
+            runStack({ endpointMemoryMb: "1500" }),
+            /bootboots-ai:endpointMemoryMb = "1500".*multiple of 1024.*Example: pulumi config set endpointMemoryMb 2048/,
+        );
     });
 });
 

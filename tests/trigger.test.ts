@@ -17,7 +17,9 @@ import { SMALL_SEED, WORLD, seedLabels, seedWorld } from "./support/seed";
 
 const world = WORLD;
 const MODEL_BUCKET = WORLD.modelBucket;
-const METRIC_DEFINITIONS = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"));
+const METRIC_DEFINITIONS = JSON.parse(
+    fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"),
+);
 const IMAGE = "763104351884.dkr.ecr.eu-west-2.amazonaws.com/tensorflow-training:2.19.0-cpu-py312-ubuntu22.04-sagemaker";
 const ROLE = "arn:aws:iam::123456789012:role/bootboots-sagemaker-a1b2c3d";
 
@@ -35,11 +37,17 @@ describe("trigger-training", function () {
         lambda: new LambdaClient(clientConfig(invoke.endpoint, 1)),
     });
     const readManifest = async (datasetId: string): Promise<DatasetManifest> => {
-        const object = await s3().send(new GetObjectCommand({ Bucket: world.trainingBucket, Key: `datasets/${datasetId}/manifest.json` }));
+        const object = await s3().send(
+            new GetObjectCommand({ Bucket: world.trainingBucket, Key: `datasets/${datasetId}/manifest.json` }),
+        );
         return JSON.parse(await object.Body!.transformToString());
     };
-    const jobCount = async () => (await sagemaker().send(new ListTrainingJobsCommand({}))).TrainingJobSummaries?.length ?? 0;
-    const createRequests = () => proxy.requests.filter((r) => r.headers["x-amz-target"] === "SageMaker.CreateTrainingJob").map((r) => JSON.parse(r.body.toString()));
+    const jobCount = async () =>
+        (await sagemaker().send(new ListTrainingJobsCommand({}))).TrainingJobSummaries?.length ?? 0;
+    const createRequests = () =>
+        proxy.requests
+            .filter((r) => r.headers["x-amz-target"] === "SageMaker.CreateTrainingJob")
+            .map((r) => JSON.parse(r.body.toString()));
 
     let moto: Moto;
 
@@ -119,8 +127,13 @@ describe("trigger-training", function () {
         first = result as TriggerSuccess;
         assert.equal(invoke.invocations.length, 1);
         assert.match(first.trainingJobName, /^bootboots-[0-9a-f]{24}$/);
-        assert.ok(first.trainingJobName.length <= 63 && /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(first.trainingJobName));
-        assert.equal(first.consoleUrl, `https://eu-west-2.console.aws.amazon.com/sagemaker/home?region=eu-west-2#/jobs/${first.trainingJobName}`);
+        assert.ok(
+            first.trainingJobName.length <= 63 && /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(first.trainingJobName),
+        );
+        assert.equal(
+            first.consoleUrl,
+            `https://eu-west-2.console.aws.amazon.com/sagemaker/home?region=eu-west-2#/jobs/${first.trainingJobName}`,
+        );
         assert.equal(
             first.deployCommand,
             `pulumi config set modelDataUrl s3://${MODEL_BUCKET}/training-output/${first.trainingJobName}/output/model.tar.gz && pulumi up`,
@@ -162,10 +175,25 @@ describe("trigger-training", function () {
     it("sends every hyperparameter of the design as a string, with balanced class weights computed from the counts", async () => {
         const hps = first.hyperParameters;
         assert.deepEqual(Object.keys(hps).sort(), [
-            "augmentation", "augmentation_random_flip", "augmentation_random_rotation", "augmentation_random_zoom",
-            "batch_size", "class_weights", "classes", "dropout_rate", "early_stopping", "early_stopping_min_delta",
-            "early_stopping_patience", "epochs", "learning_rate", "max_false_alarm_rate", "sagemaker_program", "sagemaker_region",
-            "sagemaker_submit_directory", "target_class", "train_only_top_layer",
+            "augmentation",
+            "augmentation_random_flip",
+            "augmentation_random_rotation",
+            "augmentation_random_zoom",
+            "batch_size",
+            "class_weights",
+            "classes",
+            "dropout_rate",
+            "early_stopping",
+            "early_stopping_min_delta",
+            "early_stopping_patience",
+            "epochs",
+            "learning_rate",
+            "max_false_alarm_rate",
+            "sagemaker_program",
+            "sagemaker_region",
+            "sagemaker_submit_directory",
+            "target_class",
+            "train_only_top_layer",
         ]);
         assert.ok(Object.values(hps).every((v) => typeof v === "string"));
         assert.equal(hps.epochs, "30");
@@ -174,7 +202,10 @@ describe("trigger-training", function () {
         assert.equal(hps.augmentation_random_flip, "horizontal_and_vertical");
         assert.equal(hps.classes, "Boots,Chi,Kappa,Mu,NoCat,Tau,Wolf");
         assert.equal(hps.sagemaker_program, "train.py");
-        assert.equal(hps.sagemaker_submit_directory, `/opt/ml/input/data/code/${settings.trainingScriptUri.split("/").pop()}`);
+        assert.equal(
+            hps.sagemaker_submit_directory,
+            `/opt/ml/input/data/code/${settings.trainingScriptUri.split("/").pop()}`,
+        );
         const manifest = await readManifest(first.datasetId);
         const counts = settings.classes.map((c) => manifest.classDistribution[c].training);
         const total = counts.reduce((a, b) => a + b, 0);
@@ -199,10 +230,21 @@ describe("trigger-training", function () {
             inject: (request) => {
                 const target = request.headers["x-amz-target"];
                 if (target === "SageMaker.DescribeTrainingJob" && describes++ === 0) {
-                    return { status: 400, body: JSON.stringify({ __type: "ValidationException", message: "Requested resource not found" }), headers: { "content-type": "application/x-amz-json-1.1" } };
+                    return {
+                        status: 400,
+                        body: JSON.stringify({
+                            __type: "ValidationException",
+                            message: "Requested resource not found",
+                        }),
+                        headers: { "content-type": "application/x-amz-json-1.1" },
+                    };
                 }
                 if (target === "SageMaker.CreateTrainingJob") {
-                    return { status: 400, body: JSON.stringify({ __type: "ResourceInUse", message: "Training job names must be unique" }), headers: { "content-type": "application/x-amz-json-1.1" } };
+                    return {
+                        status: 400,
+                        body: JSON.stringify({ __type: "ResourceInUse", message: "Training job names must be unique" }),
+                        headers: { "content-type": "application/x-amz-json-1.1" },
+                    };
                 }
                 return undefined;
             },
@@ -216,17 +258,34 @@ describe("trigger-training", function () {
     });
 
     it("with skipDataPrep uses latest.json, or the datasetId given, without invoking data prep", async () => {
-        const latest = await triggerTraining(clients(), settings, { skipDataPrep: true, spot: false, classWeights: "none" }, "request-2");
+        const latest = await triggerTraining(
+            clients(),
+            settings,
+            { skipDataPrep: true, spot: false, classWeights: "none" },
+            "request-2",
+        );
         assert.equal(latest.success, true, JSON.stringify(latest));
         assert.equal((latest as TriggerSuccess).datasetId, first.datasetId);
         assert.equal((latest as TriggerSuccess).hyperParameters.class_weights, "none");
-        const job = await sagemaker().send(new DescribeTrainingJobCommand({ TrainingJobName: (latest as TriggerSuccess).trainingJobName }));
+        const job = await sagemaker().send(
+            new DescribeTrainingJobCommand({ TrainingJobName: (latest as TriggerSuccess).trainingJobName }),
+        );
         assert.equal(job.EnableManagedSpotTraining, false);
         assert.equal(job.CheckpointConfig, undefined);
 
-        const named = await triggerTraining(clients(), settings, { skipDataPrep: true, datasetId: first.datasetId }, "request-3");
+        const named = await triggerTraining(
+            clients(),
+            settings,
+            { skipDataPrep: true, datasetId: first.datasetId },
+            "request-3",
+        );
         assert.equal(named.success, true);
-        const unknown = await triggerTraining(clients(), settings, { skipDataPrep: true, datasetId: "20200101T000000Z-0000" }, "request-4");
+        const unknown = await triggerTraining(
+            clients(),
+            settings,
+            { skipDataPrep: true, datasetId: "20200101T000000Z-0000" },
+            "request-4",
+        );
         assert.equal(unknown.success, false);
         assert.match((unknown as { error: string }).error, /Dataset 20200101T000000Z-0000 does not exist/);
         assert.equal(invoke.invocations.length, 1);
@@ -248,7 +307,12 @@ describe("trigger-training", function () {
             },
         });
         const before = await jobCount();
-        const result = await triggerTraining({ ...clients(), lambda: new LambdaClient(clientConfig(failing.endpoint, 1)) }, settings, {}, "request-6");
+        const result = await triggerTraining(
+            { ...clients(), lambda: new LambdaClient(clientConfig(failing.endpoint, 1)) },
+            settings,
+            {},
+            "request-6",
+        );
         await failing.close();
         assert.equal(result.success, false);
         assert.match((result as { error: string }).error, /Data prep failed \(Unhandled\): Task timed out/);
@@ -261,8 +325,19 @@ describe("trigger-training", function () {
             datasetId: "20260101T000000Z-beef",
             trainingImages: 42,
         };
-        await s3().send(new PutObjectCommand({ Bucket: world.trainingBucket, Key: "datasets/20260101T000000Z-beef/manifest.json", Body: JSON.stringify(small) }));
-        const result = await triggerTraining(clients(), settings, { skipDataPrep: true, datasetId: small.datasetId }, "request-7");
+        await s3().send(
+            new PutObjectCommand({
+                Bucket: world.trainingBucket,
+                Key: "datasets/20260101T000000Z-beef/manifest.json",
+                Body: JSON.stringify(small),
+            }),
+        );
+        const result = await triggerTraining(
+            clients(),
+            settings,
+            { skipDataPrep: true, datasetId: small.datasetId },
+            "request-7",
+        );
         assert.equal(result.success, false);
         assert.match((result as { error: string }).error, /has 42 training images; training needs at least 50/);
     });

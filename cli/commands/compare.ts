@@ -11,7 +11,12 @@ export interface CompareOptions {
 /** The outcome of comparing a candidate with a baseline, for compare and the deploy gate. */
 export type CompareOutcome =
     | { readonly kind: "compared"; readonly comparison: Comparison }
-    | { readonly kind: "not comparable"; readonly candidate: string; readonly baseline: string; readonly reason: string }
+    | {
+          readonly kind: "not comparable";
+          readonly candidate: string;
+          readonly baseline: string;
+          readonly reason: string;
+      }
     | { readonly kind: "nothing serving"; readonly candidate: string }
     | { readonly kind: "serving already"; readonly candidate: string };
 
@@ -26,7 +31,11 @@ async function comparedModel(context: CliContext, name: string): Promise<Compare
 }
 
 /** Compares the candidate (default: the newest completed job) with the baseline (default: the model serving now). */
-export async function compareJobs(context: CliContext, candidateName?: string, baselineName?: string): Promise<CompareOutcome> {
+export async function compareJobs(
+    context: CliContext,
+    candidateName?: string,
+    baselineName?: string,
+): Promise<CompareOutcome> {
     const candidate = await jobName(context, candidateName, true);
     const baseline = baselineName ?? (await servingJobName(context))?.jobName;
     if (!baseline) return { kind: "nothing serving", candidate };
@@ -38,7 +47,14 @@ export async function compareJobs(context: CliContext, candidateName?: string, b
 }
 
 function row(name: string, d: Delta): (string | number)[] {
-    return [name, d.candidate.toFixed(3), d.baseline.toFixed(3), signed(d.delta), `${signed(d.low)} to ${signed(d.high)}`, d.significant ? "yes" : "no"];
+    return [
+        name,
+        d.candidate.toFixed(3),
+        d.baseline.toFixed(3),
+        signed(d.delta),
+        `${signed(d.low)} to ${signed(d.high)}`,
+        d.significant ? "yes" : "no",
+    ];
 }
 
 /** The comparison as a table: per-class F1, macro-F1, and the target class's decision figures. */
@@ -46,22 +62,38 @@ export function comparisonTable(c: Comparison): string {
     return [
         `Candidate ${c.candidate} against baseline ${c.baseline}, on the ${c.commonImages} test images common to both (the candidate's labels).`,
         `Each delta has a 95% paired bootstrap interval (${c.resamples} resamples of those images); "significant" means it excludes 0.`,
-        table(["", "candidate", "baseline", "delta", "95% interval", "significant"], [
-            ...c.classes.map((name) => row(`F1 ${name}`, c.perClassF1[name])),
-            row("macro-F1", c.macroF1),
-            row(`${c.targetClass} recall`, c.targetRecall),
-            row(`${c.targetClass} false-alarm rate`, c.falseAlarmRate),
-        ]),
+        table(
+            ["", "candidate", "baseline", "delta", "95% interval", "significant"],
+            [
+                ...c.classes.map((name) => row(`F1 ${name}`, c.perClassF1[name])),
+                row("macro-F1", c.macroF1),
+                row(`${c.targetClass} recall`, c.targetRecall),
+                row(`${c.targetClass} false-alarm rate`, c.falseAlarmRate),
+            ],
+        ),
         `${c.targetClass} thresholds: candidate ${c.thresholds.candidate.toFixed(3)}, baseline ${c.thresholds.baseline.toFixed(3)} (each model's own).`,
     ].join("\n");
 }
 
-export async function compare(context: CliContext, candidate: string | undefined, baseline: string | undefined, options: CompareOptions): Promise<void> {
+export async function compare(
+    context: CliContext,
+    candidate: string | undefined,
+    baseline: string | undefined,
+    options: CompareOptions,
+): Promise<void> {
     const outcome = await compareJobs(context, candidate, baseline);
     if (options.json) {
-        context.out(JSON.stringify(outcome.kind === "compared" ? { kind: outcome.kind, ...outcome.comparison } : outcome, null, 2));
+        context.out(
+            JSON.stringify(
+                outcome.kind === "compared" ? { kind: outcome.kind, ...outcome.comparison } : outcome,
+                null,
+                2,
+            ),
+        );
     } else if (outcome.kind === "nothing serving") {
-        context.out(`No model is serving yet, so there is nothing to compare ${outcome.candidate} with: name a baseline job, or deploy one.`);
+        context.out(
+            `No model is serving yet, so there is nothing to compare ${outcome.candidate} with: name a baseline job, or deploy one.`,
+        );
     } else if (outcome.kind === "serving already") {
         context.out(`${outcome.candidate} is the model serving now: name another job to compare it with.`);
     } else if (outcome.kind === "compared") {

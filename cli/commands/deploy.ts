@@ -16,7 +16,12 @@ export interface DeployOptions {
  * The promotion gate: compares the job with the model serving now and refuses one that is
  * significantly worse on macro-F1, the target class's recall or its false-alarm rate.
  */
-async function promotionGate(context: CliContext, name: string, options: DeployOptions, say: (line: string) => void): Promise<CompareOutcome> {
+async function promotionGate(
+    context: CliContext,
+    name: string,
+    options: DeployOptions,
+    say: (line: string) => void,
+): Promise<CompareOutcome> {
     const outcome = await compareJobs(context, name);
     if (outcome.kind === "nothing serving") {
         say("No model is serving yet: nothing to compare with.");
@@ -31,7 +36,9 @@ async function promotionGate(context: CliContext, name: string, options: DeployO
         if (worse.length === 0) {
             say(`Gate passed: ${name} is not significantly worse than ${comparison.baseline}.`);
         } else if (options.force) {
-            say(`--force: deploying ${name} although it is significantly worse than ${comparison.baseline} on ${worse.join("; ")}.`);
+            say(
+                `--force: deploying ${name} although it is significantly worse than ${comparison.baseline} on ${worse.join("; ")}.`,
+            );
         } else {
             if (options.json) context.out(JSON.stringify({ deployed: false, gate: outcome }, null, 2));
             throw new CliError(
@@ -52,7 +59,9 @@ export async function deploy(context: CliContext, job: string | undefined, optio
             described.TrainingJobStatus === "InProgress" || described.TrainingJobStatus === "Stopping"
                 ? `wait for it with npx bootboots status ${name} --watch`
                 : "train again with npx bootboots train";
-        throw new CliError(`Job ${name} is ${described.TrainingJobStatus} (${described.SecondaryStatus})${why}; nothing was deployed: ${next}.`);
+        throw new CliError(
+            `Job ${name} is ${described.TrainingJobStatus} (${described.SecondaryStatus})${why}; nothing was deployed: ${next}.`,
+        );
     }
     const modelDataUrl = described.ModelArtifacts?.S3ModelArtifacts;
     if (!modelDataUrl) throw new CliError(`Job ${name} reports no model artifact.`);
@@ -75,5 +84,12 @@ export async function deploy(context: CliContext, job: string | undefined, optio
     } else {
         say(`Next: ${upCommand(context.stack.stack)}`);
     }
-    if (options.json) context.out(JSON.stringify({ deployed: true, trainingJobName: name, modelDataUrl, pulumiUp: options.up, gate }, null, 2));
+    if (options.json)
+        context.out(
+            JSON.stringify(
+                { deployed: true, trainingJobName: name, modelDataUrl, pulumiUp: options.up, gate },
+                null,
+                2,
+            ),
+        );
 }

@@ -4,7 +4,14 @@ import { CliContext } from "../context";
 import { readManifest } from "../datasets";
 import { classifyJpeg, forEachImage } from "../endpoint";
 import { percent, table } from "../format";
-import { FailedImage, LabelledPrediction, confusionTable, evaluationReport, perClassTable, reportMarkdown } from "../report";
+import {
+    FailedImage,
+    LabelledPrediction,
+    confusionTable,
+    evaluationReport,
+    perClassTable,
+    reportMarkdown,
+} from "../report";
 import { getObjectBytes } from "../s3json";
 import { CliError, EXIT } from "../errors";
 import { decide } from "../../lib/decision";
@@ -27,33 +34,76 @@ export async function evaluate(context: CliContext, options: EvaluateOptions): P
     const manifest = await readManifest(context, options.dataset);
     const images = manifest.images.filter((i) => i.split === options.split);
     if (images.length === 0) {
-        throw new CliError(`Dataset ${manifest.datasetId} has no ${options.split} images${options.split === "test" ? " (it was built before the test split): use --split validation, or prepare a new dataset" : ""}.`);
+        throw new CliError(
+            `Dataset ${manifest.datasetId} has no ${options.split} images${options.split === "test" ? " (it was built before the test split): use --split validation, or prepare a new dataset" : ""}.`,
+        );
     }
     const decision = await servingDecision(context);
     // An image the endpoint refuses is counted as failed and the run goes on; a fault of the endpoint or the account stops it.
-    const { results: predictions, failed: refused } = await forEachImage(images, options.concurrency, "evaluating", async (image): Promise<LabelledPrediction> => {
-        const bytes = await getObjectBytes(context.aws.s3, bucket, image.key, `s3://${bucket}/${image.key} is missing from dataset ${manifest.datasetId}.`);
-        const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, image.imageName, manifest.classes);
-        const act = typeof decision === "string" ? undefined : decide(decision, result.probabilities).act;
-        return { imageName: image.imageName, trueClass: image.class, predictedClass: result.className, confidence: result.confidence, act };
-    });
+    const { results: predictions, failed: refused } = await forEachImage(
+        images,
+        options.concurrency,
+        "evaluating",
+        async (image): Promise<LabelledPrediction> => {
+            const bytes = await getObjectBytes(
+                context.aws.s3,
+                bucket,
+                image.key,
+                `s3://${bucket}/${image.key} is missing from dataset ${manifest.datasetId}.`,
+            );
+            const result = await classifyJpeg(
+                context.aws.runtime,
+                endpointName,
+                bytes,
+                image.imageName,
+                manifest.classes,
+            );
+            const act = typeof decision === "string" ? undefined : decide(decision, result.probabilities).act;
+            return {
+                imageName: image.imageName,
+                trueClass: image.class,
+                predictedClass: result.className,
+                confidence: result.confidence,
+                act,
+            };
+        },
+    );
     const failed: FailedImage[] = refused.map((f) => ({ imageName: f.item.imageName, error: f.error }));
     const report = { ...evaluationReport(manifest.classes, predictions), failed };
     const decisionReport = typeof decision === "string" ? undefined : decisionMetrics(decision, predictions);
-    const document = { datasetId: manifest.datasetId, endpointName, split: options.split, ...report, decision: decisionReport ?? null };
+    const document = {
+        datasetId: manifest.datasetId,
+        endpointName,
+        split: options.split,
+        ...report,
+        decision: decisionReport ?? null,
+    };
     if (options.json) {
         context.out(JSON.stringify(document, null, 2));
     } else {
-        context.out(`Dataset ${manifest.datasetId}, endpoint ${endpointName}: accuracy ${percent(report.accuracy)} on ${report.images} ${options.split} images`);
+        context.out(
+            `Dataset ${manifest.datasetId}, endpoint ${endpointName}: accuracy ${percent(report.accuracy)} on ${report.images} ${options.split} images`,
+        );
         context.out(perClassTable(report));
         context.out("Confusion matrix (rows: true class, columns: predicted):");
         context.out(confusionTable(report));
         context.out(`Wrong: ${report.wrong.length}`);
         if (report.wrong.length) {
-            context.out(table(["image", "true", "predicted", "confidence"], report.wrong.map((w) => [w.imageName, w.trueClass, w.predictedClass, percent(w.confidence)])));
+            context.out(
+                table(
+                    ["image", "true", "predicted", "confidence"],
+                    report.wrong.map((w) => [w.imageName, w.trueClass, w.predictedClass, percent(w.confidence)]),
+                ),
+            );
         }
         context.out(`Failed (not evaluated): ${failed.length}`);
-        if (failed.length) context.out(table(["image", "why"], failed.map((f) => [f.imageName, f.error])));
+        if (failed.length)
+            context.out(
+                table(
+                    ["image", "why"],
+                    failed.map((f) => [f.imageName, f.error]),
+                ),
+            );
         if (decisionReport) {
             context.out(
                 `${decisionReport.targetClass} → act at threshold ${decisionReport.threshold.toFixed(3)}: recall ${percent(decisionReport.recall)} ` +
@@ -67,10 +117,16 @@ export async function evaluate(context: CliContext, options: EvaluateOptions): P
     if (options.out) {
         fs.mkdirSync(options.out, { recursive: true });
         fs.writeFileSync(path.join(options.out, "evaluation.json"), JSON.stringify(document, null, 2));
-        fs.writeFileSync(path.join(options.out, "evaluation.md"), reportMarkdown(report, `Evaluation of ${endpointName} on dataset ${manifest.datasetId}`));
+        fs.writeFileSync(
+            path.join(options.out, "evaluation.md"),
+            reportMarkdown(report, `Evaluation of ${endpointName} on dataset ${manifest.datasetId}`),
+        );
         context.err(`Wrote ${path.join(options.out, "evaluation.json")} and evaluation.md`);
     }
     if (failed.length) {
-        throw new CliError(`${failed.length} of ${images.length} images could not be evaluated (listed above); the figures cover the other ${predictions.length}.`, EXIT.partial);
+        throw new CliError(
+            `${failed.length} of ${images.length} images could not be evaluated (listed above); the figures cover the other ${predictions.length}.`,
+            EXIT.partial,
+        );
     }
 }

@@ -25,7 +25,11 @@ export function parseSince(since: string, now: Date): Date | undefined {
 /** The UTC days from `until` back to `since`, newest first: the table's partitions to read. */
 export function daysBetween(since: Date, until: Date): string[] {
     const days: string[] = [];
-    for (let t = Date.UTC(until.getUTCFullYear(), until.getUTCMonth(), until.getUTCDate()); t >= since.getTime() - 86_400_000 + 1; t -= 86_400_000) {
+    for (
+        let t = Date.UTC(until.getUTCFullYear(), until.getUTCMonth(), until.getUTCDate());
+        t >= since.getTime() - 86_400_000 + 1;
+        t -= 86_400_000
+    ) {
         days.push(new Date(t).toISOString().slice(0, 10));
     }
     return days;
@@ -35,7 +39,11 @@ export function daysBetween(since: Date, until: Date): string[] {
 export async function events(context: CliContext, options: EventsOptions): Promise<void> {
     const now = new Date();
     const since = parseSince(options.since, now);
-    if (!since) throw new CliError(`--since ${JSON.stringify(options.since)} is neither a duration (7d, 24h, 30m) nor a date (2026-12-01).`, 2);
+    if (!since)
+        throw new CliError(
+            `--since ${JSON.stringify(options.since)} is neither a duration (7d, 24h, 30m) nor a date (2026-12-01).`,
+            2,
+        );
     const tableName = await context.stack.name("eventsTable");
     const { QueryCommand } = await import("@aws-sdk/client-dynamodb");
     const { unmarshall } = await import("@aws-sdk/util-dynamodb");
@@ -56,9 +64,16 @@ export async function events(context: CliContext, options: EventsOptions): Promi
                     }),
                 );
             } catch (error) {
-                throw explainAwsError(error, `reading the events table ${tableName} (${context.stack.origin("eventsTable")})`);
+                throw explainAwsError(
+                    error,
+                    `reading the events table ${tableName} (${context.stack.origin("eventsTable")})`,
+                );
             }
-            found.push(...(page.Items ?? []).map((item) => unmarshall(item) as CameraEvent).filter((e) => Date.parse(e.at) >= since.getTime()));
+            found.push(
+                ...(page.Items ?? [])
+                    .map((item) => unmarshall(item) as CameraEvent)
+                    .filter((e) => Date.parse(e.at) >= since.getTime()),
+            );
             start = page.LastEvaluatedKey;
         } while (start && found.length < options.limit);
         if (found.length >= options.limit) break;
@@ -69,8 +84,18 @@ export async function events(context: CliContext, options: EventsOptions): Promi
     context.out(
         table(
             ["time (UTC)", "camera", "class", "probability", "threshold", "model", "image"],
-            latest.map((e) => [e.at, e.camera ?? "-", e.targetClass, e.probability.toFixed(3), e.threshold.toFixed(3), e.trainingJobName ?? e.modelDataUrl ?? "-", e.imageKey]),
+            latest.map((e) => [
+                e.at,
+                e.camera ?? "-",
+                e.targetClass,
+                e.probability.toFixed(3),
+                e.threshold.toFixed(3),
+                e.trainingJobName ?? e.modelDataUrl ?? "-",
+                e.imageKey,
+            ]),
         ),
     );
-    context.out(`${latest.length} event${latest.length === 1 ? "" : "s"} since ${since.toISOString()}${found.length > latest.length ? ` (--limit ${options.limit}; more exist)` : ""}.`);
+    context.out(
+        `${latest.length} event${latest.length === 1 ? "" : "s"} since ${since.toISOString()}${found.length > latest.length ? ` (--limit ${options.limit}; more exist)` : ""}.`,
+    );
 }

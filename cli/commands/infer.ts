@@ -13,7 +13,8 @@ export interface InferOptions {
 
 /** What the camera reads, in one line: the likeliest class, the decision, where the image went. */
 function describe(file: string, answer: CameraAnswer): string {
-    if (answer.mode === "training") return `${file}: stored for labelling as s3://${answer.image.bucket}/${answer.image.key}`;
+    if (answer.mode === "training")
+        return `${file}: stored for labelling as s3://${answer.image.bucket}/${answer.image.key}`;
     const cat = answer.mostLikelyCat!;
     const d = answer.decision;
     const decision = d
@@ -31,7 +32,11 @@ export async function infer(context: CliContext, files: readonly string[], optio
     for (const file of files) {
         try {
             const jpeg = await readImageFile(file);
-            const { status, answer } = await postToCameraApi(apiUrl, jpeg, { camera: options.camera, training: options.training, region });
+            const { status, answer } = await postToCameraApi(apiUrl, jpeg, {
+                camera: options.camera,
+                training: options.training,
+                region,
+            });
             results.push({ file, status, answer: answer as CameraAnswer });
         } catch (error) {
             if (!(error instanceof InputError)) throw error;

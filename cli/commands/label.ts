@@ -29,9 +29,15 @@ export async function label(context: CliContext, options: LabelOptions): Promise
         context.stack.name("catadataTable"),
     ]);
     const serving = await servingJobName(context);
-    const server = await startLabelServer(context, { trainingBucket, imagesBucket, catadataTable, modelDataUrl: serving?.modelDataUrl }, options.port);
+    const server = await startLabelServer(
+        context,
+        { trainingBucket, imagesBucket, catadataTable, modelDataUrl: serving?.modelDataUrl },
+        options.port,
+    );
     context.out(`Labelling page: ${server.url}`);
-    context.out("Keys: 1-7 pick the class, m more than one cat, s skip, u undo. Every label goes to catadata at once. Ctrl-C to stop.");
+    context.out(
+        "Keys: 1-7 pick the class, m more than one cat, s skip, u undo. Every label goes to catadata at once. Ctrl-C to stop.",
+    );
     if (options.open && context.interactive) openInBrowser(server.url);
     await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
     await server.close();

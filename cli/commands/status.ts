@@ -26,7 +26,9 @@ function time(value: Date | undefined): string {
 function clock(totalSeconds: number): string {
     const s = Math.max(0, Math.round(totalSeconds));
     const parts = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
-    return (parts[0] ? parts : parts.slice(1)).map((n, i) => (i === 0 ? String(n) : String(n).padStart(2, "0"))).join(":");
+    return (parts[0] ? parts : parts.slice(1))
+        .map((n, i) => (i === 0 ? String(n) : String(n).padStart(2, "0")))
+        .join(":");
 }
 
 function summary(job: DescribeTrainingJobResponse) {
@@ -48,7 +50,9 @@ function summary(job: DescribeTrainingJobResponse) {
 
 function describe(context: CliContext, job: DescribeTrainingJobResponse): void {
     context.out(`Job ${job.TrainingJobName}: ${job.TrainingJobStatus} (${job.SecondaryStatus})`);
-    context.out(`  created ${time(job.CreationTime)}, started ${time(job.TrainingStartTime)}, ended ${time(job.TrainingEndTime)}`);
+    context.out(
+        `  created ${time(job.CreationTime)}, started ${time(job.TrainingStartTime)}, ended ${time(job.TrainingEndTime)}`,
+    );
     const end = job.TrainingEndTime ?? new Date();
     const elapsed = job.TrainingStartTime ? (end.getTime() - job.TrainingStartTime.getTime()) / 1000 : undefined;
     const saving =
@@ -57,22 +61,34 @@ function describe(context: CliContext, job: DescribeTrainingJobResponse): void {
             : job.EnableManagedSpotTraining
               ? ", spot"
               : ", on demand";
-    context.out(`  elapsed ${seconds(elapsed)}, training ${seconds(job.TrainingTimeInSeconds)}, billable ${seconds(job.BillableTimeInSeconds)}${saving}`);
+    context.out(
+        `  elapsed ${seconds(elapsed)}, training ${seconds(job.TrainingTimeInSeconds)}, billable ${seconds(job.BillableTimeInSeconds)}${saving}`,
+    );
     if (job.FailureReason) context.out(`  failure: ${job.FailureReason}`);
     if (job.FinalMetricDataList?.length) {
-        context.out(table(["metric", "value"], job.FinalMetricDataList.map((m) => [m.MetricName ?? "", String(m.Value)])));
+        context.out(
+            table(
+                ["metric", "value"],
+                job.FinalMetricDataList.map((m) => [m.MetricName ?? "", String(m.Value)]),
+            ),
+        );
     }
 }
 
 /** The job, waiting for one that `train --async` announced and the trigger has not started yet. */
-async function describeOrWait(context: CliContext, name: string, interval: number): Promise<DescribeTrainingJobResponse> {
+async function describeOrWait(
+    context: CliContext,
+    name: string,
+    interval: number,
+): Promise<DescribeTrainingJobResponse> {
     const deadline = Date.now() + APPEAR_TIMEOUT_SECONDS * 1000;
     let announced = false;
     for (;;) {
         try {
             return await describeJob(context, name);
         } catch (error) {
-            if (!(error instanceof NotFoundError) || !TRAINING_JOB_NAME_PATTERN.test(name) || Date.now() > deadline) throw error;
+            if (!(error instanceof NotFoundError) || !TRAINING_JOB_NAME_PATTERN.test(name) || Date.now() > deadline)
+                throw error;
         }
         if (!announced) context.err(`Waiting for job ${name} to appear: the trigger starts it once data prep is done.`);
         announced = true;
@@ -97,7 +113,12 @@ class EpochFeed {
         try {
             do {
                 const page = await this.context.aws.logs.send(
-                    new FilterLogEventsCommand({ logGroupName: TRAINING_LOG_GROUP, logStreamNamePrefix: `${this.job}/`, startTime: this.since, nextToken }),
+                    new FilterLogEventsCommand({
+                        logGroupName: TRAINING_LOG_GROUP,
+                        logStreamNamePrefix: `${this.job}/`,
+                        startTime: this.since,
+                        nextToken,
+                    }),
                 );
                 events.push(...(page.events ?? []));
                 nextToken = page.nextToken;
@@ -122,24 +143,34 @@ class EpochFeed {
 }
 
 /** Follows the job to its end: status transitions, elapsed time and the latest epoch's figures. */
-async function follow(context: CliContext, name: string, first: DescribeTrainingJobResponse, options: StatusOptions): Promise<DescribeTrainingJobResponse> {
+async function follow(
+    context: CliContext,
+    name: string,
+    first: DescribeTrainingJobResponse,
+    options: StatusOptions,
+): Promise<DescribeTrainingJobResponse> {
     const feed = new EpochFeed(context, name);
     const totalEpochs = first.HyperParameters?.epochs ?? "?";
     let described = first;
     let shownTransitions = 0;
     let latest = "";
-    const elapsed = () => clock((Date.now() - (described.TrainingStartTime ?? described.CreationTime ?? new Date()).getTime()) / 1000);
+    const elapsed = () =>
+        clock((Date.now() - (described.TrainingStartTime ?? described.CreationTime ?? new Date()).getTime()) / 1000);
     for (;;) {
         const transitions = described.SecondaryStatusTransitions ?? [];
-        for (const t of transitions.slice(shownTransitions)) context.out(`${time(t.StartTime)}  ${t.Status}: ${t.StatusMessage ?? ""}`);
+        for (const t of transitions.slice(shownTransitions))
+            context.out(`${time(t.StartTime)}  ${t.Status}: ${t.StatusMessage ?? ""}`);
         shownTransitions = transitions.length;
         for (const e of await feed.next()) {
-            const figures = Object.entries(e.figures).map(([k, v]) => `${k} ${Number(v).toFixed(4)}`).join("  ");
+            const figures = Object.entries(e.figures)
+                .map(([k, v]) => `${k} ${Number(v).toFixed(4)}`)
+                .join("  ");
             latest = `epoch ${e.epoch}/${totalEpochs} (${e.phase})  ${figures}`;
             // Piped output keeps every epoch; a terminal shows the newest in place.
             if (!context.interactive) context.out(`elapsed ${elapsed()}  ${latest}`);
         }
-        if (context.interactive) context.progress(`elapsed ${elapsed()}  ${described.SecondaryStatus}${latest ? `  ${latest}` : ""}`);
+        if (context.interactive)
+            context.progress(`elapsed ${elapsed()}  ${described.SecondaryStatus}${latest ? `  ${latest}` : ""}`);
         if (TERMINAL_STATUSES.includes(described.TrainingJobStatus ?? "")) break;
         await new Promise((done) => setTimeout(done, options.interval * 1000));
         described = await describeJob(context, name);
@@ -161,14 +192,20 @@ function tuningSummary(job: DescribeHyperParameterTuningJobResponse) {
         failed: (counts.NonRetryableError ?? 0) + (counts.RetryableError ?? 0),
         objective: job.HyperParameterTuningJobConfig?.HyperParameterTuningJobObjective?.MetricName,
         best: best
-            ? { trainingJobName: best.TrainingJobName, value: best.FinalHyperParameterTuningJobObjectiveMetric?.Value, hyperParameters: best.TunedHyperParameters }
+            ? {
+                  trainingJobName: best.TrainingJobName,
+                  value: best.FinalHyperParameterTuningJobObjectiveMetric?.Value,
+                  hyperParameters: best.TunedHyperParameters,
+              }
             : null,
         failureReason: job.FailureReason,
     };
 }
 
 function tuningLine(summary: ReturnType<typeof tuningSummary>): string {
-    const best = summary.best ? `best ${summary.objective} ${summary.best.value?.toFixed(4)} (${summary.best.trainingJobName})` : "no completed job yet";
+    const best = summary.best
+        ? `best ${summary.objective} ${summary.best.value?.toFixed(4)} (${summary.best.trainingJobName})`
+        : "no completed job yet";
     return `${summary.status}: ${summary.completed} completed, ${summary.running} running, ${summary.stoppedEarly} stopped early, ${summary.failed} failed of up to ${summary.maxJobs}; ${best}`;
 }
 
@@ -190,7 +227,11 @@ async function tuningStatus(context: CliContext, name: string, options: StatusOp
     if (!options.watch) context.out(`Tuning job ${name}: ${tuningLine(summary)}`);
     if (summary.failureReason) context.out(`  failure: ${summary.failureReason}`);
     if (summary.best?.hyperParameters) {
-        context.out(`  best hyperparameters: ${Object.entries(summary.best.hyperParameters).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+        context.out(
+            `  best hyperparameters: ${Object.entries(summary.best.hyperParameters)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(" ")}`,
+        );
     }
     if (summary.best) context.out(`Deploy the best: npx bootboots deploy ${name}`);
 }
@@ -203,7 +244,9 @@ export async function status(context: CliContext, job: string | undefined, optio
         if (options.json) return context.out(JSON.stringify(summary(described), null, 2));
         return describe(context, described);
     }
-    described = options.json ? await waitQuietly(context, name, described, options) : await follow(context, name, described, options);
+    described = options.json
+        ? await waitQuietly(context, name, described, options)
+        : await follow(context, name, described, options);
     const evaluation =
         described.TrainingJobStatus !== "Completed"
             ? undefined
@@ -212,7 +255,13 @@ export async function status(context: CliContext, job: string | undefined, optio
                   (error: Error) => error,
               );
     if (options.json) {
-        return context.out(JSON.stringify({ ...summary(described), evaluation: evaluation instanceof Error ? null : (evaluation ?? null) }, null, 2));
+        return context.out(
+            JSON.stringify(
+                { ...summary(described), evaluation: evaluation instanceof Error ? null : (evaluation ?? null) },
+                null,
+                2,
+            ),
+        );
     }
     describe(context, described);
     if (evaluation === undefined) return;
@@ -225,14 +274,21 @@ export async function status(context: CliContext, job: string | undefined, optio
         context.out(perClassTable({ classes: evaluation.classes, perClass }));
         context.out(confusionTable({ classes: evaluation.classes, confusionMatrix: evaluation.confusion_matrix }));
         if (evaluation.test) {
-            context.out(`Held-out test: accuracy ${(100 * evaluation.test.accuracy).toFixed(1)}%, macro-F1 ${evaluation.test.macro_f1.toFixed(3)}`);
+            context.out(
+                `Held-out test: accuracy ${(100 * evaluation.test.accuracy).toFixed(1)}%, macro-F1 ${evaluation.test.macro_f1.toFixed(3)}`,
+            );
         }
     }
     context.out(`Deploy it: npx bootboots deploy ${name}`);
 }
 
 /** --watch --json: no progress lines, only the end. */
-async function waitQuietly(context: CliContext, name: string, described: DescribeTrainingJobResponse, options: StatusOptions) {
+async function waitQuietly(
+    context: CliContext,
+    name: string,
+    described: DescribeTrainingJobResponse,
+    options: StatusOptions,
+) {
     while (!TERMINAL_STATUSES.includes(described.TrainingJobStatus ?? "")) {
         await new Promise((done) => setTimeout(done, options.interval * 1000));
         described = await describeJob(context, name);

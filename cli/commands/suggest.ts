@@ -21,7 +21,12 @@ export interface SuggestOptions {
 const DEFAULT_ENDPOINT_MEMORY_GB = 2;
 
 async function previousQueue(context: CliContext, bucket: string): Promise<LabellingQueue | undefined> {
-    return getObjectJson<LabellingQueue>(context.aws.s3, bucket, LABELLING_QUEUE_KEY, `No queue in s3://${bucket}/${LABELLING_QUEUE_KEY}.`).catch((error) => {
+    return getObjectJson<LabellingQueue>(
+        context.aws.s3,
+        bucket,
+        LABELLING_QUEUE_KEY,
+        `No queue in s3://${bucket}/${LABELLING_QUEUE_KEY}.`,
+    ).catch((error) => {
         if (error instanceof NotFoundError) return undefined;
         throw error;
     });
@@ -34,7 +39,10 @@ async function previousQueue(context: CliContext, bucket: string): Promise<Label
  */
 export async function suggest(context: CliContext, options: SuggestOptions): Promise<void> {
     const serving = await servingJobName(context);
-    if (!serving) throw new CliError("No model is serving: suggest ranks images with the deployed model, so deploy one first (npx bootboots deploy).");
+    if (!serving)
+        throw new CliError(
+            "No model is serving: suggest ranks images with the deployed model, so deploy one first (npx bootboots deploy).",
+        );
     const [endpointName, imagesBucket, imagesPrefix, catadataTable, trainingBucket] = await Promise.all([
         context.stack.name("endpoint"),
         context.stack.name("imagesBucket"),
@@ -52,7 +60,9 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
     const unlabelled = keys.filter((key) => !labels.labelled.has(key));
     // Scores of the same model are kept; images labelled since drop out with the rest of the labelled ones.
     const kept = new Map(
-        previous && previous.modelDataUrl === serving.modelDataUrl ? previous.items.filter((i) => !labels.labelled.has(i.key)).map((i) => [i.key, i]) : [],
+        previous && previous.modelDataUrl === serving.modelDataUrl
+            ? previous.items.filter((i) => !labels.labelled.has(i.key)).map((i) => [i.key, i])
+            : [],
     );
     // What the camera API stored when the serving model scored an image needs no second request.
     let fromCamera = 0;
@@ -60,11 +70,19 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
         const stored = labels.storedPredictions.get(key);
         if (kept.has(key) || stored?.modelDataUrl !== serving.modelDataUrl) continue;
         const rowName = labels.unlabelledRows.get(key);
-        kept.set(key, { key, ...(rowName ? { rowName } : {}), ...rankTopClasses(stored.top3, classes, labels.labelCounts, targetClass) });
+        kept.set(key, {
+            key,
+            ...(rowName ? { rowName } : {}),
+            ...rankTopClasses(stored.top3, classes, labels.labelCounts, targetClass),
+        });
         fromCamera += 1;
     }
     const toScore = unlabelled.filter((key) => !kept.has(key)).slice(0, options.limit);
-    const estimate = toScore.length * contract.serving.approxSecondsPerRequest * DEFAULT_ENDPOINT_MEMORY_GB * contract.serving.approxUsdPerGbSecond;
+    const estimate =
+        toScore.length *
+        contract.serving.approxSecondsPerRequest *
+        DEFAULT_ENDPOINT_MEMORY_GB *
+        contract.serving.approxUsdPerGbSecond;
     context.err(
         `${unlabelled.length} unlabelled images under s3://${imagesBucket}/${imagesPrefix}; ${kept.size} already scored by this model. ` +
             `Scoring ${toScore.length} (--limit ${options.limit}): ${toScore.length} requests to endpoint ${endpointName}, about $${estimate.toFixed(4)} ` +
@@ -72,13 +90,28 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
     );
 
     if (fromCamera > 0) context.err(`${fromCamera} of them scored by the camera API when it answered.`);
-    const { results: scored, failed } = await forEachImage(toScore, options.concurrency, "scoring", async (key): Promise<QueueItem> => {
-        const bytes = await getObjectBytes(context.aws.s3, imagesBucket, key, `s3://${imagesBucket}/${key} is gone.`);
-        const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, key, classes);
-        const rank = rankScore(classes.map((c) => result.probabilities[c]), classes, labels.labelCounts, targetClass);
-        const rowName = labels.unlabelledRows.get(key);
-        return { key, ...(rowName ? { rowName } : {}), ...rank };
-    });
+    const { results: scored, failed } = await forEachImage(
+        toScore,
+        options.concurrency,
+        "scoring",
+        async (key): Promise<QueueItem> => {
+            const bytes = await getObjectBytes(
+                context.aws.s3,
+                imagesBucket,
+                key,
+                `s3://${imagesBucket}/${key} is gone.`,
+            );
+            const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, key, classes);
+            const rank = rankScore(
+                classes.map((c) => result.probabilities[c]),
+                classes,
+                labels.labelCounts,
+                targetClass,
+            );
+            const rowName = labels.unlabelledRows.get(key);
+            return { key, ...(rowName ? { rowName } : {}), ...rank };
+        },
+    );
     const skipped = failed.map((f) => ({ key: f.item, error: f.error }));
     const items = [...kept.values(), ...scored].sort((a, b) => b.score - a.score || (a.key < b.key ? -1 : 1));
     const queue: LabellingQueue = {
@@ -95,12 +128,25 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
     };
     const { PutObjectCommand } = await import("@aws-sdk/client-s3");
     await context.aws.s3.send(
-        new PutObjectCommand({ Bucket: trainingBucket, Key: LABELLING_QUEUE_KEY, Body: JSON.stringify(queue, null, 2), ContentType: "application/json" }),
+        new PutObjectCommand({
+            Bucket: trainingBucket,
+            Key: LABELLING_QUEUE_KEY,
+            Body: JSON.stringify(queue, null, 2),
+            ContentType: "application/json",
+        }),
     );
     if (options.json) return context.out(JSON.stringify({ ...queue, skipped }, null, 2));
-    context.out(`Queue of ${items.length} images written to s3://${trainingBucket}/${LABELLING_QUEUE_KEY}; the first ${Math.min(options.top, items.length)}:`);
-    const guess = (item: QueueItem) => item.top3.map((t) => `${t.className} ${(100 * t.probability).toFixed(0)}%`).join(", ");
-    context.out(table(["score", "image", "model's top 3"], items.slice(0, options.top).map((i) => [i.score.toFixed(3), i.key, guess(i)])));
+    context.out(
+        `Queue of ${items.length} images written to s3://${trainingBucket}/${LABELLING_QUEUE_KEY}; the first ${Math.min(options.top, items.length)}:`,
+    );
+    const guess = (item: QueueItem) =>
+        item.top3.map((t) => `${t.className} ${(100 * t.probability).toFixed(0)}%`).join(", ");
+    context.out(
+        table(
+            ["score", "image", "model's top 3"],
+            items.slice(0, options.top).map((i) => [i.score.toFixed(3), i.key, guess(i)]),
+        ),
+    );
     for (const s of skipped) context.err(`skipped ${s.key}: ${s.error}`);
     context.out("Next: npx bootboots label");
 }

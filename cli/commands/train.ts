@@ -33,7 +33,12 @@ const JOB_FLAGS: Partial<Record<keyof TrainOptions, string>> = {
 };
 
 /** Invokes a function: synchronously, or with `async` as an Event (Lambda answers at once). */
-export async function sendTrigger(context: CliContext, functionName: string, payload: unknown, async: boolean): Promise<InvokeCommandOutput> {
+export async function sendTrigger(
+    context: CliContext,
+    functionName: string,
+    payload: unknown,
+    async: boolean,
+): Promise<InvokeCommandOutput> {
     let response;
     try {
         response = await context.aws.lambda.send(
@@ -58,7 +63,13 @@ export async function invokeTrigger<T>(context: CliContext, functionName: string
 
 export function countsTable(distribution: Readonly<Record<string, ClassCounts>>): string {
     // Datasets built before the test split have no test counts.
-    const rows = Object.entries(distribution).map(([name, c]) => [name, c.available, c.training, c.validation, c.test ?? 0]);
+    const rows = Object.entries(distribution).map(([name, c]) => [
+        name,
+        c.available,
+        c.training,
+        c.validation,
+        c.test ?? 0,
+    ]);
     const total = (key: keyof ClassCounts) => Object.values(distribution).reduce((sum, c) => sum + (c[key] ?? 0), 0);
     return table(
         ["class", "labelled", "training", "validation", "test"],
@@ -81,16 +92,23 @@ export function triggerPayload(options: TrainOptions): Record<string, unknown> {
 }
 
 async function dryRun(context: CliContext, options: TrainOptions): Promise<void> {
-    const given = Object.entries(JOB_FLAGS).filter(([key]) => options[key as keyof TrainOptions] !== undefined).map(([, flag]) => flag);
+    const given = Object.entries(JOB_FLAGS)
+        .filter(([key]) => options[key as keyof TrainOptions] !== undefined)
+        .map(([, flag]) => flag);
     if (!options.spot) given.push("--no-spot");
     if (given.length > 0) {
-        throw new CliError(`--dry-run only counts the images data prep would use, so ${given.join(", ")} would do nothing: leave ${given.length > 1 ? "them" : "it"} out.`, EXIT.usage);
+        throw new CliError(
+            `--dry-run only counts the images data prep would use, so ${given.join(", ")} would do nothing: leave ${given.length > 1 ? "them" : "it"} out.`,
+            EXIT.usage,
+        );
     }
     const functionName = await context.stack.name("dataPrepFunction");
     const result = await invokeTrigger<DataPrepResult>(context, functionName, { dryRun: true });
     if (!result.success) throw new CliError(`Data prep (dry run) failed: ${result.error}`);
     if (options.json) return context.out(JSON.stringify(result, null, 2));
-    context.out(`Dry run: nothing was written. ${result.trainingImages} training, ${result.validationImages} validation and ${result.testImages} test images.`);
+    context.out(
+        `Dry run: nothing was written. ${result.trainingImages} training, ${result.validationImages} validation and ${result.testImages} test images.`,
+    );
     context.out(countsTable(result.classDistribution));
     context.out(`Repaired JPEGs (end marker added): ${result.repairedImages}`);
     context.out(`Unlabelled (the backlog; npx bootboots suggest, then label): ${result.unlabelledImages}`);
@@ -100,7 +118,8 @@ async function dryRun(context: CliContext, options: TrainOptions): Promise<void>
         const reason = s.reason.replace(/ s3:\/\/\S+/, "").replace(/ \(classes: .*\)$/, "");
         byReason.set(reason, [...(byReason.get(reason) ?? []), s.imageName]);
     }
-    for (const [reason, names] of byReason) context.out(`  ${reason}: ${names.length} (${names.slice(0, 5).join(", ")}${names.length > 5 ? ", ..." : ""})`);
+    for (const [reason, names] of byReason)
+        context.out(`  ${reason}: ${names.length} (${names.slice(0, 5).join(", ")}${names.length > 5 ? ", ..." : ""})`);
     if (result.skippedCount > result.skipped.length) {
         context.out(`  (${result.skippedCount - result.skipped.length} more are listed in the manifest of a real run)`);
     }
@@ -123,7 +142,8 @@ export async function train(context: CliContext, options: TrainOptions): Promise
         // Lambda runs an asynchronous event under the request id it answered with, and the trigger names the job after it.
         const requestId = response.$metadata.requestId;
         const jobName = requestId ? trainingJobName(requestId) : undefined;
-        if (options.json) return context.out(JSON.stringify({ accepted: true, requestId, trainingJobName: jobName }, null, 2));
+        if (options.json)
+            return context.out(JSON.stringify({ accepted: true, requestId, trainingJobName: jobName }, null, 2));
         context.out(`Training requested (asynchronous invocation of ${functionName} accepted, request ${requestId}).`);
         if (jobName) {
             context.out(`The job will be ${jobName} once data prep is done.`);
@@ -133,14 +153,25 @@ export async function train(context: CliContext, options: TrainOptions): Promise
         }
         return;
     }
-    context.err(options.skipDataPrep || options.dataset ? "Starting the training job..." : "Preparing the dataset and starting the training job...");
+    context.err(
+        options.skipDataPrep || options.dataset
+            ? "Starting the training job..."
+            : "Preparing the dataset and starting the training job...",
+    );
     const result = await invokeTrigger<TriggerResult>(context, functionName, payload);
     if (!result.success) throw new CliError(`Training was not started: ${result.error}`);
-    if (!("trainingJobName" in result)) throw new CliError(`The trigger started tuning job ${result.tuningJobName}, not a training job: see npx bootboots status ${result.tuningJobName}.`);
+    if (!("trainingJobName" in result))
+        throw new CliError(
+            `The trigger started tuning job ${result.tuningJobName}, not a training job: see npx bootboots status ${result.tuningJobName}.`,
+        );
     if (options.json) return context.out(JSON.stringify(result, null, 2));
     const distribution =
-        result.dataPrep && result.dataPrep.success ? result.dataPrep.classDistribution : (await readManifest(context, result.datasetId)).classDistribution;
-    context.out(`Training job ${result.trainingJobName}${result.alreadyStarted ? " (already started by this request)" : ""} on dataset ${result.datasetId}`);
+        result.dataPrep && result.dataPrep.success
+            ? result.dataPrep.classDistribution
+            : (await readManifest(context, result.datasetId)).classDistribution;
+    context.out(
+        `Training job ${result.trainingJobName}${result.alreadyStarted ? " (already started by this request)" : ""} on dataset ${result.datasetId}`,
+    );
     context.out(countsTable(distribution));
     context.out(`Hyperparameters sent: ${hyperparameterLine(result.hyperParameters)}`);
     context.out(`Console: ${result.consoleUrl}`);

@@ -13,7 +13,11 @@ export interface TuneOptions extends TrainOptions {
 }
 
 /** The on-demand price per hour of a training instance in a region, from the AWS Price List API, or why it is unknown. */
-export async function trainingPricePerHour(context: CliContext, region: string, instanceType: string): Promise<number | string> {
+export async function trainingPricePerHour(
+    context: CliContext,
+    region: string,
+    instanceType: string,
+): Promise<number | string> {
     const { GetProductsCommand } = await import("@aws-sdk/client-pricing");
     let priceList: string[];
     try {
@@ -48,7 +52,15 @@ export async function trainingPricePerHour(context: CliContext, region: string, 
 /** The parts of a Price List product that hold its on-demand hourly price. */
 interface PriceListProduct {
     readonly terms?: {
-        readonly OnDemand?: Record<string, { readonly priceDimensions?: Record<string, { readonly unit?: string; readonly pricePerUnit?: { readonly USD?: string } }> }>;
+        readonly OnDemand?: Record<
+            string,
+            {
+                readonly priceDimensions?: Record<
+                    string,
+                    { readonly unit?: string; readonly pricePerUnit?: { readonly USD?: string } }
+                >;
+            }
+        >;
     };
 }
 
@@ -66,8 +78,10 @@ export interface TuningCost {
 }
 
 async function worstCase(context: CliContext, options: TuneOptions, maxJobs: number): Promise<TuningCost> {
-    const instanceType = options.instanceType ?? ((await context.stack.optionalOutput("trainingInstanceType")) as string | undefined);
-    if (!instanceType) throw new CliError("The stack has no output trainingInstanceType: run 'pulumi up', or give --instance-type.");
+    const instanceType =
+        options.instanceType ?? ((await context.stack.optionalOutput("trainingInstanceType")) as string | undefined);
+    if (!instanceType)
+        throw new CliError("The stack has no output trainingInstanceType: run 'pulumi up', or give --instance-type.");
     const region = await context.aws.sagemaker.config.region();
     const maxRuntimeSeconds = options.maxRuntime ?? TRIGGER_EVENT_DEFAULTS.maxRuntimeSeconds;
     const instanceHours = (maxJobs * maxRuntimeSeconds) / 3600;
@@ -90,36 +104,64 @@ async function worstCase(context: CliContext, options: TuneOptions, maxJobs: num
 export async function tune(context: CliContext, options: TuneOptions): Promise<void> {
     const maxJobs = options.maxJobs ?? TUNE_DEFAULTS.maxJobs;
     const parallelJobs = options.parallel ?? Math.min(TUNE_DEFAULTS.parallelJobs, maxJobs);
-    if (parallelJobs > maxJobs) throw new CliError(`--parallel ${parallelJobs} is more than --max-jobs ${maxJobs}: it must be at most that.`, 2);
+    if (parallelJobs > maxJobs)
+        throw new CliError(
+            `--parallel ${parallelJobs} is more than --max-jobs ${maxJobs}: it must be at most that.`,
+            2,
+        );
     const cost = await worstCase(context, options, maxJobs);
     const say = (line: string) => (options.json ? context.err(line) : context.out(line));
     say(
         `Worst case: ${maxJobs} training jobs on ${cost.instanceType}, each up to ${(cost.maxRuntimeSeconds / 3600).toFixed(1)} h: ` +
             `${cost.instanceHours.toFixed(1)} instance-hours` +
-            (cost.costUsd !== null ? `, $${cost.costUsd.toFixed(2)} at the on-demand price in ${cost.region} ($${cost.pricePerHourUsd!.toFixed(3)}/h; spot costs less).` : "."),
+            (cost.costUsd !== null
+                ? `, $${cost.costUsd.toFixed(2)} at the on-demand price in ${cost.region} ($${cost.pricePerHourUsd!.toFixed(3)}/h; spot costs less).`
+                : "."),
     );
     if (cost.priceUnknownBecause) say(`No price: ${cost.priceUnknownBecause}.`);
     if (!options.yes && (cost.costUsd === null || cost.costUsd > cost.limitUsd)) {
-        const why = cost.costUsd === null ? "its cost is unknown" : `$${cost.costUsd.toFixed(2)} is above maxTuningCostUsd ($${cost.limitUsd.toFixed(2)})`;
-        throw new CliError(`Nothing was started: ${why}. Add --yes to start it anyway, or lower --max-jobs or --max-runtime.`);
+        const why =
+            cost.costUsd === null
+                ? "its cost is unknown"
+                : `$${cost.costUsd.toFixed(2)} is above maxTuningCostUsd ($${cost.limitUsd.toFixed(2)})`;
+        throw new CliError(
+            `Nothing was started: ${why}. Add --yes to start it anyway, or lower --max-jobs or --max-runtime.`,
+        );
     }
 
     const functionName = await context.stack.name("triggerFunction");
-    const payload = { ...triggerPayload(options), tune: { maxJobs, parallelJobs }, ...(options.instanceType ? { instanceType: options.instanceType } : {}), ...(options.maxRuntime ? { maxRuntimeSeconds: options.maxRuntime } : {}) };
+    const payload = {
+        ...triggerPayload(options),
+        tune: { maxJobs, parallelJobs },
+        ...(options.instanceType ? { instanceType: options.instanceType } : {}),
+        ...(options.maxRuntime ? { maxRuntimeSeconds: options.maxRuntime } : {}),
+    };
     if (options.async) {
         const requestId = (await sendTrigger(context, functionName, payload, true)).$metadata.requestId;
         const name = requestId ? tuningJobName(requestId) : undefined;
-        if (options.json) return context.out(JSON.stringify({ accepted: true, requestId, tuningJobName: name, worstCase: cost }, null, 2));
-        context.out(`Tuning requested (asynchronous invocation accepted). The tuning job will be ${name} once data prep is done.`);
+        if (options.json)
+            return context.out(
+                JSON.stringify({ accepted: true, requestId, tuningJobName: name, worstCase: cost }, null, 2),
+            );
+        context.out(
+            `Tuning requested (asynchronous invocation accepted). The tuning job will be ${name} once data prep is done.`,
+        );
         context.out(`Next: npx bootboots status ${name} --watch`);
         return;
     }
     const result = await invokeTrigger<TriggerResult>(context, functionName, payload);
     if (!result.success) throw new CliError(`Tuning was not started: ${result.error}`);
-    if (!("tuningJobName" in result)) throw new CliError(`The trigger started training job ${result.trainingJobName}, not a tuning job: is the deployed trigger up to date? Run 'pulumi up'.`);
+    if (!("tuningJobName" in result))
+        throw new CliError(
+            `The trigger started training job ${result.trainingJobName}, not a tuning job: is the deployed trigger up to date? Run 'pulumi up'.`,
+        );
     if (options.json) return context.out(JSON.stringify({ ...result, worstCase: cost }, null, 2));
-    context.out(`Tuning job ${result.tuningJobName}${result.alreadyStarted ? " (already started by this request)" : ""} on dataset ${result.datasetId}: up to ${result.maxJobs} training jobs, ${result.parallelJobs} at a time.`);
+    context.out(
+        `Tuning job ${result.tuningJobName}${result.alreadyStarted ? " (already started by this request)" : ""} on dataset ${result.datasetId}: up to ${result.maxJobs} training jobs, ${result.parallelJobs} at a time.`,
+    );
     context.out(`Console: ${result.consoleUrl}`);
     context.out(`Next: npx bootboots status ${result.tuningJobName} --watch`);
-    context.out(`Then: npx bootboots deploy ${result.tuningJobName}   (its best training job, through the promotion gate)`);
+    context.out(
+        `Then: npx bootboots deploy ${result.tuningJobName}   (its best training job, through the promotion gate)`,
+    );
 }

@@ -35,7 +35,11 @@ export async function lambdaZip(fn: MockResource): Promise<LambdaZip> {
  * endpoints would: the parent's values, and whatever the test passes.
  */
 function platformEnv(fn: MockResource, dir: string): Record<string, string> {
-    const passed = Object.entries(process.env).filter(([key]) => /^AWS_ENDPOINT_URL/.test(key) || ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"].includes(key));
+    const passed = Object.entries(process.env).filter(
+        ([key]) =>
+            /^AWS_ENDPOINT_URL/.test(key) ||
+            ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"].includes(key),
+    );
     return {
         PATH: process.env.PATH ?? "",
         TZ: ":UTC",
@@ -69,14 +73,23 @@ export async function loadDeployedHandler(fn: MockResource, extraEnv: Record<str
         fs.cpSync(source, path.join(dir, entry), { recursive: true });
     }
     const variables: Record<string, string> = fn.inputs.environment?.variables ?? {};
-    const env = { ...platformEnv(fn, dir), ...variables, ...extraEnv, LAMBDA_RUNNER_INDEX: path.join(dir, "__index.js") };
-    const child: ChildProcess = fork(path.join(__dirname, "lambdaRunner.js"), [], { env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const env = {
+        ...platformEnv(fn, dir),
+        ...variables,
+        ...extraEnv,
+        LAMBDA_RUNNER_INDEX: path.join(dir, "__index.js"),
+    };
+    const child: ChildProcess = fork(path.join(__dirname, "lambdaRunner.js"), [], {
+        env,
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     runners.add(child);
     const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
     await new Promise<void>((resolve, reject) => {
         child.once("message", (message: any) => {
             if (message.loadError) reject(Object.assign(new Error(message.loadError.message), message.loadError));
-            else if (message.ready !== "function") reject(new Error(`${fn.name}'s __index.js exports no handler (${message.ready})`));
+            else if (message.ready !== "function")
+                reject(new Error(`${fn.name}'s __index.js exports no handler (${message.ready})`));
             else resolve();
         });
         child.once("exit", (code) => reject(new Error(`${fn.name}'s runner exited (${code}) before it loaded`)));
@@ -91,7 +104,8 @@ export async function loadDeployedHandler(fn: MockResource, extraEnv: Record<str
     });
     child.on("exit", (code) => {
         runners.delete(child);
-        for (const call of pending.values()) call.reject(new Error(`${fn.name}'s process exited (${code}) during an invocation`));
+        for (const call of pending.values())
+            call.reject(new Error(`${fn.name}'s process exited (${code}) during an invocation`));
         pending.clear();
     });
     let calls = 0;

@@ -17,12 +17,24 @@ export interface EndpointStandIn {
 /** The TF Serving stand-in (tests/python/endpoint_server.py) serving MODEL_FIXTURE as endpoint `endpointName`. */
 export async function startEndpointStandIn(endpointName: string, variant = "AllTraffic"): Promise<EndpointStandIn> {
     if (!fs.existsSync(path.join(MODEL_FIXTURE, "1", "saved_model.pb"))) {
-        throw new Error(`${MODEL_FIXTURE} is missing: npm test runs the training-script tests (pytest) first, which export it`);
+        throw new Error(
+            `${MODEL_FIXTURE} is missing: npm test runs the training-script tests (pytest) first, which export it`,
+        );
     }
     const port = await freePort();
     const child: ChildProcess = spawn(
         path.join(ROOT, ".venv", "bin", "python"),
-        [path.join(ROOT, "tests", "python", "endpoint_server.py"), "--model-dir", MODEL_FIXTURE, "--endpoint-name", endpointName, "--port", String(port), "--variant", variant],
+        [
+            path.join(ROOT, "tests", "python", "endpoint_server.py"),
+            "--model-dir",
+            MODEL_FIXTURE,
+            "--endpoint-name",
+            endpointName,
+            "--port",
+            String(port),
+            "--variant",
+            variant,
+        ],
         { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" } },
     );
     process.once("exit", () => child.kill());

@@ -27,21 +27,40 @@ export function httpApiEvent(request: HttpRequestParts): Record<string, unknown>
         routeKey: `${method} ${path}`,
         rawPath: path,
         rawQueryString,
-        headers: { "content-length": String(request.body?.length ?? 0), host: "a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com", ...headers },
+        headers: {
+            "content-length": String(request.body?.length ?? 0),
+            host: "a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com",
+            ...headers,
+        },
         ...(rawQueryString ? { queryStringParameters: Object.fromEntries(query.entries()) } : {}),
         requestContext: {
             accountId: "123456789012",
             apiId: "a1b2c3d4e5",
-            authorizer: { iam: { accessKey: "ASIATESTING", accountId: "123456789012", callerId: "AROATESTING:garden-cam", userArn: "arn:aws:sts::123456789012:assumed-role/garden-cam/garden-cam" } },
+            authorizer: {
+                iam: {
+                    accessKey: "ASIATESTING",
+                    accountId: "123456789012",
+                    callerId: "AROATESTING:garden-cam",
+                    userArn: "arn:aws:sts::123456789012:assumed-role/garden-cam/garden-cam",
+                },
+            },
             domainName: "a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com",
             domainPrefix: "a1b2c3d4e5",
-            http: { method, path, protocol: "HTTP/1.1", sourceIp: "198.51.100.7", userAgent: headers["user-agent"] ?? "ESP32HTTPClient" },
+            http: {
+                method,
+                path,
+                protocol: "HTTP/1.1",
+                sourceIp: "198.51.100.7",
+                userAgent: headers["user-agent"] ?? "ESP32HTTPClient",
+            },
             requestId: randomUUID().replace(/-/g, "").slice(0, 16),
             routeKey: `${method} ${path}`,
             stage: "$default",
             time: now.toUTCString(),
             timeEpoch: now.getTime(),
         },
-        ...(request.body && request.body.length > 0 ? { body: request.body.toString("base64"), isBase64Encoded: true } : { isBase64Encoded: false }),
+        ...(request.body && request.body.length > 0
+            ? { body: request.body.toString("base64"), isBase64Encoded: true }
+            : { isBase64Encoded: false }),
     };
 }

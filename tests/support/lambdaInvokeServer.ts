@@ -29,15 +29,27 @@ export async function startInvokeServer(functions: Record<string, Handler>): Pro
             const functionName = match ? decodeURIComponent(match[1]) : "";
             const handler = functions[functionName];
             if (!handler) {
-                res.writeHead(404, { "content-type": "application/json", "x-amzn-errortype": "ResourceNotFoundException" });
+                res.writeHead(404, {
+                    "content-type": "application/json",
+                    "x-amzn-errortype": "ResourceNotFoundException",
+                });
                 res.end(JSON.stringify({ Type: "User", message: `Function not found: ${functionName}` }));
                 return;
             }
             if (invokeServer.throttleNext > 0) {
                 invokeServer.throttleNext -= 1;
                 invokeServer.throttled += 1;
-                res.writeHead(429, { "content-type": "application/json", "x-amzn-errortype": "TooManyRequestsException" });
-                res.end(JSON.stringify({ Type: "User", message: "Rate Exceeded.", Reason: "ReservedFunctionConcurrentInvocationLimitExceeded" }));
+                res.writeHead(429, {
+                    "content-type": "application/json",
+                    "x-amzn-errortype": "TooManyRequestsException",
+                });
+                res.end(
+                    JSON.stringify({
+                        Type: "User",
+                        message: "Rate Exceeded.",
+                        Reason: "ReservedFunctionConcurrentInvocationLimitExceeded",
+                    }),
+                );
                 return;
             }
             const body = Buffer.concat(chunks).toString("utf8");
@@ -50,17 +62,31 @@ export async function startInvokeServer(functions: Record<string, Handler>): Pro
                 res.writeHead(202, { "x-amzn-requestid": requestId });
                 res.end();
                 void handler(payload, { awsRequestId: requestId }).catch((error: Error) => {
-                    invokeServer.asyncErrors.push({ functionName, requestId, error: `${error?.name}: ${error?.message}` });
-                    console.error(`asynchronous invocation ${requestId} of ${functionName} failed: ${error?.name}: ${error?.message}`);
+                    invokeServer.asyncErrors.push({
+                        functionName,
+                        requestId,
+                        error: `${error?.name}: ${error?.message}`,
+                    });
+                    console.error(
+                        `asynchronous invocation ${requestId} of ${functionName} failed: ${error?.name}: ${error?.message}`,
+                    );
                 });
                 return;
             }
             try {
                 const result = await handler(payload, { awsRequestId: requestId });
-                res.writeHead(200, { "content-type": "application/json", "x-amz-executed-version": "$LATEST", "x-amzn-requestid": requestId });
+                res.writeHead(200, {
+                    "content-type": "application/json",
+                    "x-amz-executed-version": "$LATEST",
+                    "x-amzn-requestid": requestId,
+                });
                 res.end(JSON.stringify(result));
             } catch (error) {
-                res.writeHead(200, { "content-type": "application/json", "x-amz-function-error": "Unhandled", "x-amzn-requestid": requestId });
+                res.writeHead(200, {
+                    "content-type": "application/json",
+                    "x-amz-function-error": "Unhandled",
+                    "x-amzn-requestid": requestId,
+                });
                 res.end(JSON.stringify({ errorType: (error as Error).name, errorMessage: (error as Error).message }));
             }
         });

@@ -23,6 +23,10 @@ process.on("message", async ({ id, event, context }) => {
         const result = await handler(event, context);
         process.send({ id, result: result === undefined ? null : result, logs: logs.splice(0) });
     } catch (error) {
-        process.send({ id, error: { name: error?.name, message: error?.message ?? String(error), stack: error?.stack }, logs: logs.splice(0) });
+        process.send({
+            id,
+            error: { name: error?.name, message: error?.message ?? String(error), stack: error?.stack },
+            logs: logs.splice(0),
+        });
     }
 });

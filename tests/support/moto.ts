@@ -31,9 +31,13 @@ export async function startMoto(): Promise<Moto> {
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
     if (!fs.existsSync(MOTO_SERVER)) {
-        throw new Error(`${MOTO_SERVER} is missing: run 'node scripts/ensure-venv.js' (npm test does) to create the Python test environment.`);
+        throw new Error(
+            `${MOTO_SERVER} is missing: run 'node scripts/ensure-venv.js' (npm test does) to create the Python test environment.`,
+        );
     }
-    const child: ChildProcess = spawn(MOTO_SERVER, ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+    const child: ChildProcess = spawn(MOTO_SERVER, ["-H", "127.0.0.1", "-p", String(port)], {
+        stdio: ["ignore", "ignore", "pipe"],
+    });
     process.once("exit", () => child.kill());
     let stderr = "";
     child.stderr!.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));

@@ -55,7 +55,12 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
         const chunks: Buffer[] = [];
         req.on("data", (chunk) => chunks.push(chunk));
         req.on("end", async () => {
-            const recorded: RecordedRequest = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) };
+            const recorded: RecordedRequest = {
+                method: req.method!,
+                url: req.url!,
+                headers: req.headers,
+                body: Buffer.concat(chunks),
+            };
             const index = requests.push(recorded) - 1;
             if (proxy.options.latencyMs) await new Promise((done) => setTimeout(done, proxy.options.latencyMs));
             const injected = proxy.options.inject?.(recorded, index);
@@ -110,7 +115,10 @@ export const CONNECTION_RESET: InjectedResponse = { status: 0, body: "", reset: 
 export const DYNAMODB_THROTTLED: InjectedResponse = {
     status: 400,
     headers: { "content-type": "application/x-amz-json-1.0" },
-    body: JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", message: "Rate of requests exceeds the allowed throughput." }),
+    body: JSON.stringify({
+        __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+        message: "Rate of requests exceeds the allowed throughput.",
+    }),
 };
 
 /** S3's throttling answer. */

@@ -47,10 +47,18 @@ function providerState(type: string, name: string, inputs: Record<string, any>, 
             return { ...inputs, arn: `arn:aws:s3:::${bucket}`, bucket };
         }
         case "aws:iam/role:Role":
-            return { ...inputs, arn: `arn:aws:iam::${ACCOUNT_ID}:role/${inputs.name ?? autoName}`, name: inputs.name ?? autoName };
+            return {
+                ...inputs,
+                arn: `arn:aws:iam::${ACCOUNT_ID}:role/${inputs.name ?? autoName}`,
+                name: inputs.name ?? autoName,
+            };
         case "aws:lambda/function:Function": {
             const functionName = inputs.name ?? autoName;
-            return { ...inputs, name: functionName, arn: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${functionName}` };
+            return {
+                ...inputs,
+                name: functionName,
+                arn: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${functionName}`,
+            };
         }
         case "aws:cloudwatch/logGroup:LogGroup":
             return { ...inputs, arn: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:${inputs.name}` };
@@ -65,9 +73,17 @@ function providerState(type: string, name: string, inputs: Record<string, any>, 
         case "aws:dynamodb/table:Table":
             return { ...inputs, arn: `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/${inputs.name}` };
         case "aws:iam/policy:Policy":
-            return { ...inputs, arn: `arn:aws:iam::${ACCOUNT_ID}:policy/${inputs.name ?? autoName}`, name: inputs.name ?? autoName };
+            return {
+                ...inputs,
+                arn: `arn:aws:iam::${ACCOUNT_ID}:policy/${inputs.name ?? autoName}`,
+                name: inputs.name ?? autoName,
+            };
         case "aws:cloudwatch/eventRule:EventRule":
-            return { ...inputs, arn: `arn:aws:events:${REGION}:${ACCOUNT_ID}:rule/${inputs.name ?? autoName}`, name: inputs.name ?? autoName };
+            return {
+                ...inputs,
+                arn: `arn:aws:events:${REGION}:${ACCOUNT_ID}:rule/${inputs.name ?? autoName}`,
+                name: inputs.name ?? autoName,
+            };
         case "aws:sagemaker/model:Model":
         case "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
             return { ...inputs, name: inputs.name ?? autoName };
@@ -79,9 +95,20 @@ function providerState(type: string, name: string, inputs: Record<string, any>, 
 function callResult(token: string, inputs: Record<string, any>): Record<string, any> {
     switch (token) {
         case "aws:index/getCallerIdentity:getCallerIdentity":
-            return { accountId: ACCOUNT_ID, arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`, userId: "AIDTEST", id: ACCOUNT_ID };
+            return {
+                accountId: ACCOUNT_ID,
+                arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`,
+                userId: "AIDTEST",
+                id: ACCOUNT_ID,
+            };
         case "aws:index/getRegion:getRegion":
-            return { name: REGION, region: REGION, id: REGION, description: "Europe (London)", endpoint: `ec2.${REGION}.amazonaws.com` };
+            return {
+                name: REGION,
+                region: REGION,
+                id: REGION,
+                description: "Europe (London)",
+                endpoint: `ec2.${REGION}.amazonaws.com`,
+            };
         case "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage": {
             const region = inputs.region ?? REGION;
             return {
@@ -111,7 +138,9 @@ function recordResourceOptions(resources: MockResource[]): void {
     monitor.registerResource = (request: any, callback: (error: unknown, response: any) => void) =>
         register(request, (error: unknown, response: any) => {
             if (!error) {
-                const resource = [...resources].reverse().find((r) => r.type === request.getType() && r.name === request.getName());
+                const resource = [...resources]
+                    .reverse()
+                    .find((r) => r.type === request.getType() && r.name === request.getName());
                 const timeouts = request.getCustomtimeouts()?.toObject();
                 if (resource) {
                     resource.options = {
@@ -120,11 +149,14 @@ function recordResourceOptions(resources: MockResource[]): void {
                         retainOnDelete: request.getRetainondelete() === true,
                         aliasUrns: [
                             ...request.getAliasurnsList(),
-                            ...request.getAliasesList().map((a: any) => aliasUrn(a.toObject().spec, request.getName(), request.getType())),
+                            ...request
+                                .getAliasesList()
+                                .map((a: any) => aliasUrn(a.toObject().spec, request.getName(), request.getType())),
                         ],
-                        customTimeouts: timeouts && (timeouts.create || timeouts.update || timeouts.pb_delete)
-                            ? { create: timeouts.create, update: timeouts.update, delete: timeouts.pb_delete }
-                            : undefined,
+                        customTimeouts:
+                            timeouts && (timeouts.create || timeouts.update || timeouts.pb_delete)
+                                ? { create: timeouts.create, update: timeouts.update, delete: timeouts.pb_delete }
+                                : undefined,
                     };
                 }
             }
@@ -144,7 +176,11 @@ function resolve<T>(output: pulumi.Output<T>): Promise<T> {
 function forgetProjectModules(): void {
     const kept = ["node_modules", "tests", "cli"].map((dir) => `${PROJECT_ROOT}${path.sep}${dir}${path.sep}`);
     for (const key of Object.keys(require.cache)) {
-        if (key.startsWith(PROJECT_ROOT) && !kept.some((dir) => key.startsWith(dir)) && !key.includes(`${path.sep}node_modules${path.sep}`)) {
+        if (
+            key.startsWith(PROJECT_ROOT) &&
+            !kept.some((dir) => key.startsWith(dir)) &&
+            !key.includes(`${path.sep}node_modules${path.sep}`)
+        ) {
             delete require.cache[key];
         }
     }
@@ -167,7 +203,13 @@ export async function runStack(config: Record<string, string> = {}): Promise<Sta
         {
             newResource(args) {
                 const state = providerState(args.type, args.name, args.inputs, args.id);
-                resources.push({ type: args.type, name: args.name, inputs: args.inputs, state, readId: args.id || undefined });
+                resources.push({
+                    type: args.type,
+                    name: args.name,
+                    inputs: args.inputs,
+                    state,
+                    readId: args.id || undefined,
+                });
                 // A bucket's id is its name, as the provider reports it.
                 const id = args.type === "aws:s3/bucket:Bucket" ? state.bucket : `${args.name}-id`;
                 return { id, state };
@@ -184,7 +226,10 @@ export async function runStack(config: Record<string, string> = {}): Promise<Sta
     recordResourceOptions(resources);
     forgetProjectModules();
     // The program reads the model's decision from S3 at deploy time: never from real AWS in a test.
-    const restoreEnv = process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3 ? () => undefined : setEnv({ AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9" });
+    const restoreEnv =
+        process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3
+            ? () => undefined
+            : setEnv({ AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9" });
     // The program runs on being loaded, as `pulumi up` runs it; loaded afresh for each config.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const program = require(path.join(PROJECT_ROOT, "index.ts")) as Record<string, unknown>;
@@ -202,7 +247,8 @@ export async function runStack(config: Record<string, string> = {}): Promise<Sta
         ofType: (type) => resources.filter((r) => r.type === type),
         one(type, nameIncludes = "") {
             const found = resources.filter((r) => r.type === type && r.name.includes(nameIncludes));
-            if (found.length !== 1) throw new Error(`Expected one ${type} named *${nameIncludes}*, found ${found.length}`);
+            if (found.length !== 1)
+                throw new Error(`Expected one ${type} named *${nameIncludes}*, found ${found.length}`);
             return found[0];
         },
     };

@@ -49,7 +49,11 @@ export function seedLabels(counts: Readonly<Record<string, number>> = SEED_COUNT
     for (const [className, count] of Object.entries(counts)) {
         for (let i = firstIndex; i < firstIndex + count; i++) {
             const name = seedName(className, i);
-            labels.push({ imageName: i % 7 === 3 ? `${IMAGES_PREFIX}${name}` : name, cat: className, body: tinyJpeg(`${className}-${i}`) });
+            labels.push({
+                imageName: i % 7 === 3 ? `${IMAGES_PREFIX}${name}` : name,
+                cat: className,
+                body: tinyJpeg(`${className}-${i}`),
+            });
         }
     }
     return labels;
@@ -59,7 +63,11 @@ export function sourceKey(imageName: string): string {
     return imageName.startsWith(IMAGES_PREFIX) ? imageName : `${IMAGES_PREFIX}${imageName}`;
 }
 
-export async function createWorld(s3: S3Client, dynamodb: DynamoDBClient, world: { imagesBucket: string; trainingBucket: string; table: string }) {
+export async function createWorld(
+    s3: S3Client,
+    dynamodb: DynamoDBClient,
+    world: { imagesBucket: string; trainingBucket: string; table: string },
+) {
     await s3.send(new CreateBucketCommand({ Bucket: world.imagesBucket }));
     await s3.send(new CreateBucketCommand({ Bucket: world.trainingBucket }));
     await dynamodb.send(
@@ -101,14 +109,26 @@ export async function putLabels(
     await Promise.all(
         labels
             .filter((l) => l.body !== null)
-            .map((l) => limit(() => s3.send(new PutObjectCommand({ Bucket: world.imagesBucket, Key: sourceKey(l.imageName), Body: l.body! })))),
+            .map((l) =>
+                limit(() =>
+                    s3.send(
+                        new PutObjectCommand({
+                            Bucket: world.imagesBucket,
+                            Key: sourceKey(l.imageName),
+                            Body: l.body!,
+                        }),
+                    ),
+                ),
+            ),
     );
     for (let i = 0; i < labels.length; i += 25) {
         const batch = labels.slice(i, i + 25);
         await dynamodb.send(
             new BatchWriteItemCommand({
                 RequestItems: {
-                    [world.table]: batch.map((l) => ({ PutRequest: { Item: { imageName: { S: l.imageName }, cat: { S: l.cat } } } })),
+                    [world.table]: batch.map((l) => ({
+                        PutRequest: { Item: { imageName: { S: l.imageName }, cat: { S: l.cat } } },
+                    })),
                 },
             }),
         );
@@ -124,10 +144,22 @@ export const WORLD = {
 } as const;
 
 /** A small labelled set that every class can train on: 170 labels. */
-export const SMALL_SEED: Readonly<Record<string, number>> = { NoCat: 60, Tau: 20, Kappa: 20, Chi: 20, Boots: 20, Mu: 15, Wolf: 15 };
+export const SMALL_SEED: Readonly<Record<string, number>> = {
+    NoCat: 60,
+    Tau: 20,
+    Kappa: 20,
+    Chi: 20,
+    Boots: 20,
+    Mu: 15,
+    Wolf: 15,
+};
 
 /** Empties moto, then creates the stack's buckets and the labels table holding the labels given. */
-export async function seedWorld(endpoint: string, labels: readonly SeedLabel[], clientConfig: (endpoint: string) => object) {
+export async function seedWorld(
+    endpoint: string,
+    labels: readonly SeedLabel[],
+    clientConfig: (endpoint: string) => object,
+) {
     const direct = { s3: new S3Client(clientConfig(endpoint)), dynamodb: new DynamoDBClient(clientConfig(endpoint)) };
     await fetch(`${endpoint}/moto-api/reset`, { method: "POST" });
     await createWorld(direct.s3, direct.dynamodb, WORLD);

@@ -39,9 +39,15 @@ if (args[0] === "stack" && args[1] === "output") {
         binDir: dir,
         calls: () =>
             fs.existsSync(callsFile)
-                ? fs.readFileSync(callsFile, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l))
+                ? fs
+                      .readFileSync(callsFile, "utf8")
+                      .trim()
+                      .split("\n")
+                      .filter(Boolean)
+                      .map((l) => JSON.parse(l))
                 : [],
         setOutputs: (outputs) => fs.writeFileSync(outputsFile, JSON.stringify(outputs)),
-        setNoStack: (noStack) => (noStack ? fs.writeFileSync(noStackFile, "") : fs.rmSync(noStackFile, { force: true })),
+        setNoStack: (noStack) =>
+            noStack ? fs.writeFileSync(noStackFile, "") : fs.rmSync(noStackFile, { force: true }),
     };
 }

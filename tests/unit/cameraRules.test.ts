@@ -4,22 +4,45 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { gzipSync } from "zlib";
-import { backoffMs, cameraDecision, catadataRow, eventRow, isRetryableEndpointError, parseCameraRequest, readClasses } from "../../handlers/cameraRules";
+import {
+    backoffMs,
+    cameraDecision,
+    catadataRow,
+    eventRow,
+    isRetryableEndpointError,
+    parseCameraRequest,
+    readClasses,
+} from "../../handlers/cameraRules";
 import { cameraImageFileName, keepWarmSchedule } from "../../lib/cameraApi";
 import { Decision } from "../../lib/decision";
-import { decisionSources, maxJpegBytes, modelOfVariant, readPredictions, servingRequestBody, variantNameFor } from "../../lib/serving";
+import {
+    decisionSources,
+    maxJpegBytes,
+    modelOfVariant,
+    readPredictions,
+    servingRequestBody,
+    variantNameFor,
+} from "../../lib/serving";
 import { readTarGzEntries } from "../../lib/tarball";
 
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0xff, 0xd9]);
 const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
 const BUCKET = "bootboots-models-123456789012";
 
-function event(body: Buffer | string | undefined, headers: Record<string, string> = { "content-type": "image/jpeg" }, query?: Record<string, string>) {
+function event(
+    body: Buffer | string | undefined,
+    headers: Record<string, string> = { "content-type": "image/jpeg" },
+    query?: Record<string, string>,
+) {
     return {
         version: "2.0",
         headers,
         ...(query ? { queryStringParameters: query } : {}),
-        ...(body === undefined ? {} : typeof body === "string" ? { body, isBase64Encoded: false } : { body: body.toString("base64"), isBase64Encoded: true }),
+        ...(body === undefined
+            ? {}
+            : typeof body === "string"
+              ? { body, isBase64Encoded: false }
+              : { body: body.toString("base64"), isBase64Encoded: true }),
     };
 }
 
@@ -28,12 +51,26 @@ describe("the camera API's rules", () => {
         const max = maxJpegBytes();
 
         it("takes a base64 JPEG body, the camera's name and the training mode", () => {
-            assert.deepEqual(parseCameraRequest(event(JPEG, { "content-type": "image/jpeg", "x-bootboots-camera": "garden-1.cam_A" }), max), {
-                jpeg: JPEG,
-                mode: "inference",
-                camera: "garden-1.cam_A",
-            });
-            assert.equal((parseCameraRequest(event(JPEG, { "content-type": "image/jpeg; charset=binary" }, { mode: "training" }), max) as { mode: string }).mode, "training");
+            assert.deepEqual(
+                parseCameraRequest(
+                    event(JPEG, { "content-type": "image/jpeg", "x-bootboots-camera": "garden-1.cam_A" }),
+                    max,
+                ),
+                {
+                    jpeg: JPEG,
+                    mode: "inference",
+                    camera: "garden-1.cam_A",
+                },
+            );
+            assert.equal(
+                (
+                    parseCameraRequest(
+                        event(JPEG, { "content-type": "image/jpeg; charset=binary" }, { mode: "training" }),
+                        max,
+                    ) as { mode: string }
+                ).mode,
+                "training",
+            );
         });
 
         it("refuses, each with a status and one sentence: no body, not a JPEG, too large, a bad camera name or mode", () => {
@@ -43,11 +80,27 @@ describe("the camera API's rules", () => {
                 [event(Buffer.alloc(0)), 400, /no body/],
                 [event(png), 415, /^The body is not a JPEG \(it does not start with FF D8 FF\)/],
                 [event(Buffer.from("<html><script>alert(1)</script></html>")), 415, /not a JPEG/],
-                [event("hello", { "content-type": "text/plain" }), 415, /^The body must be a JPEG sent as Content-Type image\/jpeg, not "text\/plain"\.$/],
+                [
+                    event("hello", { "content-type": "text/plain" }),
+                    415,
+                    /^The body must be a JPEG sent as Content-Type image\/jpeg, not "text\/plain"\.$/,
+                ],
                 [event(JPEG, {}), 415, /not "none"/],
-                [event(Buffer.concat([JPEG, Buffer.alloc(max)])), 413, /^The JPEG is 3\.00 MB, over the 3\.00 MB the endpoint accepts once encoded/],
-                [event(JPEG, { "content-type": "image/jpeg", "x-bootboots-camera": "../etc/passwd" }), 400, /x-bootboots-camera header must be 1-64/],
-                [event(JPEG, { "content-type": "image/jpeg", "x-bootboots-camera": "a".repeat(65) }), 400, /x-bootboots-camera/],
+                [
+                    event(Buffer.concat([JPEG, Buffer.alloc(max)])),
+                    413,
+                    /^The JPEG is 3\.00 MB, over the 3\.00 MB the endpoint accepts once encoded/,
+                ],
+                [
+                    event(JPEG, { "content-type": "image/jpeg", "x-bootboots-camera": "../etc/passwd" }),
+                    400,
+                    /x-bootboots-camera header must be 1-64/,
+                ],
+                [
+                    event(JPEG, { "content-type": "image/jpeg", "x-bootboots-camera": "a".repeat(65) }),
+                    400,
+                    /x-bootboots-camera/,
+                ],
                 [event(JPEG, undefined, { mode: "debug" }), 400, /^Unknown mode "debug"/],
             ];
             for (const [e, status, message] of cases) {
@@ -62,7 +115,11 @@ describe("the camera API's rules", () => {
             const largest = Buffer.concat([JPEG.subarray(0, 4), Buffer.alloc(max - 4)]);
             assert.ok(servingRequestBody(largest).length < 4_000_000);
             assert.ok(!("error" in parseCameraRequest(event(largest), max)));
-            assert.equal((parseCameraRequest(event(Buffer.concat([largest, Buffer.alloc(3)])), max) as { status: number }).status, 413);
+            assert.equal(
+                (parseCameraRequest(event(Buffer.concat([largest, Buffer.alloc(3)])), max) as { status: number })
+                    .status,
+                413,
+            );
             assert.ok(servingRequestBody(Buffer.alloc(max + 3)).length >= 4_000_000);
         });
     });
@@ -71,27 +128,42 @@ describe("the camera API's rules", () => {
         const { mostLikelyCat, predictions, top3 } = readClasses([0.05, 0.6, 0.1, 0.05, 0.1, 0.05, 0.05], CLASSES);
         assert.deepEqual(mostLikelyCat, { name: "Chi", confidence: 0.6, index: 1 });
         assert.equal(predictions.Chi, 0.6);
-        assert.deepEqual(top3.map((t) => t.className), ["Chi", "Kappa", "NoCat"]);
+        assert.deepEqual(
+            top3.map((t) => t.className),
+            ["Chi", "Kappa", "NoCat"],
+        );
     });
 
     it("acts at or above the answering model's threshold, and decides nothing without one", () => {
         const decision = { target_class: "Boots", threshold: 0.9, max_false_alarm_rate: 0.01 } as Decision;
-        assert.deepEqual(cameraDecision(decision, { Boots: 0.9 }), { targetClass: "Boots", probability: 0.9, threshold: 0.9, act: true, maxFalseAlarmRate: 0.01 });
+        assert.deepEqual(cameraDecision(decision, { Boots: 0.9 }), {
+            targetClass: "Boots",
+            probability: 0.9,
+            threshold: 0.9,
+            act: true,
+            maxFalseAlarmRate: 0.01,
+        });
         assert.equal(cameraDecision(decision, { Boots: 0.8999 })!.act, false);
         assert.equal(cameraDecision(undefined, { Boots: 1 }), undefined);
     });
 
     it("reads the endpoint's answer, or says why it cannot", () => {
-        assert.deepEqual(readPredictions(JSON.stringify({ predictions: [[0.5, 0.5]] }), ["A", "B"]), { probabilities: [0.5, 0.5] });
-        assert.deepEqual(readPredictions(JSON.stringify({ predictions: [[1]] }), ["A", "B"]), { error: "the endpoint answered 1 probabilities for 2 classes (A, B)" });
+        assert.deepEqual(readPredictions(JSON.stringify({ predictions: [[0.5, 0.5]] }), ["A", "B"]), {
+            probabilities: [0.5, 0.5],
+        });
+        assert.deepEqual(readPredictions(JSON.stringify({ predictions: [[1]] }), ["A", "B"]), {
+            error: "the endpoint answered 1 probabilities for 2 classes (A, B)",
+        });
         assert.deepEqual(readPredictions("<html>", ["A"]), { error: "the endpoint's answer is not JSON" });
     });
 
     it("retries throttling, a cold or busy endpoint and time-outs, never a refused request, backing off up to 2 s", () => {
-        for (const name of ["ThrottlingException", "ModelNotReadyException", "ServiceUnavailable", "TimeoutError"]) assert.ok(isRetryableEndpointError({ name }), name);
+        for (const name of ["ThrottlingException", "ModelNotReadyException", "ServiceUnavailable", "TimeoutError"])
+            assert.ok(isRetryableEndpointError({ name }), name);
         assert.ok(isRetryableEndpointError({ name: "Unknown", $metadata: { httpStatusCode: 429 } }));
         assert.ok(isRetryableEndpointError({ name: "Unknown", $metadata: { httpStatusCode: 502 } }));
-        for (const name of ["ValidationError", "ModelError", "AccessDeniedException"]) assert.ok(!isRetryableEndpointError({ name, $metadata: { httpStatusCode: 400 } }), name);
+        for (const name of ["ValidationError", "ModelError", "AccessDeniedException"])
+            assert.ok(!isRetryableEndpointError({ name, $metadata: { httpStatusCode: 400 } }), name);
         assert.deepEqual([1, 2, 3, 4, 5, 6].map(backoffMs), [200, 400, 800, 1600, 2000, 2000]);
     });
 
@@ -104,11 +176,36 @@ describe("the camera API's rules", () => {
 
     it("writes a row without cat (the backlog) and an event that expires after the retention", () => {
         const at = new Date("2026-12-01T06:15:00.123Z");
-        const row = catadataRow({ imageName: "x.jpg", createdAt: at.toISOString(), camera: "garden", top3: [{ className: "Boots", probability: 0.9 }], modelDataUrl: "s3://b/m.tar.gz" });
-        assert.deepEqual(row, { imageName: "x.jpg", createdAt: at.toISOString(), source: "camera", camera: "garden", top3: [{ className: "Boots", probability: 0.9 }], modelDataUrl: "s3://b/m.tar.gz" });
+        const row = catadataRow({
+            imageName: "x.jpg",
+            createdAt: at.toISOString(),
+            camera: "garden",
+            top3: [{ className: "Boots", probability: 0.9 }],
+            modelDataUrl: "s3://b/m.tar.gz",
+        });
+        assert.deepEqual(row, {
+            imageName: "x.jpg",
+            createdAt: at.toISOString(),
+            source: "camera",
+            camera: "garden",
+            top3: [{ className: "Boots", probability: 0.9 }],
+            modelDataUrl: "s3://b/m.tar.gz",
+        });
         assert.equal("cat" in row, false);
-        const decision = { targetClass: "Boots", probability: 0.95, threshold: 0.9, act: true, maxFalseAlarmRate: 0.01 };
-        const e = eventRow({ fileName: "2026-12-01T06-15-00.123Z-ab12.jpg", at, imageKey: "catcam-training/2026-12-01T06-15-00.123Z-ab12.jpg", decision, retentionDays: 365 });
+        const decision = {
+            targetClass: "Boots",
+            probability: 0.95,
+            threshold: 0.9,
+            act: true,
+            maxFalseAlarmRate: 0.01,
+        };
+        const e = eventRow({
+            fileName: "2026-12-01T06-15-00.123Z-ab12.jpg",
+            at,
+            imageKey: "catcam-training/2026-12-01T06-15-00.123Z-ab12.jpg",
+            decision,
+            retentionDays: 365,
+        });
         assert.equal(e.day, "2026-12-01");
         assert.equal(e.eventId, "2026-12-01T06-15-00.123Z-ab12");
         assert.equal(e.expiresAt, Math.floor(at.getTime() / 1000) + 365 * 86400);
@@ -120,16 +217,28 @@ describe("the camera API's rules", () => {
         const url = `s3://${BUCKET}/training-output/${job}/output/model.tar.gz`;
         assert.equal(variantNameFor(url, BUCKET), job);
         const tunerJob = "bootboots-0123456789abcdef012345-003-1a2b3c4d";
-        assert.equal(variantNameFor(`s3://${BUCKET}/training-output/${tunerJob}/output/model.tar.gz`, BUCKET), tunerJob);
+        assert.equal(
+            variantNameFor(`s3://${BUCKET}/training-output/${tunerJob}/output/model.tar.gz`, BUCKET),
+            tunerJob,
+        );
         const elsewhere = `s3://other/training-output/${job}/output/model.tar.gz`;
         assert.match(variantNameFor(elsewhere, BUCKET), /^model-[0-9a-f]{16}$/);
         assert.notEqual(variantNameFor(elsewhere, BUCKET), variantNameFor("s3://other/x/model.tar.gz", BUCKET));
 
         const configured = { modelDataUrl: elsewhere, modelBucket: BUCKET };
-        assert.deepEqual(modelOfVariant(variantNameFor(elsewhere, BUCKET), configured), { modelDataUrl: elsewhere, trainingJobName: undefined });
-        assert.deepEqual(modelOfVariant("bootboots-old", configured), { modelDataUrl: `s3://${BUCKET}/training-output/bootboots-old/output/model.tar.gz`, trainingJobName: "bootboots-old" });
+        assert.deepEqual(modelOfVariant(variantNameFor(elsewhere, BUCKET), configured), {
+            modelDataUrl: elsewhere,
+            trainingJobName: undefined,
+        });
+        assert.deepEqual(modelOfVariant("bootboots-old", configured), {
+            modelDataUrl: `s3://${BUCKET}/training-output/bootboots-old/output/model.tar.gz`,
+            trainingJobName: "bootboots-old",
+        });
         assert.equal(modelOfVariant("model-0000000000000000", configured), undefined);
-        assert.equal(modelOfVariant("AllTraffic", { modelDataUrl: url, modelBucket: BUCKET })?.trainingJobName, "AllTraffic");
+        assert.equal(
+            modelOfVariant("AllTraffic", { modelDataUrl: url, modelBucket: BUCKET })?.trainingJobName,
+            "AllTraffic",
+        );
         assert.deepEqual(decisionSources(url), {
             bucket: BUCKET,
             plainKey: `training-output/${job}/output/decision.json`,
@@ -151,9 +260,16 @@ describe("the camera API's rules", () => {
         fs.writeFileSync(path.join(dir, longName), "long");
         for (const format of ["gnu", "pax", "ustar"]) {
             const archive = path.join(dir, `${format}.tar`);
-            const names = format === "ustar" ? ["./decision.json", "./evaluation.json"] : ["./decision.json", "./evaluation.json", longName];
+            const names =
+                format === "ustar"
+                    ? ["./decision.json", "./evaluation.json"]
+                    : ["./decision.json", "./evaluation.json", longName];
             execFileSync("tar", ["-cf", archive, `--format=${format}`, "-C", dir, ...names]);
-            const found = readTarGzEntries(gzipSync(fs.readFileSync(archive)), ["decision.json", longName, "missing.json"]);
+            const found = readTarGzEntries(gzipSync(fs.readFileSync(archive)), [
+                "decision.json",
+                longName,
+                "missing.json",
+            ]);
             assert.equal(found.get("decision.json")?.toString(), '{"threshold":0.7}', format);
             if (format !== "ustar") assert.equal(found.get(longName)?.toString(), "long", format);
             assert.equal(found.has("missing.json"), false);

@@ -4,7 +4,13 @@ import { ComparedModel, compareModels, notComparable, significantlyWorse } from 
 const CLASSES = ["Boots", "Chi", "NoCat"];
 
 /** A model that answers `right` of each class's images correctly (the rest as the next class). */
-function model(jobName: string, images: number, right: number, threshold = 0.5, extra: Record<string, number[]> = {}): ComparedModel {
+function model(
+    jobName: string,
+    images: number,
+    right: number,
+    threshold = 0.5,
+    extra: Record<string, number[]> = {},
+): ComparedModel {
     const predictions: Record<string, number[]> = {};
     const labels: Record<string, string> = {};
     for (let i = 0; i < images; i++) {
@@ -15,8 +21,26 @@ function model(jobName: string, images: number, right: number, threshold = 0.5, 
         labels[`img-${i}.jpg`] = CLASSES[truth];
     }
     Object.assign(predictions, extra);
-    const decision = { target_class: "Boots", threshold, max_false_alarm_rate: 0.01, validation_recall: 0, validation_false_alarm_rate: 0, test_recall: 0, test_false_alarm_rate: 0 };
-    return { jobName, evaluation: { accuracy: 0, classes: CLASSES, per_class: {}, confusion_matrix: [], test: { accuracy: 0, macro_f1: 0, predictions, labels }, decision } };
+    const decision = {
+        target_class: "Boots",
+        threshold,
+        max_false_alarm_rate: 0.01,
+        validation_recall: 0,
+        validation_false_alarm_rate: 0,
+        test_recall: 0,
+        test_false_alarm_rate: 0,
+    };
+    return {
+        jobName,
+        evaluation: {
+            accuracy: 0,
+            classes: CLASSES,
+            per_class: {},
+            confusion_matrix: [],
+            test: { accuracy: 0, macro_f1: 0, predictions, labels },
+            decision,
+        },
+    };
 }
 
 describe("comparing two models", () => {
@@ -26,7 +50,9 @@ describe("comparing two models", () => {
         const comparison = compareModels(strong, weak);
         assert.equal(comparison.commonImages, 300);
         assert.ok(comparison.macroF1.delta > 0.4 && comparison.macroF1.significant);
-        assert.ok(comparison.macroF1.low <= comparison.macroF1.delta && comparison.macroF1.delta <= comparison.macroF1.high);
+        assert.ok(
+            comparison.macroF1.low <= comparison.macroF1.delta && comparison.macroF1.delta <= comparison.macroF1.high,
+        );
         assert.deepEqual(significantlyWorse(comparison), []);
         const reverse = compareModels(weak, strong);
         assert.deepEqual(
@@ -58,11 +84,23 @@ describe("comparing two models", () => {
     it("names what makes two jobs not comparable", () => {
         const current = model("new", 30, 10);
         const { test: _test, ...withoutTest } = current.evaluation;
-        assert.match(notComparable(current, { jobName: "old", evaluation: withoutTest })!, /baseline old has no per-image test predictions/);
+        assert.match(
+            notComparable(current, { jobName: "old", evaluation: withoutTest })!,
+            /baseline old has no per-image test predictions/,
+        );
         const otherClasses = { jobName: "other", evaluation: { ...current.evaluation, classes: ["Boots", "NoCat"] } };
-        assert.match(notComparable(current, otherClasses)!, /predicts Boots, Chi, NoCat but the baseline other predicts Boots, NoCat/);
+        assert.match(
+            notComparable(current, otherClasses)!,
+            /predicts Boots, Chi, NoCat but the baseline other predicts Boots, NoCat/,
+        );
         const disjoint = model("elsewhere", 3, 1);
-        const renamed = { jobName: "x", evaluation: { ...disjoint.evaluation, test: { ...disjoint.evaluation.test!, predictions: { "z.jpg": [1, 0, 0] } } } };
+        const renamed = {
+            jobName: "x",
+            evaluation: {
+                ...disjoint.evaluation,
+                test: { ...disjoint.evaluation.test!, predictions: { "z.jpg": [1, 0, 0] } },
+            },
+        };
         assert.match(notComparable(current, renamed)!, /share no image/);
         assert.equal(notComparable(current, model("old", 30, 5)), undefined);
     });

@@ -7,9 +7,16 @@ import { countClasses, datasetFileName, planSplit, splitCounts, stableFraction }
 const CLASSES = ["Boots", "Chi", "NoCat"];
 const PREFIX = "catcam-training/";
 const byLower = new Map(CLASSES.map((c) => [c.toLowerCase(), c]));
-const row = (imageName: string, cat?: string) => ({ imageName: { S: imageName }, ...(cat === undefined ? {} : { cat: { S: cat } }) });
+const row = (imageName: string, cat?: string) => ({
+    imageName: { S: imageName },
+    ...(cat === undefined ? {} : { cat: { S: cat } }),
+});
 const labels = (className: string, count: number, from = 0): Label[] =>
-    Array.from({ length: count }, (_, i) => ({ imageName: `${className}-${from + i}.jpg`, sourceKey: `${PREFIX}${className}-${from + i}.jpg`, label: className }));
+    Array.from({ length: count }, (_, i) => ({
+        imageName: `${className}-${from + i}.jpg`,
+        sourceKey: `${PREFIX}${className}-${from + i}.jpg`,
+        label: className,
+    }));
 const rule = { classes: CLASSES, noCatClass: "NoCat", validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 50 };
 
 describe("label rules", () => {
@@ -17,14 +24,30 @@ describe("label rules", () => {
         assert.deepEqual(readLabel(row("a.jpg", "boots"), byLower), { label: "Boots" });
         assert.deepEqual(readLabel({ imageName: { S: "a.jpg" }, cat: { SS: ["Chi"] } }, byLower), { label: "Chi" });
         assert.match((readLabel(row("a.jpg", "Boots and Chi"), byLower) as { reason: string }).reason, /multi-label/);
-        assert.match((readLabel(row("a.jpg", "Garfield"), byLower) as { reason: string }).reason, /unknown class "Garfield"/);
+        assert.match(
+            (readLabel(row("a.jpg", "Garfield"), byLower) as { reason: string }).reason,
+            /unknown class "Garfield"/,
+        );
         assert.match((readLabel(row("a.jpg", " "), byLower) as { reason: string }).reason, /empty cat label/);
         assert.match((readLabel(row("a.jpg"), byLower) as { reason: string }).reason, /no cat label/);
     });
 
     it("resolves bare names and full keys to one image, and skips rows that disagree about it", () => {
-        const { labels: resolved, skipped, unlabelled } = resolveLabels(
-            [row("a.jpg", "Boots"), row(`${PREFIX}a.jpg`, "boots"), row("b.jpg", "Boots"), row(`${PREFIX}b.jpg`, "Chi"), row("c.png", "Chi"), { cat: { S: "Chi" } }, row("camera-1.jpg"), row("camera-2.jpg")],
+        const {
+            labels: resolved,
+            skipped,
+            unlabelled,
+        } = resolveLabels(
+            [
+                row("a.jpg", "Boots"),
+                row(`${PREFIX}a.jpg`, "boots"),
+                row("b.jpg", "Boots"),
+                row(`${PREFIX}b.jpg`, "Chi"),
+                row("c.png", "Chi"),
+                { cat: { S: "Chi" } },
+                row("camera-1.jpg"),
+                row("camera-2.jpg"),
+            ],
             CLASSES,
             PREFIX,
         );
@@ -44,15 +67,25 @@ describe("label rules", () => {
         const fits = `${"é".repeat((1024 - PREFIX.length - 4) / 2)}.jpg`;
         const tooLong = `${"é".repeat((1024 - PREFIX.length - 4) / 2 + 1)}.jpg`;
         const { labels: resolved, skipped } = resolveLabels([row(fits, "Chi"), row(tooLong, "Chi")], CLASSES, PREFIX);
-        assert.deepEqual(resolved.map((l) => l.imageName), [fits]);
+        assert.deepEqual(
+            resolved.map((l) => l.imageName),
+            [fits],
+        );
         assert.deepEqual(skipped, [{ imageName: tooLong, reason: "key longer than S3's 1024-byte limit" }]);
     });
 });
 
 describe("split rules", () => {
     it("sends about validationSplit of each class to validation and testSplit to test, and caps NoCat by a separate hash", () => {
-        const { planned, available } = planSplit([...labels("Boots", 400), ...labels("Chi", 300), ...labels("NoCat", 400)], rule);
-        const counts = countClasses(CLASSES, available, planned.map((p) => ({ class: p.label, split: p.split })));
+        const { planned, available } = planSplit(
+            [...labels("Boots", 400), ...labels("Chi", 300), ...labels("NoCat", 400)],
+            rule,
+        );
+        const counts = countClasses(
+            CLASSES,
+            available,
+            planned.map((p) => ({ class: p.label, split: p.split })),
+        );
         assert.equal(counts.NoCat.training + counts.NoCat.validation + counts.NoCat.test, 50);
         assert.equal(counts.NoCat.available, 400);
         for (const className of ["Boots", "Chi"]) {
@@ -87,7 +120,8 @@ describe("split rules", () => {
         for (const n of [3, 4, 5, 8]) {
             for (let from = 0; from < 200; from += n) {
                 const splits = planSplit(labels("Chi", n, from), rule).planned.map((p) => p.split);
-                for (const split of ["training", "validation", "test"]) assert.ok(splits.includes(split as never), `${n} from ${from}: ${splits}`);
+                for (const split of ["training", "validation", "test"])
+                    assert.ok(splits.includes(split as never), `${n} from ${from}: ${splits}`);
             }
         }
         assert.deepEqual(splitCounts([0.05, 0.9], rule), { validation: 1, test: 0 });
@@ -108,10 +142,15 @@ describe("split rules", () => {
         assert.deepEqual(two.map((p) => p.split).sort(), ["training", "validation"]);
         for (const image of labels("Chi", 20)) {
             const [one] = planSplit([image], rule).planned;
-            assert.equal(one.split, stableFraction("split", image.imageName) < rule.validationSplit ? "validation" : "training");
+            assert.equal(
+                one.split,
+                stableFraction("split", image.imageName) < rule.validationSplit ? "validation" : "training",
+            );
         }
         // The lowest split hash goes to validation, the highest to training.
-        const [low, high] = [...two].sort((a, b) => stableFraction("split", a.imageName) - stableFraction("split", b.imageName));
+        const [low, high] = [...two].sort(
+            (a, b) => stableFraction("split", a.imageName) - stableFraction("split", b.imageName),
+        );
         assert.deepEqual([low.split, high.split], ["validation", "training"]);
     });
 
