@@ -1,3 +1,4 @@
+import { awsErrorName } from "../lib/errors";
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { SingleBar } from "cli-progress";
 import pLimit from "p-limit";
@@ -49,7 +50,7 @@ export async function classifyJpeg(
         );
         responseText = Buffer.from(response.Body!).toString("utf8");
     } catch (error) {
-        const name = (error as { name?: string }).name;
+        const name = awsErrorName(error);
         const message = (error as Error).message ?? "";
         if (name === "ValidationError" || name === "ValidationException") {
             if (/not found/i.test(message)) {

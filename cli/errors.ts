@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { awsErrorName } from "../lib/errors";
 
 /** The exit codes of every command (README, "Exit codes"). */
 export const EXIT = {
@@ -70,7 +71,7 @@ function unknownProfile(name: string, message: string): string | undefined {
 
 /** Says what an AWS (or network) error means for the person at the terminal, and what to do. */
 export function explainAwsError(error: unknown, doing: string): CliError {
-    const name = (error as { name?: string })?.name ?? "Error";
+    const name = awsErrorName(error);
     const message = (error as { message?: string })?.message ?? String(error);
     const code = (error as { code?: string })?.code;
     if (/Region is missing/i.test(message)) {

@@ -1,3 +1,4 @@
+import { awsErrorName } from "../lib/errors";
 import {
     DescribeEndpointCommand,
     DescribeHyperParameterTuningJobCommand,
@@ -51,7 +52,7 @@ export async function describeJob(context: CliContext, name: string): Promise<De
     try {
         return await context.aws.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: name }));
     } catch (error) {
-        if ((error as { name?: string }).name === "ValidationException") {
+        if (awsErrorName(error) === "ValidationException") {
             throw new NotFoundError(
                 `No training job named ${name}: list them with 'aws sagemaker list-training-jobs' or leave the name out for the newest.`,
             );
@@ -106,10 +107,7 @@ export async function servingJobName(
         );
         modelDataUrl = model.PrimaryContainer?.ModelDataUrl;
     } catch (error) {
-        if (
-            (error as { name?: string }).name === "ValidationException" &&
-            /could not find/i.test((error as Error).message)
-        )
+        if (awsErrorName(error) === "ValidationException" && /could not find/i.test((error as Error).message))
             return undefined;
         throw explainAwsError(error, `finding the model that endpoint ${endpointName} serves`);
     }
@@ -147,7 +145,7 @@ export async function describeTuningJob(
             new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name }),
         );
     } catch (error) {
-        const code = (error as { name?: string }).name;
+        const code = awsErrorName(error);
         if (code === "ResourceNotFound" || code === "ValidationException") {
             throw new NotFoundError(`No tuning job named ${name}: start one with npx bootboots tune.`);
         }

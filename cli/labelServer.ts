@@ -1,3 +1,4 @@
+import { awsErrorName } from "../lib/errors";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { randomBytes } from "crypto";
 import * as http from "http";
@@ -141,7 +142,7 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
                 return { key: item.key, rowName, label, createdRow: true };
             } catch (error) {
                 // Someone wrote the row between the read and the write: read it again.
-                if ((error as { name?: string }).name !== "ConditionalCheckFailedException")
+                if (awsErrorName(error) !== "ConditionalCheckFailedException")
                     throw awsFailure(error, `labelling ${item.key}`);
             }
         }
@@ -173,7 +174,7 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
                 );
             }
         } catch (error) {
-            if ((error as { name?: string }).name === "ConditionalCheckFailedException") {
+            if (awsErrorName(error) === "ConditionalCheckFailedException") {
                 throw new HttpError(
                     409,
                     `The label of ${last.key} was changed by someone else since: it was left as it is.`,
@@ -223,7 +224,7 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
                 });
                 (object.Body as Readable).pipe(response);
             } catch (error) {
-                const name = (error as { name?: string }).name;
+                const name = awsErrorName(error);
                 if (name === "NoSuchKey" || name === "NotFound")
                     throw new HttpError(
                         404,

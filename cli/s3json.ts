@@ -1,5 +1,5 @@
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { isAccessDenied, isMissingObject } from "../lib/errors";
+import { awsErrorName, isAccessDenied, isMissingObject } from "../lib/errors";
 import { CliError, NotFoundError, explainAwsError } from "./errors";
 
 /**
@@ -18,7 +18,7 @@ export async function getObjectBytes(
         return await object.Body!.transformToByteArray();
     } catch (error) {
         if (isMissingObject(error)) throw new NotFoundError(missing);
-        if ((error as { name?: string }).name === "NoSuchBucket") {
+        if (awsErrorName(error) === "NoSuchBucket") {
             throw new CliError(
                 `Bucket ${bucket}${bucketOrigin ? ` (${bucketOrigin})` : ""} does not exist in this account and region: check that name, the stack (--stack) and AWS_REGION.`,
             );

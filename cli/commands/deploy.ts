@@ -2,7 +2,7 @@ import { CliContext } from "../context";
 import { CliError } from "../errors";
 import { significantlyWorse } from "../comparison";
 import { deployableJobName, describeJob, jobName } from "../jobs";
-import { CompareOutcome, compareJobs, comparisonTable } from "./compare";
+import { CompareOutcome, compareJobs, comparisonTable } from "../jobComparison";
 import { PulumiMissing, deployCommands, pulumiUp, setConfig, upCommand } from "../pulumi";
 
 export interface DeployOptions {

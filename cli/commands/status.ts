@@ -1,3 +1,4 @@
+import { awsErrorName } from "../../lib/errors";
 import type { FilteredLogEvent } from "@aws-sdk/client-cloudwatch-logs";
 import { DescribeHyperParameterTuningJobResponse, DescribeTrainingJobResponse } from "@aws-sdk/client-sagemaker";
 import { TRAINING_JOB_NAME_PATTERN, TUNING_JOB_NAME_PATTERN } from "../../lib/triggerEvent";
@@ -125,7 +126,7 @@ class EpochFeed {
             } while (nextToken);
         } catch (error) {
             // No log group or stream yet: the instance has not started writing.
-            if ((error as { name?: string }).name === "ResourceNotFoundException") return [];
+            if (awsErrorName(error) === "ResourceNotFoundException") return [];
             throw explainAwsError(error, `reading the log of job ${this.job}`);
         }
         const epochs = [];

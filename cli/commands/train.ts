@@ -1,21 +1,13 @@
-import { InvokeCommand, InvokeCommandOutput } from "@aws-sdk/client-lambda";
 import type { DataPrepResult } from "../../lib/dataset";
 import type { ClassCounts } from "../../lib/dataset";
-import { readInvokeResult } from "../../lib/invokeResult";
 import { TriggerResult, trainingJobName } from "../../lib/triggerEvent";
 import { CliContext } from "../context";
 import { readManifest } from "../datasets";
-import { CliError, EXIT, explainAwsError } from "../errors";
+import { CliError, EXIT } from "../errors";
 import { table } from "../format";
+import { TriggerOptions, invokeTrigger, sendTrigger, triggerPayload } from "../trigger";
 
-export interface TrainOptions {
-    readonly epochs?: number;
-    readonly learningRate?: number;
-    readonly batchSize?: number;
-    readonly trainOnlyTopLayer?: boolean;
-    readonly spot: boolean;
-    readonly skipDataPrep?: boolean;
-    readonly dataset?: string;
+export interface TrainOptions extends TriggerOptions {
     readonly async?: boolean;
     readonly dryRun?: boolean;
     readonly json?: boolean;
@@ -32,35 +24,6 @@ const JOB_FLAGS: Partial<Record<keyof TrainOptions, string>> = {
     async: "--async",
 };
 
-/** Invokes a function: synchronously, or with `async` as an Event (Lambda answers at once). */
-export async function sendTrigger(
-    context: CliContext,
-    functionName: string,
-    payload: unknown,
-    async: boolean,
-): Promise<InvokeCommandOutput> {
-    let response;
-    try {
-        response = await context.aws.lambda.send(
-            new InvokeCommand({
-                FunctionName: functionName,
-                InvocationType: async ? "Event" : "RequestResponse",
-                Payload: JSON.stringify(payload),
-            }),
-        );
-    } catch (error) {
-        throw explainAwsError(error, `invoking ${functionName}`);
-    }
-    return response;
-}
-
-/** Invokes a function synchronously and returns its result; a function error is a CliError. */
-export async function invokeTrigger<T>(context: CliContext, functionName: string, payload: unknown): Promise<T> {
-    const read = readInvokeResult<T>(await sendTrigger(context, functionName, payload, false));
-    if ("functionError" in read) throw new CliError(`${functionName} failed (${read.functionError}): ${read.detail}`);
-    return read.result;
-}
-
 export function countsTable(distribution: Readonly<Record<string, ClassCounts>>): string {
     // Datasets built before the test split have no test counts.
     const rows = Object.entries(distribution).map(([name, c]) => [
@@ -75,20 +38,6 @@ export function countsTable(distribution: Readonly<Record<string, ClassCounts>>)
         ["class", "labelled", "training", "validation", "test"],
         [...rows, ["total", total("available"), total("training"), total("validation"), total("test")]],
     );
-}
-
-/** The trigger payload (docs/design.md, "Trigger") from the command's flags; unset flags keep the trigger's defaults. */
-export function triggerPayload(options: TrainOptions): Record<string, unknown> {
-    const payload: Record<string, unknown> = {
-        epochs: options.epochs,
-        learningRate: options.learningRate,
-        batchSize: options.batchSize,
-        trainOnlyTopLayer: options.trainOnlyTopLayer,
-        skipDataPrep: options.skipDataPrep || options.dataset !== undefined || undefined,
-        datasetId: options.dataset,
-        spot: options.spot ? undefined : false,
-    };
-    return Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined));
 }
 
 async function dryRun(context: CliContext, options: TrainOptions): Promise<void> {

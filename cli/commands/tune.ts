@@ -2,14 +2,16 @@ import { contract } from "../../lib/contract";
 import { TRIGGER_EVENT_DEFAULTS, TUNE_DEFAULTS, TriggerResult, tuningJobName } from "../../lib/triggerEvent";
 import { CliContext } from "../context";
 import { CliError, explainAwsError } from "../errors";
-import { invokeTrigger, sendTrigger, triggerPayload, TrainOptions } from "./train";
+import { TriggerOptions, invokeTrigger, sendTrigger, triggerPayload } from "../trigger";
 
-export interface TuneOptions extends TrainOptions {
+export interface TuneOptions extends TriggerOptions {
     readonly maxJobs?: number;
     readonly parallel?: number;
     readonly instanceType?: string;
     readonly maxRuntime?: number;
     readonly yes?: boolean;
+    readonly async?: boolean;
+    readonly json?: boolean;
 }
 
 /** The on-demand price per hour of a training instance in a region, from the AWS Price List API, or why it is unknown. */
