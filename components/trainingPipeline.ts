@@ -7,7 +7,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { dataPrepSettingsFromEnv, prepareDataset } from "../handlers/dataPrep";
 import { triggerSettingsFromEnv, triggerTraining } from "../handlers/triggerTraining";
 import { contract, metricDefinitions } from "../lib/contract";
-import { assumeRolePolicy, ecrPullStatements, policyDocument, sagemakerLogStatements } from "../lib/iam";
+import {
+    PolicyStatement,
+    assumeRolePolicy,
+    ecrPullStatements,
+    policyDocument,
+    sagemakerLogStatements,
+} from "../lib/iam";
 import { tensorflowImage } from "../lib/images";
 import {
     BASE_WEIGHTS_PREFIX,
@@ -77,29 +83,52 @@ export class TrainingPipeline extends pulumi.ComponentResource {
     public readonly baseWeightsUri: pulumi.Output<string>;
     public readonly trainingImageUri: pulumi.Output<string>;
 
-    constructor(name: string, args: TrainingPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(
+        name: string,
+        private readonly args: TrainingPipelineArgs,
+        opts?: pulumi.ComponentResourceOptions,
+    ) {
         super("bootboots:training:TrainingPipeline", name, {}, opts);
-        const { accountId, region } = args;
+        this.trainingScriptUri = this.uploadScriptArchive(name);
+        this.baseWeightsUri = this.uploadBaseWeights(name);
+        const trainingImage = tensorflowImage("tensorflow-training", args.tensorflowVersion, args.region);
+        this.trainingImageUri = trainingImage.registryPath;
+        this.sagemakerRole = this.createSageMakerRole(name, trainingImage);
+        this.dataPrepFunction = this.createDataPrep(name);
+        this.triggerFunction = this.createTrigger(name, trainingImage, this.dataPrepFunction, this.sagemakerRole);
+        this.registerOutputs({
+            sagemakerRoleArn: this.sagemakerRole.arn,
+            dataPrepFunctionName: this.dataPrepFunction.name,
+            triggerTrainingFunctionName: this.triggerFunction.name,
+            trainingScriptUri: this.trainingScriptUri,
+        });
+    }
 
-        const archive = buildSourceArchive(args.trainingSourceDir);
+    /** The training/ folder as a reproducible archive, named by its hash. */
+    private uploadScriptArchive(name: string): pulumi.Output<string> {
+        const archive = buildSourceArchive(this.args.trainingSourceDir);
         const scriptObject = new aws.s3.BucketObjectv2(
             `${name}-training-script`,
             {
-                bucket: args.modelBucketName,
+                bucket: this.args.modelBucketName,
                 key: archive.key,
                 source: new pulumi.asset.FileAsset(archive.path),
                 contentType: "application/gzip",
             },
             { parent: this },
         );
-        this.trainingScriptUri = pulumi.interpolate`s3://${scriptObject.bucket}/${scriptObject.key}`;
+        return pulumi.interpolate`s3://${scriptObject.bucket}/${scriptObject.key}`;
+    }
 
-        // The ImageNet weights, fetched once by `pulumi up` and handed to each job as a channel,
-        // so that no job downloads anything. S3 checks the upload against its SHA-256.
+    /**
+     * The ImageNet weights, fetched once by `pulumi up` and handed to each job as a channel,
+     * so that no job downloads anything. S3 checks the upload against its SHA-256.
+     */
+    private uploadBaseWeights(name: string): pulumi.Output<string> {
         const baseWeights = new aws.s3.BucketObjectv2(
             `${name}-base-weights`,
             {
-                bucket: args.modelBucketName,
+                bucket: this.args.modelBucketName,
                 key: `${BASE_WEIGHTS_PREFIX}${contract.baseWeights.fileName}`,
                 source: new pulumi.asset.RemoteAsset(contract.baseWeights.url),
                 contentType: "application/x-hdf5",
@@ -107,12 +136,11 @@ export class TrainingPipeline extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        this.baseWeightsUri = pulumi.interpolate`s3://${baseWeights.bucket}/${baseWeights.key}`;
+        return pulumi.interpolate`s3://${baseWeights.bucket}/${baseWeights.key}`;
+    }
 
-        const trainingImage = tensorflowImage("tensorflow-training", args.tensorflowVersion, region);
-        this.trainingImageUri = trainingImage.registryPath;
-
-        this.sagemakerRole = new aws.iam.Role(
+    private createSageMakerRole(name: string, trainingImage: TrainingImage): aws.iam.Role {
+        const role = new aws.iam.Role(
             `${name}-sagemaker`,
             {
                 assumeRolePolicy: assumeRolePolicy("sagemaker.amazonaws.com"),
@@ -122,62 +150,15 @@ export class TrainingPipeline extends pulumi.ComponentResource {
         );
         new aws.iam.RolePolicy(
             `${name}-sagemaker`,
-            {
-                role: this.sagemakerRole.id,
-                policy: policyDocument([
-                    {
-                        Sid: "ReadDatasets",
-                        Effect: "Allow",
-                        Action: ["s3:GetObject"],
-                        Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
-                    },
-                    {
-                        Sid: "ListDatasets",
-                        Effect: "Allow",
-                        Action: ["s3:ListBucket"],
-                        Resource: args.trainingBucketArn,
-                        Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
-                    },
-                    {
-                        Sid: "ReadCodeWeightsAndCheckpoints",
-                        Effect: "Allow",
-                        Action: ["s3:GetObject"],
-                        Resource: [
-                            pulumi.interpolate`${args.modelBucketArn}/${CODE_PREFIX}*`,
-                            pulumi.interpolate`${args.modelBucketArn}/${BASE_WEIGHTS_PREFIX}*`,
-                            pulumi.interpolate`${args.modelBucketArn}/${CHECKPOINTS_PREFIX}*`,
-                        ],
-                    },
-                    {
-                        Sid: "WriteOutputAndCheckpoints",
-                        Effect: "Allow",
-                        Action: ["s3:PutObject"],
-                        Resource: [
-                            pulumi.interpolate`${args.modelBucketArn}/${TRAINING_OUTPUT_PREFIX}*`,
-                            pulumi.interpolate`${args.modelBucketArn}/${CHECKPOINTS_PREFIX}*`,
-                        ],
-                    },
-                    {
-                        // Channels are S3 prefixes: SageMaker lists them before it copies them.
-                        Sid: "ListChannelsAndCheckpoints",
-                        Effect: "Allow",
-                        Action: ["s3:ListBucket"],
-                        Resource: args.modelBucketArn,
-                        Condition: {
-                            StringLike: {
-                                "s3:prefix": [`${CODE_PREFIX}*`, `${BASE_WEIGHTS_PREFIX}*`, `${CHECKPOINTS_PREFIX}*`],
-                            },
-                        },
-                    },
-                    ...sagemakerLogStatements(region, accountId, "/aws/sagemaker/TrainingJobs"),
-                    ...ecrPullStatements(trainingImage, region),
-                ]),
-            },
+            { role: role.id, policy: policyDocument(sagemakerStatements(this.args, trainingImage)) },
             { parent: this },
         );
+        return role;
+    }
 
-        const imagesBucketArn = pulumi.interpolate`arn:aws:s3:::${args.imagesBucketName}`;
-        this.dataPrepFunction = new LambdaFunction(
+    private createDataPrep(name: string): aws.lambda.CallbackFunction<unknown, unknown> {
+        const args = this.args;
+        return new LambdaFunction(
             `${name}-data-prep`,
             {
                 description: "Builds a BootBoots training dataset from catadata and the images bucket",
@@ -194,40 +175,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                     TEST_SPLIT: pulumi.output(args.testSplit).apply(String),
                     MAX_NO_CAT_SAMPLES: pulumi.output(args.maxNoCatSamples).apply(String),
                 },
-                statements: [
-                    {
-                        Sid: "ScanLabels",
-                        Effect: "Allow",
-                        Action: ["dynamodb:Scan"],
-                        Resource: pulumi.interpolate`arn:aws:dynamodb:${region}:${accountId}:table/${args.catadataTableName}`,
-                    },
-                    {
-                        Sid: "ReadImages",
-                        Effect: "Allow",
-                        Action: ["s3:GetObject"],
-                        Resource: pulumi.interpolate`${imagesBucketArn}/${args.imagesPrefix}*`,
-                    },
-                    {
-                        // Without it S3 answers a missing image with 403, which would read as access denied.
-                        Sid: "TellMissingImages",
-                        Effect: "Allow",
-                        Action: ["s3:ListBucket"],
-                        Resource: imagesBucketArn,
-                    },
-                    {
-                        Sid: "ListDatasets",
-                        Effect: "Allow",
-                        Action: ["s3:ListBucket"],
-                        Resource: args.trainingBucketArn,
-                        Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
-                    },
-                    {
-                        Sid: "WriteDatasets",
-                        Effect: "Allow",
-                        Action: ["s3:PutObject"],
-                        Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
-                    },
-                ],
+                statements: dataPrepStatements(args),
                 callbackFactory: () => {
                     const settings = dataPrepSettingsFromEnv(process.env);
                     // The SDK's retries absorb S3 throttling (SlowDown, 503) so that no image is lost.
@@ -238,8 +186,16 @@ export class TrainingPipeline extends pulumi.ComponentResource {
             },
             { parent: this },
         ).function;
+    }
 
-        this.triggerFunction = new LambdaFunction(
+    private createTrigger(
+        name: string,
+        trainingImage: TrainingImage,
+        dataPrepFunction: aws.lambda.CallbackFunction<unknown, unknown>,
+        sagemakerRole: aws.iam.Role,
+    ): aws.lambda.CallbackFunction<unknown, unknown> {
+        const args = this.args;
+        return new LambdaFunction(
             `${name}-trigger-training`,
             {
                 description: "Prepares a dataset and starts a BootBoots SageMaker training job",
@@ -249,8 +205,8 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                 environment: {
                     TRAINING_BUCKET: args.trainingBucketName,
                     MODEL_BUCKET: args.modelBucketName,
-                    DATA_PREP_FUNCTION: this.dataPrepFunction.name,
-                    SAGEMAKER_ROLE_ARN: this.sagemakerRole.arn,
+                    DATA_PREP_FUNCTION: dataPrepFunction.name,
+                    SAGEMAKER_ROLE_ARN: sagemakerRole.arn,
                     TRAINING_IMAGE_URI: trainingImage.registryPath,
                     TRAINING_SCRIPT_URI: this.trainingScriptUri,
                     BASE_WEIGHTS_URI: this.baseWeightsUri,
@@ -263,51 +219,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                     MAX_FALSE_ALARM_RATE: pulumi.output(args.maxFalseAlarmRate).apply(String),
                     TUNING_SPACE: JSON.stringify(contract.tuning),
                 },
-                statements: [
-                    {
-                        Sid: "RunTrainingJobs",
-                        Effect: "Allow",
-                        Action: ["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"],
-                        Resource: pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:training-job/${TRAINING_JOB_NAME_PREFIX}*`,
-                    },
-                    {
-                        // The tuner names its training jobs after the tuning job, so they keep the prefix too.
-                        Sid: "RunTuningJobs",
-                        Effect: "Allow",
-                        Action: [
-                            "sagemaker:AddTags",
-                            "sagemaker:CreateHyperParameterTuningJob",
-                            "sagemaker:DescribeHyperParameterTuningJob",
-                        ],
-                        Resource: pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:hyper-parameter-tuning-job/${TRAINING_JOB_NAME_PREFIX}*`,
-                    },
-                    {
-                        Sid: "PassSageMakerRole",
-                        Effect: "Allow",
-                        Action: ["iam:PassRole"],
-                        Resource: this.sagemakerRole.arn,
-                        Condition: { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
-                    },
-                    {
-                        Sid: "InvokeDataPrep",
-                        Effect: "Allow",
-                        Action: ["lambda:InvokeFunction"],
-                        Resource: this.dataPrepFunction.arn,
-                    },
-                    {
-                        Sid: "ReadDatasets",
-                        Effect: "Allow",
-                        Action: ["s3:GetObject"],
-                        Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
-                    },
-                    {
-                        // Without it S3 answers a missing dataset with 403; with it, 404 ("No dataset exists yet").
-                        Sid: "TellMissingDatasets",
-                        Effect: "Allow",
-                        Action: ["s3:ListBucket"],
-                        Resource: args.trainingBucketArn,
-                    },
-                ],
+                statements: triggerStatements(args, sagemakerRole.arn, dataPrepFunction.arn),
                 callbackFactory: () => {
                     const settings = triggerSettingsFromEnv(process.env);
                     const clients = {
@@ -322,12 +234,154 @@ export class TrainingPipeline extends pulumi.ComponentResource {
             },
             { parent: this },
         ).function;
-
-        this.registerOutputs({
-            sagemakerRoleArn: this.sagemakerRole.arn,
-            dataPrepFunctionName: this.dataPrepFunction.name,
-            triggerTrainingFunctionName: this.triggerFunction.name,
-            trainingScriptUri: this.trainingScriptUri,
-        });
     }
+}
+
+type TrainingImage = ReturnType<typeof tensorflowImage>;
+
+/** What training jobs may do: read datasets, code, weights and checkpoints; write output and checkpoints; log; pull the image. */
+function sagemakerStatements(args: TrainingPipelineArgs, trainingImage: TrainingImage): PolicyStatement[] {
+    const { accountId, region } = args;
+    return [
+        {
+            Sid: "ReadDatasets",
+            Effect: "Allow",
+            Action: ["s3:GetObject"],
+            Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
+        },
+        {
+            Sid: "ListDatasets",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: args.trainingBucketArn,
+            Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
+        },
+        {
+            Sid: "ReadCodeWeightsAndCheckpoints",
+            Effect: "Allow",
+            Action: ["s3:GetObject"],
+            Resource: [
+                pulumi.interpolate`${args.modelBucketArn}/${CODE_PREFIX}*`,
+                pulumi.interpolate`${args.modelBucketArn}/${BASE_WEIGHTS_PREFIX}*`,
+                pulumi.interpolate`${args.modelBucketArn}/${CHECKPOINTS_PREFIX}*`,
+            ],
+        },
+        {
+            Sid: "WriteOutputAndCheckpoints",
+            Effect: "Allow",
+            Action: ["s3:PutObject"],
+            Resource: [
+                pulumi.interpolate`${args.modelBucketArn}/${TRAINING_OUTPUT_PREFIX}*`,
+                pulumi.interpolate`${args.modelBucketArn}/${CHECKPOINTS_PREFIX}*`,
+            ],
+        },
+        {
+            // Channels are S3 prefixes: SageMaker lists them before it copies them.
+            Sid: "ListChannelsAndCheckpoints",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: args.modelBucketArn,
+            Condition: {
+                StringLike: {
+                    "s3:prefix": [`${CODE_PREFIX}*`, `${BASE_WEIGHTS_PREFIX}*`, `${CHECKPOINTS_PREFIX}*`],
+                },
+            },
+        },
+        ...sagemakerLogStatements(region, accountId, "/aws/sagemaker/TrainingJobs"),
+        ...ecrPullStatements(trainingImage, region),
+    ];
+}
+
+/** What data prep may do: scan catadata, read the images prefix, list and write datasets/. */
+function dataPrepStatements(args: TrainingPipelineArgs): PolicyStatement[] {
+    const { accountId, region } = args;
+    const imagesBucketArn = pulumi.interpolate`arn:aws:s3:::${args.imagesBucketName}`;
+    return [
+        {
+            Sid: "ScanLabels",
+            Effect: "Allow",
+            Action: ["dynamodb:Scan"],
+            Resource: pulumi.interpolate`arn:aws:dynamodb:${region}:${accountId}:table/${args.catadataTableName}`,
+        },
+        {
+            Sid: "ReadImages",
+            Effect: "Allow",
+            Action: ["s3:GetObject"],
+            Resource: pulumi.interpolate`${imagesBucketArn}/${args.imagesPrefix}*`,
+        },
+        {
+            // Without it S3 answers a missing image with 403, which would read as access denied.
+            Sid: "TellMissingImages",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: imagesBucketArn,
+        },
+        {
+            Sid: "ListDatasets",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: args.trainingBucketArn,
+            Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
+        },
+        {
+            Sid: "WriteDatasets",
+            Effect: "Allow",
+            Action: ["s3:PutObject"],
+            Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
+        },
+    ];
+}
+
+/** What the trigger may do: run bootboots-* training and tuning jobs, pass the SageMaker role, invoke data prep, read datasets/. */
+function triggerStatements(
+    args: TrainingPipelineArgs,
+    sagemakerRoleArn: pulumi.Input<string>,
+    dataPrepFunctionArn: pulumi.Input<string>,
+): PolicyStatement[] {
+    const { accountId, region } = args;
+    return [
+        {
+            Sid: "RunTrainingJobs",
+            Effect: "Allow",
+            Action: ["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"],
+            Resource: pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:training-job/${TRAINING_JOB_NAME_PREFIX}*`,
+        },
+        {
+            // The tuner names its training jobs after the tuning job, so they keep the prefix too.
+            Sid: "RunTuningJobs",
+            Effect: "Allow",
+            Action: [
+                "sagemaker:AddTags",
+                "sagemaker:CreateHyperParameterTuningJob",
+                "sagemaker:DescribeHyperParameterTuningJob",
+            ],
+            Resource: pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:hyper-parameter-tuning-job/${TRAINING_JOB_NAME_PREFIX}*`,
+        },
+        {
+            Sid: "PassSageMakerRole",
+            Effect: "Allow",
+            Action: ["iam:PassRole"],
+            Resource: sagemakerRoleArn,
+            Condition: { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
+        },
+        {
+            Sid: "InvokeDataPrep",
+            Effect: "Allow",
+            Action: ["lambda:InvokeFunction"],
+            Resource: dataPrepFunctionArn,
+        },
+        {
+            Sid: "ReadDatasets",
+            Effect: "Allow",
+            Action: ["s3:GetObject"],
+            Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
+        },
+        {
+            // Without it S3 answers a missing dataset with 403; with it, 404 ("No dataset exists yet").
+            Sid: "TellMissingDatasets",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: args.trainingBucketArn,
+        },
+    ];
 }
