@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CameraSettings } from "./lib/cameraApi";
 import { contract } from "./lib/contract";
-import { leavesMostForTraining } from "./lib/dataset";
+import { SPLIT_DEFAULTS, SPLIT_RULES, SplitSettings, leavesMostForTraining } from "./lib/dataset";
+import { parseFieldText } from "./lib/eventFields";
 import { INSTANCE_TYPE_PATTERN } from "./lib/triggerEvent";
 
 /** Every setting of the stack, parsed and checked (namespace `bootboots-ai`; docs/design.md, "Config"). */
@@ -18,12 +19,8 @@ export interface StackConfig {
     readonly classes: readonly string[];
     /** The class of images without a cat, one of classes (default `NoCat`). */
     readonly noCatClass: string;
-    /** The fraction of each class sent to validation, 0 < x < 1 (default 0.2). */
-    readonly validationSplit: number;
-    /** The fraction of each class held out for testing, 0 < x, with validationSplit below 0.5 (default 0.1). */
-    readonly testSplit: number;
-    /** The cap on NoCat images in a dataset (default 200). */
-    readonly maxNoCatSamples: number;
+    /** How datasets are split and sampled: validationSplit, testSplit, maxNoCatSamples (lib/dataset.ts). */
+    readonly split: SplitSettings;
     /** The class whose detection the camera acts on; one of classes (default `Boots`). */
     readonly targetClass: string;
     /** The highest share of other images that may be called the target class, 0 ≤ x < 1 (default 0.01). */
@@ -193,28 +190,7 @@ export function parseStackConfig(read: RawConfig): StackConfig {
         );
     }
 
-    const rawSplit = get("validationSplit");
-    const validationSplit =
-        rawSplit === undefined ? 0.2 : parseNumber("validationSplit", rawSplit, "strictly between 0 and 1", "0.2");
-    if (!(validationSplit > 0 && validationSplit < 1)) {
-        throw new ConfigError("validationSplit", rawSplit ?? "", "must be strictly between 0 and 1", "0.2");
-    }
-
-    const rawTestSplit = get("testSplit");
-    const testSplit =
-        rawTestSplit === undefined ? 0.1 : parseNumber("testSplit", rawTestSplit, "strictly between 0 and 1", "0.1");
-    if (!(testSplit > 0 && testSplit < 1)) {
-        throw new ConfigError("testSplit", rawTestSplit ?? "", "must be strictly between 0 and 1", "0.1");
-    }
-    if (!leavesMostForTraining(validationSplit, testSplit)) {
-        throw new ConfigError(
-            "testSplit",
-            String(rawTestSplit ?? testSplit),
-            `with validationSplit ${validationSplit} it must stay below ${(0.5 - validationSplit).toFixed(2)} (together below 0.5), so that most images train`,
-            "0.1",
-        );
-    }
-
+    const split = parseSplitSettings(get);
     const targetClass = get("targetClass") ?? contract.decision.targetClass;
     if (!classes.includes(targetClass)) {
         throw new ConfigError("targetClass", targetClass, `must be one of classes (${classes.join(", ")})`, classes[0]);
@@ -227,10 +203,6 @@ export function parseStackConfig(read: RawConfig): StackConfig {
     if (!(maxFalseAlarmRate >= 0 && maxFalseAlarmRate < 1)) {
         throw new ConfigError("maxFalseAlarmRate", rawFalseAlarm ?? "", "must be at least 0 and below 1", "0.01");
     }
-
-    const rawMaxNoCat = get("maxNoCatSamples");
-    const maxNoCatSamples =
-        rawMaxNoCat === undefined ? 200 : parseInteger("maxNoCatSamples", rawMaxNoCat, 1, 1_000_000, "200");
 
     const trainingInstanceType = get("trainingInstanceType") ?? "ml.m5.xlarge";
     if (!INSTANCE_TYPE_PATTERN.test(trainingInstanceType)) {
@@ -318,9 +290,7 @@ export function parseStackConfig(read: RawConfig): StackConfig {
         catadataTableName,
         classes,
         noCatClass,
-        validationSplit,
-        testSplit,
-        maxNoCatSamples,
+        split,
         targetClass,
         maxFalseAlarmRate,
         trainingInstanceType,
@@ -335,6 +305,32 @@ export function parseStackConfig(read: RawConfig): StackConfig {
         adoptExistingBuckets,
         camera,
     };
+}
+
+/** The split settings, each checked by the rule data prep checks its event with (SPLIT_RULES). */
+function parseSplitSettings(get: (key: string) => string | undefined): SplitSettings {
+    const value = (key: keyof SplitSettings): number => {
+        const raw = get(key);
+        if (raw === undefined) return SPLIT_DEFAULTS[key];
+        const parsed = parseFieldText(SPLIT_RULES[key], raw.trim());
+        if ("error" in parsed)
+            throw new ConfigError(key, raw, `must be ${SPLIT_RULES[key].allowed}`, String(SPLIT_DEFAULTS[key]));
+        return parsed.value as number;
+    };
+    const split = {
+        validationSplit: value("validationSplit"),
+        testSplit: value("testSplit"),
+        maxNoCatSamples: value("maxNoCatSamples"),
+    };
+    if (!leavesMostForTraining(split.validationSplit, split.testSplit)) {
+        throw new ConfigError(
+            "testSplit",
+            String(get("testSplit") ?? split.testSplit),
+            `with validationSplit ${split.validationSplit} it must stay below ${(0.5 - split.validationSplit).toFixed(2)} (together below 0.5), so that most images train`,
+            String(SPLIT_DEFAULTS.testSplit),
+        );
+    }
+    return split;
 }
 
 function parseCameraSettings(get: (key: string) => string | undefined, endpointMaxConcurrency: number): CameraSettings {

@@ -5,7 +5,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import * as os from "os";
 import { DEFAULT_COPY_CONCURRENCY, prepareDataset } from "../handlers/dataPrep";
-import { DataPrepSuccess } from "../lib/dataset";
+import { DataPrepSuccess, SPLIT_DEFAULTS } from "../lib/dataset";
 import { clientConfig, startMoto } from "../tests/support/moto";
 import { startProxy } from "../tests/support/proxy";
 import { IMAGES_PREFIX, createWorld, putLabels, seedLabels } from "../tests/support/seed";
@@ -46,9 +46,7 @@ async function main(): Promise<void> {
                     trainingBucket: world.trainingBucket,
                     classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
                     noCatClass: "NoCat",
-                    validationSplit: 0.2,
-                    testSplit: 0.1,
-                    maxNoCatSamples: 200,
+                    split: SPLIT_DEFAULTS,
                     copyConcurrency: concurrency,
                 },
                 {},

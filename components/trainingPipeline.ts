@@ -23,6 +23,7 @@ import {
     TRAINING_JOB_NAME_PREFIX,
     TRAINING_OUTPUT_PREFIX,
 } from "../lib/layout";
+import type { SplitSettings } from "../lib/dataset";
 import { buildSourceArchive } from "../lib/sourceArchive";
 import { LambdaFunction } from "./lambdaFunction";
 
@@ -49,12 +50,8 @@ export interface TrainingPipelineArgs {
     readonly classes: pulumi.Input<readonly pulumi.Input<string>[]>;
     /** The class of images without a cat (default `NoCat`). */
     readonly noCatClass: pulumi.Input<string>;
-    /** The fraction of each class sent to validation (default 0.2). */
-    readonly validationSplit: pulumi.Input<number>;
-    /** The fraction of each class held out for testing (default 0.1). */
-    readonly testSplit: pulumi.Input<number>;
-    /** The cap on NoCat images in a dataset (default 200). */
-    readonly maxNoCatSamples: pulumi.Input<number>;
+    /** How datasets are split and sampled (lib/dataset.ts), handed whole to data prep. */
+    readonly split: SplitSettings;
     /** The class the camera acts on, for the decision threshold (default `Boots`). */
     readonly targetClass: pulumi.Input<string>;
     /** The false-alarm rate the threshold may not exceed on validation (default 0.01). */
@@ -171,9 +168,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                     TRAINING_BUCKET: args.trainingBucketName,
                     CLASSES: pulumi.jsonStringify(args.classes),
                     NO_CAT_CLASS: args.noCatClass,
-                    VALIDATION_SPLIT: pulumi.output(args.validationSplit).apply(String),
-                    TEST_SPLIT: pulumi.output(args.testSplit).apply(String),
-                    MAX_NO_CAT_SAMPLES: pulumi.output(args.maxNoCatSamples).apply(String),
+                    SPLIT_SETTINGS: JSON.stringify(args.split),
                 },
                 statements: dataPrepStatements(args),
                 callbackFactory: () => {

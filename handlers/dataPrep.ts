@@ -7,13 +7,15 @@ import {
     DataPrepResult,
     DatasetManifest,
     ManifestImage,
+    SPLIT_RULES,
     SkippedImage,
+    SplitSettings,
     datasetPrefix,
     leavesMostForTraining,
     newDatasetId,
 } from "../lib/dataset";
 import { describeAwsError, isMissingObject, isUserFacing, userFacingError } from "../lib/errors";
-import { booleanField, integerField, numberField, validateEvent } from "../lib/eventFields";
+import { booleanField, validateEvent } from "../lib/eventFields";
 import { hasEndMarker, isJpeg } from "../lib/jpeg";
 import { LATEST_DATASET_KEY } from "../lib/layout";
 import { requiredEnv } from "./env";
@@ -46,12 +48,8 @@ export interface DataPrepSettings {
     readonly classes: readonly string[];
     /** The class of images without a cat, sampled down to maxNoCatSamples. */
     readonly noCatClass: string;
-    /** The default fraction of each class sent to validation. */
-    readonly validationSplit: number;
-    /** The default fraction of each class held out for testing. */
-    readonly testSplit: number;
-    /** The default cap on NoCat images. */
-    readonly maxNoCatSamples: number;
+    /** The stack's split settings, which the event may override. */
+    readonly split: SplitSettings;
     /** Image copies in flight at once. */
     readonly copyConcurrency: number;
     /** Scan page size; unset reads DynamoDB's 1 MB pages. */
@@ -59,19 +57,17 @@ export interface DataPrepSettings {
 }
 
 /** The data-prep payload, defaults filled in. */
-export interface DataPrepEvent {
+export interface DataPrepEvent extends SplitSettings {
     /** Count and check only; write nothing. */
     readonly dryRun: boolean;
-    readonly validationSplit: number;
-    readonly testSplit: number;
-    readonly maxNoCatSamples: number;
 }
 
+// Each member named: the closure serializer keeps of an imported object only the members named.
 const EVENT_RULES = {
     dryRun: booleanField,
-    validationSplit: numberField(0, 1),
-    testSplit: numberField(0, 1),
-    maxNoCatSamples: integerField(1, 1_000_000),
+    validationSplit: SPLIT_RULES.validationSplit,
+    testSplit: SPLIT_RULES.testSplit,
+    maxNoCatSamples: SPLIT_RULES.maxNoCatSamples,
 };
 
 /** Reads the settings the stack hands the function as environment variables. */
@@ -84,9 +80,7 @@ export function dataPrepSettingsFromEnv(env: NodeJS.ProcessEnv): DataPrepSetting
         trainingBucket: required("TRAINING_BUCKET"),
         classes: JSON.parse(required("CLASSES")),
         noCatClass: required("NO_CAT_CLASS"),
-        validationSplit: Number(required("VALIDATION_SPLIT")),
-        testSplit: Number(required("TEST_SPLIT")),
-        maxNoCatSamples: Number(required("MAX_NO_CAT_SAMPLES")),
+        split: JSON.parse(required("SPLIT_SETTINGS")),
         copyConcurrency: Number(env.COPY_CONCURRENCY ?? DEFAULT_COPY_CONCURRENCY),
     };
 }
@@ -336,9 +330,9 @@ export async function prepareDataset(
         const given = validateEvent<DataPrepEvent>(rawEvent, EVENT_RULES, "data-prep");
         const event: DataPrepEvent = {
             dryRun: given.dryRun ?? false,
-            validationSplit: given.validationSplit ?? settings.validationSplit,
-            testSplit: given.testSplit ?? settings.testSplit,
-            maxNoCatSamples: given.maxNoCatSamples ?? settings.maxNoCatSamples,
+            validationSplit: given.validationSplit ?? settings.split.validationSplit,
+            testSplit: given.testSplit ?? settings.split.testSplit,
+            maxNoCatSamples: given.maxNoCatSamples ?? settings.split.maxNoCatSamples,
         };
         if (!leavesMostForTraining(event.validationSplit, event.testSplit)) {
             throw userFacingError(

@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import type { ClassCounts, ManifestImage, Split } from "../lib/dataset";
+import type { ClassCounts, ManifestImage, Split, SplitSettings } from "../lib/dataset";
 import { Label } from "./labels";
 
 /** An image with the side of the split it falls on. */
@@ -7,16 +7,10 @@ export interface PlannedImage extends Label {
     readonly split: Split;
 }
 
-/** How a dataset is drawn from the labels. */
-export interface SplitRule {
+/** How a dataset is drawn from the labels: the classes, and the split settings. */
+export interface SplitRule extends SplitSettings {
     readonly classes: readonly string[];
     readonly noCatClass: string;
-    /** The fraction of each class that goes to validation. */
-    readonly validationSplit: number;
-    /** The fraction of each class held out for testing: never seen by training or early stopping. */
-    readonly testSplit: number;
-    /** The cap on NoCat images, sampled by a stable hash. */
-    readonly maxNoCatSamples: number;
 }
 
 /**

@@ -1,4 +1,27 @@
+import { FieldRule, integerField, numberField } from "./eventFields";
 import { DATASETS_PREFIX } from "./layout";
+
+/**
+ * How a dataset is split and sampled: stack config (validationSplit, testSplit,
+ * maxNoCatSamples), handed whole to the data-prep Lambda, which a data-prep event may override.
+ */
+export interface SplitSettings {
+    /** The fraction of each class sent to validation, 0 < x < 1 (default 0.2). */
+    readonly validationSplit: number;
+    /** The fraction of each class held out for testing, 0 < x < 1 (default 0.1); with validationSplit below 0.5. */
+    readonly testSplit: number;
+    /** The cap on NoCat images, sampled by a stable hash (default 200). */
+    readonly maxNoCatSamples: number;
+}
+
+export const SPLIT_DEFAULTS: SplitSettings = { validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 200 };
+
+/** Each split setting's rule: the stack config and the data-prep event check with the same. */
+export const SPLIT_RULES: Readonly<Record<keyof SplitSettings, FieldRule>> = {
+    validationSplit: numberField(0, 1),
+    testSplit: numberField(0, 1),
+    maxNoCatSamples: integerField(1, 1_000_000),
+};
 
 /** The dataset id form (docs/design.md, "S3 layout"): sorts by time, e.g. `20260221T153033Z-4f2a`. */
 export const DATASET_ID_PATTERN = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/;
@@ -32,7 +55,8 @@ export interface ClassCounts {
 export type Split = "training" | "validation" | "test";
 
 /** What data prep writes as `datasets/<id>/manifest.json` and the trigger reads back. */
-export interface DatasetManifest {
+/** The split settings it was built with, among the rest. */
+export interface DatasetManifest extends SplitSettings {
     readonly datasetId: string;
     /** ISO time the dataset was built. */
     readonly createdAt: string;
@@ -42,12 +66,6 @@ export interface DatasetManifest {
     readonly sourcePrefix: string;
     /** The class list, in model-output order. */
     readonly classes: readonly string[];
-    /** The fraction of each class sent to validation. */
-    readonly validationSplit: number;
-    /** The fraction of each class held out for testing. */
-    readonly testSplit: number;
-    /** The cap on NoCat images. */
-    readonly maxNoCatSamples: number;
     readonly classDistribution: Readonly<Record<string, ClassCounts>>;
     readonly trainingImages: number;
     readonly validationImages: number;

@@ -30,7 +30,7 @@ import {
     sampleFiles as sampleFilesOf,
     startEndpointStandIn,
 } from "./support/endpointStandIn";
-import { loadDeployedHandler } from "./support/deployedLambda";
+import { Handler, loadDeployedHandler } from "./support/deployedLambda";
 import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
 import { Moto, clientConfig, sharedMoto } from "./support/moto";
 import { InjectedResponse, Proxy, startProxy } from "./support/proxy";
@@ -94,12 +94,18 @@ describe("the bootboots command", function () {
         // SageMaker through the proxy, for the trigger and the command alike: it records, and answers what moto lacks (tuning).
         proxy = await startProxy(moto.endpoint);
         process.env.AWS_ENDPOINT_URL_SAGEMAKER = proxy.endpoint;
-        const dataPrep = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "data-prep"));
-        const trigger = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "trigger-training"));
-        invoke = await startInvokeServer({
-            [String(outputs.dataPrepFunctionName)]: dataPrep,
-            [String(outputs.triggerTrainingFunctionName)]: trigger,
-        });
+        // The invoke server first: the trigger's own process is told where Lambda is when it starts.
+        const functions: Record<string, Handler> = {};
+        invoke = await startInvokeServer(functions);
+        const lambdaEnv = { AWS_ENDPOINT_URL_LAMBDA: invoke.endpoint };
+        functions[String(outputs.dataPrepFunctionName)] = await loadDeployedHandler(
+            stack.one("aws:lambda/function:Function", "data-prep"),
+            lambdaEnv,
+        );
+        functions[String(outputs.triggerTrainingFunctionName)] = await loadDeployedHandler(
+            stack.one("aws:lambda/function:Function", "trigger-training"),
+            lambdaEnv,
+        );
         endpoint = await startEndpointStandIn(ENDPOINT);
 
         stub = installStubPulumi();

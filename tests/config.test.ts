@@ -12,10 +12,10 @@ describe("stack config rules", () => {
         [{ modelDataUrl: "s3://bucket/model.zip" }, /modelDataUrl = "s3:\/\/bucket\/model\.zip"/],
         [
             { validationSplit: "1.5" },
-            /validationSplit = "1.5": must be strictly between 0 and 1.*Example: pulumi config set validationSplit 0.2/,
+            /validationSplit = "1.5": must be a number greater than 0 and less than 1\. Example: pulumi config set validationSplit 0.2/,
         ],
         [{ validationSplit: "abc" }, /validationSplit = "abc": must be a number/],
-        [{ testSplit: "0" }, /testSplit = "0": must be strictly between 0 and 1/],
+        [{ testSplit: "0" }, /testSplit = "0": must be a number greater than 0 and less than 1/],
         [
             { validationSplit: "0.3", testSplit: "0.25" },
             /testSplit = "0.25": with validationSplit 0.3 it must stay below 0.20 \(together below 0.5\), so that most images train\. Example: pulumi config set testSplit 0.1/,
@@ -83,9 +83,7 @@ describe("stack config rules", () => {
             catadataTableName: "catadata",
             classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
             noCatClass: "NoCat",
-            validationSplit: 0.2,
-            testSplit: 0.1,
-            maxNoCatSamples: 200,
+            split: { validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 200 },
             targetClass: "Boots",
             maxFalseAlarmRate: 0.01,
             trainingInstanceType: "ml.m5.xlarge",

@@ -2,7 +2,7 @@ import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { strict as assert } from "assert";
 import { DataPrepSettings, prepareDataset } from "../handlers/dataPrep";
-import { DataPrepSuccess, DatasetManifest } from "../lib/dataset";
+import { DataPrepSuccess, DatasetManifest, SPLIT_DEFAULTS } from "../lib/dataset";
 import { Moto, clientConfig, sharedMoto } from "./support/moto";
 import { Proxy, SLOW_DOWN, startProxy } from "./support/proxy";
 import { IMAGES_PREFIX, SEED_COUNTS, createWorld, putLabels, seedLabels, sourceKey, tinyJpeg } from "./support/seed";
@@ -22,9 +22,7 @@ function settings(overrides: Partial<DataPrepSettings> = {}): DataPrepSettings {
         trainingBucket: world.trainingBucket,
         classes: CLASSES,
         noCatClass: "NoCat",
-        validationSplit: 0.2,
-        testSplit: 0.1,
-        maxNoCatSamples: 200,
+        split: SPLIT_DEFAULTS,
         copyConcurrency: 32,
         scanPageSize: 500,
         ...overrides,

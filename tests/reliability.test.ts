@@ -275,6 +275,12 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         const dataPrep = await deployed("data-prep");
         const trigger = await deployed("trigger-training");
         const seen = proxy.requests.length;
+        // The split fields are checked by the rules shared with the stack config, as deployed.
+        assert.match(
+            failed(await dataPrep({ validationSplit: 1.5 })),
+            /"validationSplit".*a number greater than 0 and less than 1/,
+        );
+        assert.match(failed(await dataPrep({ maxNoCatSamples: 0 })), /"maxNoCatSamples".*an integer from 1 to 1000000/);
         for (const key of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]) {
             const event = JSON.parse(`{"${key}": 1}`);
             assert.match(

@@ -371,9 +371,12 @@ describe("the stack (Pulumi mocks)", function () {
         }
         assert.equal(env.TARGET_CLASS, "Boots");
         assert.equal(env.MAX_FALSE_ALARM_RATE, "0.01");
-        assert.equal(
-            plain.one("aws:lambda/function:Function", "data-prep").inputs.environment.variables.TEST_SPLIT,
-            "0.1",
+        // The split settings reach data prep whole, as one group.
+        assert.deepEqual(
+            JSON.parse(
+                plain.one("aws:lambda/function:Function", "data-prep").inputs.environment.variables.SPLIT_SETTINGS,
+            ),
+            { validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 200 },
         );
         const metricDefinitions = JSON.parse(
             fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"),

@@ -57,8 +57,7 @@ describe("trigger-training", function () {
 
         const stack = await runStack({});
         const dataPrepFn = stack.one("aws:lambda/function:Function", "data-prep");
-        process.env.AWS_ENDPOINT_URL = moto.endpoint;
-        const dataPrep = await loadDeployedHandler(dataPrepFn);
+        const dataPrep = await loadDeployedHandler(dataPrepFn, { AWS_ENDPOINT_URL: moto.endpoint });
         invoke = await startInvokeServer({ [String(stack.outputs.dataPrepFunctionName)]: dataPrep });
         proxy = await startProxy(moto.endpoint);
         settings = {
@@ -84,8 +83,6 @@ describe("trigger-training", function () {
     after(async () => {
         await proxy?.close();
         await invoke?.close();
-        delete process.env.AWS_ENDPOINT_URL;
-        delete process.env.AWS_ENDPOINT_URL_LAMBDA;
     });
 
     it("refuses bad payloads with a message naming the field, and starts no job", async () => {
@@ -344,9 +341,10 @@ describe("trigger-training", function () {
 
     it("runs end to end as deployed: the trigger's __index.js invokes data prep's and starts a job", async () => {
         const stack = await runStack({});
-        process.env.AWS_ENDPOINT_URL = moto.endpoint;
-        process.env.AWS_ENDPOINT_URL_LAMBDA = invoke.endpoint;
-        const trigger = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "trigger-training"));
+        const trigger = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "trigger-training"), {
+            AWS_ENDPOINT_URL: moto.endpoint,
+            AWS_ENDPOINT_URL_LAMBDA: invoke.endpoint,
+        });
         const before = await jobCount();
         const started = Date.now();
         const result = await trigger({ epochs: 5 }, { awsRequestId: "deployed-request" });
