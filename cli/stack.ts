@@ -46,7 +46,11 @@ export interface StackOptions {
 export class StackResolver {
     private outputs?: Promise<Record<string, unknown>>;
 
-    constructor(private readonly options: StackOptions) {}
+    constructor(
+        private readonly options: StackOptions,
+        /** Reads the stack's outputs (default: `pulumi stack output --json`). */
+        private readonly readOutputs: (stack: string | undefined) => Promise<Record<string, unknown>> = stackOutputs,
+    ) {}
 
     get stack(): string | undefined {
         return this.options.stack;
@@ -54,7 +58,7 @@ export class StackResolver {
 
     /** A stack output that is not a name (a setting the stack exports), or undefined when the stack has none or Pulumi is missing. */
     async optionalOutput(output: string): Promise<unknown> {
-        if (!this.outputs) this.outputs = stackOutputs(this.options.stack);
+        if (!this.outputs) this.outputs = this.readOutputs(this.options.stack);
         try {
             return (await this.outputs)[output];
         } catch (error) {
@@ -75,7 +79,7 @@ export class StackResolver {
         const source = STACK_NAMES[key];
         const given = this.options[key] ?? process.env[source.env];
         if (given) return given;
-        this.outputs ??= stackOutputs(this.options.stack);
+        this.outputs ??= this.readOutputs(this.options.stack);
         const value = (await this.outputs)[source.output];
         if (typeof value === "string" && value) return value;
         if (key === "cameraApi" || key === "eventsTable") {

@@ -1,0 +1,174 @@
+import { strict as assert } from "assert";
+import { CliError, NotFoundError, explainAwsError } from "../../cli/errors";
+import { rankScore, rankTopClasses } from "../../cli/labelling";
+import { decisionMetrics, evaluationReport } from "../../cli/report";
+import { StackResolver } from "../../cli/stack";
+import { setEnv } from "../support/env";
+
+const CLASSES = ["Boots", "Chi", "NoCat"];
+
+describe("the CLI's rules", () => {
+    describe("rankScore", () => {
+        const counts = { Boots: 10, Chi: 5, NoCat: 20 };
+
+        it("adds the margin uncertainty, the rarity of the top class and the target bonus", () => {
+            // Top Chi 0.5, second Boots 0.4: uncertainty 0.9; Chi has 5 of at most 20 labels: rarity 0.75 × 0.5.
+            assert.deepEqual(rankScore([0.4, 0.5, 0.1], CLASSES, counts, "Boots"), {
+                score: 1.275,
+                top3: [
+                    { className: "Chi", probability: 0.5 },
+                    { className: "Boots", probability: 0.4 },
+                    { className: "NoCat", probability: 0.1 },
+                ],
+            });
+            // A sure Boots: uncertainty 0.1, rarity 0.5 × 0.5, target bonus 0.5.
+            assert.equal(rankScore([0.95, 0.05, 0], CLASSES, counts, "Boots").score, 0.85);
+            // A sure NoCat, the most labelled class: no bonus at all.
+            assert.equal(rankScore([0, 0.05, 0.95], CLASSES, counts, "Boots").score, 0.1);
+        });
+
+        it("gives the same score from the top classes alone, as the camera API stores them", () => {
+            const full = rankScore([0.4, 0.5, 0.1], CLASSES, counts, "Boots");
+            assert.deepEqual(rankTopClasses(full.top3.slice(0, 2), CLASSES, counts, "Boots").score, full.score);
+        });
+    });
+
+    describe("evaluationReport and decisionMetrics", () => {
+        const p = (trueClass: string, predictedClass: string, act?: boolean) => ({
+            imageName: `${trueClass}-${predictedClass}`,
+            trueClass,
+            predictedClass,
+            confidence: 0.9,
+            act,
+        });
+        const predictions = [
+            p("Boots", "Boots", true),
+            p("Boots", "Chi", false),
+            p("Chi", "Chi", false),
+            p("NoCat", "Boots", true),
+            p("NoCat", "NoCat", false),
+        ];
+
+        it("counts the confusion matrix by true row and predicted column, precision, recall and the wrong images", () => {
+            const report = evaluationReport(CLASSES, predictions);
+            assert.deepEqual(report.confusionMatrix, [
+                [1, 1, 0],
+                [0, 1, 0],
+                [1, 0, 1],
+            ]);
+            assert.equal(report.accuracy, 3 / 5);
+            assert.deepEqual(report.perClass.Boots, { precision: 0.5, recall: 0.5, support: 2 });
+            assert.deepEqual(report.perClass.Chi, { precision: 0.5, recall: 1, support: 1 });
+            assert.deepEqual(
+                report.wrong.map((w) => w.imageName),
+                ["Boots-Chi", "NoCat-Boots"],
+            );
+            assert.deepEqual(evaluationReport(CLASSES, []).accuracy, 0);
+        });
+
+        it("gives the decision's recall on the target and its false-alarm rate on the others", () => {
+            assert.deepEqual(decisionMetrics({ target_class: "Boots", threshold: 0.6 }, predictions), {
+                targetClass: "Boots",
+                threshold: 0.6,
+                targets: 2,
+                targetsActedOn: 1,
+                recall: 0.5,
+                others: 3,
+                falseAlarms: 1,
+                falseAlarmRate: 1 / 3,
+            });
+        });
+    });
+
+    describe("StackResolver", () => {
+        it("takes a name from its flag, else its variable, else the stack output, and runs pulumi at most once", async () => {
+            let reads = 0;
+            const outputs = async () => (
+                reads++,
+                { trainingBucketName: "from-output", modelBucketName: "models", endpointName: "" }
+            );
+            const restore = setEnv({ BOOTBOOTS_MODEL_BUCKET: "from-env" });
+            try {
+                const resolver = new StackResolver({ trainingBucket: "from-flag" }, outputs);
+                assert.equal(await resolver.name("trainingBucket"), "from-flag");
+                assert.equal(resolver.origin("trainingBucket"), "from --training-bucket");
+                assert.equal(await resolver.name("modelBucket"), "from-env");
+                assert.equal(resolver.origin("modelBucket"), "from BOOTBOOTS_MODEL_BUCKET");
+                assert.equal(reads, 0, "no pulumi when a flag or variable gives the name");
+                const fromStack = new StackResolver({ stack: "sandbox" }, outputs);
+                assert.equal(await fromStack.name("trainingBucket"), "from-output");
+                assert.equal(
+                    fromStack.origin("trainingBucket"),
+                    "from the stack output trainingBucketName of stack sandbox",
+                );
+                assert.equal(await fromStack.optionalOutput("modelBucketName"), "models");
+                assert.equal(reads, 1);
+            } finally {
+                restore();
+            }
+        });
+
+        it("says what to do when the stack lacks a name: no endpoint or camera API yet is a NotFoundError", async () => {
+            const resolver = new StackResolver({}, async () => ({}));
+            await assert.rejects(
+                resolver.name("endpoint"),
+                (e: Error) => e instanceof NotFoundError && /No endpoint deployed yet/.test(e.message),
+            );
+            await assert.rejects(
+                resolver.name("cameraApi"),
+                (e: Error) => e instanceof NotFoundError && /no camera API yet/.test(e.message),
+            );
+            await assert.rejects(
+                resolver.name("triggerFunction"),
+                (e: Error) =>
+                    e instanceof CliError &&
+                    !(e instanceof NotFoundError) &&
+                    /The stack has no output triggerTrainingFunctionName: run 'pulumi up' first, or pass --trigger-function/.test(
+                        e.message,
+                    ),
+            );
+        });
+    });
+
+    describe("explainAwsError", () => {
+        const explained = (error: object) =>
+            explainAwsError(
+                Object.assign(new Error((error as { message?: string }).message ?? ""), error),
+                "listing training jobs",
+            ).message;
+
+        it("turns the SDK's errors into one sentence saying what to check", () => {
+            assert.match(explained({ message: "Region is missing" }), /^No AWS region is configured: set AWS_REGION/);
+            assert.match(
+                explained({
+                    name: "ProfileNotFound",
+                    message: "Profile garden could not be found in shared credentials file",
+                }),
+                /^The AWS profile 'garden' \(from AWS_PROFILE\) is not in ~\/\.aws\/config/,
+            );
+            assert.match(
+                explained({
+                    name: "CredentialsProviderError",
+                    message: "Could not load credentials from any providers",
+                }),
+                /^No AWS credentials found while listing training jobs: run 'aws configure'/,
+            );
+            assert.match(
+                explained({ code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:1" }),
+                /^Could not connect while listing training jobs \(ECONNREFUSED\): check the endpoint/,
+            );
+            assert.match(
+                explained({ name: "AccessDeniedException", message: "not authorized" }),
+                /^Access denied while listing training jobs \(not authorized\): check that your AWS credentials/,
+            );
+            assert.match(
+                explained({ name: "ResourceNotFoundException", message: "Function not found" }),
+                /^Not found while listing training jobs \(Function not found\): check the stack/,
+            );
+            assert.equal(
+                explained({ name: "ThrottlingException", message: "Rate exceeded" }),
+                "listing training jobs failed: ThrottlingException: Rate exceeded",
+            );
+        });
+    });
+});
