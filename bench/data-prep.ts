@@ -53,12 +53,19 @@ async function main(): Promise<void> {
             )) as DataPrepSuccess;
             if (!result.success) throw new Error(JSON.stringify(result));
             const seconds = (Date.now() - started) / 1000;
-            const s3Requests = proxy.requests.slice(first).filter((r) => !r.headers["x-amz-target"]).length;
-            const copies = result.trainingImages + result.validationImages;
+            const s3Requests = proxy.requests.slice(first).filter((r) => !r.headers["x-amz-target"]);
+            // Every copy: the training, validation and held-out test images alike.
+            const copies = result.trainingImages + result.validationImages + result.testImages;
+            // The requests of the copies themselves: an image's GET and its copy's PUT (not the manifest, the listing, latest.json).
+            const copyRequests = s3Requests.filter(
+                (r) =>
+                    (r.method === "GET" && r.url.startsWith(`/${world.imagesBucket}/`)) ||
+                    (r.method === "PUT" && /\/datasets\/[^/]+\/(training|validation|test)\//.test(r.url)),
+            ).length;
             console.log(
-                `latency ${latencyMs} ms, concurrency ${concurrency}: ${copies} copies in ${seconds.toFixed(1)} s, ${s3Requests} S3 requests`,
+                `latency ${latencyMs} ms, concurrency ${concurrency}: ${copies} copies in ${seconds.toFixed(1)} s, ${s3Requests.length} S3 requests (${copyRequests} for the copies)`,
             );
-            return { seconds, copies, perCopy: (s3Requests - 2) / copies };
+            return { seconds, copies, perCopy: copyRequests / copies };
         };
 
         const hidden = await run(ADDED_LATENCY_MS, DEFAULT_COPY_CONCURRENCY);

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -312,33 +313,13 @@ def test_a_checkpoint_of_another_run_is_not_resumed(make_job):
     assert [int(n) for n in re.findall(r"^epoch=(\d+) ", log, flags=re.M)] == [1, 2, 3]
 
 
-def test_early_stopping_counts_patience_once_for_the_job(tmp_path):
-    """The rule itself: one record across phases, stopped after `patience` epochs without gain, restored from JSON."""
-    import argparse as _argparse
-    import importlib.util
+def training_modules(*names):
+    """The job's own modules (training/), imported as train.py imports them: from its folder."""
+    import importlib
 
-    spec = importlib.util.spec_from_file_location("train_module", ROOT / "training" / "train.py")
-    train_module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train_module)
-    args = _argparse.Namespace(early_stopping=True, early_stopping_patience=2, early_stopping_min_delta=0.001)
-    state = train_module.EarlyStoppingState()
-    for epoch, value in enumerate([0.5, 0.7, 0.7005], start=1):
-        state.update(epoch, value, args)
-    # A resume, as from a checkpoint: the wait goes on where it was.
-    state = train_module.EarlyStoppingState.from_json(json.loads(json.dumps(state.to_json())))
-    assert (state.best_epoch, state.wait, state.stopped) == (2, 1, False)
-    state.update(4, 0.69, args)
-    assert (state.best_epoch, state.wait, state.stopped) == (2, 2, True)
-    assert state.history == [0.5, 0.7, 0.7005, 0.69]
-
-
-def load_train_module():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("train_module", ROOT / "training" / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    if str(ROOT / "training") not in sys.path:
+        sys.path.insert(0, str(ROOT / "training"))
+    return [importlib.import_module(name) for name in names]
 
 
 def test_the_held_out_test_set_is_evaluated_through_the_exported_model(trained):
@@ -377,14 +358,12 @@ def test_the_decision_threshold_is_stored_with_the_model(trained):
     assert decision["target_class"] == "Boots" and decision["max_false_alarm_rate"] == 0.01
     assert decision["validation_false_alarm_rate"] <= 0.01
     # Recomputed here from the served model's validation answers, it is the same threshold.
-    train_module = load_train_module()
+    data, evaluation, export = training_modules("data", "evaluation", "export")
     serve = tf.saved_model.load(str(job.model_dir / "1")).signatures["serving_default"]
-    files = train_module.labelled_files(job.base / "input" / "data" / "validation", CLASSES)
-    probabilities, kept, _ = train_module.serve_files(serve, [p for p, _ in files])
+    files = data.labelled_files(job.base / "input" / "data" / "validation", CLASSES)
+    probabilities, kept, _ = export.serve_files(serve, [p for p, _ in files])
     labels = np.array([dict(files)[p] for p in kept])
-    assert decision["threshold"] == pytest.approx(
-        train_module.decision_threshold(probabilities[:, 0], labels == 0, 0.01)
-    )
+    assert decision["threshold"] == pytest.approx(evaluation.decision_threshold(probabilities[:, 0], labels == 0, 0.01))
     report = json.loads((job.output_data_dir / "evaluation.json").read_text())
     target = np.array([p[0] for p in report["test"]["predictions"].values()])
     is_boots = np.array([label == "Boots" for label in report["test"]["labels"].values()])
@@ -392,21 +371,6 @@ def test_the_decision_threshold_is_stored_with_the_model(trained):
     assert decision["test_false_alarm_rate"] == pytest.approx(
         float((target[~is_boots] >= decision["threshold"]).mean())
     )
-
-
-def test_the_decision_threshold_rule():
-    rule = load_train_module()
-    scores = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
-    is_target = np.array([True, True, False, True, False, False, False, False, False, False])
-    # No false alarm allowed: the lowest score above every other image's, 0.9.
-    assert rule.decision_threshold(scores, is_target, 0.0) == pytest.approx(0.9)
-    # One in seven allowed: 0.7 calls the 0.8 negative a target (1/7), 0.6 would call two.
-    assert rule.decision_threshold(scores, is_target, 1 / 7) == pytest.approx(0.7)
-    assert rule.alarm_rates(scores, is_target, 0.7) == pytest.approx((1.0, 1 / 7))
-    # A negative scores highest and none may be called: the threshold lies above every score.
-    top_negative = np.array([0.99, 0.5]), np.array([False, True])
-    assert rule.decision_threshold(*top_negative, 0.0) > 0.99
-    assert rule.alarm_rates(*top_negative, rule.decision_threshold(*top_negative, 0.0)) == (0.0, 0.0)
 
 
 def test_the_served_model_repairs_a_jpeg_missing_its_end_marker(trained):

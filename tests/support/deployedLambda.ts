@@ -31,15 +31,9 @@ export async function lambdaZip(fn: MockResource): Promise<LambdaZip> {
 /**
  * What the Lambda platform sets besides the function's own variables: the region, the
  * function's name and memory, and (from its role) credentials; here the test credentials.
- * Where AWS is (`AWS_ENDPOINT_URL*`) comes from the test's world, as the platform's own
- * endpoints would: the parent's values, and whatever the test passes.
+ * Nothing else comes from this process: where AWS is (`AWS_ENDPOINT_URL*`) the test passes.
  */
 function platformEnv(fn: MockResource, dir: string): Record<string, string> {
-    const passed = Object.entries(process.env).filter(
-        ([key]) =>
-            /^AWS_ENDPOINT_URL/.test(key) ||
-            ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"].includes(key),
-    );
     return {
         PATH: process.env.PATH ?? "",
         TZ: ":UTC",
@@ -53,7 +47,6 @@ function platformEnv(fn: MockResource, dir: string): Record<string, string> {
         AWS_EC2_METADATA_DISABLED: "true",
         AWS_ACCESS_KEY_ID: "testing",
         AWS_SECRET_ACCESS_KEY: "testing",
-        ...Object.fromEntries(passed as [string, string][]),
     };
 }
 

@@ -230,16 +230,19 @@ export async function runStack(config: Record<string, string> = {}): Promise<Sta
         process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3
             ? () => undefined
             : setEnv({ AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9" });
-    // The program runs on being loaded, as `pulumi up` runs it; loaded afresh for each config.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const program = require(path.join(PROJECT_ROOT, "index.ts")) as Record<string, unknown>;
     const outputs: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(program)) {
-        outputs[key] = pulumi.Output.isInstance(value) ? await resolve(value) : value;
+    try {
+        // The program runs on being loaded, as `pulumi up` runs it; loaded afresh for each config.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const program = require(path.join(PROJECT_ROOT, "index.ts")) as Record<string, unknown>;
+        for (const [key, value] of Object.entries(program)) {
+            outputs[key] = pulumi.Output.isInstance(value) ? await resolve(value) : value;
+        }
+        // Let resources registered after the exports settle (e.g. the bucket policies).
+        await new Promise((done) => setTimeout(done, 50));
+    } finally {
+        restoreEnv();
     }
-    // Let resources registered after the exports settle (e.g. the bucket policies).
-    await new Promise((done) => setTimeout(done, 50));
-    restoreEnv();
     return {
         resources,
         outputs,

@@ -26,6 +26,16 @@ export function installStubPulumi(): StubPulumi {
 const fs = require("fs");
 const args = process.argv.slice(2);
 fs.appendFileSync(${JSON.stringify(callsFile)}, JSON.stringify(args) + "\\n");
+const stackGiven = args.length >= 2 && args[args.length - 2] === "--stack" && /^[\\w.-]+$/.test(args[args.length - 1]);
+const command = stackGiven ? args.slice(0, -2) : args;
+const known =
+    command.join(" ") === "stack output --json" ||
+    command.join(" ") === "up" ||
+    (command.length === 4 && command.slice(0, 3).join(" ") === "config set modelDataUrl" && /^s3:\\/\\/[a-z0-9.-]+\\/\\S+\\.tar\\.gz$/.test(command[3]));
+if (!known) {
+    process.stderr.write("stub pulumi: not a call the bootboots CLI makes: " + JSON.stringify(args) + "\\n");
+    process.exit(2);
+}
 if (args[0] === "stack" && args[1] === "output") {
     if (fs.existsSync(${JSON.stringify(noStackFile)})) {
         process.stderr.write("error: no stack selected; please use \`pulumi stack select\` to choose one\\n");

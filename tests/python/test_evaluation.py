@@ -1,0 +1,86 @@
+"""The job's pure rules (training/evaluation.py, training/checkpoints.py), run without TensorFlow."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TRAINING = Path(__file__).resolve().parents[2] / "training"
+sys.path.insert(0, str(TRAINING))
+
+import evaluation as rule  # noqa: E402
+from checkpoints import EarlyStoppingState  # noqa: E402
+from evaluation import alarm_rates, classification_report, decision_threshold  # noqa: E402
+
+
+def test_the_rules_import_no_tensorflow():
+    code = (
+        f"import sys; sys.path.insert(0, {str(TRAINING)!r}); "
+        "import evaluation, checkpoints; print('tensorflow' in sys.modules)"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
+
+
+def test_classification_report_counts_by_true_row_and_averages_f1_over_classes():
+    report = classification_report([0, 0, 1, 2, 2], [0, 1, 1, 2, 0], ["Boots", "Chi", "NoCat"])
+    assert report["confusion_matrix"] == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
+    assert report["accuracy"] == pytest.approx(3 / 5)
+    assert report["per_class"]["Boots"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert report["per_class"]["Chi"]["f1"] == pytest.approx(2 / 3)
+    assert report["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 2 / 3) / 3)
+
+
+def test_alarm_rates_call_the_target_at_or_above_the_threshold():
+    p = np.array([0.9, 0.6, 0.6, 0.2, 0.1])
+    is_target = np.array([True, True, False, False, False])
+    assert alarm_rates(p, is_target, 0.6) == (1.0, pytest.approx(1 / 3))
+    assert alarm_rates(p, is_target, 0.61) == (0.5, 0.0)
+
+
+def test_decision_threshold_is_the_lowest_score_within_the_false_alarm_limit():
+    p = np.array([0.95, 0.8, 0.7, 0.65, 0.3, 0.2, 0.1])
+    is_target = np.array([True, True, False, True, False, False, False])
+    # At 0.7 one of four others is called Boots (25 %); at 0.8, none.
+    assert decision_threshold(p, is_target, 0.0) == pytest.approx(0.8)
+    assert decision_threshold(p, is_target, 0.25) == pytest.approx(0.65)
+    # No score keeps within the limit: the threshold goes above every score, and nothing acts.
+    always = np.array([0.5, 0.5])
+    threshold = decision_threshold(always, np.array([False, False]), 0.0)
+    assert threshold > 0.5
+    assert alarm_rates(always, np.array([False, False]), threshold) == (0.0, 0.0)
+
+
+def test_early_stopping_counts_patience_once_for_the_job():
+    """The rule itself: one record across phases, stopped after `patience` epochs without gain, restored from JSON."""
+    import argparse as _argparse
+    import json
+
+    args = _argparse.Namespace(early_stopping=True, early_stopping_patience=2, early_stopping_min_delta=0.001)
+    state = EarlyStoppingState()
+    for epoch, value in enumerate([0.5, 0.7, 0.7005], start=1):
+        state.update(epoch, value, args)
+    # A resume, as from a checkpoint: the wait goes on where it was.
+    state = EarlyStoppingState.from_json(json.loads(json.dumps(state.to_json())))
+    assert (state.best_epoch, state.wait, state.stopped) == (2, 1, False)
+    state.update(4, 0.69, args)
+    assert (state.best_epoch, state.wait, state.stopped) == (2, 2, True)
+    assert state.history == [0.5, 0.7, 0.7005, 0.69]
+
+
+def test_the_decision_threshold_rule():
+    scores = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
+    is_target = np.array([True, True, False, True, False, False, False, False, False, False])
+    # No false alarm allowed: the lowest score above every other image's, 0.9.
+    assert rule.decision_threshold(scores, is_target, 0.0) == pytest.approx(0.9)
+    # One in seven allowed: 0.7 calls the 0.8 negative a target (1/7), 0.6 would call two.
+    assert rule.decision_threshold(scores, is_target, 1 / 7) == pytest.approx(0.7)
+    assert rule.alarm_rates(scores, is_target, 0.7) == pytest.approx((1.0, 1 / 7))
+    # A negative scores highest and none may be called: the threshold lies above every score.
+    top_negative = np.array([0.99, 0.5]), np.array([False, True])
+    assert rule.decision_threshold(*top_negative, 0.0) > 0.99
+    assert rule.alarm_rates(*top_negative, rule.decision_threshold(*top_negative, 0.0)) == (0.0, 0.0)
