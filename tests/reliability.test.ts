@@ -99,13 +99,17 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         // What the trigger invokes: data prep's own deployed code.
         const dataPrep = await loadDeployedHandler(fn("data-prep"), { AWS_ENDPOINT_URL: proxy.endpoint });
         invoke = await startInvokeServer({ [String(stack.outputs.dataPrepFunctionName)]: dataPrep });
+        // The dataset the deployed data prep builds with no fault: what the fault tests compare with.
+        const built = succeeded(await dataPrep({}));
+        reference = {
+            result: built,
+            manifest: await readJson<DatasetManifest>(`datasets/${built.datasetId}/manifest.json`),
+        };
     });
 
     after(async () => {
         await proxy?.close();
         await invoke?.close();
-        delete process.env.AWS_ENDPOINT_URL;
-        delete process.env.AWS_ENDPOINT_URL_LAMBDA;
     });
 
     afterEach(() => {
@@ -131,7 +135,6 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
             normalized(deployedManifest, fromDeployed.datasetId),
             normalized(await manifestOf(fromSource.datasetId), fromSource.datasetId),
         );
-        reference = { result: fromDeployed, manifest: deployedManifest };
     });
 
     it("the trigger as deployed sends the whole CreateTrainingJob request that the TypeScript source computes", async () => {
