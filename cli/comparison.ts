@@ -1,25 +1,6 @@
-import { Decision } from "../lib/decision";
+import { Decision, JobEvaluation } from "../lib/jobOutput";
 
-export type { Decision };
-
-/** The parts of a job's evaluation.json that comparisons read. */
-export interface JobEvaluation {
-    readonly accuracy: number;
-    readonly macro_f1?: number;
-    readonly classes: string[];
-    readonly per_class: Record<string, { precision: number; recall: number; f1: number; support: number }>;
-    readonly confusion_matrix: number[][];
-    /** The held-out test set, evaluated through the exported model (jobs since the test split). */
-    readonly test?: {
-        readonly accuracy: number;
-        readonly macro_f1: number;
-        /** File name → class probabilities in `classes` order. */
-        readonly predictions: Record<string, number[]>;
-        /** File name → true class. */
-        readonly labels: Record<string, string>;
-    };
-    readonly decision?: Decision;
-}
+export type { Decision, JobEvaluation };
 
 /** One model's job, as compared. */
 export interface ComparedModel {

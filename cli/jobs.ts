@@ -9,7 +9,7 @@ import {
     DescribeTrainingJobResponse,
     ListTrainingJobsCommand,
 } from "@aws-sdk/client-sagemaker";
-import { DECISION_FILE, EVALUATION_FILE } from "../lib/decision";
+import { DECISION_FILE, EVALUATION_FILE } from "../lib/jobOutput";
 import { TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { readTarGzEntries } from "../lib/tarball";
 import { TUNING_JOB_NAME_PATTERN } from "../lib/triggerEvent";

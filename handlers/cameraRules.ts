@@ -9,7 +9,7 @@ import {
     MostLikelyCat,
     TRAINING_MODE,
 } from "../lib/cameraApi";
-import { Decision, decide } from "../lib/decision";
+import { Decision, decide } from "../lib/jobOutput";
 import { isJpeg } from "../lib/jpeg";
 
 /** The parts of an API Gateway HTTP API event (payload format 2.0) the camera API reads. */

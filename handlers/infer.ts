@@ -12,7 +12,7 @@ import {
     cameraImageFileName,
 } from "../lib/cameraApi";
 import { contract } from "../lib/contract";
-import { DECISION_FILE, Decision, EVALUATION_FILE, parseDecision } from "../lib/decision";
+import { DECISION_FILE, Decision, EVALUATION_FILE, parseDecision } from "../lib/jobOutput";
 import { awsErrorName, isMissingObject } from "../lib/errors";
 import { decisionSources, maxJpegBytes, modelOfVariant, readPredictions, servingRequestBody } from "../lib/serving";
 import { readTarGzEntries } from "../lib/tarball";

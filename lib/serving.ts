@@ -1,6 +1,6 @@
 import { createHash } from "crypto";
 import { contract } from "./contract";
-import { DECISION_FILE } from "./decision";
+import { DECISION_FILE } from "./jobOutput";
 import { TRAINING_OUTPUT_PREFIX } from "./layout";
 
 /** The JSON body the endpoint takes for one JPEG (docs/design.md, "Serving contract"). */

@@ -4,7 +4,7 @@ import { Classification, classifyJpeg } from "../endpoint";
 import { CliError, EXIT, InputError } from "../errors";
 import { readImageFile } from "../files";
 import { percent } from "../format";
-import { decide } from "../../lib/decision";
+import { decide } from "../../lib/jobOutput";
 import { servingDecision } from "../jobs";
 
 export interface ClassifyOptions {

@@ -14,7 +14,7 @@ import {
 } from "../report";
 import { getObjectBytes } from "../s3json";
 import { CliError, EXIT } from "../errors";
-import { decide } from "../../lib/decision";
+import { decide } from "../../lib/jobOutput";
 import { servingDecision } from "../jobs";
 import { decisionMetrics } from "../report";
 

@@ -14,7 +14,7 @@ import {
     readClasses,
 } from "../../handlers/cameraRules";
 import { cameraImageFileName, keepWarmSchedule } from "../../lib/cameraApi";
-import { Decision } from "../../lib/decision";
+import { Decision } from "../../lib/jobOutput";
 import {
     decisionSources,
     maxJpegBytes,

@@ -1,3 +1,5 @@
+/** What train.py writes (training/export.py): decision.json and evaluation.json, and the rule the camera acts by. */
+
 /** What train.py writes as decision.json: the target class's threshold and what it gives. */
 export interface Decision {
     readonly target_class: string;
@@ -30,4 +32,23 @@ export function parseDecision(value: unknown): Decision | undefined {
     if (!d || typeof d.target_class !== "string" || typeof d.threshold !== "number" || !Number.isFinite(d.threshold))
         return undefined;
     return d as Decision;
+}
+
+/** The parts of a job's evaluation.json that comparisons read. */
+export interface JobEvaluation {
+    readonly accuracy: number;
+    readonly macro_f1?: number;
+    readonly classes: string[];
+    readonly per_class: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+    readonly confusion_matrix: number[][];
+    /** The held-out test set, evaluated through the exported model (jobs since the test split). */
+    readonly test?: {
+        readonly accuracy: number;
+        readonly macro_f1: number;
+        /** File name → class probabilities in `classes` order. */
+        readonly predictions: Record<string, number[]>;
+        /** File name → true class. */
+        readonly labels: Record<string, string>;
+    };
+    readonly decision?: Decision;
 }
