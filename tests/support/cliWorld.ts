@@ -1,0 +1,242 @@
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+    CreateEndpointCommand,
+    CreateEndpointConfigCommand,
+    CreateModelCommand,
+    CreateTrainingJobCommand,
+    DeleteEndpointCommand,
+    ListTrainingJobsCommand,
+    SageMakerClient,
+} from "@aws-sdk/client-sagemaker";
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as tar from "tar";
+import { runCli } from "../../cli/main";
+import { DatasetManifest, ManifestImage } from "../../lib/dataset";
+import { EndpointStandIn, sampleFiles as sampleFilesOf, startEndpointStandIn } from "./endpointStandIn";
+import { Handler, loadDeployedHandler } from "./deployedLambda";
+import { InvokeServer, startInvokeServer } from "./lambdaInvokeServer";
+import { Moto, clientConfig, sharedMoto } from "./moto";
+import { Proxy, startProxy } from "./proxy";
+import { runStack } from "./pulumiMocks";
+import { IMAGES_PREFIX, SMALL_SEED, WORLD, putLabels, seedLabels, seedWorld, tinyJpeg } from "./seed";
+import { StubPulumi, installStubPulumi } from "./stubPulumi";
+
+export const ROOT = path.join(__dirname, "..", "..");
+export const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
+export const world = WORLD;
+export const MODEL_BUCKET = WORLD.modelBucket;
+export const ENDPOINT = "bootboots";
+/** Debian's chromium package, which .ci/run installs; nothing downloads a browser. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+export interface Run {
+    code: number;
+    out: string;
+    err: string;
+}
+
+export async function cli(...args: string[]): Promise<Run> {
+    let out = "";
+    let err = "";
+    const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t) });
+    return { code, out, err };
+}
+
+export const sampleFiles = () => sampleFilesOf(CLASSES);
+
+export let stub: StubPulumi;
+export let invoke: InvokeServer;
+export let proxy: Proxy;
+export let endpoint: EndpointStandIn;
+export let outputs: Record<string, unknown>;
+export let savedEnv: NodeJS.ProcessEnv;
+export let workDir: string;
+export const sagemaker = () => new SageMakerClient(clientConfig(moto.endpoint));
+export const s3 = () => new S3Client(clientConfig(moto.endpoint));
+export const jobCount = async () =>
+    (await sagemaker().send(new ListTrainingJobsCommand({}))).TrainingJobSummaries?.length ?? 0;
+
+export let moto: Moto;
+/** The stack's data prep as deployed. */
+export let dataPrep: Handler;
+
+export const withEndpoint = () => stub.setOutputs({ ...outputs, endpointName: ENDPOINT });
+export const withoutEndpoint = () =>
+    stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
+
+/** Each suite builds what its tests need, once, so that every test also passes when run alone. */
+const memos: (() => void)[] = [];
+const once = <T>(make: () => Promise<T>) => {
+    let made: Promise<T> | undefined;
+    memos.push(() => (made = undefined));
+    return () => (made ??= make());
+};
+
+/** A dataset marked latest, as data prep builds it (what --skip-data-prep trains on). */
+export const ensureDataset = once(async () => {
+    const result = await dataPrep({});
+    assert.equal(result.success, true, JSON.stringify(result));
+});
+
+export const STRONG = "bootboots-strong-12-epochs";
+export const WEAK = "bootboots-weak-1-epoch";
+export const LEGACY = "bootboots-legacy-no-test";
+export const ROLE = "arn:aws:iam::123456789012:role/bootboots-sagemaker";
+export const fixtureOutput = (fixture: string) => path.join(ROOT, ".test-output", fixture, "output");
+
+/** A completed job in moto whose output.tar.gz holds what train.py wrote. */
+export async function completedJob(name: string, outputDir: string, files: string[]): Promise<void> {
+    await sagemaker().send(
+        new CreateTrainingJobCommand({
+            TrainingJobName: name,
+            RoleArn: ROLE,
+            AlgorithmSpecification: { TrainingImage: "image", TrainingInputMode: "File" },
+            OutputDataConfig: { S3OutputPath: `s3://${MODEL_BUCKET}/training-output/` },
+            ResourceConfig: { InstanceType: "ml.m5.xlarge", InstanceCount: 1, VolumeSizeInGB: 30 },
+            StoppingCondition: { MaxRuntimeInSeconds: 3600 },
+        }),
+    );
+    const archive = path.join(workDir, `${name}.tar.gz`);
+    await tar.create({ gzip: true, file: archive, cwd: outputDir }, files);
+    await s3().send(
+        new PutObjectCommand({
+            Bucket: MODEL_BUCKET,
+            Key: `training-output/${name}/output/output.tar.gz`,
+            Body: fs.readFileSync(archive),
+        }),
+    );
+}
+
+/** The pytest suite's two exported models as completed jobs, and one trained before the test split. */
+export const ensureFixtureJobs = once(async () => {
+    const legacyDir = path.join(workDir, "legacy-output");
+    fs.mkdirSync(legacyDir, { recursive: true });
+    const {
+        test: _test,
+        decision: _decision,
+        ...legacy
+    } = JSON.parse(fs.readFileSync(path.join(fixtureOutput("trained-model"), "evaluation.json"), "utf8"));
+    fs.writeFileSync(path.join(legacyDir, "evaluation.json"), JSON.stringify(legacy));
+    await completedJob(LEGACY, legacyDir, ["evaluation.json"]);
+    await completedJob(WEAK, fixtureOutput("weak-model"), ["evaluation.json", "decision.json"]);
+    await completedJob(STRONG, fixtureOutput("trained-model"), ["evaluation.json", "decision.json"]);
+});
+
+/** A dataset whose held-out test set is the fixture's sample images. */
+export const EVALUATED_DATASET = "20260301T120000Z-e7a1";
+export const ensureEvaluatedDataset = once(async () => {
+    const images: ManifestImage[] = [];
+    for (const [i, sample] of sampleFiles().entries()) {
+        const key = `datasets/${EVALUATED_DATASET}/test/${sample.className}/${i}.jpg`;
+        const body = fs.readFileSync(sample.file);
+        await s3().send(new PutObjectCommand({ Bucket: world.trainingBucket, Key: key, Body: body }));
+        images.push({
+            imageName: `${sample.className}-${i}.jpg`,
+            sourceKey: `${IMAGES_PREFIX}${i}.jpg`,
+            key,
+            class: sample.className,
+            split: "test",
+            repaired: false,
+            bytes: body.length,
+        });
+    }
+    const manifest = { datasetId: EVALUATED_DATASET, classes: CLASSES, images } as unknown as DatasetManifest;
+    await s3().send(
+        new PutObjectCommand({
+            Bucket: world.trainingBucket,
+            Key: `datasets/${EVALUATED_DATASET}/manifest.json`,
+            Body: JSON.stringify(manifest),
+        }),
+    );
+});
+
+/** Points the stack's endpoint at a job's model, as pulumi up does. */
+export async function serve(job: string): Promise<void> {
+    await sagemaker()
+        .send(new DeleteEndpointCommand({ EndpointName: ENDPOINT }))
+        .catch(() => undefined);
+    const modelName = `model-${job}`;
+    await sagemaker().send(
+        new CreateModelCommand({
+            ModelName: modelName,
+            ExecutionRoleArn: "arn:aws:iam::123456789012:role/bootboots-sagemaker",
+            PrimaryContainer: {
+                Image: "inference",
+                ModelDataUrl: `s3://${MODEL_BUCKET}/training-output/${job}/output/model.tar.gz`,
+            },
+        }),
+    );
+    await sagemaker().send(
+        new CreateEndpointConfigCommand({
+            EndpointConfigName: `config-${job}`,
+            ProductionVariants: [
+                {
+                    VariantName: "AllTraffic",
+                    ModelName: modelName,
+                    ServerlessConfig: { MemorySizeInMB: 2048, MaxConcurrency: 5 },
+                },
+            ],
+        }),
+    );
+    await sagemaker().send(new CreateEndpointCommand({ EndpointName: ENDPOINT, EndpointConfigName: `config-${job}` }));
+}
+
+/** Sets the world up before the calling suite's tests, and takes it down after them. */
+export function useCliWorld(): void {
+    before(async () => {
+        memos.forEach((reset) => reset());
+        moto = await sharedMoto();
+        savedEnv = { ...process.env };
+        workDir = fs.mkdtempSync(path.join(os.tmpdir(), "bootboots-cli-"));
+        const direct = await seedWorld(moto.endpoint, seedLabels(SMALL_SEED), clientConfig);
+        await putLabels(direct.s3, direct.dynamodb, world, [
+            { imageName: "garfield.jpg", cat: "Garfield", body: tinyJpeg("garfield") },
+            { imageName: "gone.jpg", cat: "Chi", body: null },
+        ]);
+
+        const stack = await runStack({});
+        outputs = stack.outputs;
+        process.env.AWS_ENDPOINT_URL = moto.endpoint;
+        // SageMaker through the proxy, for the trigger and the command alike: it records, and answers what moto lacks (tuning).
+        proxy = await startProxy(moto.endpoint);
+        process.env.AWS_ENDPOINT_URL_SAGEMAKER = proxy.endpoint;
+        // The invoke server first: the trigger's own process is told where Lambda is when it starts.
+        const functions: Record<string, Handler> = {};
+        dataPrep = (event) => functions[String(outputs.dataPrepFunctionName)](event);
+        invoke = await startInvokeServer(functions);
+        const lambdaEnv = {
+            AWS_ENDPOINT_URL: moto.endpoint,
+            AWS_ENDPOINT_URL_SAGEMAKER: proxy.endpoint,
+            AWS_ENDPOINT_URL_LAMBDA: invoke.endpoint,
+        };
+        functions[String(outputs.dataPrepFunctionName)] = await loadDeployedHandler(
+            stack.one("aws:lambda/function:Function", "data-prep"),
+            lambdaEnv,
+        );
+        functions[String(outputs.triggerTrainingFunctionName)] = await loadDeployedHandler(
+            stack.one("aws:lambda/function:Function", "trigger-training"),
+            lambdaEnv,
+        );
+        endpoint = await startEndpointStandIn(ENDPOINT);
+
+        stub = installStubPulumi();
+        stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
+        Object.assign(process.env, {
+            PATH: `${stub.binDir}${path.delimiter}${process.env.PATH}`,
+            AWS_ENDPOINT_URL_LAMBDA: invoke.endpoint,
+            AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: endpoint.endpoint,
+            AWS_ENDPOINT_URL_PRICING: proxy.endpoint,
+        });
+    });
+    after(async () => {
+        endpoint?.stop();
+        await invoke?.close();
+        assert.deepEqual(invoke?.asyncErrors ?? [], [], "no asynchronous invocation (train --async) failed");
+        await proxy?.close();
+        for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+        Object.assign(process.env, savedEnv);
+    });
+}
