@@ -37,7 +37,7 @@ describe("the camera API (Pulumi mocks)", function () {
     this.timeout(120_000);
     let plain: StackRun;
     let withModel: StackRun;
-    /** Every camera setting away from its default. */
+    /** Every camera setting away from its default, serving a model without a decision. */
     let tuned: StackRun;
     let s3: { server: http.Server; requests: string[] };
     const warnings: string[] = [];
@@ -55,7 +55,8 @@ describe("the camera API (Pulumi mocks)", function () {
         plain = await runStack({});
         withModel = await runStack({ modelDataUrl: MODEL_URL });
         tuned = await runStack({
-            modelDataUrl: MODEL_URL,
+            // A model without a decision.json, for the deploy-time warning.
+            modelDataUrl: OLD_MODEL_URL,
             cameraRateLimit: "2",
             cameraBurstLimit: "4",
             cameraReservedConcurrency: "0",
@@ -261,7 +262,7 @@ describe("the camera API (Pulumi mocks)", function () {
         );
         assert.ok(!warnings.some((w) => w.includes(JOB)), warnings.join("\n"));
 
-        const old = await runStack({ modelDataUrl: OLD_MODEL_URL });
+        const old = tuned;
         assert.equal(
             old.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs.productionVariants[0]
                 .variantName,

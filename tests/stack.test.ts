@@ -164,7 +164,8 @@ describe("the stack (Pulumi mocks)", function () {
     });
 
     it("with adoptExistingBuckets, reads the kept buckets instead of creating them, and protects them as before", async () => {
-        const adopted = await runStack({ adoptExistingBuckets: "true" });
+        // One run for the two settings away from their defaults: adopted buckets, and jobs with network.
+        const adopted = await runStack({ adoptExistingBuckets: "true", trainingNetworkIsolation: "false" });
         const buckets = adopted.ofType("aws:s3/bucket:Bucket");
         assert.deepEqual(buckets.map((b) => b.readId).sort(), [
             "bootboots-models-123456789012",
@@ -399,7 +400,7 @@ describe("the stack (Pulumi mocks)", function () {
             `s3://bootboots-models-123456789012/base-weights/${contract.baseWeights.fileName}`,
         );
         assert.equal(env.NETWORK_ISOLATION, "true");
-        const open = await runStack({ trainingNetworkIsolation: "false" });
+        const open = await runStack({ adoptExistingBuckets: "true", trainingNetworkIsolation: "false" });
         assert.equal(
             open.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables.NETWORK_ISOLATION,
             "false",
