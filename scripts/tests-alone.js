@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Runs a seeded random sample of the mocha tests, each alone (mocha --grep on its full title,
 // in its own process), so that a test that leans on another's state fails here. Prints the
-// seed; BOOTBOOTS_ALONE_SEED repeats a sample, BOOTBOOTS_ALONE_COUNT sizes it (default 20).
+// seed; BOOTBOOTS_ALONE_SEED repeats a sample, BOOTBOOTS_ALONE_COUNT sizes it (default 20). Two run at once.
 "use strict";
-const { execFileSync, spawnSync } = require("child_process");
+const { execFileSync, spawn } = require("child_process");
 const path = require("path");
 
 const root = path.resolve(__dirname, "..");
@@ -40,18 +40,35 @@ console.log(
 );
 
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-let failed = 0;
-for (const { title, file } of sample) {
-    const started = Date.now();
-    const run = spawnSync(mocha, [file, "--grep", `^${escape(title)}$`, "--reporter", "dot"], {
-        cwd: root,
-        encoding: "utf8",
+
+/** One test alone: mocha on its file, with --grep matching its full title and nothing else. */
+function runAlone({ title, file }) {
+    return new Promise((resolve) => {
+        const started = Date.now();
+        const child = spawn(mocha, [file, "--grep", `^${escape(title)}$`, "--reporter", "dot"], { cwd: root });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk) => (stdout += chunk));
+        child.stderr.on("data", (chunk) => (stderr += chunk));
+        child.on("close", (status) => {
+            const ok = status === 0 && /(\d+) passing/.exec(stdout)?.[1] === "1";
+            console.log(`${ok ? "ok  " : "FAIL"} ${((Date.now() - started) / 1000).toFixed(1)} s  ${file}: ${title}`);
+            if (!ok) console.log(stdout.slice(-3000), stderr.slice(-2000));
+            resolve(ok);
+        });
     });
-    const passed = /(\d+) passing/.exec(run.stdout)?.[1];
-    const ok = run.status === 0 && passed === "1";
-    if (!ok) failed += 1;
-    console.log(`${ok ? "ok  " : "FAIL"} ${((Date.now() - started) / 1000).toFixed(1)} s  ${file}: ${title}`);
-    if (!ok) console.log(run.stdout.slice(-3000), run.stderr.slice(-2000));
 }
-console.log(`${sample.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+
+// Two at a time: each is a process of its own, with its own moto and stand-ins.
+async function main() {
+    const queue = [...sample];
+    let failed = 0;
+    const worker = async () => {
+        for (let test = queue.shift(); test; test = queue.shift()) if (!(await runAlone(test))) failed += 1;
+    };
+    await Promise.all([worker(), worker()]);
+    console.log(`${sample.length - failed} passed, ${failed} failed`);
+    process.exit(failed ? 1 : 0);
+}
+
+main();

@@ -111,7 +111,12 @@ describe("the stack (Pulumi mocks)", function () {
     });
 
     it("leaves provisioned concurrency out when it is 0", async () => {
-        const run = await runStack({ modelDataUrl: MODEL_URL });
+        // The adopted-buckets run has a model too, with the default of 0.
+        const run = await runStack({
+            modelDataUrl: MODEL_URL,
+            adoptExistingBuckets: "true",
+            trainingNetworkIsolation: "false",
+        });
         const config = run.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration");
         assert.deepEqual(config.inputs.productionVariants[0].serverlessConfig, {
             memorySizeInMb: 2048,
@@ -164,8 +169,12 @@ describe("the stack (Pulumi mocks)", function () {
     });
 
     it("with adoptExistingBuckets, reads the kept buckets instead of creating them, and protects them as before", async () => {
-        // One run for the two settings away from their defaults: adopted buckets, and jobs with network.
-        const adopted = await runStack({ adoptExistingBuckets: "true", trainingNetworkIsolation: "false" });
+        // One run for three settings away from their defaults: a model, adopted buckets, and jobs with network.
+        const adopted = await runStack({
+            modelDataUrl: MODEL_URL,
+            adoptExistingBuckets: "true",
+            trainingNetworkIsolation: "false",
+        });
         const buckets = adopted.ofType("aws:s3/bucket:Bucket");
         assert.deepEqual(buckets.map((b) => b.readId).sort(), [
             "bootboots-models-123456789012",
@@ -400,7 +409,11 @@ describe("the stack (Pulumi mocks)", function () {
             `s3://bootboots-models-123456789012/base-weights/${contract.baseWeights.fileName}`,
         );
         assert.equal(env.NETWORK_ISOLATION, "true");
-        const open = await runStack({ adoptExistingBuckets: "true", trainingNetworkIsolation: "false" });
+        const open = await runStack({
+            modelDataUrl: MODEL_URL,
+            adoptExistingBuckets: "true",
+            trainingNetworkIsolation: "false",
+        });
         assert.equal(
             open.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables.NETWORK_ISOLATION,
             "false",
