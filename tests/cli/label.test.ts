@@ -122,12 +122,18 @@ describe("the bootboots command: suggest and label", function () {
         );
         for (const a of ambiguous)
             for (const b of sureNotTarget) assert.ok(rank.get(a)! < rank.get(b)!, `ambiguous ${a} after sure ${b}`);
-        // NoCat has 60 labels, the other classes 15 to 21: a fairly sure image of a rare class comes before one of NoCat.
-        const rare = sure(["Chi", "Kappa", "Mu", "Tau", "Wolf"], 0.7);
-        const common = sure(["NoCat"], 0.7);
-        assert.ok(rare.length >= 1 && common.length >= 1, `${rare.length} sure rare, ${common.length} sure NoCat`);
-        for (const a of rare)
-            for (const b of common) assert.ok(rank.get(a)! < rank.get(b)!, `rare ${a} after common ${b}`);
+        // NoCat has 60 labels, the other classes 15 to 21, so the rarity bonus of a rare class is at least
+        // 0.5 × (1 − 21/60) = 0.325: an image the model gives a rare class ranks before one it calls NoCat
+        // whenever its margin is less than 0.3 above the NoCat one's. What the formula guarantees, whatever
+        // the freshly trained model answers; the model decides only how many such pairs there are.
+        const topIs = (classes: string[]) => keys.filter((k) => classes.includes(margin.get(k)!.top));
+        const pairs = topIs(["Chi", "Kappa", "Mu", "Tau", "Wolf"]).flatMap((a) =>
+            topIs(["NoCat"])
+                .filter((b) => margin.get(a)!.margin - margin.get(b)!.margin < 0.3)
+                .map((b) => [a, b]),
+        );
+        assert.ok(pairs.length >= 1, "an image called a rare class and one called NoCat, with margins within 0.3");
+        for (const [a, b] of pairs) assert.ok(rank.get(a)! < rank.get(b)!, `rare ${a} after common ${b}`);
 
         const again = await cli("suggest", "--json");
         assert.match(again.err, /42 already scored by this model\. Scoring 0 /);
