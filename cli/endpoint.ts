@@ -4,6 +4,7 @@ import { SingleBar } from "cli-progress";
 import pLimit from "p-limit";
 import { contract } from "../lib/contract";
 import { isJpeg } from "../lib/jpeg";
+import { servingRequestBody } from "../lib/serving";
 import { CliError, InputError, explainAwsError } from "./errors";
 
 export interface Classification {
@@ -17,9 +18,7 @@ export interface Classification {
 export function requestBody(image: Uint8Array, label: string): string {
     if (!isJpeg(image))
         throw new InputError(`${label} is not a JPEG (no FF D8 FF header): the endpoint takes JPEG images only.`);
-    const body = JSON.stringify({
-        instances: [{ [contract.serving.instanceKey]: Buffer.from(image).toString("base64") }],
-    });
+    const body = servingRequestBody(image);
     if (body.length >= contract.serving.maxRequestBytes) {
         const limit = (contract.serving.maxRequestBytes / 1e6).toFixed(1);
         throw new InputError(
