@@ -186,6 +186,46 @@ function forgetProjectModules(): void {
     }
 }
 
+/**
+ * Keeps what ts-node compiles for each project file, so that a module loaded afresh for the
+ * next run is not transpiled again (a file's source does not change within a test process).
+ */
+function compileProjectFilesOnce(): void {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const extensions = require("module")._extensions as Record<string, (module: any, filename: string) => void>;
+    const transpile = extensions[".ts"];
+    const compiled = new Map<string, string>();
+    extensions[".ts"] = (module, filename) => {
+        const code = compiled.get(filename);
+        if (code !== undefined) return module._compile(code, filename);
+        const compile = module._compile;
+        module._compile = function (this: unknown, output: string, file: string) {
+            compiled.set(file, output);
+            return compile.call(this, output, file);
+        };
+        return transpile(module, filename);
+    };
+}
+compileProjectFilesOnce();
+
+/**
+ * Reads the installed package tree once: Pulumi reads it for every Lambda it packages, and
+ * node_modules does not change within a test process.
+ */
+function readPackageTreeOnce(): void {
+    const pulumiDir = path.dirname(require.resolve("@pulumi/pulumi"));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Arborist } = require(require.resolve("@npmcli/arborist", { paths: [pulumiDir] }));
+    const loadActual = Arborist.prototype.loadActual;
+    const trees = new Map<string, Promise<unknown>>();
+    Arborist.prototype.loadActual = function (this: { path: string }, ...args: unknown[]) {
+        if (args.length > 0) return loadActual.apply(this, args);
+        if (!trees.has(this.path)) trees.set(this.path, loadActual.apply(this));
+        return trees.get(this.path);
+    };
+}
+readPackageTreeOnce();
+
 const runs = new Map<string, Promise<StackRun>>();
 
 /**
@@ -241,6 +281,8 @@ async function runProgram(config: Record<string, string>): Promise<StackRun> {
             ? () => undefined
             : setEnv({ AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9" });
     const outputs: Record<string, unknown> = {};
+    const prepareStackTrace = Error.prepareStackTrace;
+    Error.prepareStackTrace = undefined;
     try {
         // The program runs on being loaded, as `pulumi up` runs it; loaded afresh for each config.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -251,6 +293,7 @@ async function runProgram(config: Record<string, string>): Promise<StackRun> {
         // Let resources registered after the exports settle (e.g. the bucket policies).
         await new Promise((done) => setTimeout(done, 50));
     } finally {
+        Error.prepareStackTrace = prepareStackTrace;
         restoreEnv();
     }
     return {
