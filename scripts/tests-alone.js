@@ -2,13 +2,15 @@
 // Runs a seeded random sample of the mocha tests, each alone (mocha --grep on its full title,
 // in its own process), so that a test that leans on another's state fails here. Prints the
 // seed; BOOTBOOTS_ALONE_SEED repeats a sample, BOOTBOOTS_ALONE_COUNT sizes it (default 20). Two run at once.
+// With test files as arguments (node scripts/tests-alone.js tests/trigger.test.ts), every test of those files runs alone.
 "use strict";
 const { execFileSync, spawn } = require("child_process");
 const path = require("path");
 
 const root = path.resolve(__dirname, "..");
 const mocha = path.join(root, "node_modules", ".bin", "mocha");
-const count = Number(process.env.BOOTBOOTS_ALONE_COUNT ?? 20);
+const files = process.argv.slice(2);
+const count = files.length ? Infinity : Number(process.env.BOOTBOOTS_ALONE_COUNT ?? 20);
 const seed = Number(process.env.BOOTBOOTS_ALONE_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 /** mulberry32: a small seeded generator, so that a seed names one sample. */
@@ -22,7 +24,7 @@ function random(state) {
 }
 
 const listing = JSON.parse(
-    execFileSync(mocha, ["--dry-run", "--reporter", "json", "tests/**/*.test.ts"], {
+    execFileSync(mocha, ["--dry-run", "--reporter", "json", ...(files.length ? files : ["tests/**/*.test.ts"])], {
         cwd: root,
         encoding: "utf8",
         maxBuffer: 64 * 2 ** 20,

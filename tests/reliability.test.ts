@@ -1,5 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, S3Client, paginateListObjectsV2 } from "@aws-sdk/client-s3";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { strict as assert } from "assert";
@@ -70,6 +70,18 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         return JSON.parse(await object.Body!.transformToString()) as T;
     };
     const latest = async () => (await readJson<{ datasetId: string }>("datasets/latest.json")).datasetId;
+    /** Every object under datasets/, and its size. */
+    const datasetObjectSizes = async (): Promise<Map<string, number>> => {
+        const sizes = new Map<string, number>();
+        for await (const page of paginateListObjectsV2(
+            { client: s3() },
+            { Bucket: world.trainingBucket, Prefix: "datasets/" },
+        ))
+            for (const object of page.Contents ?? []) sizes.set(object.Key!, object.Size!);
+        return sizes;
+    };
+    /** A dataset object's key without datasets/<id>/: the same image's key in every dataset. */
+    const relativeKey = (key: string) => key.split("/").slice(2).join("/");
     const objectsUnder = async (prefix: string): Promise<Map<string, Buffer>> => {
         const objects = new Map<string, Buffer>();
         const page = await s3().send(new ListObjectsV2Command({ Bucket: world.trainingBucket, Prefix: prefix }));
@@ -110,6 +122,7 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
     after(async () => {
         await proxy?.close();
         await invoke?.close();
+        assert.deepEqual(proxy?.invalid, [], "every SageMaker request was one the service model accepts");
     });
 
     afterEach(() => {
@@ -217,6 +230,7 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
 
     it("never stores a body cut short: an image that always arrives short fails the run, naming it, and latest.json stays", async () => {
         const before = await latest();
+        const existing = new Set((await datasetObjectSizes()).keys());
         const victim = `/${world.imagesBucket}/catcam-training/${LOOK_ALIKE[0].imageName}`;
         let cuts = 0;
         proxy.options = {
@@ -230,6 +244,15 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
             /s3:\/\/bootboots-images-123456789012-eu-west-2\/catcam-training\/cam0\/x\.jpg.*reading the body failed 4 times/,
         );
         assert.equal(await latest(), before);
+        // What the failed run wrote: the victim not at all, and every other image whole.
+        const fullSizes = new Map(reference.manifest.images.map((i) => [relativeKey(i.key), i.bytes]));
+        const written = [...(await datasetObjectSizes())].filter(([key]) => !existing.has(key));
+        assert.ok(written.length > 0, "the failed run had written images before it stopped");
+        for (const [key, size] of written) {
+            if (key.endsWith("/manifest.json")) continue;
+            assert.ok(!key.endsWith("/cam0%2Fx.jpg"), `${key}: the image cut short was stored`);
+            assert.equal(size, fullSizes.get(relativeKey(key)), `${key} holds ${size} bytes`);
+        }
     });
 
     it("after a fatal copy error cancels the queued copies and returns only when none is in flight", async () => {
@@ -239,11 +262,21 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
             inject: (request) => (isImageGet(request) && ++gets === 40 ? ACCESS_DENIED : undefined),
         };
         const handler = await deployed("data-prep", { COPY_CONCURRENCY: "8" });
+        const first = proxy.requests.length;
         const error = failed(await handler({}));
+        const returnedAt = Date.now();
         const seenAtReturn = proxy.requests.length;
         await new Promise((done) => setTimeout(done, 1000));
         assert.match(error, /Access denied to s3:\/\/bootboots-images-123456789012-eu-west-2\/catcam-training\//);
         assert.equal(proxy.requests.length, seenAtReturn, "no request after the function returned");
+        // A request still in flight at the return would be answered afterwards; an aborted one is never answered.
+        const answeredLate = [...proxy.answered].filter(([index, at]) => index >= first && at > returnedAt);
+        assert.deepEqual(answeredLate, [], "no answer completed after the function returned");
+        const answered = [...proxy.answered.keys()].filter((index) => index >= first).length;
+        assert.ok(
+            answered < seenAtReturn - first,
+            `${seenAtReturn - first - answered} requests were aborted, not awaited`,
+        );
         assert.ok(gets < 60, `${gets} image reads of ${reference.manifest.images.length + 2}: the queue was cancelled`);
     });
 
@@ -277,7 +310,7 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
     it("refuses payload keys named like Object.prototype members by name, in both Lambdas, touching nothing", async () => {
         const dataPrep = await deployed("data-prep");
         const trigger = await deployed("trigger-training");
-        const seen = proxy.requests.length;
+        const [seen, invocations] = [proxy.requests.length, invoke.invocations.length];
         // The split fields are checked by the rules shared with the stack config, as deployed.
         assert.match(
             failed(await dataPrep({ validationSplit: 1.5 })),
@@ -298,7 +331,7 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
             );
         }
         assert.equal(proxy.requests.length, seen, "no AWS request");
-        assert.equal(invoke.invocations.length, 0);
+        assert.equal(invoke.invocations.length, invocations, "no Lambda invocation");
     });
 
     it("skips an imageName longer than S3's 1,024-byte key limit with its reason", () => {

@@ -83,6 +83,7 @@ describe("trigger-training", function () {
     after(async () => {
         await proxy?.close();
         await invoke?.close();
+        assert.deepEqual(proxy?.invalid, [], "every SageMaker request was one the service model accepts");
     });
 
     it("refuses bad payloads with a message naming the field, and starts no job", async () => {
@@ -108,21 +109,35 @@ describe("trigger-training", function () {
             [{ epoch: 5 }, /Unknown field "epoch".*Allowed fields: skipDataPrep, datasetId, epochs/],
             [[1, 2], /must be a JSON object/],
         ];
+        const [invocations, jobs] = [invoke.invocations.length, await jobCount()];
         for (const [event, message] of cases) {
             const result = await triggerTraining(clients(), settings, event, `bad-${JSON.stringify(event)}`);
             assert.equal(result.success, false, JSON.stringify(event));
             assert.match((result as { error: string }).error, message, JSON.stringify(event));
         }
-        assert.equal(invoke.invocations.length, 0, "no data prep for a bad payload");
-        assert.equal(await jobCount(), 0);
+        assert.equal(invoke.invocations.length, invocations, "no data prep for a bad payload");
+        assert.equal(await jobCount(), jobs);
     });
 
-    let first: TriggerSuccess;
+    /** The job of request-1, started once for the tests that read it: with the data-prep invocations and jobs it added. */
+    const firstJob = (() => {
+        let started: Promise<{ first: TriggerSuccess; invocations: number; jobs: number }> | undefined;
+        return () =>
+            (started ??= (async () => {
+                const [invocations, jobs] = [invoke.invocations.length, await jobCount()];
+                const result = await triggerTraining(clients(), settings, { epochs: 30, batchSize: 8 }, "request-1");
+                assert.equal(result.success, true, JSON.stringify(result));
+                return {
+                    first: result as TriggerSuccess,
+                    invocations: invoke.invocations.length - invocations,
+                    jobs: (await jobCount()) - jobs,
+                };
+            })());
+    })();
     it("prepares a dataset through the data-prep function and starts the job SageMaker is asked for", async () => {
-        const result = await triggerTraining(clients(), settings, { epochs: 30, batchSize: 8 }, "request-1");
-        assert.equal(result.success, true, JSON.stringify(result));
-        first = result as TriggerSuccess;
-        assert.equal(invoke.invocations.length, 1);
+        const { first, invocations, jobs } = await firstJob();
+        assert.equal(invocations, 1, "one data-prep invocation");
+        assert.equal(jobs, 1, "one job");
         assert.match(first.trainingJobName, /^bootboots-[0-9a-f]{24}$/);
         assert.ok(
             first.trainingJobName.length <= 63 && /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(first.trainingJobName),
@@ -159,7 +174,7 @@ describe("trigger-training", function () {
         assert.equal(job.ResourceConfig?.InstanceType, "ml.m5.xlarge");
 
         // moto replaces MetricDefinitions and drops tags on describe: read them from the request sent.
-        const [request] = createRequests();
+        const request = createRequests().find((r) => r.TrainingJobName === first.trainingJobName);
         assert.deepEqual(request.AlgorithmSpecification.MetricDefinitions, METRIC_DEFINITIONS);
         assert.equal(request.EnableNetworkIsolation, true);
         assert.deepEqual(request.Tags, [
@@ -170,6 +185,7 @@ describe("trigger-training", function () {
     });
 
     it("sends every hyperparameter of the design as a string, with balanced class weights computed from the counts", async () => {
+        const { first } = await firstJob();
         const hps = first.hyperParameters;
         assert.deepEqual(Object.keys(hps).sort(), [
             "augmentation",
@@ -212,16 +228,20 @@ describe("trigger-training", function () {
     });
 
     it("never starts a second job for a retried invocation", async () => {
+        const { first } = await firstJob();
+        const [invocations, jobs] = [invoke.invocations.length, await jobCount()];
         const retry = await triggerTraining(clients(), settings, { epochs: 30, batchSize: 8 }, "request-1");
         assert.equal(retry.success, true);
         assert.equal((retry as TriggerSuccess).trainingJobName, first.trainingJobName);
         assert.equal((retry as TriggerSuccess).alreadyStarted, true);
         assert.equal((retry as TriggerSuccess).datasetId, first.datasetId);
-        assert.equal(await jobCount(), 1);
-        assert.equal(invoke.invocations.length, 1, "the retry prepares no new dataset");
+        assert.equal(await jobCount(), jobs);
+        assert.equal(invoke.invocations.length, invocations, "the retry prepares no new dataset");
     });
 
     it("reports SageMaker's ResourceInUse, from a retry that raced the first, as the job already started", async () => {
+        const { first } = await firstJob();
+        const jobs = await jobCount();
         let describes = 0;
         proxy.options = {
             inject: (request) => {
@@ -251,10 +271,12 @@ describe("trigger-training", function () {
         assert.equal(raced.success, true, JSON.stringify(raced));
         assert.equal((raced as TriggerSuccess).trainingJobName, first.trainingJobName);
         assert.equal((raced as TriggerSuccess).alreadyStarted, true);
-        assert.equal(await jobCount(), 1);
+        assert.equal(await jobCount(), jobs);
     });
 
     it("with skipDataPrep uses latest.json, or the datasetId given, without invoking data prep", async () => {
+        const { first } = await firstJob();
+        const invocations = invoke.invocations.length;
         const latest = await triggerTraining(
             clients(),
             settings,
@@ -285,16 +307,23 @@ describe("trigger-training", function () {
         );
         assert.equal(unknown.success, false);
         assert.match((unknown as { error: string }).error, /Dataset 20200101T000000Z-0000 does not exist/);
-        assert.equal(invoke.invocations.length, 1);
+        assert.equal(invoke.invocations.length, invocations);
     });
 
     it("says clearly when no dataset exists yet", async () => {
-        await s3().send(new DeleteObjectCommand({ Bucket: world.trainingBucket, Key: "datasets/latest.json" }));
-        const before = await jobCount();
-        const result = await triggerTraining(clients(), settings, { skipDataPrep: true }, "request-5");
-        assert.equal(result.success, false);
-        assert.match((result as { error: string }).error, /No dataset exists yet.*invoke without "skipDataPrep"/);
-        assert.equal(await jobCount(), before);
+        await firstJob();
+        const latest = { Bucket: world.trainingBucket, Key: "datasets/latest.json" };
+        const saved = await (await s3().send(new GetObjectCommand(latest))).Body!.transformToString();
+        await s3().send(new DeleteObjectCommand(latest));
+        try {
+            const before = await jobCount();
+            const result = await triggerTraining(clients(), settings, { skipDataPrep: true }, "request-5");
+            assert.equal(result.success, false);
+            assert.match((result as { error: string }).error, /No dataset exists yet.*invoke without "skipDataPrep"/);
+            assert.equal(await jobCount(), before);
+        } finally {
+            await s3().send(new PutObjectCommand({ ...latest, Body: saved }));
+        }
     });
 
     it("treats a data-prep FunctionError as a failure and starts no job", async () => {
@@ -317,6 +346,7 @@ describe("trigger-training", function () {
     });
 
     it("refuses a dataset with fewer than 50 training images", async () => {
+        const { first } = await firstJob();
         const small: DatasetManifest = {
             ...(await readManifest(first.datasetId)),
             datasetId: "20260101T000000Z-beef",

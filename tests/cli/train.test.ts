@@ -4,7 +4,7 @@ import {
     CreateLogStreamCommand,
     PutLogEventsCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { DescribeTrainingJobCommand } from "@aws-sdk/client-sagemaker";
 import { strict as assert } from "assert";
 import * as fs from "fs";
@@ -26,6 +26,7 @@ import {
     sagemaker,
     stub,
     workDir,
+    world,
     useCliWorld,
 } from "../support/cliWorld";
 
@@ -76,8 +77,16 @@ describe("the bootboots command: train, status and deploy", function () {
         assert.match(run.out, /^total\s+171\s+\d+\s+\d+\s+\d+$/m, "counts read back from the dataset's manifest");
     });
 
+    /** Every object under datasets/ in the training bucket, with its ETag. */
+    const datasetObjects = async () =>
+        (
+            await s3().send(new ListObjectsV2Command({ Bucket: world.trainingBucket, Prefix: "datasets/" }))
+        ).Contents?.map((o) => `${o.Key} ${o.ETag}`) ?? [];
+
     it("--dry-run prints the counts and the skipped images by reason, and writes nothing", async () => {
         const jobs = await jobCount();
+        const objects = await datasetObjects();
+        assert.ok(objects.length > 0, "the suite's dataset is there to be left alone");
         const run = await cli("train", "--dry-run");
         assert.equal(run.code, 0, run.err);
         assert.match(run.out, /Dry run: nothing was written/);
@@ -86,6 +95,7 @@ describe("the bootboots command: train, status and deploy", function () {
         assert.match(run.out, /unknown class "Garfield": 1 \(garfield\.jpg\)/);
         assert.match(run.out, /missing object: 1 \(gone\.jpg\)/);
         assert.equal(await jobCount(), jobs);
+        assert.deepEqual(await datasetObjects(), objects, "no dataset object written, changed or removed");
     });
 
     it("--async returns once the invocation is accepted", async () => {

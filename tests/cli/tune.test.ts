@@ -5,11 +5,13 @@ import {
     ENDPOINT,
     MODEL_BUCKET,
     STRONG,
+    WEAK,
     cli,
     ensureDataset,
     ensureFixtureJobs,
     outputs,
     proxy,
+    serve,
     stub,
     useCliWorld,
 } from "../support/cliWorld";
@@ -126,6 +128,12 @@ describe("the bootboots command: tune", function () {
         );
         assert.match(run.out, /^No price: the AWS Price List could not be read \(Access denied while reading prices/m);
         assert.match(run.err, /Nothing was started: its cost is unknown\. Add --yes/);
+        assert.equal(tuning.created.size, 0, "no tuning job was created");
+        assert.equal(
+            proxy.requests.filter((r) => r.headers["x-amz-target"] === "SageMaker.CreateHyperParameterTuningJob")
+                .length,
+            0,
+        );
     });
 
     it("refuses bad values naming the flag", async () => {
@@ -188,9 +196,16 @@ describe("the bootboots command: tune", function () {
         assert.match(watched.out, /^InProgress: 5 completed, 3 running/m);
         assert.match(watched.out, /^Completed: 9 completed, 0 running, 2 stopped early, 1 failed of up to 12/m);
         assert.ok(watched.out.includes(`Deploy the best: npx bootboots deploy ${name}`));
+        // The weaker model serves, so the gate compares the best job with it and lets it through.
+        await serve(WEAK);
         const deployed = await cli("deploy", name, "--no-up");
         assert.equal(deployed.code, 0, deployed.err);
         assert.ok(deployed.err.includes(`Tuning job ${name}: its best training job is ${STRONG}`), deployed.err);
+        assert.ok(
+            deployed.out.includes(`Gate passed: ${STRONG} is not significantly worse than ${WEAK}.`),
+            deployed.out,
+        );
+        assert.match(deployed.out, /^macro-F1\s+\S+\s+\S+\s+\+\S+/m, "the comparison's table is shown");
         assert.deepEqual(stub.calls().at(-1)?.slice(0, 4), [
             "config",
             "set",

@@ -15,7 +15,12 @@ import * as path from "path";
 import * as tar from "tar";
 import { runCli } from "../../cli/main";
 import { DatasetManifest, ManifestImage } from "../../lib/dataset";
-import { EndpointStandIn, sampleFiles as sampleFilesOf, startEndpointStandIn } from "./endpointStandIn";
+import {
+    EndpointStandIn,
+    checkModelFixture,
+    sampleFiles as sampleFilesOf,
+    startEndpointStandIn,
+} from "./endpointStandIn";
 import { Handler, loadDeployedHandler } from "./deployedLambda";
 import { InvokeServer, startInvokeServer } from "./lambdaInvokeServer";
 import { Moto, clientConfig, sharedMoto } from "./moto";
@@ -112,6 +117,7 @@ export async function completedJob(name: string, outputDir: string, files: strin
 
 /** The pytest suite's two exported models as completed jobs, and one trained before the test split. */
 export const ensureFixtureJobs = once(async () => {
+    for (const fixture of ["trained-model", "weak-model"]) checkModelFixture(path.dirname(fixtureOutput(fixture)));
     const legacyDir = path.join(workDir, "legacy-output");
     fs.mkdirSync(legacyDir, { recursive: true });
     const {
@@ -232,10 +238,12 @@ export function useCliWorld(): void {
         });
     });
     after(async () => {
+        const invalid = [...(proxy?.invalid ?? []), ...(endpoint?.proxy.invalid ?? [])];
         endpoint?.stop();
         await invoke?.close();
         assert.deepEqual(invoke?.asyncErrors ?? [], [], "no asynchronous invocation (train --async) failed");
         await proxy?.close();
+        assert.deepEqual(invalid, [], "every SageMaker request was one the service model accepts");
         for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
         Object.assign(process.env, savedEnv);
     });

@@ -1,5 +1,6 @@
 import * as http from "http";
 import { freePort } from "./moto";
+import { checkSageMakerRequest } from "./serviceModel";
 
 export interface RecordedRequest {
     readonly method: string;
@@ -32,13 +33,21 @@ export interface ProxyOptions {
 export interface Proxy {
     readonly endpoint: string;
     readonly requests: RecordedRequest[];
+    /**
+     * SageMaker requests that break the service's model (botocore's), answered 400 as the
+     * service answers them instead of being forwarded: "<Operation>: <problem>; ...".
+     */
+    readonly invalid: string[];
+    /** When each answer was written in full (Date.now()), by request index: the client had it by then. */
+    readonly answered: Map<number, number>;
     options: ProxyOptions;
     close(): Promise<void>;
 }
 
 /**
- * An HTTP proxy on 127.0.0.1 in front of moto: it records every request, can add
- * latency, and can answer chosen requests itself (503 SlowDown, 403, ...).
+ * An HTTP proxy on 127.0.0.1 in front of moto (or a stand-in): it records every request,
+ * refuses a SageMaker request that AWS would refuse, can add latency, and can answer chosen
+ * requests itself (503 SlowDown, 403, ...).
  */
 export async function startProxy(target: string, options: ProxyOptions = {}): Promise<Proxy> {
     const port = await freePort();
@@ -48,6 +57,8 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
     const proxy: Proxy = {
         endpoint: `http://127.0.0.1:${port}`,
         requests,
+        invalid: [],
+        answered: new Map(),
         options,
         close: () => new Promise((done) => server.close(() => (agent.destroy(), done()))),
     };
@@ -62,6 +73,16 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
                 body: Buffer.concat(chunks),
             };
             const index = requests.push(recorded) - 1;
+            res.on("finish", () => proxy.answered.set(index, Date.now()));
+            const checked = checkSageMakerRequest(recorded);
+            if (checked?.problems.length) {
+                const message = `${checked.operation}: ${checked.problems.join("; ")}`;
+                proxy.invalid.push(message);
+                const type = checked.operation === "InvokeEndpoint" ? "ValidationError" : "ValidationException";
+                res.writeHead(400, { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": type });
+                res.end(JSON.stringify({ __type: type, message }));
+                return;
+            }
             if (proxy.options.latencyMs) await new Promise((done) => setTimeout(done, proxy.options.latencyMs));
             const injected = proxy.options.inject?.(recorded, index);
             if (injected?.reset) {

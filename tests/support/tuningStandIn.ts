@@ -1,8 +1,10 @@
 import { InjectedResponse, RecordedRequest } from "./proxy";
+import { operationProblems, serviceModel } from "./serviceModel";
 
 /**
  * SageMaker's tuning API, which moto lacks, answered as the API reference documents it:
- * CreateHyperParameterTuningJob (with its constraints checked), DescribeHyperParameterTuningJob.
+ * CreateHyperParameterTuningJob (checked against the service model and the documented
+ * rules), DescribeHyperParameterTuningJob.
  * Plugged into the proxy in front of moto; every other request goes on to moto.
  */
 export interface TuningStandIn {
@@ -15,7 +17,6 @@ export interface TuningStandIn {
     inject(request: RecordedRequest): InjectedResponse | undefined;
 }
 
-const NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$/;
 const JSON_HEADERS = { "content-type": "application/x-amz-json-1.1" };
 
 function error(type: string, message: string): InjectedResponse {
@@ -26,60 +27,50 @@ function error(type: string, message: string): InjectedResponse {
     };
 }
 
-/** The API's documented constraints on a CreateHyperParameterTuningJob request: the first one broken, or undefined. */
-export function tuningRequestProblem(request: any): string | undefined {
-    const name: string = request.HyperParameterTuningJobName ?? "";
-    if (name.length < 1 || name.length > 32 || !NAME.test(name))
-        return `HyperParameterTuningJobName ${JSON.stringify(name)} must match ${NAME} (1-32 characters)`;
-    const config = request.HyperParameterTuningJobConfig ?? {};
-    if (!["Bayesian", "Random", "Hyperband", "Grid"].includes(config.Strategy))
-        return `Strategy ${config.Strategy} is not one of Bayesian, Random, Hyperband, Grid`;
+/**
+ * What the API reference says of a CreateHyperParameterTuningJob request beyond its shapes
+ * (which serviceModel.ts checks): the first rule broken, or undefined.
+ */
+function tuningRuleProblem(request: any): string | undefined {
+    const config = request.HyperParameterTuningJobConfig;
     const limits = config.ResourceLimits ?? {};
-    if (!(Number.isInteger(limits.MaxNumberOfTrainingJobs) && limits.MaxNumberOfTrainingJobs >= 1))
-        return "MaxNumberOfTrainingJobs must be an integer of at least 1";
-    if (!(Number.isInteger(limits.MaxParallelTrainingJobs) && limits.MaxParallelTrainingJobs >= 1))
-        return "MaxParallelTrainingJobs must be an integer of at least 1";
     if (limits.MaxParallelTrainingJobs > limits.MaxNumberOfTrainingJobs)
         return "MaxParallelTrainingJobs may not exceed MaxNumberOfTrainingJobs";
-    if (!["Off", "Auto", undefined].includes(config.TrainingJobEarlyStoppingType))
-        return "TrainingJobEarlyStoppingType must be Off or Auto";
     const ranges = config.ParameterRanges ?? {};
     const names: string[] = [];
     for (const range of ranges.ContinuousParameterRanges ?? []) {
         names.push(range.Name);
-        if (typeof range.MinValue !== "string" || typeof range.MaxValue !== "string")
-            return `${range.Name}: MinValue and MaxValue must be strings`;
         if (!(Number(range.MinValue) < Number(range.MaxValue))) return `${range.Name}: MinValue must be below MaxValue`;
-        if (!["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"].includes(range.ScalingType))
-            return `${range.Name}: unknown ScalingType ${range.ScalingType}`;
         if (range.ScalingType === "Logarithmic" && !(Number(range.MinValue) > 0))
             return `${range.Name}: a logarithmic range needs MinValue above 0`;
     }
-    for (const range of ranges.CategoricalParameterRanges ?? []) {
-        names.push(range.Name);
-        if (
-            !Array.isArray(range.Values) ||
-            range.Values.length === 0 ||
-            !range.Values.every((v: unknown) => typeof v === "string")
-        ) {
-            return `${range.Name}: Values must be a non-empty list of strings`;
-        }
-    }
-    const definition = request.TrainingJobDefinition ?? {};
+    for (const range of ranges.CategoricalParameterRanges ?? []) names.push(range.Name);
+    const definition = request.TrainingJobDefinition;
+    if (!definition) return "TrainingJobDefinition is required (this stack sends no TrainingJobDefinitions)";
+    if (!definition.ResourceConfig && !definition.HyperParameterTuningResourceConfig)
+        return "TrainingJobDefinition needs a ResourceConfig or a HyperParameterTuningResourceConfig";
     const statics: Record<string, unknown> = definition.StaticHyperParameters ?? {};
-    if (!Object.values(statics).every((v) => typeof v === "string"))
-        return "StaticHyperParameters values must be strings";
     const overlap = names.filter((n) => n in statics);
     if (overlap.length) return `StaticHyperParameters may not include tuned hyperparameters (${overlap.join(", ")})`;
     const objective = config.HyperParameterTuningJobObjective?.MetricName;
-    const defined: string[] = (definition.AlgorithmSpecification?.MetricDefinitions ?? []).map(
+    const defined: string[] = (definition.AlgorithmSpecification.MetricDefinitions ?? []).map(
         (m: { Name: string }) => m.Name,
     );
     if (!defined.includes(objective))
         return `The objective metric ${objective} is not among the MetricDefinitions (${defined.join(", ")})`;
-    if (!definition.RoleArn || !definition.AlgorithmSpecification?.TrainingImage)
-        return "TrainingJobDefinition needs RoleArn and a TrainingImage";
+    if (!definition.AlgorithmSpecification.TrainingImage && !definition.AlgorithmSpecification.AlgorithmName)
+        return "AlgorithmSpecification needs a TrainingImage or an AlgorithmName";
     return undefined;
+}
+
+/**
+ * Why SageMaker would refuse a CreateHyperParameterTuningJob request: every break of its
+ * service model (required members, enums, lengths, patterns), else the first documented rule
+ * broken; undefined when it would accept it.
+ */
+export function tuningRequestProblem(request: unknown): string | undefined {
+    const problems = operationProblems(serviceModel("sagemaker"), "CreateHyperParameterTuningJob", request);
+    return problems.length ? problems.join("; ") : tuningRuleProblem(request);
 }
 
 export function tuningStandIn(): TuningStandIn {

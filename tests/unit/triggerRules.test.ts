@@ -6,38 +6,10 @@ import {
     trainingJobRequest,
     tuningJobRequest,
 } from "../../handlers/trainingJob";
-import { tuningRequestProblem } from "../support/tuningStandIn";
+import { CLASSES, SETTINGS, manifest } from "../support/triggerFixtures";
 import { contract, metricDefinitions } from "../../lib/contract";
-import { DatasetManifest } from "../../lib/dataset";
 import { parseFieldText, validateEvent } from "../../lib/eventFields";
 import { TRIGGER_EVENT_RULES, parseTriggerEvent, trainingJobName, tuningJobName } from "../../lib/triggerEvent";
-
-const CLASSES = ["Boots", "Chi", "NoCat"];
-const SETTINGS = {
-    region: "eu-west-2",
-    trainingBucket: "training",
-    modelBucket: "models",
-    sagemakerRoleArn: "arn:aws:iam::123456789012:role/sm",
-    trainingImageUri: "image",
-    trainingScriptUri: "s3://models/code/sourcedir-x.tar.gz",
-    classes: CLASSES,
-    metricDefinitions,
-    baseWeightsUri: "s3://models/base-weights/w_no_top.h5",
-    networkIsolation: true,
-    targetClass: "Boots",
-    maxFalseAlarmRate: 0.01,
-    tuning: contract.tuning,
-};
-const manifest = (counts: Record<string, [number, number]>, trainingImages = 60, testImages = 6): DatasetManifest =>
-    ({
-        datasetId: "20260101T000000Z-abcd",
-        classes: CLASSES,
-        trainingImages,
-        testImages,
-        classDistribution: Object.fromEntries(
-            Object.entries(counts).map(([c, [t, v]]) => [c, { available: t + v, training: t, validation: v }]),
-        ),
-    }) as unknown as DatasetManifest;
 
 describe("trigger rules", () => {
     it("refuses every unknown key by name, members of Object.prototype included, and fills in the defaults", () => {
@@ -71,7 +43,8 @@ describe("trigger rules", () => {
             Chi: 0.666667,
             NoCat: 1,
         });
-        assert.equal(trainingJobName("r-1"), trainingJobName("r-1"));
+        // sha256("r-1"), its first 24 hex digits: the same request id always names the same job.
+        assert.equal(trainingJobName("r-1"), "bootboots-a5fa777a3dc67268caea6eea");
         assert.notEqual(trainingJobName("r-1"), trainingJobName("r-2"));
         assert.match(trainingJobName("r-1"), /^bootboots-[0-9a-f]{24}$/);
     });
@@ -140,28 +113,6 @@ describe("trigger rules", () => {
 });
 
 describe("tuning rules", () => {
-    it("builds a tuning request within the API's constraints for any allowed size, named within 32 characters", () => {
-        for (const tune of [
-            { maxJobs: 2, parallelJobs: 1 },
-            { maxJobs: 12, parallelJobs: 3 },
-            { maxJobs: 100, parallelJobs: 10 },
-        ]) {
-            const event = { ...parseTriggerEvent({ tune }, { spot: true, instanceType: "ml.m5.xlarge" }), tune };
-            const name = tuningJobName(`request-${tune.maxJobs}`);
-            const request = tuningJobRequest(
-                name,
-                event,
-                SETTINGS,
-                manifest({ Boots: [10, 2], Chi: [30, 5], NoCat: [20, 4] }),
-                "req",
-            );
-            assert.equal(tuningRequestProblem(request), undefined, JSON.stringify(tune));
-            assert.ok(name.length <= 32);
-        }
-        assert.equal(tuningJobName("r"), tuningJobName("r"));
-        assert.notEqual(tuningJobName("r"), tuningJobName("s"));
-    });
-
     it("keeps the tuned hyperparameters out of the static ones, and the objective among the metric definitions", () => {
         const event = {
             ...parseTriggerEvent({ tune: {} }, { spot: false, instanceType: "ml.m5.xlarge" }),
