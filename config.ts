@@ -13,8 +13,10 @@ export interface StackConfig {
     readonly imagesBucketName?: string;
     /** The key prefix of the camera images, ending with '/' (default `catcam-training/`). */
     readonly imagesPrefix: string;
-    /** The existing DynamoDB table of labels (default `catadata`). */
+    /** The existing DynamoDB table of labels, keyed by imageName (S), in the stack's region (default `catadata`). */
     readonly catadataTableName: string;
+    /** Whether `pulumi preview` looks the images bucket up (default true; false for a bucket in another account). */
+    readonly checkImagesBucket: boolean;
     /** The class list in model-output order (default the seven of training/contract.json). */
     readonly classes: readonly string[];
     /** The class of images without a cat, one of classes (default `NoCat`). */
@@ -278,6 +280,9 @@ export function parseStackConfig(read: RawConfig): StackConfig {
     if (!(maxTuningCostUsd >= 0))
         throw new ConfigError("maxTuningCostUsd", rawTuningCost ?? "", "must be a cost in USD, at least 0", "10");
 
+    const rawCheckImages = get("checkImagesBucket");
+    const checkImagesBucket = rawCheckImages === undefined ? true : parseBoolean("checkImagesBucket", rawCheckImages);
+
     const rawAdopt = get("adoptExistingBuckets");
     const adoptExistingBuckets = rawAdopt === undefined ? false : parseBoolean("adoptExistingBuckets", rawAdopt);
 
@@ -288,6 +293,7 @@ export function parseStackConfig(read: RawConfig): StackConfig {
         imagesBucketName,
         imagesPrefix,
         catadataTableName,
+        checkImagesBucket,
         classes,
         noCatClass,
         split,

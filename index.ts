@@ -6,13 +6,20 @@ import { DataBuckets } from "./components/dataBuckets";
 import { ServerlessEndpoint } from "./components/serverlessEndpoint";
 import { TrainingPipeline } from "./components/trainingPipeline";
 import { loadStackConfig } from "./config";
+import { checkPrerequisites } from "./prerequisites";
 
-// config → data buckets → training pipeline → (once a model exists) serverless endpoint → camera API
+// config → what must exist → data buckets → training pipeline → (once a model exists) serverless endpoint → camera API
 const config = loadStackConfig();
 const accountId = aws.getCallerIdentityOutput().accountId;
 const region = aws.getRegionOutput().region;
 
-const imagesBucketName = config.imagesBucketName ?? pulumi.interpolate`bootboots-images-${accountId}-${region}`;
+// The images bucket and the catadata table are the user's: looked up, so that a missing one stops preview.
+const { imagesBucketName, catadataTableName } = checkPrerequisites({
+    imagesBucketName: config.imagesBucketName ?? pulumi.interpolate`bootboots-images-${accountId}-${region}`,
+    catadataTableName: config.catadataTableName,
+    region,
+    checkImagesBucket: config.checkImagesBucket,
+});
 
 const buckets = new DataBuckets("bootboots", { accountId, adoptExisting: config.adoptExistingBuckets });
 
@@ -25,7 +32,7 @@ const pipeline = new TrainingPipeline("bootboots", {
     modelBucketArn: buckets.modelBucket.arn,
     imagesBucketName,
     imagesPrefix: config.imagesPrefix,
-    catadataTableName: config.catadataTableName,
+    catadataTableName,
     classes: config.classes,
     noCatClass: config.noCatClass,
     split: config.split,
@@ -65,7 +72,7 @@ const camera =
               classes: config.classes,
               imagesBucketName,
               imagesPrefix: config.imagesPrefix,
-              catadataTableName: config.catadataTableName,
+              catadataTableName,
               settings: config.camera,
           })
         : undefined;
@@ -82,9 +89,11 @@ export const cameraApiUrl = camera?.url;
 export const cameraInvokePolicyArn = camera?.invokePolicy.arn;
 export const eventsTableName = camera?.eventsTable.name;
 // What `bootboots suggest` and `label` read and write: the camera's images and their labels.
-export { imagesBucketName };
+export { imagesBucketName, catadataTableName };
 export const imagesPrefix = config.imagesPrefix;
-export const catadataTableName = config.catadataTableName;
+// What `bootboots doctor` compares with the CLI's region and the labels with.
+export { region };
+export const splitSettings = config.split;
 // What `bootboots tune` needs for its cost estimate.
 export const trainingInstanceType = config.trainingInstanceType;
 export const maxTuningCostUsd = config.maxTuningCostUsd;

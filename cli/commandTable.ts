@@ -4,6 +4,7 @@ import { TRIGGER_EVENT_DEFAULTS, TRIGGER_EVENT_RULES, TUNE_DEFAULTS, TUNE_RULES 
 import type { ClassifyOptions } from "./commands/classify";
 import type { CompareOptions } from "./commands/compare";
 import type { DeployOptions } from "./commands/deploy";
+import type { DoctorOptions } from "./commands/doctor";
 import type { EvaluateOptions } from "./commands/evaluate";
 import type { EventsOptions } from "./commands/events";
 import type { InferOptions } from "./commands/infer";
@@ -71,6 +72,14 @@ const spec = <O>(command: CommandSpec<O>) => command as CommandSpec;
 
 /** Every command, in the order `bootboots --help` lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
+    spec<DoctorOptions>({
+        usage: "doctor",
+        description:
+            "check what the next step needs (AWS access, the stack, the images bucket and catadata table, enough labels) and say what to do next; exits 0 only when nothing blocks it",
+        options: [json()],
+        examples: ["npx bootboots doctor", "npx bootboots doctor --json"],
+        run: async (context, _args, options) => (await import("./commands/doctor")).doctor(context, options),
+    }),
     spec<TrainOptions>({
         usage: "train",
         description: "prepare a dataset and start a SageMaker training job (waits for data prep)",

@@ -65,7 +65,9 @@ function render() {
     return;
   }
   $("key").textContent = item.key;
-  $("guesses").textContent = "The model says: " + item.top3.map((t) => t.className + " " + Math.round(100 * t.probability) + "%").join(", ");
+  $("guesses").textContent = item.top3
+    ? "The model says: " + item.top3.map((t) => t.className + " " + Math.round(100 * t.probability) + "%").join(", ")
+    : "No guesses: no model has looked at this image yet (the newest images come first).";
   const src = "/api/image?token=" + token + "&key=" + encodeURIComponent(item.key);
   if ($("image").getAttribute("src") !== src) $("image").setAttribute("src", src);
 }

@@ -68,7 +68,9 @@ export class LabelSession {
             this.blocking = `This queue was made for table ${queue.catadataTable} and bucket ${queue.imagesBucket}, not this stack's (${stack.catadataTable}, ${stack.imagesBucket}): run npx bootboots suggest for this stack. Nothing can be labelled here.`;
         }
         if (stack.modelDataUrl && stack.modelDataUrl !== queue.modelDataUrl) {
-            this.warning = `This queue was ranked by ${queue.modelDataUrl}, but the endpoint now serves ${stack.modelDataUrl}: labels are still useful, and npx bootboots suggest ranks the rest again.`;
+            this.warning = queue.modelDataUrl
+                ? `This queue was ranked by ${queue.modelDataUrl}, but the endpoint now serves ${stack.modelDataUrl}: labels are still useful, and npx bootboots suggest ranks the rest again.`
+                : `This queue was made before any model served; the endpoint now serves ${stack.modelDataUrl}: labels are still useful, and npx bootboots suggest ranks the rest.`;
         }
     }
 

@@ -3,24 +3,28 @@ import { sourceKeyOf } from "../lib/dataset";
 import { CliContext } from "./context";
 import { explainAwsError } from "./errors";
 
+/** A model's likeliest classes, most likely first. */
+export type TopClasses = readonly { readonly className: string; readonly probability: number }[];
+
 /** One image of the queue: what the serving model guessed and how much a label would teach. */
 export interface QueueItem {
     /** The image's key in the images bucket. */
     readonly key: string;
     /** The catadata row's imageName when a row without a label exists; absent when there is no row. */
     readonly rowName?: string;
-    readonly top3: readonly { readonly className: string; readonly probability: number }[];
-    /** Rank by this, highest first (see rankScore). */
-    readonly score: number;
+    /** What the serving model guessed; absent in a queue made before any model served. */
+    readonly top3?: TopClasses;
+    /** Rank by this, highest first (see rankScore); absent in a queue made before any model served. */
+    readonly score?: number;
 }
 
 /** What `suggest` writes to labelling/queue.json and `label` reads. */
 export interface LabellingQueue {
     readonly version: 1;
     readonly createdAt: string;
-    /** The model that scored the images: a queue is redone when the serving model changes. */
-    readonly modelDataUrl: string;
-    readonly endpointName: string;
+    /** The model that scored the images (a queue is redone when it changes); absent before any model served. */
+    readonly modelDataUrl?: string;
+    readonly endpointName?: string;
     /** Where the labels go and the images come from: a queue belongs to one stack. */
     readonly imagesBucket: string;
     readonly imagesPrefix: string;
@@ -47,7 +51,7 @@ export function rankScore(
     classes: readonly string[],
     labelCounts: Readonly<Record<string, number>>,
     targetClass: string,
-): { score: number; top3: QueueItem["top3"] } {
+): { score: number; top3: TopClasses } {
     const ranked = classes.map((className, i) => ({ className, probability: probabilities[i] }));
     return rankTopClasses(ranked, classes, labelCounts, targetClass);
 }
@@ -61,7 +65,7 @@ export function rankTopClasses(
     classes: readonly string[],
     labelCounts: Readonly<Record<string, number>>,
     targetClass: string,
-): { score: number; top3: QueueItem["top3"] } {
+): { score: number; top3: TopClasses } {
     const ranked = [...classProbabilities].sort((a, b) => b.probability - a.probability);
     const uncertainty = 1 - (ranked[0].probability - (ranked[1]?.probability ?? 0));
     const most = Math.max(1, ...classes.map((c) => labelCounts[c] ?? 0));
@@ -75,7 +79,7 @@ const JPEG_KEY = /\.jpe?g$/i;
 /** The top classes the camera API stored in a row, and the model that gave them. */
 export interface StoredPrediction {
     readonly modelDataUrl: string;
-    readonly top3: QueueItem["top3"];
+    readonly top3: TopClasses;
 }
 
 /** The labelled images and the rows without a label, by image key; labels counted per class. */
@@ -153,8 +157,49 @@ function storedPrediction(item: Record<string, AttributeValue>): StoredPredictio
 
 /** Every JPEG under the prefix of the images bucket. */
 export async function listImageKeys(context: CliContext, bucket: string, prefix: string): Promise<string[]> {
+    return (await listImages(context, bucket, prefix)).map((image) => image.key);
+}
+
+/** A camera image: its key and when it was taken. */
+export interface CameraImage {
+    readonly key: string;
+    readonly takenAt: Date;
+}
+
+const ISO_TIME_IN_NAME = /(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)/;
+
+/** When an image was taken: the ISO time its name carries (the camera names them so), else when it was stored. */
+export function takenAt(key: string, lastModified: Date): Date {
+    const named = ISO_TIME_IN_NAME.exec(key.split("/").pop() ?? "")?.[1];
+    const time = named ? new Date(named) : undefined;
+    return time && !Number.isNaN(time.getTime()) ? time : lastModified;
+}
+
+/**
+ * The images to label first when no model can rank them: the newest, taken in turn from each
+ * UTC day (newest day first), so that one long visit does not fill the queue; at most `limit`.
+ */
+export function newestSpreadOverDays(images: readonly CameraImage[], limit: number): CameraImage[] {
+    const byDay = new Map<string, CameraImage[]>();
+    const newestFirst = [...images].sort(
+        (a, b) => b.takenAt.getTime() - a.takenAt.getTime() || (a.key < b.key ? -1 : 1),
+    );
+    for (const image of newestFirst) {
+        const day = image.takenAt.toISOString().slice(0, 10);
+        byDay.set(day, [...(byDay.get(day) ?? []), image]);
+    }
+    const days = [...byDay.values()];
+    const picked: CameraImage[] = [];
+    for (let round = 0; picked.length < limit && days.some((d) => d.length > round); round++) {
+        for (const day of days) if (day[round] && picked.length < limit) picked.push(day[round]);
+    }
+    return picked;
+}
+
+/** Every JPEG under the prefix of the images bucket, with when it was taken. */
+export async function listImages(context: CliContext, bucket: string, prefix: string): Promise<CameraImage[]> {
     const { ListObjectsV2Command } = await import("@aws-sdk/client-s3");
-    const keys: string[] = [];
+    const images: CameraImage[] = [];
     let token: string | undefined;
     do {
         let page;
@@ -165,8 +210,11 @@ export async function listImageKeys(context: CliContext, bucket: string, prefix:
         } catch (error) {
             throw explainAwsError(error, `listing s3://${bucket}/${prefix}`);
         }
-        keys.push(...(page.Contents ?? []).map((o) => o.Key!).filter((key) => JPEG_KEY.test(key)));
+        for (const object of page.Contents ?? []) {
+            if (JPEG_KEY.test(object.Key!))
+                images.push({ key: object.Key!, takenAt: takenAt(object.Key!, object.LastModified ?? new Date(0)) });
+        }
         token = page.NextContinuationToken;
     } while (token);
-    return keys;
+    return images;
 }

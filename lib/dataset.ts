@@ -8,7 +8,7 @@ import { DATASETS_PREFIX } from "./layout";
 export interface SplitSettings {
     /** The fraction of each class sent to validation, 0 < x < 1 (default 0.2). */
     readonly validationSplit: number;
-    /** The fraction of each class held out for testing, 0 < x < 1 (default 0.1); with validationSplit below 0.5. */
+    /** The fraction of each class held out for testing, 0 < x < 1 (default 0.1); with validationSplit, below 0.5 together. */
     readonly testSplit: number;
     /** The cap on NoCat images, sampled by a stable hash (default 200). */
     readonly maxNoCatSamples: number;
@@ -109,6 +109,57 @@ export function sourceKeyOf(imageName: string, imagesPrefix: string): string {
 /** Validation and test together must leave most of each class (more than half) for training. */
 export function leavesMostForTraining(validationSplit: number, testSplit: number): boolean {
     return validationSplit + testSplit < 0.5;
+}
+
+/** A training job needs at least this many training images: below it, a fine-tuned model is not worth the instance hours. */
+export const MIN_TRAINING_IMAGES = 50;
+/** A class needs this many labels to have an image on every side (training, validation, test). */
+export const LABELS_FOR_EVERY_SIDE = 3;
+
+/** What the first training job still lacks, estimated from the labels per class and the split fractions. */
+export interface LabelShortfall {
+    /** Training images the split would give (each class's share; NoCat capped at maxNoCatSamples). */
+    readonly estimatedTraining: number;
+    /** Labels each class lacks for an image on every side. */
+    readonly perClass: Readonly<Record<string, number>>;
+    /** Further labels (of any cat) for MIN_TRAINING_IMAGES training images, after the per-class ones. */
+    readonly forTraining: number;
+}
+
+/**
+ * The split's expected sides (a class of three or more keeps one image on each side, as the
+ * split does; its hashes then give about the fractions), and what is missing for a first job.
+ */
+export function labelShortfall(
+    labelCounts: Readonly<Record<string, number>>,
+    classes: readonly string[],
+    noCatClass: string,
+    split: SplitSettings,
+): LabelShortfall {
+    const trainingShare = 1 - split.validationSplit - split.testSplit;
+    const trainingOf = (n: number) => {
+        if (n >= LABELS_FOR_EVERY_SIDE) {
+            const held =
+                Math.max(1, Math.round(n * split.validationSplit)) + Math.max(1, Math.round(n * split.testSplit));
+            return Math.max(1, n - held);
+        }
+        return n === 0 ? 0 : 1;
+    };
+    const perClass: Record<string, number> = {};
+    let estimatedTraining = 0;
+    for (const c of classes) {
+        const n = labelCounts[c] ?? 0;
+        perClass[c] = Math.max(0, LABELS_FOR_EVERY_SIDE - n);
+        estimatedTraining += trainingOf(c === noCatClass ? Math.min(n, split.maxNoCatSamples) : n);
+    }
+    // The per-class labels add training images too (one each once a class has three).
+    const afterPerClass = estimatedTraining + Object.values(perClass).filter((more) => more > 0).length;
+    // Rounded first: 1 − 0.2 − 0.1 is 0.7000000000000001 in floating point.
+    const forTraining = Math.max(
+        0,
+        Math.ceil(Number(((MIN_TRAINING_IMAGES - afterPerClass) / trainingShare).toFixed(6))),
+    );
+    return { estimatedTraining, perClass, forTraining };
 }
 
 export function datasetPrefix(datasetId: string): string {

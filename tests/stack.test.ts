@@ -4,7 +4,9 @@ import * as os from "os";
 import * as path from "path";
 import { buildSourceArchive } from "../lib/sourceArchive";
 import { lambdaZip, loadDeployedHandler } from "./support/deployedLambda";
-import { MockResource, StackRun, runStack } from "./support/pulumiMocks";
+import * as pulumi from "@pulumi/pulumi";
+import { checkPrerequisites } from "../prerequisites";
+import { MockAccount, MockResource, StackRun, runStack, underMocks } from "./support/pulumiMocks";
 
 const MODEL_URL = "s3://bootboots-models-123456789012/training-output/bootboots-abc/output/model.tar.gz";
 
@@ -46,7 +48,7 @@ describe("the stack (Pulumi mocks)", function () {
         withModel = await runStack({ modelDataUrl: MODEL_URL, endpointProvisionedConcurrency: "2" });
     });
 
-    it("without modelDataUrl: buckets and training pipeline, no endpoint, the six outputs", () => {
+    it("without modelDataUrl: buckets and training pipeline, no endpoint, and its outputs", () => {
         assert.equal(plain.ofType("aws:sagemaker/endpoint:Endpoint").length, 0);
         assert.equal(plain.ofType("aws:sagemaker/model:Model").length, 0);
         assert.equal(plain.ofType("aws:s3/bucket:Bucket").length, 2);
@@ -66,6 +68,8 @@ describe("the stack (Pulumi mocks)", function () {
             imagesBucketName: "bootboots-images-123456789012-eu-west-2",
             imagesPrefix: "catcam-training/",
             catadataTableName: "catadata",
+            region: "eu-west-2",
+            splitSettings: { validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 200 },
             trainingInstanceType: "ml.m5.xlarge",
             maxTuningCostUsd: 10,
         });
@@ -444,3 +448,72 @@ function directorySize(p: string): number {
     if (!stat.isDirectory()) return stat.size;
     return fs.readdirSync(p).reduce((sum, entry) => sum + directorySize(path.join(p, entry)), 0);
 }
+
+describe("what must exist before pulumi up: the images bucket and the catadata table (Pulumi mocks)", function () {
+    this.timeout(120_000);
+    /** The check alone, as index.ts makes it, against an account that holds what `account` says. */
+    const check = (account: MockAccount, checkImagesBucket = true) =>
+        underMocks(() => {
+            const checked = checkPrerequisites({
+                imagesBucketName: "bootboots-images-123456789012-eu-west-2",
+                catadataTableName: "catadata",
+                region: "eu-west-2",
+                checkImagesBucket,
+            });
+            return pulumi.all([checked.imagesBucketName, checked.catadataTableName]);
+        }, account);
+
+    it("looks both up through the provider, and hands the pipeline their names only once found", async () => {
+        const plain = await runStack({});
+        const lookups = plain.calls.filter((c) => c.token.includes("getBucket") || c.token.includes("getTable"));
+        assert.deepEqual(lookups.map((c) => [c.token, c.inputs.bucket ?? c.inputs.name]).sort(), [
+            ["aws:dynamodb/getTable:getTable", "catadata"],
+            ["aws:s3/getBucket:getBucket", "bootboots-images-123456789012-eu-west-2"],
+        ]);
+        assert.equal(plain.outputs.catadataTableName, "catadata");
+        assert.deepEqual(await check({}), ["bootboots-images-123456789012-eu-west-2", "catadata"]);
+    });
+
+    it("stops the program when the table is missing, naming the key to set and the command that creates it", async () => {
+        await assert.rejects(runStack({}, { missingTables: ["catadata"] }), (error: Error) => {
+            assert.equal(error.name, "PrerequisiteError");
+            assert.equal(
+                error.message,
+                "The catadata table catadata was not found in eu-west-2 (reading DynamoDB Table (catadata): operation error DynamoDB: DescribeTable, ResourceNotFoundException: Requested resource not found): set catadataTableName to the table of labels in this region (pulumi config set catadataTableName <table>), or create it (aws dynamodb create-table --table-name catadata --region eu-west-2 --attribute-definitions AttributeName=imageName,AttributeType=S --key-schema AttributeName=imageName,KeyType=HASH --billing-mode PAY_PER_REQUEST).",
+            );
+            return true;
+        });
+    });
+
+    it("stops on a missing images bucket unless checkImagesBucket is false, and on a table keyed otherwise", async () => {
+        await assert.rejects(
+            check({ missingBuckets: ["bootboots-images-123456789012-eu-west-2"] }),
+            (error: Error) =>
+                error.name === "PrerequisiteError" &&
+                /^The images bucket bootboots-images-123456789012-eu-west-2 could not be read \(reading S3 Bucket \(bootboots-images-123456789012-eu-west-2\): couldn't find resource\): set imagesBucketName .*\(aws s3 mb s3:\/\/bootboots-images-123456789012-eu-west-2 --region eu-west-2\); for a bucket in another account, pulumi config set checkImagesBucket false\.$/.test(
+                    error.message,
+                ),
+        );
+        assert.deepEqual(await check({ missingBuckets: ["bootboots-images-123456789012-eu-west-2"] }, false), [
+            "bootboots-images-123456789012-eu-west-2",
+            "catadata",
+        ]);
+        for (const [key, problem] of [
+            [{ hashKey: "id", type: "S" }, "the table catadata is keyed by id, not imageName (type S)"],
+            [{ hashKey: "imageName", type: "N" }, "the table catadata's key imageName has type N, not S"],
+            [
+                { hashKey: "imageName", type: "S", rangeKey: "takenAt" },
+                "the table catadata has a sort key; label rows are keyed by imageName (type S) alone",
+            ],
+        ] as const) {
+            await assert.rejects(
+                check({ tableKeys: { catadata: key } }),
+                (error: Error) =>
+                    error.message.startsWith(
+                        `The catadata table cannot hold labels: ${problem}. Set catadataTableName`,
+                    ),
+                problem,
+            );
+        }
+    });
+});

@@ -1,11 +1,21 @@
 import { contract } from "../../lib/contract";
 import { CliContext } from "../context";
 import { classifyJpeg, forEachImage } from "../endpoint";
-import { CliError, NotFoundError } from "../errors";
+import { NotFoundError } from "../errors";
 import { table } from "../format";
 import { servingJobName } from "../jobs";
 import { LABELLING_QUEUE_KEY } from "../../lib/layout";
-import { LabellingQueue, QueueItem, listImageKeys, rankScore, rankTopClasses, readLabelState } from "../labelling";
+import {
+    CameraImage,
+    LabelState,
+    LabellingQueue,
+    QueueItem,
+    listImages,
+    newestSpreadOverDays,
+    rankScore,
+    rankTopClasses,
+    readLabelState,
+} from "../labelling";
 import { getObjectBytes, getObjectJson } from "../s3json";
 
 export interface SuggestOptions {
@@ -32,35 +42,114 @@ async function previousQueue(context: CliContext, bucket: string): Promise<Label
     });
 }
 
+/** The stack's names a queue is made from and belongs to. */
+interface QueueNames {
+    readonly imagesBucket: string;
+    readonly imagesPrefix: string;
+    readonly catadataTable: string;
+    readonly trainingBucket: string;
+}
+
 /**
  * Ranks the unlabelled images (a catadata row without `cat`, or no row) by what a label
  * would teach, scoring them with the model serving now, and writes the queue that
- * `bootboots label` works through.
+ * `bootboots label` works through. With no model serving yet, the queue holds the newest
+ * unlabelled images, spread over days, without scores.
  */
 export async function suggest(context: CliContext, options: SuggestOptions): Promise<void> {
     const serving = await servingJobName(context);
-    if (!serving)
-        throw new CliError(
-            "No model is serving: suggest ranks images with the deployed model, so deploy one first (npx bootboots deploy).",
-        );
-    const [endpointName, imagesBucket, imagesPrefix, catadataTable, trainingBucket] = await Promise.all([
-        context.stack.name("endpoint"),
+    const [imagesBucket, imagesPrefix, catadataTable, trainingBucket] = await Promise.all([
         context.stack.name("imagesBucket"),
         context.stack.name("imagesPrefix"),
         context.stack.name("catadataTable"),
         context.stack.name("trainingBucket"),
     ]);
+    const names: QueueNames = { imagesBucket, imagesPrefix, catadataTable, trainingBucket };
+    const [images, labels] = await Promise.all([
+        listImages(context, imagesBucket, imagesPrefix),
+        readLabelState(context, catadataTable, imagesPrefix, contract.classes),
+    ]);
+    const unlabelled = images.filter((image) => !labels.labelled.has(image.key));
+    const { queue, skipped } = serving
+        ? await rankedQueue(context, options, serving.modelDataUrl, names, unlabelled, labels)
+        : { queue: unscoredQueue(context, options, names, unlabelled, labels), skipped: [] };
+    const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+    await context.aws.s3.send(
+        new PutObjectCommand({
+            Bucket: trainingBucket,
+            Key: LABELLING_QUEUE_KEY,
+            Body: JSON.stringify(queue, null, 2),
+            ContentType: "application/json",
+        }),
+    );
+    if (options.json) return context.out(JSON.stringify({ ...queue, skipped }, null, 2));
+    const items = queue.items;
+    context.out(
+        `Queue of ${items.length} images written to s3://${trainingBucket}/${LABELLING_QUEUE_KEY}; the first ${Math.min(options.top, items.length)}:`,
+    );
+    const guess = (item: QueueItem) =>
+        item.top3?.map((t) => `${t.className} ${(100 * t.probability).toFixed(0)}%`).join(", ") ?? "";
+    context.out(
+        serving
+            ? table(
+                  ["score", "image", "model's top 3"],
+                  items.slice(0, options.top).map((i) => [i.score!.toFixed(3), i.key, guess(i)]),
+              )
+            : table(
+                  ["image"],
+                  items.slice(0, options.top).map((i) => [i.key]),
+              ),
+    );
+    for (const s of skipped) context.err(`skipped ${s.key}: ${s.error}`);
+    context.out("Next: npx bootboots label");
+}
+
+/** The newest unlabelled images, a few from each day, for the first labels (no model to rank them yet). */
+function unscoredQueue(
+    context: CliContext,
+    options: SuggestOptions,
+    names: QueueNames,
+    unlabelled: readonly CameraImage[],
+    labels: LabelState,
+): LabellingQueue {
+    const picked = newestSpreadOverDays(unlabelled, options.limit);
+    const days = new Set(picked.map((image) => image.takenAt.toISOString().slice(0, 10))).size;
+    context.err(
+        `No model is serving yet, so nothing can rank the ${unlabelled.length} unlabelled images under s3://${names.imagesBucket}/${names.imagesPrefix}: ` +
+            `the queue holds the ${picked.length} newest (--limit ${options.limit}), taken in turn from ${days} days so that one long visit does not fill it, without scores. ` +
+            "Once a model serves, npx bootboots suggest ranks them by what a label would teach.",
+    );
+    return {
+        version: 1,
+        createdAt: new Date().toISOString(),
+        ...names,
+        classes: contract.classes,
+        targetClass: contract.decision.targetClass,
+        items: picked.map((image) => {
+            const rowName = labels.unlabelledRows.get(image.key);
+            return { key: image.key, ...(rowName ? { rowName } : {}) };
+        }),
+    };
+}
+
+/** The unlabelled images scored by the serving model (what it scored before is kept), highest score first. */
+async function rankedQueue(
+    context: CliContext,
+    options: SuggestOptions,
+    modelDataUrl: string,
+    names: QueueNames,
+    unlabelledImages: readonly CameraImage[],
+    labels: LabelState,
+): Promise<{ queue: LabellingQueue; skipped: { key: string; error: string }[] }> {
+    const endpointName = await context.stack.name("endpoint");
+    const { imagesBucket, imagesPrefix, trainingBucket } = names;
     const classes = contract.classes;
     const targetClass = contract.decision.targetClass;
-    const [keys, labels, previous] = await Promise.all([
-        listImageKeys(context, imagesBucket, imagesPrefix),
-        readLabelState(context, catadataTable, imagesPrefix, classes),
-        previousQueue(context, trainingBucket),
-    ]);
-    const unlabelled = keys.filter((key) => !labels.labelled.has(key));
+    const previous = await previousQueue(context, trainingBucket);
+    const unlabelled = unlabelledImages.map((image) => image.key);
     // Scores of the same model are kept; images labelled since drop out with the rest of the labelled ones.
     const kept = new Map(
-        previous && previous.modelDataUrl === serving.modelDataUrl
+        previous && previous.modelDataUrl === modelDataUrl
             ? previous.items.filter((i) => !labels.labelled.has(i.key)).map((i) => [i.key, i])
             : [],
     );
@@ -68,7 +157,7 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
     let fromCamera = 0;
     for (const key of unlabelled) {
         const stored = labels.storedPredictions.get(key);
-        if (kept.has(key) || stored?.modelDataUrl !== serving.modelDataUrl) continue;
+        if (kept.has(key) || stored?.modelDataUrl !== modelDataUrl) continue;
         const rowName = labels.unlabelledRows.get(key);
         kept.set(key, {
             key,
@@ -112,41 +201,16 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
             return { key, ...(rowName ? { rowName } : {}), ...rank };
         },
     );
-    const skipped = failed.map((f) => ({ key: f.item, error: f.error }));
-    const items = [...kept.values(), ...scored].sort((a, b) => b.score - a.score || (a.key < b.key ? -1 : 1));
+    const items = [...kept.values(), ...scored].sort((a, b) => b.score! - a.score! || (a.key < b.key ? -1 : 1));
     const queue: LabellingQueue = {
         version: 1,
         createdAt: new Date().toISOString(),
-        modelDataUrl: serving.modelDataUrl,
+        modelDataUrl,
         endpointName,
-        imagesBucket,
-        imagesPrefix,
-        catadataTable,
+        ...names,
         classes,
         targetClass,
         items,
     };
-    const { PutObjectCommand } = await import("@aws-sdk/client-s3");
-    await context.aws.s3.send(
-        new PutObjectCommand({
-            Bucket: trainingBucket,
-            Key: LABELLING_QUEUE_KEY,
-            Body: JSON.stringify(queue, null, 2),
-            ContentType: "application/json",
-        }),
-    );
-    if (options.json) return context.out(JSON.stringify({ ...queue, skipped }, null, 2));
-    context.out(
-        `Queue of ${items.length} images written to s3://${trainingBucket}/${LABELLING_QUEUE_KEY}; the first ${Math.min(options.top, items.length)}:`,
-    );
-    const guess = (item: QueueItem) =>
-        item.top3.map((t) => `${t.className} ${(100 * t.probability).toFixed(0)}%`).join(", ");
-    context.out(
-        table(
-            ["score", "image", "model's top 3"],
-            items.slice(0, options.top).map((i) => [i.score.toFixed(3), i.key, guess(i)]),
-        ),
-    );
-    for (const s of skipped) context.err(`skipped ${s.key}: ${s.error}`);
-    context.out("Next: npx bootboots label");
+    return { queue, skipped: failed.map((f) => ({ key: f.item, error: f.error })) };
 }

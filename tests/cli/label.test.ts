@@ -1,7 +1,6 @@
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { strict as assert } from "assert";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { LABELLING_QUEUE_KEY } from "../../lib/layout";
@@ -18,6 +17,7 @@ import {
     moto,
     s3,
     serve,
+    startLabelCommand,
     withEndpoint,
     world,
     useCliWorld,
@@ -347,24 +347,4 @@ describe("the bootboots command: suggest and label", function () {
     });
 
     /** Runs `bootboots label` as a user does and waits for the address it prints. */
-    async function startLabelCommand(
-        args: string[] = [],
-        env: Record<string, string> = {},
-    ): Promise<{ url: string; stop: () => void }> {
-        const child = spawn(process.execPath, [path.join(ROOT, "bin", "bootboots.js"), "label", "--no-open", ...args], {
-            env: { ...process.env, ...env },
-        });
-        let out = "";
-        let err = "";
-        child.stderr.on("data", (chunk) => (err += chunk));
-        const url = await new Promise<string>((resolve, reject) => {
-            child.stdout.on("data", (chunk) => {
-                out += chunk;
-                const match = /Labelling page: (\S+)/.exec(out);
-                if (match) resolve(match[1]);
-            });
-            child.on("exit", (code) => reject(new Error(`bootboots label exited (${code}): ${err}`)));
-        });
-        return { url, stop: () => child.kill("SIGINT") };
-    }
 });

@@ -9,6 +9,7 @@ import {
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
 import { strict as assert } from "assert";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -247,4 +248,26 @@ export function useCliWorld(): void {
         for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
         Object.assign(process.env, savedEnv);
     });
+}
+
+/** `bootboots label --no-open` in a child process, as a user runs it: the page's URL once it listens. */
+export async function startLabelCommand(
+    args: string[] = [],
+    env: Record<string, string> = {},
+): Promise<{ url: string; stop: () => void }> {
+    const child = spawn(process.execPath, [path.join(ROOT, "bin", "bootboots.js"), "label", "--no-open", ...args], {
+        env: { ...process.env, ...env },
+    });
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (chunk) => (err += chunk));
+    const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (chunk) => {
+            out += chunk;
+            const match = /Labelling page: (\S+)/.exec(out);
+            if (match) resolve(match[1]);
+        });
+        child.on("exit", (code) => reject(new Error(`bootboots label exited (${code}): ${err}`)));
+    });
+    return { url, stop: () => child.kill("SIGINT") };
 }

@@ -92,8 +92,54 @@ function providerState(type: string, name: string, inputs: Record<string, any>, 
     }
 }
 
-function callResult(token: string, inputs: Record<string, any>): Record<string, any> {
+/** What already exists in the account the mocks answer for: the user's images bucket and catadata table. */
+export interface MockAccount {
+    /** Buckets that getBucket does not find (every other bucket exists). */
+    readonly missingBuckets?: readonly string[];
+    /** Tables that getTable does not find. */
+    readonly missingTables?: readonly string[];
+    /** Each table's partition key and type, and its sort key if any (default imageName, S, none). */
+    readonly tableKeys?: Readonly<Record<string, { hashKey: string; type: string; rangeKey?: string }>>;
+}
+
+/** A failed invoke as the engine reports it to the SDK: a gRPC error whose details carry the provider's words. */
+function invokeFailure(token: string, message: string): Error {
+    return Object.assign(new Error(message), { details: `invocation of ${token} returned an error: ${message}` });
+}
+
+function callResult(token: string, inputs: Record<string, any>, account: MockAccount): Record<string, any> {
     switch (token) {
+        case "aws:s3/getBucket:getBucket":
+            // The provider's words for a HeadBucket that finds nothing.
+            if (account.missingBuckets?.includes(inputs.bucket))
+                throw invokeFailure(token, `reading S3 Bucket (${inputs.bucket}): couldn't find resource`);
+            return {
+                ...inputs,
+                id: inputs.bucket,
+                arn: `arn:aws:s3:::${inputs.bucket}`,
+                region: REGION,
+                bucketDomainName: `${inputs.bucket}.s3.amazonaws.com`,
+            };
+        case "aws:dynamodb/getTable:getTable": {
+            if (account.missingTables?.includes(inputs.name))
+                throw invokeFailure(
+                    token,
+                    `reading DynamoDB Table (${inputs.name}): operation error DynamoDB: DescribeTable, ResourceNotFoundException: Requested resource not found`,
+                );
+            const key = account.tableKeys?.[inputs.name] ?? { hashKey: "imageName", type: "S" };
+            return {
+                ...inputs,
+                id: inputs.name,
+                arn: `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/${inputs.name}`,
+                hashKey: key.hashKey,
+                rangeKey: key.rangeKey ?? "",
+                attributes: [
+                    { name: key.hashKey, type: key.type },
+                    ...(key.rangeKey ? [{ name: key.rangeKey, type: "S" }] : []),
+                ],
+                billingMode: "PAY_PER_REQUEST",
+            };
+        }
         case "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 accountId: ACCOUNT_ID,
@@ -164,8 +210,27 @@ function recordResourceOptions(resources: MockResource[]): void {
         });
 }
 
+/**
+ * Evaluates `program` (a part of the stack, e.g. one check) under the same mocks as runStack,
+ * without running index.ts: its output's value, or its failure.
+ */
+export async function underMocks<T>(program: () => pulumi.Output<T>, account: MockAccount = {}): Promise<T> {
+    pulumi.runtime.setAllConfig({ "aws:region": REGION });
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => ({ id: `${args.name}-id`, state: providerState(args.type, args.name, args.inputs) }),
+            call: (args) => callResult(args.token, args.inputs, account),
+        },
+        "bootboots-ai",
+        "sandbox",
+        true,
+    );
+    return resolve(program());
+}
+
+/** An output's value, or its failure (an error thrown in one of its applies). */
 function resolve<T>(output: pulumi.Output<T>): Promise<T> {
-    return new Promise((done) => output.apply((value) => done(value)));
+    return (output as unknown as { promise(): Promise<T> }).promise();
 }
 
 /**
@@ -234,13 +299,13 @@ const runs = new Map<string, Promise<StackRun>>();
  * function of its config, so a config already run in this process answers from the first
  * run (serializing the Lambdas is most of a run's time).
  */
-export function runStack(config: Record<string, string> = {}): Promise<StackRun> {
-    const key = JSON.stringify(Object.entries(config).sort());
-    if (!runs.has(key)) runs.set(key, runProgram(config));
+export function runStack(config: Record<string, string> = {}, account: MockAccount = {}): Promise<StackRun> {
+    const key = JSON.stringify([Object.entries(config).sort(), account]);
+    if (!runs.has(key)) runs.set(key, runProgram(config, account));
     return runs.get(key)!;
 }
 
-async function runProgram(config: Record<string, string>): Promise<StackRun> {
+async function runProgram(config: Record<string, string>, account: MockAccount): Promise<StackRun> {
     const resources: MockResource[] = [];
     const calls: { token: string; inputs: Record<string, any> }[] = [];
     pulumi.runtime.setAllConfig(
@@ -266,7 +331,7 @@ async function runProgram(config: Record<string, string>): Promise<StackRun> {
             },
             call(args) {
                 calls.push({ token: args.token, inputs: args.inputs });
-                return callResult(args.token, args.inputs);
+                return callResult(args.token, args.inputs, account);
             },
         },
         "bootboots-ai",
