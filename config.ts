@@ -3,6 +3,7 @@ import { CameraSettings } from "./lib/cameraApi";
 import { contract } from "./lib/contract";
 import { SPLIT_DEFAULTS, SPLIT_RULES, SplitSettings, leavesMostForTraining } from "./lib/dataset";
 import { parseFieldText } from "./lib/eventFields";
+import { AFTER_JOB_DEFAULTS, AfterJobSettings, EMAIL_ADDRESS, SCHEDULE_EXPRESSION } from "./lib/retrain";
 import { INSTANCE_TYPE_PATTERN } from "./lib/triggerEvent";
 
 /** Every setting of the stack, parsed and checked (namespace `bootboots-ai`; docs/design.md, "Config"). */
@@ -49,6 +50,8 @@ export interface StackConfig {
     readonly adoptExistingBuckets: boolean;
     /** The camera API's settings (deployed with the endpoint). */
     readonly camera: CameraSettings;
+    /** After every job: the message's address and the retraining schedule. */
+    readonly afterJob: AfterJobSettings;
 }
 
 export const CONFIG_NAMESPACE = "bootboots-ai";
@@ -287,6 +290,7 @@ export function parseStackConfig(read: RawConfig): StackConfig {
     const adoptExistingBuckets = rawAdopt === undefined ? false : parseBoolean("adoptExistingBuckets", rawAdopt);
 
     const camera = parseCameraSettings(get, endpointMaxConcurrency);
+    const afterJob = parseAfterJobSettings(get);
 
     return {
         modelDataUrl,
@@ -310,6 +314,7 @@ export function parseStackConfig(read: RawConfig): StackConfig {
         maxTuningCostUsd,
         adoptExistingBuckets,
         camera,
+        afterJob,
     };
 }
 
@@ -337,6 +342,30 @@ function parseSplitSettings(get: (key: string) => string | undefined): SplitSett
         );
     }
     return split;
+}
+
+function parseAfterJobSettings(get: (key: string) => string | undefined): AfterJobSettings {
+    const notificationEmail = get("notificationEmail");
+    if (notificationEmail !== undefined && !EMAIL_ADDRESS.test(notificationEmail))
+        throw new ConfigError("notificationEmail", notificationEmail, "must be an e-mail address", "you@example.com");
+    const retrainSchedule = get("retrainSchedule");
+    if (retrainSchedule !== undefined && !SCHEDULE_EXPRESSION.test(retrainSchedule))
+        throw new ConfigError(
+            "retrainSchedule",
+            retrainSchedule,
+            "must be an EventBridge schedule expression, rate(...) or cron(...)",
+            "'rate(1 day)'",
+        );
+    const rawMin = get("retrainMinNewLabels");
+    const retrainMinNewLabels =
+        rawMin === undefined
+            ? AFTER_JOB_DEFAULTS.retrainMinNewLabels
+            : parseInteger("retrainMinNewLabels", rawMin, 1, 100_000, String(AFTER_JOB_DEFAULTS.retrainMinNewLabels));
+    return {
+        ...(notificationEmail ? { notificationEmail } : {}),
+        ...(retrainSchedule ? { retrainSchedule } : {}),
+        retrainMinNewLabels,
+    };
 }
 
 function parseCameraSettings(get: (key: string) => string | undefined, endpointMaxConcurrency: number): CameraSettings {

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { CameraApi } from "./components/cameraApi";
 import { DataBuckets } from "./components/dataBuckets";
+import { JobEvents } from "./components/jobEvents";
 import { ServerlessEndpoint } from "./components/serverlessEndpoint";
 import { TrainingPipeline } from "./components/trainingPipeline";
 import { loadStackConfig } from "./config";
@@ -45,6 +46,23 @@ const pipeline = new TrainingPipeline("bootboots", {
     trainingSourceDir: path.join(__dirname, "training"),
 });
 
+// After every job: its figures stored and registered, the verdict sent, and retraining on a schedule.
+const jobEvents = new JobEvents("bootboots", {
+    accountId,
+    region,
+    modelBucketName: buckets.modelBucket.bucket,
+    modelBucketArn: buckets.modelBucket.arn,
+    trainingBucketName: buckets.trainingBucket.bucket,
+    trainingBucketArn: buckets.trainingBucket.arn,
+    catadataTableName,
+    classes: config.classes,
+    triggerFunctionName: pipeline.triggerFunction.name,
+    triggerFunctionArn: pipeline.triggerFunction.arn,
+    tensorflowVersion: config.tensorflowVersion,
+    servingModelUrl: config.modelDataUrl,
+    settings: config.afterJob,
+});
+
 const endpoint = config.modelDataUrl
     ? new ServerlessEndpoint("bootboots", {
           accountId,
@@ -82,6 +100,9 @@ export const modelBucketName = buckets.modelBucket.bucket;
 export const sagemakerRoleArn = pipeline.sagemakerRole.arn;
 export const dataPrepFunctionName = pipeline.dataPrepFunction.name;
 export const triggerTrainingFunctionName = pipeline.triggerFunction.name;
+// Where a finished job's message goes, and the registry its model is versioned in.
+export const notificationTopicArn = jobEvents.topic.arn;
+export const modelPackageGroupName = jobEvents.modelPackageGroup.modelPackageGroupName;
 export const trainingScriptUri = pipeline.trainingScriptUri;
 export const endpointName = endpoint?.endpoint.name;
 // What the camera calls, and what its role needs to call it; `bootboots events` reads the table.

@@ -1,7 +1,7 @@
 // How long `bootboots compare` takes to score two models on 1,000 common test images,
 // 2,000 paired bootstrap resamples included (the S3 reads are not counted).
 //   npm run bench:compare
-import { ComparedModel, compareModels } from "../cli/comparison";
+import { ComparedModel, compareModels } from "../lib/comparison";
 import { contract } from "../lib/contract";
 
 const IMAGES = 1000;

@@ -1,4 +1,4 @@
-import { Comparison, ComparedModel, Delta, compareModels, notComparable, signed } from "./comparison";
+import { Comparison, ComparedModel, Delta, compareModels, notComparable, signed } from "../lib/comparison";
 import { CliContext } from "./context";
 import { CliError } from "./errors";
 import { table } from "./format";

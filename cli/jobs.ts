@@ -9,11 +9,10 @@ import {
     DescribeTrainingJobResponse,
     ListTrainingJobsCommand,
 } from "@aws-sdk/client-sagemaker";
-import { DECISION_FILE, EVALUATION_FILE } from "../lib/jobOutput";
+import { jobOutputDir, readJobFiles } from "../lib/jobFiles";
 import { TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
-import { readTarGzEntries } from "../lib/tarball";
 import { TUNING_JOB_NAME_PATTERN } from "../lib/triggerEvent";
-import { Decision, JobEvaluation } from "./comparison";
+import { Decision, JobEvaluation } from "../lib/comparison";
 import { CliContext } from "./context";
 import { CliError, NotFoundError, explainAwsError } from "./errors";
 import { getObjectBytes } from "./s3json";
@@ -68,19 +67,26 @@ export function parseS3Url(url: string): { bucket: string; key: string } {
     return { bucket: match[1], key: match[2] };
 }
 
-/** What train.py left in the job's output.tar.gz (beside model.tar.gz): evaluation.json and decision.json. */
+/**
+ * What train.py left for the job: evaluation.json and decision.json, read from the plain copies
+ * beside model.tar.gz, or for jobs from before those were stored, out of output.tar.gz.
+ */
 export async function readJobOutput(
     context: CliContext,
     job: DescribeTrainingJobResponse,
 ): Promise<{ evaluation?: JobEvaluation; decision?: Decision }> {
     const model = job.ModelArtifacts?.S3ModelArtifacts;
     if (!model) throw new CliError(`Job ${job.TrainingJobName} reports no model artifact.`);
-    const { bucket, key } = parseS3Url(model.replace(/model\.tar\.gz$/, "output.tar.gz"));
-    const archive = await getObjectBytes(context.aws.s3, bucket, key, `s3://${bucket}/${key} was not found.`);
-    const entries = readTarGzEntries(archive, [EVALUATION_FILE, DECISION_FILE]);
-    const files = Object.fromEntries([...entries].map(([name, bytes]) => [name, JSON.parse(bytes.toString("utf8"))]));
-    const evaluation = files[EVALUATION_FILE] as JobEvaluation | undefined;
-    return { evaluation, decision: (files[DECISION_FILE] as Decision | undefined) ?? evaluation?.decision };
+    const { bucket, key } = parseS3Url(model);
+    const read = (b: string, k: string) =>
+        getObjectBytes(context.aws.s3, b, k, `s3://${b}/${k} was not found.`).catch((error) => {
+            if (error instanceof NotFoundError) return undefined;
+            throw error;
+        });
+    const files = await readJobFiles(read, bucket, jobOutputDir(key));
+    if (files.source === "none")
+        throw new NotFoundError(`s3://${bucket}/${jobOutputDir(key)}output.tar.gz was not found.`);
+    return { evaluation: files.evaluation, decision: files.decision };
 }
 
 /**

@@ -20,6 +20,7 @@ export const NOT_IN_LAMBDA_PACKAGES = [
     "@aws-sdk/client-s3",
     "@aws-sdk/client-sagemaker",
     "@aws-sdk/client-sagemaker-runtime",
+    "@aws-sdk/client-sns",
     "@aws-sdk/util-dynamodb",
     "@aws-sdk/credential-provider-node",
     "@smithy/core",

@@ -213,6 +213,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                     TARGET_CLASS: args.targetClass,
                     MAX_FALSE_ALARM_RATE: pulumi.output(args.maxFalseAlarmRate).apply(String),
                     TUNING_SPACE: JSON.stringify(contract.tuning),
+                    STACK_NAME: pulumi.getStack(),
                 },
                 statements: triggerStatements(args, sagemakerRole.arn, dataPrepFunction.arn),
                 callbackFactory: () => {

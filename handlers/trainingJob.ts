@@ -37,6 +37,8 @@ export interface TrainingJobSettings {
     readonly maxFalseAlarmRate: number;
     /** What a tuning job searches, and for which objective. */
     readonly tuning: TuningSpace;
+    /** The Pulumi stack: its jobs carry it as a tag, so that only their events reach its job-events function. */
+    readonly stackName: string;
 }
 
 /** Balanced weights, N / (K · n_c) over the training counts: each class weighs as much in the loss. */
@@ -175,11 +177,15 @@ function jobDefinition(
     };
 }
 
-function tags(manifest: DatasetManifest, requestId: string) {
+/** The tag that names a job's stack: the job-events rule matches it. */
+export const STACK_TAG = "bootboots:stack";
+
+function tags(manifest: DatasetManifest, requestId: string, stackName: string) {
     return [
         { Key: "project", Value: "bootboots-ai" },
         { Key: "bootboots:datasetId", Value: manifest.datasetId },
         { Key: "bootboots:requestId", Value: requestId },
+        { Key: STACK_TAG, Value: stackName },
     ];
 }
 
@@ -198,7 +204,7 @@ export function trainingJobRequest(
         TrainingJobName: jobName,
         HyperParameters: trainingHyperParameters(event, settings, trainingCounts(settings, manifest)),
         ...jobDefinition(jobName, event, settings, manifest),
-        Tags: tags(manifest, requestId),
+        Tags: tags(manifest, requestId, settings.stackName),
     };
 }
 
@@ -246,6 +252,6 @@ export function tuningJobRequest(
             StaticHyperParameters: staticHyperParameters,
             ...jobDefinition(jobName, event, settings, manifest),
         },
-        Tags: tags(manifest, requestId),
+        Tags: tags(manifest, requestId, settings.stackName),
     };
 }

@@ -77,6 +77,7 @@ export function triggerSettingsFromEnv(env: NodeJS.ProcessEnv): TriggerSettings 
         targetClass: required("TARGET_CLASS"),
         maxFalseAlarmRate: Number(required("MAX_FALSE_ALARM_RATE")),
         tuning: JSON.parse(required("TUNING_SPACE")),
+        stackName: required("STACK_NAME"),
     };
 }
 

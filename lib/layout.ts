@@ -11,3 +11,5 @@ export const CONTAINER_CHANNELS_DIR = "/opt/ml/input/data/";
 export const TRAINING_JOB_NAME_PREFIX = "bootboots-";
 /** The labelling queue that `bootboots suggest` writes and `bootboots label` works through. */
 export const LABELLING_QUEUE_KEY = "labelling/queue.json";
+/** The scheduled retraining check's last result, which `bootboots status` shows. */
+export const RETRAIN_CHECK_KEY = "retrain/last-check.json";

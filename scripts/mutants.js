@@ -28,7 +28,7 @@ const MUTANTS = [
     },
     {
         name: "the gate that never finds a model worse",
-        file: "cli/comparison.ts",
+        file: "lib/comparison.ts",
         from: "    return worse;\n}",
         to: "    return [];\n}",
         test: ["tests/unit/comparison.test.ts", "marks a clearly better model as significantly better"],

@@ -64,6 +64,9 @@ describe("stack config rules", () => {
         [{ spotTraining: "maybe" }, /spotTraining = "maybe": must be true or false/],
         [{ trainingNetworkIsolation: "off" }, /trainingNetworkIsolation = "off": must be true or false/],
         [{ checkImagesBucket: "no" }, /checkImagesBucket = "no": must be true or false/],
+        [{ notificationEmail: "me" }, /notificationEmail = "me": must be an e-mail address/],
+        [{ retrainSchedule: "daily" }, /retrainSchedule = "daily": must be an EventBridge schedule expression/],
+        [{ retrainMinNewLabels: "0" }, /retrainMinNewLabels = "0": must be an integer from 1 to 100000/],
         [{ tensorflowVersion: "2.3" }, /tensorflowVersion = "2.3".*2\.19/],
         [{ endpointName: "my_endpoint" }, /endpointName = "my_endpoint"/],
         [{ endpointMaxConcurrency: "201" }, /endpointMaxConcurrency = "201": must be an integer from 1 to 200/],
@@ -98,6 +101,7 @@ describe("stack config rules", () => {
             endpointProvisionedConcurrency: 0,
             maxTuningCostUsd: 10,
             adoptExistingBuckets: false,
+            afterJob: { retrainMinNewLabels: 50 },
             camera: {
                 rateLimit: 5,
                 burstLimit: 10,

@@ -9,6 +9,14 @@ import { checkPrerequisites } from "../prerequisites";
 import { MockAccount, MockResource, StackRun, runStack, underMocks } from "./support/pulumiMocks";
 
 const MODEL_URL = "s3://bootboots-models-123456789012/training-output/bootboots-abc/output/model.tar.gz";
+const AWAY_FROM_DEFAULTS = {
+    modelDataUrl: MODEL_URL,
+    adoptExistingBuckets: "true",
+    trainingNetworkIsolation: "false",
+    notificationEmail: "cats@example.com",
+    retrainSchedule: "rate(1 day)",
+    retrainMinNewLabels: "30",
+};
 
 type Statement = {
     Sid?: string;
@@ -52,7 +60,7 @@ describe("the stack (Pulumi mocks)", function () {
         assert.equal(plain.ofType("aws:sagemaker/endpoint:Endpoint").length, 0);
         assert.equal(plain.ofType("aws:sagemaker/model:Model").length, 0);
         assert.equal(plain.ofType("aws:s3/bucket:Bucket").length, 2);
-        assert.equal(plain.ofType("aws:lambda/function:Function").length, 2);
+        assert.equal(plain.ofType("aws:lambda/function:Function").length, 3, "data prep, trigger, job events");
         assert.equal(plain.ofType("aws:dynamodb/table:Table").length, 0, "catadata is referenced, never created");
         assert.deepEqual(plain.outputs, {
             trainingBucketName: "bootboots-training-data-123456789012",
@@ -60,6 +68,8 @@ describe("the stack (Pulumi mocks)", function () {
             sagemakerRoleArn: "arn:aws:iam::123456789012:role/bootboots-sagemaker-a1b2c3d",
             dataPrepFunctionName: "bootboots-data-prep-a1b2c3d",
             triggerTrainingFunctionName: "bootboots-trigger-training-a1b2c3d",
+            notificationTopicArn: "arn:aws:sns:eu-west-2:123456789012:bootboots-jobs-a1b2c3d",
+            modelPackageGroupName: "bootboots",
             trainingScriptUri: plain.outputs.trainingScriptUri,
             endpointName: undefined,
             cameraApiUrl: undefined,
@@ -173,12 +183,9 @@ describe("the stack (Pulumi mocks)", function () {
     });
 
     it("with adoptExistingBuckets, reads the kept buckets instead of creating them, and protects them as before", async () => {
-        // One run for three settings away from their defaults: a model, adopted buckets, and jobs with network.
-        const adopted = await runStack({
-            modelDataUrl: MODEL_URL,
-            adoptExistingBuckets: "true",
-            trainingNetworkIsolation: "false",
-        });
+        // One run for the settings away from their defaults: a model, adopted buckets, jobs with network, messages by
+        // e-mail and scheduled retraining (the job-events tests below read it too).
+        const adopted = await runStack(AWAY_FROM_DEFAULTS);
         const buckets = adopted.ofType("aws:s3/bucket:Bucket");
         assert.deepEqual(buckets.map((b) => b.readId).sort(), [
             "bootboots-models-123456789012",
@@ -515,5 +522,124 @@ describe("what must exist before pulumi up: the images bucket and the catadata t
                 problem,
             );
         }
+    });
+});
+
+describe("after every job: the job-events rules, topic, model package group and retraining schedule (Pulumi mocks)", function () {
+    this.timeout(120_000);
+    let plain: StackRun;
+    let configured: StackRun;
+
+    before(async () => {
+        plain = await runStack({});
+        configured = await runStack(AWAY_FROM_DEFAULTS);
+    });
+
+    it("routes only this stack's finished training and tuning jobs to the job-events function", () => {
+        const fn = plain.one("aws:lambda/function:Function", "job-events");
+        const rules = plain.ofType("aws:cloudwatch/eventRule:EventRule");
+        assert.deepEqual(
+            rules.map((r) => JSON.parse(r.inputs.eventPattern)),
+            [
+                {
+                    source: ["aws.sagemaker"],
+                    "detail-type": ["SageMaker Training Job State Change"],
+                    detail: {
+                        TrainingJobStatus: ["Completed", "Failed", "Stopped"],
+                        Tags: { "bootboots:stack": ["sandbox"] },
+                    },
+                },
+                {
+                    source: ["aws.sagemaker"],
+                    "detail-type": ["SageMaker HyperParameter Tuning Job State Change"],
+                    detail: {
+                        HyperParameterTuningJobStatus: ["Completed", "Failed", "Stopped"],
+                        Tags: { "bootboots:stack": ["sandbox"] },
+                    },
+                },
+            ],
+        );
+        for (const target of plain.ofType("aws:cloudwatch/eventTarget:EventTarget"))
+            assert.equal(target.inputs.arn, fn.state.arn);
+        const permissions = plain.ofType("aws:lambda/permission:Permission");
+        assert.equal(permissions.length, 2);
+        assert.ok(permissions.every((p) => p.inputs.principal === "events.amazonaws.com" && p.inputs.sourceArn));
+        // The trigger tags every job with the stack, which is what the rules match.
+        assert.equal(
+            plain.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables.STACK_NAME,
+            "sandbox",
+        );
+        assert.deepEqual(fn.inputs.environment.variables.SERVING_MODEL_URL, "");
+        assert.equal(
+            configured.one("aws:lambda/function:Function", "job-events").inputs.environment.variables.SERVING_MODEL_URL,
+            MODEL_URL,
+        );
+    });
+
+    it("creates the topic, subscribes notificationEmail only when set, and the model package group bootboots", () => {
+        assert.equal(plain.ofType("aws:sns/topic:Topic").length, 1);
+        assert.equal(plain.ofType("aws:sns/topicSubscription:TopicSubscription").length, 0);
+        const subscription = configured.one("aws:sns/topicSubscription:TopicSubscription");
+        assert.deepEqual([subscription.inputs.protocol, subscription.inputs.endpoint], ["email", "cats@example.com"]);
+        assert.equal(
+            plain.one("aws:sagemaker/modelPackageGroup:ModelPackageGroup").inputs.modelPackageGroupName,
+            "bootboots",
+        );
+        const env = plain.one("aws:lambda/function:Function", "job-events").inputs.environment.variables;
+        assert.equal(env.TOPIC_ARN, plain.outputs.notificationTopicArn);
+        assert.match(
+            env.INFERENCE_IMAGE,
+            /^763104351884\.dkr\.ecr\.eu-west-2\.amazonaws\.com\/tensorflow-inference:2\.19/,
+        );
+    });
+
+    it("schedules the retraining check only with retrainSchedule, with its threshold", () => {
+        assert.equal(plain.ofType("aws:lambda/function:Function").filter((f) => f.name.includes("retrain")).length, 0);
+        const rule = configured.one("aws:cloudwatch/eventRule:EventRule", "retrain");
+        assert.equal(rule.inputs.scheduleExpression, "rate(1 day)");
+        const fn = configured.one("aws:lambda/function:Function", "retrain-check");
+        assert.equal(fn.inputs.environment.variables.RETRAIN_MIN_NEW_LABELS, "30");
+        assert.equal(configured.one("aws:cloudwatch/eventTarget:EventTarget", "retrain").inputs.arn, fn.state.arn);
+    });
+
+    it("lets the job-events function register in its group and publish to its topic only; the check invoke the trigger only", () => {
+        const policy = (name: string) =>
+            allowed(configured.ofType("aws:iam/rolePolicy:RolePolicy").find((p) => p.name.includes(name))!);
+        const events = policy("job-events");
+        assert.deepEqual([...events.keys()].sort(), [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "s3:GetObject",
+            "s3:ListBucket",
+            "s3:PutObject",
+            "sagemaker:CreateModelPackage",
+            "sns:Publish",
+        ]);
+        assert.deepEqual(events.get("sagemaker:CreateModelPackage"), [
+            "arn:aws:sagemaker:eu-west-2:123456789012:model-package-group/bootboots",
+            "arn:aws:sagemaker:eu-west-2:123456789012:model-package/bootboots/*",
+        ]);
+        assert.deepEqual(events.get("sns:Publish"), [configured.outputs.notificationTopicArn]);
+        assert.ok(
+            events
+                .get("s3:PutObject")!
+                .every((r) => r.startsWith("arn:aws:s3:::bootboots-models-123456789012/training-output/*/")),
+        );
+        const check = policy("retrain-check");
+        assert.deepEqual([...check.keys()].sort(), [
+            "dynamodb:Scan",
+            "lambda:InvokeFunction",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "s3:GetObject",
+            "s3:PutObject",
+            "sagemaker:DescribeTrainingJob",
+        ]);
+        assert.deepEqual(check.get("lambda:InvokeFunction"), [
+            configured.one("aws:lambda/function:Function", "trigger-training").state.arn,
+        ]);
+        assert.deepEqual(check.get("s3:PutObject"), [
+            "arn:aws:s3:::bootboots-training-data-123456789012/retrain/last-check.json",
+        ]);
     });
 });

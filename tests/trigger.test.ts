@@ -77,6 +77,7 @@ describe("trigger-training", function () {
             targetClass: "Boots",
             maxFalseAlarmRate: 0.01,
             tuning: contract.tuning,
+            stackName: "sandbox",
         };
     });
 
@@ -181,6 +182,7 @@ describe("trigger-training", function () {
             { Key: "project", Value: "bootboots-ai" },
             { Key: "bootboots:datasetId", Value: first.datasetId },
             { Key: "bootboots:requestId", Value: "request-1" },
+            { Key: "bootboots:stack", Value: "sandbox" },
         ]);
     });
 

@@ -1,9 +1,10 @@
 import { CliContext } from "../context";
 import { CliError } from "../errors";
-import { significantlyWorse } from "../comparison";
+import { significantlyWorse } from "../../lib/comparison";
 import { deployableJobName, describeJob, jobName } from "../jobs";
 import { CompareOutcome, compareJobs, comparisonTable } from "../jobComparison";
 import { PulumiMissing, deployCommands, pulumiUp, setConfig, upCommand } from "../pulumi";
+import { setApproval } from "../registry";
 
 export interface DeployOptions {
     readonly up: boolean;
@@ -40,10 +41,11 @@ async function promotionGate(
                 `--force: deploying ${name} although it is significantly worse than ${comparison.baseline} on ${worse.join("; ")}.`,
             );
         } else {
+            const refusal = `${name} is significantly worse than the serving model ${comparison.baseline} on ${worse.join("; ")}`;
+            await setApproval(context, name, "Rejected", `Refused by the promotion gate: ${refusal}.`, say);
             if (options.json) context.out(JSON.stringify({ deployed: false, gate: outcome }, null, 2));
             throw new CliError(
-                `${name} is significantly worse than the serving model ${comparison.baseline} on ${worse.join("; ")}; nothing was deployed. ` +
-                    `Deploy it anyway with npx bootboots deploy ${name} --force.`,
+                `${refusal}; nothing was deployed. Deploy it anyway with npx bootboots deploy ${name} --force.`,
             );
         }
     }
@@ -78,6 +80,13 @@ export async function deploy(context: CliContext, job: string | undefined, optio
         );
     }
     say(`Set modelDataUrl = ${modelDataUrl}`);
+    await setApproval(
+        context,
+        name,
+        "Approved",
+        `Deployed with bootboots deploy${options.force ? " --force" : ""}.`,
+        say,
+    );
     if (options.up) {
         say(`Running ${upCommand(context.stack.stack)} ...`);
         await pulumiUp(context.stack.stack, options.json === true);

@@ -2,7 +2,9 @@ import { awsErrorName } from "../../lib/errors";
 import type { FilteredLogEvent } from "@aws-sdk/client-cloudwatch-logs";
 import { DescribeHyperParameterTuningJobResponse, DescribeTrainingJobResponse } from "@aws-sdk/client-sagemaker";
 import { TRAINING_JOB_NAME_PATTERN, TUNING_JOB_NAME_PATTERN } from "../../lib/triggerEvent";
+import { describeRetrainCheck } from "../../lib/retrain";
 import { CliContext } from "../context";
+import { lastRetrainCheck, registeredVersion, registryLine } from "../registry";
 import { NotFoundError, explainAwsError } from "../errors";
 import { seconds, table } from "../format";
 import { TERMINAL_STATUSES, describeJob, describeTuningJob, jobName, readJobOutput } from "../jobs";
@@ -242,8 +244,19 @@ export async function status(context: CliContext, job: string | undefined, optio
     const name = await jobName(context, job);
     let described = await describeOrWait(context, name, options.interval);
     if (!options.watch) {
-        if (options.json) return context.out(JSON.stringify(summary(described), null, 2));
-        return describe(context, described);
+        const [version, check] = await Promise.all([registeredVersion(context, name), lastRetrainCheck(context)]);
+        if (options.json)
+            return context.out(
+                JSON.stringify(
+                    { ...summary(described), modelRegistry: version ?? null, retrainCheck: check ?? null },
+                    null,
+                    2,
+                ),
+            );
+        describe(context, described);
+        if (described.TrainingJobStatus === "Completed") context.out(registryLine(version));
+        if (check) context.out(`Scheduled retraining, last check: ${describeRetrainCheck(check)}`);
+        return;
     }
     described = options.json
         ? await waitQuietly(context, name, described, options)
@@ -280,6 +293,7 @@ export async function status(context: CliContext, job: string | undefined, optio
             );
         }
     }
+    context.out(registryLine(await registeredVersion(context, name)));
     context.out(`Deploy it: npx bootboots deploy ${name}`);
 }
 

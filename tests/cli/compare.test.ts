@@ -1,6 +1,12 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+    CreateModelPackageCommand,
+    CreateModelPackageGroupCommand,
+    DescribeModelPackageCommand,
+} from "@aws-sdk/client-sagemaker";
 import {
     EVALUATED_DATASET,
     LEGACY,
@@ -8,9 +14,12 @@ import {
     STRONG,
     WEAK,
     cli,
+    completedJob,
     ensureEvaluatedDataset,
     ensureFixtureJobs,
     fixtureOutput,
+    s3,
+    sagemaker,
     sampleFiles,
     serve,
     stub,
@@ -137,5 +146,92 @@ describe("the bootboots command: compare, the promotion gate and the decision", 
             ),
             evaluated.out,
         );
+    });
+
+    it("reads a job's plain evaluation.json and decision.json, and an older job's output.tar.gz, alike", async () => {
+        const plainOnly = "bootboots-plain-output-only";
+        await completedJob(plainOnly, fixtureOutput("trained-model"), ["evaluation.json"]);
+        const output = `training-output/${plainOnly}/output/`;
+        await s3().send(new DeleteObjectCommand({ Bucket: MODEL_BUCKET, Key: `${output}output.tar.gz` }));
+        for (const file of ["evaluation.json", "decision.json"]) {
+            await s3().send(
+                new PutObjectCommand({
+                    Bucket: MODEL_BUCKET,
+                    Key: `${output}${file}`,
+                    Body: fs.readFileSync(path.join(fixtureOutput("trained-model"), file)),
+                }),
+            );
+        }
+        const plain = JSON.parse((await cli("compare", plainOnly, WEAK, "--json")).out);
+        const archived = JSON.parse((await cli("compare", STRONG, WEAK, "--json")).out);
+        assert.deepEqual(
+            { ...plain, candidate: undefined },
+            { ...archived, candidate: undefined },
+            "the same figures from the plain files as from the archive",
+        );
+        assert.equal(plain.commonImages, testImages());
+    });
+
+    it("deploy marks the version it deploys Approved and one the gate refuses Rejected, with the reason; status shows it", async () => {
+        const sm = sagemaker();
+        await sm
+            .send(new CreateModelPackageGroupCommand({ ModelPackageGroupName: "bootboots" }))
+            .catch(() => undefined);
+        const versions: Record<string, string> = {};
+        for (const job of [STRONG, WEAK]) {
+            const created = await sm.send(
+                new CreateModelPackageCommand({
+                    ModelPackageGroupName: "bootboots",
+                    ModelApprovalStatus: "PendingManualApproval",
+                    InferenceSpecification: {
+                        Containers: [
+                            {
+                                Image: "inference",
+                                ModelDataUrl: `s3://${MODEL_BUCKET}/training-output/${job}/output/model.tar.gz`,
+                            },
+                        ],
+                        SupportedContentTypes: ["application/json"],
+                        SupportedResponseMIMETypes: ["application/json"],
+                    },
+                }),
+            );
+            versions[job] = created.ModelPackageArn!;
+            // What the job-events function leaves beside the model when it registers a version.
+            await s3().send(
+                new PutObjectCommand({
+                    Bucket: MODEL_BUCKET,
+                    Key: `training-output/${job}/output/model-package.json`,
+                    Body: JSON.stringify({ modelPackageArn: created.ModelPackageArn }),
+                }),
+            );
+        }
+        const approval = async (job: string) =>
+            sm.send(new DescribeModelPackageCommand({ ModelPackageName: versions[job] }));
+
+        await serve(STRONG);
+        const refused = await cli("deploy", WEAK, "--no-up");
+        assert.equal(refused.code, 1);
+        const rejected = await approval(WEAK);
+        assert.equal(rejected.ModelApprovalStatus, "Rejected");
+        assert.match(
+            rejected.ApprovalDescription!,
+            new RegExp(
+                `^Refused by the promotion gate: ${WEAK} is significantly worse than the serving model ${STRONG} on macro-F1`,
+            ),
+        );
+
+        await serve(WEAK);
+        const deployed = await cli("deploy", STRONG, "--no-up");
+        assert.equal(deployed.code, 0, deployed.err);
+        assert.equal((await approval(STRONG)).ModelApprovalStatus, "Approved");
+        assert.match(deployed.out, new RegExp(`^Model registry: version \\d+ of ${STRONG} marked Approved\\.$`, "m"));
+
+        const status = await cli("status", STRONG);
+        assert.equal(status.code, 0, status.err);
+        assert.match(
+            status.out,
+            /^Model registry: bootboots version \d+, Approved \(Deployed with bootboots deploy\.\)\.$/m,
+        );
+        assert.equal(JSON.parse((await cli("status", STRONG, "--json")).out).modelRegistry.approval, "Approved");
     });
 });

@@ -84,6 +84,17 @@ function providerState(type: string, name: string, inputs: Record<string, any>, 
                 arn: `arn:aws:events:${REGION}:${ACCOUNT_ID}:rule/${inputs.name ?? autoName}`,
                 name: inputs.name ?? autoName,
             };
+        case "aws:sns/topic:Topic":
+            return {
+                ...inputs,
+                arn: `arn:aws:sns:${REGION}:${ACCOUNT_ID}:${inputs.name ?? autoName}`,
+                name: inputs.name ?? autoName,
+            };
+        case "aws:sagemaker/modelPackageGroup:ModelPackageGroup":
+            return {
+                ...inputs,
+                arn: `arn:aws:sagemaker:${REGION}:${ACCOUNT_ID}:model-package-group/${inputs.modelPackageGroupName}`,
+            };
         case "aws:sagemaker/model:Model":
         case "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
             return { ...inputs, name: inputs.name ?? autoName };

@@ -17,6 +17,7 @@ export const SETTINGS = {
     targetClass: "Boots",
     maxFalseAlarmRate: 0.01,
     tuning: contract.tuning,
+    stackName: "sandbox",
 };
 export const manifest = (
     counts: Record<string, [number, number]>,

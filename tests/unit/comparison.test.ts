@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { ComparedModel, compareModels, notComparable, significantlyWorse } from "../../cli/comparison";
+import { ComparedModel, compareModels, notComparable, significantlyWorse } from "../../lib/comparison";
 
 const CLASSES = ["Boots", "Chi", "NoCat"];
 

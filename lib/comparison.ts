@@ -1,4 +1,4 @@
-import { Decision, JobEvaluation } from "../lib/jobOutput";
+import { Decision, JobEvaluation } from "./jobOutput";
 
 export type { Decision, JobEvaluation };
 
@@ -228,4 +228,19 @@ export function significantlyWorse(comparison: Comparison): string[] {
 
 export function signed(value: number): string {
     return `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(3)}`;
+}
+
+/** The comparison in one word (better, worse or no different) and one sentence. */
+export function verdict(comparison: Comparison): { word: "better" | "worse" | "no different"; sentence: string } {
+    const worse = significantlyWorse(comparison);
+    const better = comparison.macroF1.significant && comparison.macroF1.delta > 0;
+    const word = worse.length > 0 ? "worse" : better ? "better" : "no different";
+    const on = `on the ${comparison.commonImages} test images both saw`;
+    const sentence =
+        word === "worse"
+            ? `${comparison.candidate} is significantly worse than ${comparison.baseline} ${on}: ${worse.join("; ")}.`
+            : word === "better"
+              ? `${comparison.candidate} is significantly better than ${comparison.baseline} ${on} (macro-F1 ${signed(comparison.macroF1.delta)}, 95% interval ${signed(comparison.macroF1.low)} to ${signed(comparison.macroF1.high)}).`
+              : `${comparison.candidate} is no different from ${comparison.baseline} ${on}: no significant difference in macro-F1, ${comparison.targetClass} recall or false-alarm rate.`;
+    return { word, sentence };
 }

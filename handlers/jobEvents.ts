@@ -1,0 +1,263 @@
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateModelPackageCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { compareModels, notComparable, verdict } from "../lib/comparison";
+import { awsErrorName, isMissingObject } from "../lib/errors";
+import { JobFiles, jobOutputDir, readJobFiles } from "../lib/jobFiles";
+import { DECISION_FILE, EVALUATION_FILE } from "../lib/jobOutput";
+import { TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+import { jobModelUrl, trainingJobOfModelUrl } from "../lib/serving";
+import { requiredEnv } from "./env";
+import {
+    FinishedJob,
+    Notice,
+    completedNotice,
+    failedNotice,
+    figuresOf,
+    modelPackageRequest,
+    parseJobEvent,
+    tuningNotice,
+} from "./jobNotice";
+
+export interface JobEventClients {
+    readonly s3: S3Client;
+    readonly sagemaker: SageMakerClient;
+    readonly sns: SNSClient;
+}
+
+export interface JobEventSettings {
+    readonly modelBucket: string;
+    readonly topicArn: string;
+    readonly modelPackageGroup: string;
+    /** The TF Serving image the registered versions name (the stack's inference image). */
+    readonly inferenceImage: string;
+    /** The model the endpoint serves (stack config modelDataUrl), or "" when none. */
+    readonly servingModelUrl: string;
+}
+
+export function jobEventSettingsFromEnv(env: NodeJS.ProcessEnv): JobEventSettings {
+    const required = (name: string) => requiredEnv(env, name);
+    return {
+        modelBucket: required("MODEL_BUCKET"),
+        topicArn: required("TOPIC_ARN"),
+        modelPackageGroup: required("MODEL_PACKAGE_GROUP"),
+        inferenceImage: required("INFERENCE_IMAGE"),
+        servingModelUrl: env.SERVING_MODEL_URL ?? "",
+    };
+}
+
+/** What one run did; a step already done by an earlier run of the same event says "already". */
+export interface JobEventResult {
+    readonly job?: string;
+    readonly stored?: "stored" | "already" | "no evaluation";
+    readonly registered?: string;
+    readonly notified?: "sent" | "already";
+    readonly verdict?: string;
+    readonly ignored?: string;
+}
+
+/** The markers that make a second delivery of an event do nothing twice. */
+const REGISTERED_MARKER = "model-package.json";
+const NOTIFIED_MARKER = "notified.json";
+
+async function readObject(s3: S3Client, bucket: string, key: string): Promise<Uint8Array | undefined> {
+    try {
+        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return await object.Body!.transformToByteArray();
+    } catch (error) {
+        if (isMissingObject(error)) return undefined;
+        throw error;
+    }
+}
+
+async function readJson<T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> {
+    const bytes = await readObject(s3, bucket, key);
+    return bytes ? (JSON.parse(Buffer.from(bytes).toString("utf8")) as T) : undefined;
+}
+
+async function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
+    await s3.send(
+        new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: JSON.stringify(value, null, 2),
+            ContentType: "application/json",
+        }),
+    );
+}
+
+/** The verdict against the serving model, in one sentence. */
+async function verdictAgainstServing(
+    clients: JobEventClients,
+    settings: JobEventSettings,
+    job: string,
+    files: JobFiles,
+): Promise<string> {
+    const serving = settings.servingModelUrl
+        ? trainingJobOfModelUrl(settings.servingModelUrl, settings.modelBucket)
+        : undefined;
+    if (!settings.servingModelUrl) return "No model is serving yet, so there is nothing to compare it with.";
+    if (!serving)
+        return `The serving model ${settings.servingModelUrl} is not one of this stack's jobs, so it was not compared.`;
+    if (serving === job) return `${job} is the model serving now.`;
+    const baseline = await readJobFiles(
+        (bucket, key) => readObject(clients.s3, bucket, key),
+        settings.modelBucket,
+        `${TRAINING_OUTPUT_PREFIX}${serving}/output/`,
+    );
+    const candidate = { jobName: job, evaluation: { ...files.evaluation!, decision: files.decision } };
+    if (!baseline.evaluation) return `The serving model ${serving} left no evaluation.json, so it was not compared.`;
+    const against = { jobName: serving, evaluation: { ...baseline.evaluation, decision: baseline.decision } };
+    const reason = notComparable(candidate, against);
+    if (reason) return `Not comparable with the serving model: ${reason}.`;
+    return verdict(compareModels(candidate, against)).sentence;
+}
+
+/** Runs one step; a failure is logged by name and remembered, so the others still run and the event is retried. */
+async function step<T>(failures: string[], name: string, run: () => Promise<T>): Promise<T | undefined> {
+    try {
+        return await run();
+    } catch (error) {
+        console.error(JSON.stringify({ step: name, error: awsErrorName(error), message: (error as Error).message }));
+        failures.push(`${name} (${awsErrorName(error)})`);
+        return undefined;
+    }
+}
+
+async function notifyOnce(
+    clients: JobEventClients,
+    settings: JobEventSettings,
+    markerKey: string,
+    notice: () => Promise<Notice>,
+): Promise<"sent" | "already"> {
+    if (await readJson(clients.s3, settings.modelBucket, markerKey)) return "already";
+    const { subject, body } = await notice();
+    const sent = await clients.sns.send(
+        new PublishCommand({ TopicArn: settings.topicArn, Subject: subject, Message: body }),
+    );
+    await putJson(clients.s3, settings.modelBucket, markerKey, { messageId: sent.MessageId, subject });
+    return "sent";
+}
+
+/** A completed training job: its files stored plain, the verdict, a registered version, and (unless a tuner ran it) a message. */
+async function completedTrainingJob(
+    clients: JobEventClients,
+    settings: JobEventSettings,
+    job: Extract<FinishedJob, { kind: "training" }>,
+    failures: string[],
+): Promise<JobEventResult> {
+    const modelUrl = job.modelUrl ?? jobModelUrl(settings.modelBucket, job.name);
+    const outputDir = jobOutputDir(modelUrl.replace(/^s3:\/\/[^/]+\//, ""));
+    const read = (bucket: string, key: string) => readObject(clients.s3, bucket, key);
+    const files = (await step(failures, "read", () => readJobFiles(read, settings.modelBucket, outputDir))) ?? {
+        source: "none" as const,
+    };
+    let stored: JobEventResult["stored"] = files.source === "plain" ? "already" : "no evaluation";
+    if (files.source === "archive" && files.evaluation) {
+        const done = await step(failures, "store", async () => {
+            await putJson(clients.s3, settings.modelBucket, `${outputDir}${EVALUATION_FILE}`, files.evaluation);
+            if (files.decision)
+                await putJson(clients.s3, settings.modelBucket, `${outputDir}${DECISION_FILE}`, files.decision);
+        });
+        stored = done === undefined && failures.length ? undefined : "stored";
+    }
+    const figures = figuresOf(files.evaluation, files.decision);
+    const sentence = files.evaluation
+        ? ((await step(failures, "compare", () => verdictAgainstServing(clients, settings, job.name, files))) ??
+          "The comparison with the serving model failed; npx bootboots compare runs it.")
+        : "It left no evaluation.json, so it was not compared.";
+    const registered = await step(failures, "register", async () => {
+        const marker = await readJson<{ modelPackageArn: string }>(
+            clients.s3,
+            settings.modelBucket,
+            `${outputDir}${REGISTERED_MARKER}`,
+        );
+        if (marker) return `already: ${marker.modelPackageArn}`;
+        const created = await clients.sagemaker.send(
+            new CreateModelPackageCommand(
+                modelPackageRequest({
+                    group: settings.modelPackageGroup,
+                    job: job.name,
+                    datasetId: job.datasetId,
+                    modelUrl,
+                    evaluationUrl: `s3://${settings.modelBucket}/${outputDir}${EVALUATION_FILE}`,
+                    inferenceImage: settings.inferenceImage,
+                    figures,
+                    verdict: sentence,
+                }),
+            ),
+        );
+        await putJson(clients.s3, settings.modelBucket, `${outputDir}${REGISTERED_MARKER}`, {
+            modelPackageArn: created.ModelPackageArn,
+        });
+        return created.ModelPackageArn!;
+    });
+    const notified = job.tuningJob
+        ? undefined
+        : await step(failures, "notify", () =>
+              notifyOnce(clients, settings, `${outputDir}${NOTIFIED_MARKER}`, async () =>
+                  completedNotice(job.name, figures, sentence, `npx bootboots deploy ${job.name}`),
+              ),
+          );
+    return { job: job.name, stored, registered, notified, verdict: sentence };
+}
+
+/**
+ * The job-events Lambda: on every finished job of the stack (EventBridge), stores its
+ * evaluation beside the model, compares it with the serving model, registers it in the model
+ * package group and tells the user; a repeated event does nothing twice, and a step that failed
+ * is done by the retry.
+ */
+export async function handleJobEvent(
+    clients: JobEventClients,
+    settings: JobEventSettings,
+    event: unknown,
+): Promise<JobEventResult> {
+    const job = parseJobEvent(event);
+    if (!job) return { ignored: "not a finished training or tuning job" };
+    const failures: string[] = [];
+    let result: JobEventResult;
+    if (job.kind === "training" && job.status === "Completed") {
+        result = await completedTrainingJob(clients, settings, job, failures);
+    } else if (job.kind === "training") {
+        const notified = job.tuningJob
+            ? undefined
+            : await step(failures, "notify", () =>
+                  notifyOnce(
+                      clients,
+                      settings,
+                      `${TRAINING_OUTPUT_PREFIX}${job.name}/output/${NOTIFIED_MARKER}`,
+                      async () => failedNotice(job.name, job.status, job.failureReason, "Training"),
+                  ),
+              );
+        result = { job: job.name, notified };
+    } else {
+        const marker = `${TRAINING_OUTPUT_PREFIX}${job.name}/${NOTIFIED_MARKER}`;
+        const notified = await step(failures, "notify", () =>
+            notifyOnce(clients, settings, marker, async () => {
+                if (job.status !== "Completed" || !job.bestJob)
+                    return failedNotice(job.name, job.status, job.failureReason, "Tuning");
+                const files = await readJobFiles(
+                    (bucket, key) => readObject(clients.s3, bucket, key),
+                    settings.modelBucket,
+                    `${TRAINING_OUTPUT_PREFIX}${job.bestJob}/output/`,
+                );
+                const sentence = files.evaluation
+                    ? await verdictAgainstServing(clients, settings, job.bestJob, files)
+                    : "Its best job left no evaluation.json, so it was not compared.";
+                return tuningNotice(
+                    job.name,
+                    job.bestJob,
+                    figuresOf(files.evaluation, files.decision),
+                    sentence,
+                    `npx bootboots deploy ${job.name}`,
+                );
+            }),
+        );
+        result = { job: job.name, notified };
+    }
+    console.log(JSON.stringify(result));
+    // Lambda retries a failed asynchronous invocation: the steps done are not done again.
+    if (failures.length) throw new Error(`Not done for ${job.name}: ${failures.join(", ")}; the retry completes it.`);
+    return result;
+}
