@@ -4,7 +4,7 @@ import { SingleBar } from "cli-progress";
 import pLimit from "p-limit";
 import { contract } from "../lib/contract";
 import { isJpeg } from "../lib/jpeg";
-import { servingRequestBody } from "../lib/serving";
+import { servingRequestBody, modelErrorReason } from "../lib/serving";
 import { CliError, InputError, explainAwsError } from "./errors";
 
 export interface Classification {
@@ -58,7 +58,7 @@ export async function classifyJpeg(
                 );
             }
         }
-        if (name === "ModelError") throw new InputError(`The model rejected ${label}: ${message}`);
+        if (name === "ModelError") throw new InputError(`${label}: ${modelErrorReason(message)}.`);
         throw explainAwsError(error, `classifying ${label} with endpoint ${endpointName}`);
     }
     const predictions = (JSON.parse(responseText) as Record<string, number[][]>)[contract.serving.predictionsKey];

@@ -1,3 +1,5 @@
+import type { Decision } from "../lib/jobOutput";
+
 /** A plain-text table with right-aligned numbers. */
 export function table(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
     const cells = [headers, ...rows].map((row) => row.map(String));
@@ -18,4 +20,24 @@ export function percent(fraction: number): string {
 
 export function seconds(value: number | undefined): string {
     return value === undefined ? "-" : `${Math.round(value)} s`;
+}
+
+/** A figure with its counts and interval, e.g. `0.900 (45/50, 0.79–0.96)`; the figure alone for older jobs. */
+function withInterval(value: number | null, counts?: [number, number], interval?: [number, number]): string {
+    if (value === null) return "n/a";
+    if (!counts || !interval) return value.toFixed(3);
+    return `${value.toFixed(3)} (${counts[0]}/${counts[1]}, ${interval[0].toFixed(2)}–${interval[1].toFixed(2)})`;
+}
+
+/** The decision's figures on each side with their 95 % intervals, and a warning when the limit cannot be checked. */
+export function decisionLines(decision: Decision): string[] {
+    const side = (name: "validation" | "test") =>
+        `${name}: recall ${withInterval(decision[`${name}_recall`], decision[`${name}_recall_counts`], decision[`${name}_recall_interval`])}, ` +
+        `false-alarm rate ${withInterval(decision[`${name}_false_alarm_rate`], decision[`${name}_false_alarm_rate_counts`], decision[`${name}_false_alarm_rate_interval`])}`;
+    const lines = [
+        `${decision.target_class} at threshold ${decision.threshold.toFixed(3)} (false alarms at most ${decision.max_false_alarm_rate} on validation); ${side("validation")}; ${side("test")}` +
+            (decision.interval_method ? ` (${decision.interval_method} intervals).` : "."),
+    ];
+    if (decision.limit_unresolved) lines.push(`Note: ${decision.limit_unresolved}.`);
+    return lines;
 }

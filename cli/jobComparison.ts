@@ -1,4 +1,4 @@
-import { Comparison, ComparedModel, Delta, compareModels, notComparable, signed } from "../lib/comparison";
+import { Comparison, ComparedModel, Decision, Delta, compareModels, notComparable, signed } from "../lib/comparison";
 import { CliContext } from "./context";
 import { CliError } from "./errors";
 import { table } from "./format";
@@ -6,7 +6,12 @@ import { describeJob, jobName, readJobOutput, servingJobName } from "./jobs";
 
 /** The outcome of comparing a candidate with a baseline, for compare and the deploy gate. */
 export type CompareOutcome =
-    | { readonly kind: "compared"; readonly comparison: Comparison }
+    | {
+          readonly kind: "compared";
+          readonly comparison: Comparison;
+          /** Each model's decision, with its intervals where the job wrote them. */
+          readonly decisions: { readonly candidate?: Decision; readonly baseline?: Decision };
+      }
     | {
           readonly kind: "not comparable";
           readonly candidate: string;
@@ -39,7 +44,11 @@ export async function compareJobs(
     const [a, b] = await Promise.all([comparedModel(context, candidate), comparedModel(context, baseline)]);
     const reason = notComparable(a, b);
     if (reason) return { kind: "not comparable", candidate, baseline, reason };
-    return { kind: "compared", comparison: compareModels(a, b) };
+    return {
+        kind: "compared",
+        comparison: compareModels(a, b),
+        decisions: { candidate: a.evaluation.decision, baseline: b.evaluation.decision },
+    };
 }
 
 function row(name: string, d: Delta): (string | number)[] {

@@ -4,7 +4,7 @@ export const LABEL_PAGE = `<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>BootBoots: label</title>
-<style>
+<style nonce="__NONCE__">
   body { font-family: system-ui, sans-serif; margin: 0; background: #1d1f21; color: #eee; }
   main { display: grid; grid-template-columns: 1fr 22rem; gap: 1rem; padding: 1rem; height: calc(100vh - 2rem); }
   #picture { display: flex; align-items: center; justify-content: center; background: #000; border-radius: 6px; min-height: 60vh; }
@@ -38,7 +38,7 @@ export const LABEL_PAGE = `<!doctype html>
     <div id="message" role="alert"></div>
   </aside>
 </main>
-<script>
+<script nonce="__NONCE__">
 const token = "__TOKEN__";
 let state = null;
 let busy = false;

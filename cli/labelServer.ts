@@ -1,4 +1,4 @@
-import { randomBytes } from "crypto";
+import { randomBytes, timingSafeEqual } from "crypto";
 import * as http from "http";
 import { Readable } from "stream";
 import { awsErrorName } from "../lib/errors";
@@ -22,18 +22,37 @@ export interface LabelServer {
 
 type Route = (request: http.IncomingMessage, response: http.ServerResponse, url: URL) => Promise<void>;
 
+/** The largest request body an action takes: a key, a label and a session id fit many times over. */
+export const MAX_BODY_BYTES = 4096;
+
+/** Sent with every answer: nothing is sniffed into another type, framed, or cached. */
+const SAFE_HEADERS = { "x-content-type-options": "nosniff", "cache-control": "no-store", "x-frame-options": "DENY" };
+
 function json(response: http.ServerResponse, status: number, body: unknown): void {
-    response.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+    response.writeHead(status, { ...SAFE_HEADERS, "content-type": "application/json" });
     response.end(JSON.stringify(body));
 }
 
 function readBody(request: http.IncomingMessage): Promise<string> {
     return new Promise((resolve, reject) => {
         const chunks: Buffer[] = [];
-        request.on("data", (chunk) => chunks.push(chunk));
+        let size = 0;
+        request.on("data", (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_BODY_BYTES) {
+                request.destroy();
+                reject(new HttpError(413, `The request body is larger than ${MAX_BODY_BYTES} bytes: reload the page.`));
+            } else chunks.push(chunk);
+        });
         request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
         request.on("error", reject);
     });
+}
+
+/** The token compared in constant time, so that its bytes cannot be guessed one at a time. */
+function tokenMatches(given: unknown, token: string): boolean {
+    if (typeof given !== "string" || given.length !== token.length) return false;
+    return timingSafeEqual(Buffer.from(given), Buffer.from(token));
 }
 
 /** The page's routes, by `METHOD /path`: the page itself, the state, an image, and the three actions. */
@@ -41,25 +60,34 @@ function routes(
     context: CliContext,
     session: LabelSession,
     token: string,
+    nonce: string,
     s3: typeof import("@aws-sdk/client-s3"),
 ): Record<string, Route> {
     /** An action of the page that holds the queue: the body is JSON with its session id. */
     const action =
         (act: (body: Record<string, unknown>) => Promise<unknown> | unknown): Route =>
         async (request, response) => {
+            const text = await readBody(request);
             let body: Record<string, unknown>;
             try {
-                body = JSON.parse((await readBody(request)) || "{}");
+                body = JSON.parse(text || "{}");
             } catch {
                 throw new HttpError(400, "The request body is not JSON: reload the page.");
             }
+            if (typeof body !== "object" || body === null || Array.isArray(body))
+                throw new HttpError(400, "The request body is not a JSON object: reload the page.");
             session.checkHolder(body.session);
             json(response, 200, await act(body));
         };
     return {
         "GET /": async (_request, response) => {
-            response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-            response.end(LABEL_PAGE.replace("__TOKEN__", token));
+            response.writeHead(200, {
+                ...SAFE_HEADERS,
+                "content-type": "text/html; charset=utf-8",
+                // Only the page's own script and style, and images and requests to this server.
+                "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+            });
+            response.end(LABEL_PAGE.replace("__TOKEN__", token).replaceAll("__NONCE__", nonce));
         },
         "GET /api/state": async (_request, response) => json(response, 200, session.claim()),
         "GET /api/image": async (_request, response, url) => {
@@ -68,9 +96,11 @@ function routes(
                 const object = await context.aws.s3.send(
                     new s3.GetObjectCommand({ Bucket: session.queue.imagesBucket, Key: item.key }),
                 );
+                // Always a JPEG, whatever Content-Type the object carries: an HTML one must not run as this page.
                 response.writeHead(200, {
-                    "content-type": object.ContentType ?? "image/jpeg",
-                    "cache-control": "no-store",
+                    ...SAFE_HEADERS,
+                    "content-type": "image/jpeg",
+                    "content-security-policy": "default-src 'none'; sandbox",
                 });
                 (object.Body as Readable).pipe(response);
             } catch (error) {
@@ -104,14 +134,29 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
         `No labelling queue in s3://${stack.trainingBucket}/${LABELLING_QUEUE_KEY}: run npx bootboots suggest first.`,
     );
     const token = randomBytes(16).toString("hex");
+    const nonce = randomBytes(16).toString("base64");
     const session = new LabelSession(queue, stack, context.aws.dynamodb, dynamodbSdk, () =>
         randomBytes(8).toString("hex"),
     );
-    const byRoute = routes(context, session, token, s3Sdk);
+    const byRoute = routes(context, session, token, nonce, s3Sdk);
 
+    let hosts: string[] = [];
     const server = http.createServer((request, response) => {
+        // A page of another site that a DNS name points at 127.0.0.1 sends its own Host: refused.
+        if (!hosts.includes(request.headers.host ?? "")) {
+            json(response, 403, {
+                error: `This page answers only at ${hosts[0]}: open the address bootboots label printed.`,
+            });
+            return;
+        }
         const url = new URL(request.url ?? "/", "http://127.0.0.1");
-        if ((url.searchParams.get("token") ?? request.headers["x-bootboots-token"]) !== token) {
+        // The browser asks for an icon without the token: there is none, and nothing to refuse.
+        if (url.pathname === "/favicon.ico") {
+            response.writeHead(204, SAFE_HEADERS);
+            response.end();
+            return;
+        }
+        if (!tokenMatches(url.searchParams.get("token") ?? request.headers["x-bootboots-token"], token)) {
             json(response, 403, { error: "This page needs the address bootboots label printed, token included." });
             return;
         }
@@ -137,6 +182,7 @@ export async function startLabelServer(context: CliContext, stack: LabelStack, p
         server.listen(port, "127.0.0.1", () => resolve());
     });
     const address = server.address() as { port: number };
+    hosts = [`127.0.0.1:${address.port}`, `localhost:${address.port}`];
     return {
         url: `http://127.0.0.1:${address.port}/?token=${token}`,
         token,

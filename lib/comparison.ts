@@ -50,7 +50,19 @@ export function notComparable(candidate: ComparedModel, baseline: ComparedModel)
         }
     }
     if (candidate.evaluation.classes.join(",") !== baseline.evaluation.classes.join(",")) {
-        return `the candidate ${candidate.jobName} predicts ${candidate.evaluation.classes.join(", ")} but the baseline ${baseline.jobName} predicts ${baseline.evaluation.classes.join(", ")}`;
+        const onlyIn = (a: readonly string[], b: readonly string[]) => a.filter((c) => !b.includes(c));
+        const extra = onlyIn(candidate.evaluation.classes, baseline.evaluation.classes);
+        const missing = onlyIn(baseline.evaluation.classes, candidate.evaluation.classes);
+        const how =
+            extra.length || missing.length
+                ? [
+                      extra.length ? `only the candidate has ${extra.join(", ")}` : "",
+                      missing.length ? `only the baseline has ${missing.join(", ")}` : "",
+                  ]
+                      .filter(Boolean)
+                      .join("; ")
+                : "the same classes in another order";
+        return `their class lists differ (${how}): the candidate ${candidate.jobName} predicts ${candidate.evaluation.classes.join(", ")}, the baseline ${baseline.jobName} ${baseline.evaluation.classes.join(", ")}`;
     }
     if (candidate.evaluation.decision!.target_class !== baseline.evaluation.decision!.target_class) {
         return `the candidate's target class is ${candidate.evaluation.decision!.target_class}, the baseline's ${baseline.evaluation.decision!.target_class}`;

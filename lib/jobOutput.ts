@@ -9,6 +9,19 @@ export interface Decision {
     readonly validation_false_alarm_rate: number;
     readonly test_recall: number | null;
     readonly test_false_alarm_rate: number | null;
+    /** Jobs since the error bars: how the intervals were computed ("Wilson score, 95 %"). */
+    readonly interval_method?: string;
+    /** [hits, of] and [low, high] for each figure (validation_…, and test_… with a test set). */
+    readonly validation_recall_counts?: [number, number];
+    readonly validation_recall_interval?: [number, number];
+    readonly validation_false_alarm_rate_counts?: [number, number];
+    readonly validation_false_alarm_rate_interval?: [number, number];
+    readonly test_recall_counts?: [number, number];
+    readonly test_recall_interval?: [number, number];
+    readonly test_false_alarm_rate_counts?: [number, number];
+    readonly test_false_alarm_rate_interval?: [number, number];
+    /** Why the false-alarm limit cannot be checked on so few validation images, when it cannot. */
+    readonly limit_unresolved?: string;
 }
 
 /** The files train.py writes: in the model archive and output.tar.gz (decision.json), and beside model.tar.gz when stored plain. */

@@ -102,3 +102,15 @@ export function decisionSources(modelDataUrl: string): {
     const dir = modelKey.includes("/") ? modelKey.slice(0, modelKey.lastIndexOf("/") + 1) : "";
     return { bucket, plainKey: `${dir}${DECISION_FILE}`, outputArchiveKey: `${dir}output.tar.gz`, modelKey };
 }
+
+/**
+ * What TF Serving's error text for one image means, in words: the endpoint answers an image it
+ * cannot decode with a ModelError whose message quotes TensorFlow (e.g. "Invalid JPEG data or
+ * crop window"), which a user cannot act on.
+ */
+export function modelErrorReason(message: string): string {
+    if (/jpeg|decode|image data|crop window/i.test(message))
+        return "the model could not decode it as a JPEG (the file is damaged, or only its name says JPEG)";
+    const first = message.split("\n")[0].trim();
+    return `the model refused it (${first.length > 200 ? `${first.slice(0, 200)}…` : first})`;
+}

@@ -144,7 +144,11 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
     after(() => {
         console.log = originalLog;
         standIn?.stop();
-        assert.deepEqual([...standIn.proxy.invalid, ...runtime.invalid], [], "every InvokeEndpoint was a valid one");
+        assert.deepEqual(
+            [...(standIn?.proxy.invalid ?? []), ...(runtime?.invalid ?? [])],
+            [],
+            "every InvokeEndpoint was a valid one",
+        );
     });
 
     beforeEach(async () => {

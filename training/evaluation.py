@@ -67,3 +67,50 @@ def decision_threshold(target_probabilities, is_target, max_false_alarm_rate):
         if not len(negatives) or false_alarms / len(negatives) <= max_false_alarm_rate:
             return float(candidate)
     return float(np.nextafter(np.float32(target_probabilities.max()), np.float32(2)))
+
+
+# The 95 % two-sided normal quantile.
+Z_95 = 1.959963984540054
+
+
+def wilson_interval(hits, of, z=Z_95):
+    """The Wilson score interval of a proportion hits/of (95 % by default); [0, 1] when of is 0.
+
+    Chosen over the normal approximation because it stays inside [0, 1] and is honest at 0/n
+    and n/n, which is where a false-alarm rate on a few dozen images sits."""
+    if of == 0:
+        return [0.0, 1.0]
+    p = hits / of
+    centre = (p + z * z / (2 * of)) / (1 + z * z / of)
+    half = z * np.sqrt(p * (1 - p) / of + z * z / (4 * of * of)) / (1 + z * z / of)
+    # At 0/n and n/n the bound is exactly 0 or 1; rounding would leave 1e-17.
+    low = 0.0 if hits == 0 else float(max(0.0, centre - half))
+    high = 1.0 if hits == of else float(min(1.0, centre + half))
+    return [low, high]
+
+
+def decision_figures(side, target_probabilities, is_target, threshold):
+    """The target's recall and false-alarm rate on one side at the threshold, with counts and Wilson intervals."""
+    called = target_probabilities >= threshold
+    hits, targets = int(called[is_target].sum()), int(is_target.sum())
+    alarms, others = int(called[~is_target].sum()), int((~is_target).sum())
+    return {
+        f"{side}_recall_counts": [hits, targets],
+        f"{side}_recall_interval": wilson_interval(hits, targets),
+        f"{side}_false_alarm_rate_counts": [alarms, others],
+        f"{side}_false_alarm_rate_interval": wilson_interval(alarms, others),
+    }
+
+
+def unresolved_limit(others, max_false_alarm_rate):
+    """Why the false-alarm limit cannot be checked on so few non-target images, or None when it can."""
+    if max_false_alarm_rate <= 0:
+        return None
+    needed = int(np.ceil(1 / max_false_alarm_rate - 1e-9))
+    if others >= needed:
+        return None
+    return (
+        f"the validation set has {others} non-target images, fewer than 1 / max_false_alarm_rate = {needed}: "
+        f"a false-alarm rate of {max_false_alarm_rate:g} cannot be told from none seen; "
+        "label more images of the other classes"
+    )

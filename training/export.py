@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from data import labelled_files
-from evaluation import alarm_rates, classification_report, decision_threshold
+from evaluation import alarm_rates, classification_report, decision_figures, decision_threshold, unresolved_limit
 from job import SERVING, TrainingError
 from model import base_of
 
@@ -115,7 +115,13 @@ def held_out_evaluation(args, export_dir):
         "validation_false_alarm_rate": val_false_alarm,
         "test_recall": None,
         "test_false_alarm_rate": None,
+        "interval_method": "Wilson score, 95 %",
+        **decision_figures("validation", val_probabilities[:, target], val_labels == target, threshold),
     }
+    unresolved = unresolved_limit(int((val_labels != target).sum()), args.max_false_alarm_rate)
+    if unresolved:
+        decision["limit_unresolved"] = unresolved
+        print(f"warning: {unresolved}", flush=True)
     if args.test is None:
         return decision, None
 
@@ -130,6 +136,7 @@ def held_out_evaluation(args, export_dir):
     decision["test_recall"], decision["test_false_alarm_rate"] = alarm_rates(
         probabilities[:, target], labels == target, threshold
     )
+    decision.update(decision_figures("test", probabilities[:, target], labels == target, threshold))
     report["skipped_undecodable"] = failed
     report["labels"] = {path.name: args.classes[label_of[path]] for path in kept}
     report["predictions"] = {path.name: [float(p) for p in row] for path, row in zip(kept, probabilities, strict=True)}

@@ -1,5 +1,7 @@
 import { CliContext } from "../context";
 import { CliError } from "../errors";
+import { decisionLines } from "../format";
+import { verdict } from "../../lib/comparison";
 import { compareJobs, comparisonTable } from "../jobComparison";
 
 export interface CompareOptions {
@@ -29,6 +31,9 @@ export async function compare(
         context.out(`${outcome.candidate} is the model serving now: name another job to compare it with.`);
     } else if (outcome.kind === "compared") {
         context.out(comparisonTable(outcome.comparison));
+        for (const [role, decision] of Object.entries(outcome.decisions))
+            if (decision) for (const line of decisionLines(decision)) context.out(`${role}: ${line}`);
+        context.out(verdict(outcome.comparison).sentence);
     }
     if (outcome.kind === "not comparable") {
         throw new CliError(`${outcome.candidate} and ${outcome.baseline} are not comparable: ${outcome.reason}.`);

@@ -6,7 +6,7 @@ import { describeRetrainCheck } from "../../lib/retrain";
 import { CliContext } from "../context";
 import { lastRetrainCheck, registeredVersion, registryLine } from "../registry";
 import { NotFoundError, explainAwsError } from "../errors";
-import { seconds, table } from "../format";
+import { seconds, table, decisionLines } from "../format";
 import { TERMINAL_STATUSES, describeJob, describeTuningJob, jobName, readJobOutput } from "../jobs";
 import { confusionTable, perClassTable } from "../report";
 
@@ -292,6 +292,7 @@ export async function status(context: CliContext, job: string | undefined, optio
                 `Held-out test: accuracy ${(100 * evaluation.test.accuracy).toFixed(1)}%, macro-F1 ${evaluation.test.macro_f1.toFixed(3)}`,
             );
         }
+        if (evaluation.decision) for (const line of decisionLines(evaluation.decision)) context.out(line);
     }
     context.out(registryLine(await registeredVersion(context, name)));
     context.out(`Deploy it: npx bootboots deploy ${name}`);

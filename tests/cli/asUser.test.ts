@@ -109,7 +109,10 @@ describe("the bootboots command: as a user runs it", function () {
             assert.equal(run.code, 3, run.err);
             assert.match(run.out, /on 6 test images/);
             assert.match(run.out, /^Failed \(not evaluated\): 1$/m);
-            assert.match(run.out, /^cam-0011-boots\.jpg\s+The model rejected cam-0011-boots\.jpg/m);
+            assert.match(
+                run.out,
+                /^cam-0011-boots\.jpg\s+cam-0011-boots\.jpg: the model could not decode it as a JPEG \(the file is damaged, or only its name says JPEG\)\.$/m,
+            );
             assert.match(
                 run.err,
                 /^error: 1 of 7 images could not be evaluated \(listed above\); the figures cover the other 6\.$/m,

@@ -2,6 +2,7 @@ import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } fro
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as http from "http";
 import * as path from "path";
 import { LABELLING_QUEUE_KEY } from "../../lib/layout";
 import { clientConfig } from "../support/moto";
@@ -238,6 +239,101 @@ describe("the bootboots command: suggest and label", function () {
             assert.equal((await fetch(`${origin}/?token=wrong`)).status, 403);
         } finally {
             await browser.close();
+            label.stop();
+        }
+    });
+
+    it("serves images as JPEG only, the page under a policy of its own script alone, and refuses a wrong Host, a big body and bad JSON", async function () {
+        const queue = await readQueue();
+        const hostile = queue.items[6].key;
+        // An object in the images bucket may carry any Content-Type: here an HTML page with a script.
+        await s3().send(
+            new PutObjectCommand({
+                Bucket: world.imagesBucket,
+                Key: hostile,
+                Body: "<html><body><script>document.title = 'pwned'; window.pwned = true;</script></body></html>",
+                ContentType: "text/html",
+            }),
+        );
+        const label = await startLabelCommand();
+        const { chromium } = await import("playwright-core");
+        const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+        const url = new URL(label.url);
+        const token = url.searchParams.get("token")!;
+        try {
+            const page = await browser.newPage();
+            const errors: string[] = [];
+            page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+            page.on("pageerror", (e) => errors.push(String(e)));
+            const response = await page.goto(label.url);
+            assert.match(
+                response!.headers()["content-security-policy"],
+                /^default-src 'none'; script-src 'nonce-[^']+'; style-src 'nonce-[^']+'; img-src 'self'; connect-src 'self'/,
+            );
+            assert.equal(response!.headers()["x-content-type-options"], "nosniff");
+            await page.waitForSelector("#key:not(:empty)");
+            assert.deepEqual(errors, [], "the page's own script and style run under its policy");
+
+            const image = await page.goto(`${url.origin}/api/image?token=${token}&key=${encodeURIComponent(hostile)}`);
+            assert.equal(image!.headers()["content-type"], "image/jpeg");
+            assert.equal(image!.headers()["x-content-type-options"], "nosniff");
+            assert.notEqual(await page.title(), "pwned");
+            assert.equal(
+                await page.evaluate(() => (window as unknown as { pwned?: boolean }).pwned),
+                undefined,
+                "the script never ran",
+            );
+        } finally {
+            await browser.close();
+        }
+        try {
+            const request = (path: string, headers: Record<string, string>, body?: string) =>
+                new Promise<{ status: number; error: string }>((resolve, reject) => {
+                    const req = http.request(
+                        {
+                            host: "127.0.0.1",
+                            port: url.port,
+                            path,
+                            method: body === undefined ? "GET" : "POST",
+                            headers,
+                        },
+                        (res) => {
+                            let text = "";
+                            res.on("data", (chunk) => (text += chunk));
+                            res.on("end", () =>
+                                resolve({ status: res.statusCode!, error: JSON.parse(text || "{}").error }),
+                            );
+                        },
+                    );
+                    req.on("error", reject);
+                    req.end(body);
+                });
+            const rebound = await request(`/api/state?token=${token}`, { host: `cats.example:${url.port}` });
+            assert.deepEqual(rebound, {
+                status: 403,
+                error: `This page answers only at 127.0.0.1:${url.port}: open the address bootboots label printed.`,
+            });
+            const json = { host: `127.0.0.1:${url.port}`, "content-type": "application/json" };
+            const big = await request(
+                `/api/label?token=${token}`,
+                json,
+                JSON.stringify({ key: "x".repeat(5000) }),
+            ).catch(() => ({ status: 413, error: "connection closed after the answer" }));
+            assert.equal(big.status, 413);
+            assert.deepEqual(await request(`/api/label?token=${token}`, json, "{"), {
+                status: 400,
+                error: "The request body is not JSON: reload the page.",
+            });
+            assert.deepEqual(await request(`/api/skip?token=${token}`, json, "[1]"), {
+                status: 400,
+                error: "The request body is not a JSON object: reload the page.",
+            });
+            assert.equal(
+                (await request(`/api/state?token=${token.slice(0, -1)}0`, json)).status,
+                403,
+                "a token one byte off",
+            );
+        } finally {
             label.stop();
         }
     });

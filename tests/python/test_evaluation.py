@@ -84,3 +84,26 @@ def test_the_decision_threshold_rule():
     top_negative = np.array([0.99, 0.5]), np.array([False, True])
     assert rule.decision_threshold(*top_negative, 0.0) > 0.99
     assert rule.alarm_rates(*top_negative, rule.decision_threshold(*top_negative, 0.0)) == (0.0, 0.0)
+
+
+def test_wilson_intervals_stay_within_0_and_1_and_match_the_published_values():
+    # 45 of 50: the interval the example gives, 0.79 to 0.96.
+    low, high = rule.wilson_interval(45, 50)
+    assert (round(low, 4), round(high, 4)) == (0.7864, 0.9565)
+    # None of 24 seen: the upper bound stays well above 1 %.
+    assert rule.wilson_interval(0, 24)[0] == 0.0
+    assert rule.wilson_interval(0, 24)[1] == pytest.approx(0.1380, abs=1e-4)
+    assert rule.wilson_interval(7, 7)[1] == 1.0
+    assert rule.wilson_interval(0, 0) == [0.0, 1.0]
+
+
+def test_decision_figures_count_hits_and_alarms_at_the_threshold_and_say_when_the_limit_is_unresolvable():
+    probabilities = np.array([0.9, 0.8, 0.2, 0.7, 0.1, 0.05])
+    is_target = np.array([True, True, True, False, False, False])
+    figures = rule.decision_figures("validation", probabilities, is_target, 0.75)
+    assert figures["validation_recall_counts"] == [2, 3]
+    assert figures["validation_false_alarm_rate_counts"] == [0, 3]
+    assert figures["validation_recall_interval"] == rule.wilson_interval(2, 3)
+    assert rule.unresolved_limit(99, 0.01).startswith("the validation set has 99 non-target images, fewer than")
+    assert rule.unresolved_limit(100, 0.01) is None
+    assert rule.unresolved_limit(5, 0.0) is None

@@ -360,18 +360,20 @@ def test_the_held_out_test_set_is_evaluated_through_the_exported_model(trained):
 
 
 def test_the_decision_threshold_is_stored_with_the_model(trained):
-    job, _, _ = trained
+    job, _, log = trained
     decision = json.loads((job.model_dir / "decision.json").read_text())
     assert decision == json.loads((job.output_data_dir / "decision.json").read_text())
+    figures = [f"{side}_{name}" for side in ("validation", "test") for name in ("recall", "false_alarm_rate")]
     assert set(decision) == {
         "target_class",
         "threshold",
         "max_false_alarm_rate",
-        "validation_recall",
-        "validation_false_alarm_rate",
-        "test_recall",
-        "test_false_alarm_rate",
+        *figures,
+        *(f"{figure}_{part}" for figure in figures for part in ("counts", "interval")),
+        "interval_method",
+        "limit_unresolved",
     }
+    assert decision["interval_method"] == "Wilson score, 95 %"
     assert decision["target_class"] == "Boots" and decision["max_false_alarm_rate"] == 0.01
     assert decision["validation_false_alarm_rate"] <= 0.01
     # Recomputed here from the served model's validation answers, it is the same threshold.
@@ -388,6 +390,19 @@ def test_the_decision_threshold_is_stored_with_the_model(trained):
     assert decision["test_false_alarm_rate"] == pytest.approx(
         float((target[~is_boots] >= decision["threshold"]).mean())
     )
+    # Each figure with its counts and interval: 4 Boots and 24 others on validation, 6 and 36 on test.
+    called = target >= decision["threshold"]
+    assert decision["test_recall_counts"] == [int(called[is_boots].sum()), 6]
+    assert decision["test_false_alarm_rate_counts"] == [int(called[~is_boots].sum()), 36]
+    assert decision["validation_recall_counts"][1] == 4 and decision["validation_false_alarm_rate_counts"][1] == 24
+    for figure in figures:
+        hits, of = decision[f"{figure}_counts"]
+        assert decision[figure] == pytest.approx(hits / of)
+        assert decision[f"{figure}_interval"] == pytest.approx(evaluation.wilson_interval(hits, of))
+    # 24 other images cannot show a 1 % false-alarm rate: the job says so, in decision.json and in its log.
+    assert decision["limit_unresolved"].startswith("the validation set has 24 non-target images, fewer than")
+    assert f"warning: {decision['limit_unresolved']}" in log
+    assert json.loads((job.output_data_dir / "evaluation.json").read_text())["decision"] == decision
 
 
 def test_the_served_model_repairs_a_jpeg_missing_its_end_marker(trained):

@@ -1,3 +1,4 @@
+import { modelErrorReason } from "../../lib/serving";
 import { strict as assert } from "assert";
 import { CliError, NotFoundError, explainAwsError } from "../../cli/errors";
 import { rankScore, rankTopClasses } from "../../cli/labelling";
@@ -170,5 +171,18 @@ describe("the CLI's rules", () => {
                 "listing training jobs failed: ThrottlingException: Rate exceeded",
             );
         });
+    });
+});
+
+describe("the endpoint's refusals, in words", () => {
+    it("turns TF Serving's text for an image it cannot decode into one sentence, and keeps any other reason short", () => {
+        assert.equal(
+            modelErrorReason(
+                'Received client error (400) from primary with message "{ "error": "Invalid JPEG data or crop window, data size 1024" }"',
+            ),
+            "the model could not decode it as a JPEG (the file is damaged, or only its name says JPEG)",
+        );
+        assert.equal(modelErrorReason("out of memory\nstack"), "the model refused it (out of memory)");
+        assert.match(modelErrorReason("x".repeat(500)), /^the model refused it \(x{200}…\)$/);
     });
 });

@@ -91,7 +91,12 @@ describe("comparing two models", () => {
         const otherClasses = { jobName: "other", evaluation: { ...current.evaluation, classes: ["Boots", "NoCat"] } };
         assert.match(
             notComparable(current, otherClasses)!,
-            /predicts Boots, Chi, NoCat but the baseline other predicts Boots, NoCat/,
+            /^their class lists differ \(only the candidate has Chi\): the candidate new predicts Boots, Chi, NoCat, the baseline other Boots, NoCat$/,
+        );
+        const reordered = { jobName: "r", evaluation: { ...current.evaluation, classes: ["NoCat", "Chi", "Boots"] } };
+        assert.match(
+            notComparable(current, reordered)!,
+            /^their class lists differ \(the same classes in another order\)/,
         );
         const disjoint = model("elsewhere", 3, 1);
         const renamed = {
