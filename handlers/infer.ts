@@ -1,5 +1,5 @@
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { randomBytes } from "crypto";
@@ -13,7 +13,7 @@ import {
 } from "../lib/cameraApi";
 import { contract } from "../lib/contract";
 import { DECISION_FILE, Decision, EVALUATION_FILE, parseDecision } from "../lib/jobOutput";
-import { awsErrorName, isMissingObject } from "../lib/errors";
+import { awsErrorName } from "../lib/errors";
 import { decisionSources, maxJpegBytes, modelOfVariant, readPredictions, servingRequestBody } from "../lib/serving";
 import { readTarGzEntries } from "../lib/tarball";
 import {
@@ -30,6 +30,7 @@ import {
     refusal,
 } from "./cameraRules";
 import { requiredEnv } from "./env";
+import { getObjectIfAny } from "./s3Objects";
 
 export interface InferClients {
     readonly s3: S3Client;
@@ -88,25 +89,15 @@ function endpointFailure(message: string): Error {
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-async function getObject(s3: S3Client, bucket: string, key: string): Promise<Uint8Array | undefined> {
-    try {
-        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return await object.Body!.transformToByteArray();
-    } catch (error) {
-        if (isMissingObject(error)) return undefined;
-        throw error;
-    }
-}
-
 /**
  * A model's decision.json: the plain copy beside the archive, else the job's output.tar.gz,
  * else (a model outside the stack's jobs) the model archive itself. Undefined when none has one.
  */
 export async function readModelDecision(s3: S3Client, modelDataUrl: string): Promise<Decision | undefined> {
     const { bucket, plainKey, outputArchiveKey, modelKey } = decisionSources(modelDataUrl);
-    const plain = await getObject(s3, bucket, plainKey);
+    const plain = await getObjectIfAny(s3, bucket, plainKey);
     if (plain) return parseDecision(JSON.parse(Buffer.from(plain).toString("utf8")));
-    const outputArchive = await getObject(s3, bucket, outputArchiveKey);
+    const outputArchive = await getObjectIfAny(s3, bucket, outputArchiveKey);
     if (outputArchive) {
         const files = readTarGzEntries(outputArchive, [DECISION_FILE, EVALUATION_FILE]);
         const decision = files.get(DECISION_FILE);
@@ -114,7 +105,7 @@ export async function readModelDecision(s3: S3Client, modelDataUrl: string): Pro
         const evaluation = files.get(EVALUATION_FILE);
         return evaluation ? parseDecision(JSON.parse(evaluation.toString("utf8")).decision) : undefined;
     }
-    const modelArchive = await getObject(s3, bucket, modelKey);
+    const modelArchive = await getObjectIfAny(s3, bucket, modelKey);
     const decision = modelArchive && readTarGzEntries(modelArchive, [DECISION_FILE]).get(DECISION_FILE);
     return decision ? parseDecision(JSON.parse(decision.toString("utf8"))) : undefined;
 }

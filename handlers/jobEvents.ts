@@ -1,13 +1,14 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateModelPackageCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { compareModels, notComparable, verdict } from "../lib/comparison";
-import { awsErrorName, isMissingObject } from "../lib/errors";
+import { awsErrorName } from "../lib/errors";
 import { JobFiles, jobOutputDir, readJobFiles } from "../lib/jobFiles";
 import { DECISION_FILE, EVALUATION_FILE } from "../lib/jobOutput";
 import { TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { jobModelUrl, trainingJobOfModelUrl } from "../lib/serving";
 import { requiredEnv } from "./env";
+import { getObjectIfAny } from "./s3Objects";
 import {
     FinishedJob,
     Notice,
@@ -60,15 +61,7 @@ export interface JobEventResult {
 const REGISTERED_MARKER = "model-package.json";
 const NOTIFIED_MARKER = "notified.json";
 
-async function readObject(s3: S3Client, bucket: string, key: string): Promise<Uint8Array | undefined> {
-    try {
-        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return await object.Body!.transformToByteArray();
-    } catch (error) {
-        if (isMissingObject(error)) return undefined;
-        throw error;
-    }
-}
+const readObject = getObjectIfAny;
 
 async function readJson<T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> {
     const bytes = await readObject(s3, bucket, key);
