@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The test suites of npm test, in the order their inputs allow: the training-script tests (pytest)
-// export the models that the camera and CLI suites serve, so those run last; every other mocha
+// export the models that the camera, job-events and CLI suites read, so those run last; every other mocha
 // suite needs no model and runs alongside pytest (the machine has two cores, and pytest keeps
 // about one busy). Exits with the first failure's status.
 "use strict";
@@ -10,7 +10,7 @@ const path = require("path");
 const root = path.resolve(__dirname, "..");
 const mocha = path.join(root, "node_modules", ".bin", "mocha");
 /** The suites that serve or compare the models pytest exports (.test-output/). */
-const NEEDS_MODELS = ["tests/camera.test.ts", "tests/cli/**/*.test.ts"];
+const NEEDS_MODELS = ["tests/camera.test.ts", "tests/jobEvents.test.ts", "tests/cli/**/*.test.ts"];
 
 /** Runs a command; its output is streamed, or kept and printed when it ends (so that two never interleave). */
 function run(command, args, { buffered = false } = {}) {

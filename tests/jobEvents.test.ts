@@ -147,7 +147,7 @@ describe("after every job, as deployed: the job-events function's __index.js aga
     after(async () => {
         await proxy?.close();
         await invoke?.close();
-        assert.deepEqual(proxy?.invalid, [], "every SageMaker request was one the service model accepts");
+        assert.deepEqual(proxy?.invalid ?? [], [], "every SageMaker request was one the service model accepts");
     });
 
     it("on a completed job stores its figures beside the model, registers a version with them, and sends one message with the verdict", async () => {

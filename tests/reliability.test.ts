@@ -122,7 +122,7 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
     after(async () => {
         await proxy?.close();
         await invoke?.close();
-        assert.deepEqual(proxy?.invalid, [], "every SageMaker request was one the service model accepts");
+        assert.deepEqual(proxy?.invalid ?? [], [], "every SageMaker request was one the service model accepts");
     });
 
     afterEach(() => {

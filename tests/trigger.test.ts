@@ -84,7 +84,7 @@ describe("trigger-training", function () {
     after(async () => {
         await proxy?.close();
         await invoke?.close();
-        assert.deepEqual(proxy?.invalid, [], "every SageMaker request was one the service model accepts");
+        assert.deepEqual(proxy?.invalid ?? [], [], "every SageMaker request was one the service model accepts");
     });
 
     it("refuses bad payloads with a message naming the field, and starts no job", async () => {
