@@ -39,12 +39,16 @@ function readBody(request: http.IncomingMessage): Promise<string> {
         let size = 0;
         request.on("data", (chunk: Buffer) => {
             size += chunk.length;
-            if (size > MAX_BODY_BYTES) {
-                request.destroy();
-                reject(new HttpError(413, `The request body is larger than ${MAX_BODY_BYTES} bytes: reload the page.`));
-            } else chunks.push(chunk);
+            if (size <= MAX_BODY_BYTES) chunks.push(chunk);
         });
-        request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+        // The rest of an oversized body is read and dropped, so that the 413 reaches the page.
+        request.on("end", () =>
+            size > MAX_BODY_BYTES
+                ? reject(
+                      new HttpError(413, `The request body is larger than ${MAX_BODY_BYTES} bytes: reload the page.`),
+                  )
+                : resolve(Buffer.concat(chunks).toString("utf8")),
+        );
         request.on("error", reject);
     });
 }
