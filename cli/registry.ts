@@ -1,6 +1,6 @@
 import { NotFoundError, explainAwsError } from "./errors";
 import { CliContext } from "./context";
-import { getObjectBytes, getObjectJson } from "./s3json";
+import { getObjectJson } from "./s3json";
 import { RETRAIN_CHECK_KEY, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { RetrainCheck } from "../lib/retrain";
 
@@ -78,9 +78,10 @@ export async function setApproval(
 /** The scheduled retraining check's last record, or undefined when it never ran. */
 export async function lastRetrainCheck(context: CliContext): Promise<RetrainCheck | undefined> {
     const bucket = await context.stack.name("trainingBucket");
-    const bytes = await getObjectBytes(context.aws.s3, bucket, RETRAIN_CHECK_KEY, "no check yet").catch((error) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-    });
-    return bytes ? (JSON.parse(Buffer.from(bytes).toString("utf8")) as RetrainCheck) : undefined;
+    return getObjectJson<RetrainCheck>(context.aws.s3, bucket, RETRAIN_CHECK_KEY, "No retraining check yet.").catch(
+        (error) => {
+            if (error instanceof NotFoundError) return undefined;
+            throw error;
+        },
+    );
 }

@@ -61,10 +61,8 @@ export interface JobEventResult {
 const REGISTERED_MARKER = "model-package.json";
 const NOTIFIED_MARKER = "notified.json";
 
-const readObject = getObjectIfAny;
-
 async function readJson<T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> {
-    const bytes = await readObject(s3, bucket, key);
+    const bytes = await getObjectIfAny(s3, bucket, key);
     return bytes ? (JSON.parse(Buffer.from(bytes).toString("utf8")) as T) : undefined;
 }
 
@@ -79,6 +77,11 @@ async function putJson(s3: S3Client, bucket: string, key: string, value: unknown
     );
 }
 
+/** A job's evaluation and decision from the models bucket: the plain files, else its output.tar.gz. */
+function jobFiles(clients: JobEventClients, settings: JobEventSettings, outputDir: string): Promise<JobFiles> {
+    return readJobFiles((bucket, key) => getObjectIfAny(clients.s3, bucket, key), settings.modelBucket, outputDir);
+}
+
 /** The verdict against the serving model, in one sentence. */
 async function verdictAgainstServing(
     clients: JobEventClients,
@@ -86,18 +89,12 @@ async function verdictAgainstServing(
     job: string,
     files: JobFiles,
 ): Promise<string> {
-    const serving = settings.servingModelUrl
-        ? trainingJobOfModelUrl(settings.servingModelUrl, settings.modelBucket)
-        : undefined;
     if (!settings.servingModelUrl) return "No model is serving yet, so there is nothing to compare it with.";
+    const serving = trainingJobOfModelUrl(settings.servingModelUrl, settings.modelBucket);
     if (!serving)
         return `The serving model ${settings.servingModelUrl} is not one of this stack's jobs, so it was not compared.`;
     if (serving === job) return `${job} is the model serving now.`;
-    const baseline = await readJobFiles(
-        (bucket, key) => readObject(clients.s3, bucket, key),
-        settings.modelBucket,
-        `${TRAINING_OUTPUT_PREFIX}${serving}/output/`,
-    );
+    const baseline = await jobFiles(clients, settings, `${TRAINING_OUTPUT_PREFIX}${serving}/output/`);
     const candidate = { jobName: job, evaluation: { ...files.evaluation!, decision: files.decision } };
     if (!baseline.evaluation) return `The serving model ${serving} left no evaluation.json, so it was not compared.`;
     const against = { jobName: serving, evaluation: { ...baseline.evaluation, decision: baseline.decision } };
@@ -141,18 +138,17 @@ async function completedTrainingJob(
 ): Promise<JobEventResult> {
     const modelUrl = job.modelUrl ?? jobModelUrl(settings.modelBucket, job.name);
     const outputDir = jobOutputDir(modelUrl.replace(/^s3:\/\/[^/]+\//, ""));
-    const read = (bucket: string, key: string) => readObject(clients.s3, bucket, key);
-    const files = (await step(failures, "read", () => readJobFiles(read, settings.modelBucket, outputDir))) ?? {
+    const files = (await step(failures, "read", () => jobFiles(clients, settings, outputDir))) ?? {
         source: "none" as const,
     };
     let stored: JobEventResult["stored"] = files.source === "plain" ? "already" : "no evaluation";
     if (files.source === "archive" && files.evaluation) {
-        const done = await step(failures, "store", async () => {
+        stored = await step(failures, "store", async () => {
             await putJson(clients.s3, settings.modelBucket, `${outputDir}${EVALUATION_FILE}`, files.evaluation);
             if (files.decision)
                 await putJson(clients.s3, settings.modelBucket, `${outputDir}${DECISION_FILE}`, files.decision);
+            return "stored" as const;
         });
-        stored = done === undefined && failures.length ? undefined : "stored";
     }
     const figures = figuresOf(files.evaluation, files.decision);
     const sentence = files.evaluation
@@ -230,11 +226,7 @@ export async function handleJobEvent(
             notifyOnce(clients, settings, marker, async () => {
                 if (job.status !== "Completed" || !job.bestJob)
                     return failedNotice(job.name, job.status, job.failureReason, "Tuning");
-                const files = await readJobFiles(
-                    (bucket, key) => readObject(clients.s3, bucket, key),
-                    settings.modelBucket,
-                    `${TRAINING_OUTPUT_PREFIX}${job.bestJob}/output/`,
-                );
+                const files = await jobFiles(clients, settings, `${TRAINING_OUTPUT_PREFIX}${job.bestJob}/output/`);
                 const sentence = files.evaluation
                     ? await verdictAgainstServing(clients, settings, job.bestJob, files)
                     : "Its best job left no evaluation.json, so it was not compared.";

@@ -78,7 +78,9 @@ export async function checkForRetraining(
         const page = await clients.dynamodb.send(
             new ScanCommand({
                 TableName: settings.catadataTable,
-                ProjectionExpression: "imageName, cat",
+                // Names through placeholders: a projection may not hold DynamoDB's reserved words.
+                ProjectionExpression: "#name, #cat",
+                ExpressionAttributeNames: { "#name": "imageName", "#cat": "cat" },
                 ExclusiveStartKey: start,
             }),
         );

@@ -143,31 +143,31 @@ async function diagnose(context: CliContext, note: Note, fail: Fail): Promise<st
         throw explainAwsError(error, `reading the images bucket ${imagesBucket}`);
     }
     const { DescribeTableCommand } = await import("@aws-sdk/client-dynamodb");
+    let table;
     try {
-        const { Table } = await context.aws.dynamodb.send(new DescribeTableCommand({ TableName: catadataTable }));
-        const hash = Table?.KeySchema?.find((k) => k.KeyType === "HASH")?.AttributeName;
-        const problem = catadataKeyProblem(catadataTable, {
-            hashKey: hash,
-            hashKeyType: Table?.AttributeDefinitions?.find((a) => a.AttributeName === hash)?.AttributeType,
-            hasRangeKey: Boolean(Table?.KeySchema?.some((k) => k.KeyType === "RANGE")),
-        });
-        if (problem)
-            return fail(
-                "catadata table",
-                problem,
-                `create a table keyed by ${CATADATA_KEY.name} and set catadataTableName to it: ${createTableCommand(`${catadataTable}-labels`, region)} && pulumi config set catadataTableName ${catadataTable}-labels && pulumi up`,
-            );
-        pass("catadata table", `${catadataTable} is keyed by ${CATADATA_KEY.name} (${CATADATA_KEY.type})`);
+        table = (await context.aws.dynamodb.send(new DescribeTableCommand({ TableName: catadataTable }))).Table;
     } catch (error) {
-        if (error instanceof Blocked) throw error;
-        if (awsErrorName(error) === "ResourceNotFoundException")
-            return fail(
-                "catadata table",
-                `${catadataTable} does not exist in ${region}`,
-                `create it: ${createTableCommand(catadataTable, region)}`,
-            );
-        throw explainAwsError(error, `reading the catadata table ${catadataTable}`);
+        if (awsErrorName(error) !== "ResourceNotFoundException")
+            throw explainAwsError(error, `reading the catadata table ${catadataTable}`);
+        return fail(
+            "catadata table",
+            `${catadataTable} does not exist in ${region}`,
+            `create it: ${createTableCommand(catadataTable, region)}`,
+        );
     }
+    const hash = table?.KeySchema?.find((k) => k.KeyType === "HASH")?.AttributeName;
+    const problem = catadataKeyProblem(catadataTable, {
+        hashKey: hash,
+        hashKeyType: table?.AttributeDefinitions?.find((a) => a.AttributeName === hash)?.AttributeType,
+        hasRangeKey: Boolean(table?.KeySchema?.some((k) => k.KeyType === "RANGE")),
+    });
+    if (problem)
+        return fail(
+            "catadata table",
+            problem,
+            `create a table keyed by ${CATADATA_KEY.name} and set catadataTableName to it: ${createTableCommand(`${catadataTable}-labels`, region)} && pulumi config set catadataTableName ${catadataTable}-labels && pulumi up`,
+        );
+    pass("catadata table", `${catadataTable} is keyed by ${CATADATA_KEY.name} (${CATADATA_KEY.type})`);
 
     const classes = contract.classes;
     const split =

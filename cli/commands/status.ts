@@ -244,7 +244,12 @@ export async function status(context: CliContext, job: string | undefined, optio
     const name = await jobName(context, job);
     let described = await describeOrWait(context, name, options.interval);
     if (!options.watch) {
-        const [version, check] = await Promise.all([registeredVersion(context, name), lastRetrainCheck(context)]);
+        // Only a completed job has a version in the registry.
+        const completed = described.TrainingJobStatus === "Completed";
+        const [version, check] = await Promise.all([
+            completed ? registeredVersion(context, name) : undefined,
+            lastRetrainCheck(context),
+        ]);
         if (options.json)
             return context.out(
                 JSON.stringify(
@@ -254,7 +259,7 @@ export async function status(context: CliContext, job: string | undefined, optio
                 ),
             );
         describe(context, described);
-        if (described.TrainingJobStatus === "Completed") context.out(registryLine(version));
+        if (completed) context.out(registryLine(version));
         if (check) context.out(`Scheduled retraining, last check: ${describeRetrainCheck(check)}`);
         return;
     }
