@@ -272,11 +272,6 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         // A request still in flight at the return would be answered afterwards; an aborted one is never answered.
         const answeredLate = [...proxy.answered].filter(([index, at]) => index >= first && at > returnedAt);
         assert.deepEqual(answeredLate, [], "no answer completed after the function returned");
-        const answered = [...proxy.answered.keys()].filter((index) => index >= first).length;
-        assert.ok(
-            answered < seenAtReturn - first,
-            `${seenAtReturn - first - answered} requests were aborted, not awaited`,
-        );
         assert.ok(gets < 60, `${gets} image reads of ${reference.manifest.images.length + 2}: the queue was cancelled`);
     });
 
