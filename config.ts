@@ -332,6 +332,8 @@ function parseSplitSettings(get: (key: string) => string | undefined): SplitSett
         validationSplit: value("validationSplit"),
         testSplit: value("testSplit"),
         maxNoCatSamples: value("maxNoCatSamples"),
+        splitWindowMinutes: value("splitWindowMinutes"),
+        splitNumberBlock: value("splitNumberBlock"),
     };
     if (!leavesMostForTraining(split.validationSplit, split.testSplit)) {
         throw new ConfigError(

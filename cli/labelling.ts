@@ -1,5 +1,5 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { sourceKeyOf } from "../lib/dataset";
+import { captureTime, sourceKeyOf } from "../lib/dataset";
 import { CliContext } from "./context";
 import { explainAwsError } from "./errors";
 
@@ -166,13 +166,9 @@ export interface CameraImage {
     readonly takenAt: Date;
 }
 
-const ISO_TIME_IN_NAME = /(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)/;
-
-/** When an image was taken: the ISO time its name carries (the camera names them so), else when it was stored. */
+/** When an image was taken: the capture time its name carries (the camera names them so), else when it was stored. */
 export function takenAt(key: string, lastModified: Date): Date {
-    const named = ISO_TIME_IN_NAME.exec(key.split("/").pop() ?? "")?.[1];
-    const time = named ? new Date(named) : undefined;
-    return time && !Number.isNaN(time.getTime()) ? time : lastModified;
+    return captureTime(key.split("/").pop() ?? "") ?? lastModified;
 }
 
 /**

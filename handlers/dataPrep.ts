@@ -68,6 +68,8 @@ const EVENT_RULES = {
     validationSplit: SPLIT_RULES.validationSplit,
     testSplit: SPLIT_RULES.testSplit,
     maxNoCatSamples: SPLIT_RULES.maxNoCatSamples,
+    splitWindowMinutes: SPLIT_RULES.splitWindowMinutes,
+    splitNumberBlock: SPLIT_RULES.splitNumberBlock,
 };
 
 /** Reads the settings the stack hands the function as environment variables. */
@@ -219,6 +221,7 @@ async function copyImage(
         key,
         class: image.label,
         split: image.split,
+        group: image.group,
         repaired,
         bytes: content.length,
     };
@@ -333,6 +336,8 @@ export async function prepareDataset(
             validationSplit: given.validationSplit ?? settings.split.validationSplit,
             testSplit: given.testSplit ?? settings.split.testSplit,
             maxNoCatSamples: given.maxNoCatSamples ?? settings.split.maxNoCatSamples,
+            splitWindowMinutes: given.splitWindowMinutes ?? settings.split.splitWindowMinutes,
+            splitNumberBlock: given.splitNumberBlock ?? settings.split.splitNumberBlock,
         };
         if (!leavesMostForTraining(event.validationSplit, event.testSplit)) {
             throw userFacingError(
@@ -345,6 +350,8 @@ export async function prepareDataset(
             validationSplit: event.validationSplit,
             testSplit: event.testSplit,
             maxNoCatSamples: event.maxNoCatSamples,
+            splitWindowMinutes: event.splitWindowMinutes,
+            splitNumberBlock: event.splitNumberBlock,
         };
 
         const { labels, skipped, unlabelled } = resolveLabels(
@@ -389,6 +396,8 @@ export async function prepareDataset(
             validationSplit: event.validationSplit,
             testSplit: event.testSplit,
             maxNoCatSamples: event.maxNoCatSamples,
+            splitWindowMinutes: event.splitWindowMinutes,
+            splitNumberBlock: event.splitNumberBlock,
             classDistribution,
             trainingImages,
             validationImages: images.length - trainingImages - testImages,

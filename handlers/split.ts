@@ -1,9 +1,11 @@
 import { createHash } from "crypto";
+import { captureTime } from "../lib/dataset";
 import type { ClassCounts, ManifestImage, Split, SplitSettings } from "../lib/dataset";
 import { Label } from "./labels";
 
-/** An image with the side of the split it falls on. */
+/** An image with its visit and the side of the split it falls on. */
 export interface PlannedImage extends Label {
+    readonly group: string;
     readonly split: Split;
 }
 
@@ -14,27 +16,50 @@ export interface SplitRule extends SplitSettings {
 }
 
 /**
- * A number in [0, 1) fixed by the image name alone, so an image keeps its place when
+ * A number in [0, 1) fixed by a name alone, so that an image or a visit keeps its place when
  * others are added. The purpose salts the hash so that sampling and splitting are
  * independent draws (else the sampled NoCat images would all fall on one side).
  */
-export function stableFraction(purpose: "split" | "sample", imageName: string): number {
-    const digest = createHash("sha256").update(`${purpose}:${imageName}`).digest();
+export function stableFraction(purpose: "split" | "sample", name: string): number {
+    const digest = createHash("sha256").update(`${purpose}:${name}`).digest();
     return digest.readUIntBE(0, 6) / 2 ** 48;
 }
 
-/** Images ordered by their stable fraction for the purpose, each hashed once. */
-function byStableFraction(purpose: "split" | "sample", images: readonly Label[]): { image: Label; fraction: number }[] {
+/** Images ordered by their sample fraction, each hashed once. */
+function bySampleFraction(images: readonly Label[]): Label[] {
     return images
-        .map((image) => ({ image, fraction: stableFraction(purpose, image.imageName) }))
-        .sort((a, b) => a.fraction - b.fraction);
+        .map((image) => ({ image, fraction: stableFraction("sample", image.imageName) }))
+        .sort((a, b) => a.fraction - b.fraction)
+        .map((entry) => entry.image);
 }
 
 /**
- * How many of a class's images (ordered by split hash) go to validation and to test: the
+ * The visit an image belongs to within its class, named by what groups it: frames a camera
+ * takes seconds apart are near-copies, so a visit must sit on one side of the split.
+ * - a name carrying a capture time: its UTC window of splitWindowMinutes (`time:<window start>`);
+ * - a plain number (`540.jpeg`): its block of splitNumberBlock numbers (`block:<number / block>`);
+ * - any other name: the image alone (its imageName, so that it keeps the side it had before).
+ */
+export function visitGroup(
+    imageName: string,
+    rule: Pick<SplitSettings, "splitWindowMinutes" | "splitNumberBlock">,
+): string {
+    const fileName = imageName.slice(imageName.lastIndexOf("/") + 1);
+    const time = captureTime(fileName);
+    if (time) {
+        const windowMs = rule.splitWindowMinutes * 60_000;
+        return `time:${new Date(Math.floor(time.getTime() / windowMs) * windowMs).toISOString()}`;
+    }
+    const number = /^(\d+)\.jpe?g$/i.exec(fileName)?.[1];
+    if (number) return `block:${BigInt(number) / BigInt(rule.splitNumberBlock)}`;
+    return imageName;
+}
+
+/**
+ * How many of a class's visits (ordered by split hash) go to validation and to test: the
  * validation side takes the hashes below validationSplit, the test side those from there
- * to validationSplit + testSplit, training the rest. A class of three or more keeps at least
- * one image in each split; a class of two has one validation and one training image; a
+ * to validationSplit + testSplit, training the rest. A class of three or more visits keeps
+ * at least one in each split; a class of two has one validation and one training visit; a
  * class of one goes where its hash puts it, never to test.
  */
 export function splitCounts(
@@ -62,9 +87,10 @@ export function splitCounts(
 }
 
 /**
- * Stable, stratified plan: NoCat keeps the images with the lowest sample hashes, and each
- * image's split hash puts it in validation, test or training (splitCounts). An image keeps
- * its split as images are added, as long as the fractions stay the same.
+ * Stable, stratified plan by visit: NoCat keeps the images with the lowest sample hashes;
+ * each class's images are grouped into visits (visitGroup), and each visit's split hash puts
+ * all its images in validation, test or training (splitCounts over the visits). An image
+ * keeps its side as images are added, as long as the fractions stay the same.
  */
 export function planSplit(
     labels: readonly Label[],
@@ -78,26 +104,29 @@ export function planSplit(
     for (const [className, images] of byClass) {
         const kept =
             className === rule.noCatClass && images.length > rule.maxNoCatSamples
-                ? byStableFraction("sample", images)
-                      .slice(0, rule.maxNoCatSamples)
-                      .map((entry) => entry.image)
+                ? bySampleFraction(images).slice(0, rule.maxNoCatSamples)
                 : images;
-        const bySplitHash = byStableFraction("split", kept);
+        const visits = new Map<string, Label[]>();
+        for (const image of kept) {
+            const group = visitGroup(image.imageName, rule);
+            visits.set(group, [...(visits.get(group) ?? []), image]);
+        }
+        const bySplitHash = [...visits]
+            .map(([group, members]) => ({ group, members, fraction: stableFraction("split", group) }))
+            .sort((a, b) => a.fraction - b.fraction || (a.group < b.group ? -1 : 1));
         const counts = splitCounts(
-            bySplitHash.map((entry) => entry.fraction),
+            bySplitHash.map((visit) => visit.fraction),
             rule,
         );
-        bySplitHash.forEach(({ image }, index) =>
-            planned.push({
-                ...image,
-                split:
-                    index < counts.validation
-                        ? "validation"
-                        : index < counts.validation + counts.test
-                          ? "test"
-                          : "training",
-            }),
-        );
+        bySplitHash.forEach(({ group, members }, index) => {
+            const split: Split =
+                index < counts.validation
+                    ? "validation"
+                    : index < counts.validation + counts.test
+                      ? "test"
+                      : "training";
+            for (const image of members) planned.push({ ...image, group, split });
+        });
     }
     return { planned, available };
 }
@@ -111,20 +140,23 @@ export function datasetFileName(sourceKey: string, imagesPrefix: string): string
     return sourceKey.slice(imagesPrefix.length).replace(/%/g, "%25").replace(/\//g, "%2F");
 }
 
-/** The images per class as labelled, and on each side of the split as written. */
+/** The images per class as labelled, and the images and visits on each side of the split as written. */
 export function countClasses(
     classes: readonly string[],
     available: ReadonlyMap<string, number>,
-    images: readonly Pick<ManifestImage, "class" | "split">[],
+    images: readonly Pick<ManifestImage, "class" | "split" | "group">[],
 ): Record<string, ClassCounts> {
     const distribution: Record<string, ClassCounts> = {};
     for (const className of classes) {
         const ofClass = images.filter((i) => i.class === className);
+        const onSide = (split: Split) => ofClass.filter((i) => i.split === split);
+        const visitsOn = (split: Split) => new Set(onSide(split).map((i) => i.group)).size;
         distribution[className] = {
             available: available.get(className) ?? 0,
-            training: ofClass.filter((i) => i.split === "training").length,
-            validation: ofClass.filter((i) => i.split === "validation").length,
-            test: ofClass.filter((i) => i.split === "test").length,
+            training: onSide("training").length,
+            validation: onSide("validation").length,
+            test: onSide("test").length,
+            groups: { training: visitsOn("training"), validation: visitsOn("validation"), test: visitsOn("test") },
         };
     }
     return distribution;

@@ -3,7 +3,8 @@ import { DATASETS_PREFIX } from "./layout";
 
 /**
  * How a dataset is split and sampled: stack config (validationSplit, testSplit,
- * maxNoCatSamples), handed whole to the data-prep Lambda, which a data-prep event may override.
+ * maxNoCatSamples, splitWindowMinutes, splitNumberBlock), handed whole to the data-prep
+ * Lambda, which a data-prep event may override.
  */
 export interface SplitSettings {
     /** The fraction of each class sent to validation, 0 < x < 1 (default 0.2). */
@@ -12,19 +13,53 @@ export interface SplitSettings {
     readonly testSplit: number;
     /** The cap on NoCat images, sampled by a stable hash (default 200). */
     readonly maxNoCatSamples: number;
+    /** Images of a class whose names carry a capture time in one UTC window of this many minutes are one visit (default 60). */
+    readonly splitWindowMinutes: number;
+    /** Images of a class named by a plain number, in one block of this many numbers, are one visit (default 20). */
+    readonly splitNumberBlock: number;
 }
 
-export const SPLIT_DEFAULTS: SplitSettings = { validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 200 };
+export const SPLIT_DEFAULTS: SplitSettings = {
+    validationSplit: 0.2,
+    testSplit: 0.1,
+    maxNoCatSamples: 200,
+    splitWindowMinutes: 60,
+    splitNumberBlock: 20,
+};
 
 /** Each split setting's rule: the stack config and the data-prep event check with the same. */
 export const SPLIT_RULES: Readonly<Record<keyof SplitSettings, FieldRule>> = {
     validationSplit: numberField(0, 1),
     testSplit: numberField(0, 1),
     maxNoCatSamples: integerField(1, 1_000_000),
+    splitWindowMinutes: integerField(1, 10_080),
+    splitNumberBlock: integerField(1, 1_000_000),
 };
+
+/**
+ * The capture time an image's file name carries, ISO-8601 in UTC unless it names an offset:
+ * the camera's `2026-02-21T15:30:33.123Z.jpg`, and names whose time parts are joined by `-`
+ * or `_` where a file system forbids `:` (`2026-02-21T15-30-33_Boots.jpg`).
+ */
+export function captureTime(fileName: string): Date | undefined {
+    const match = /(\d{4})-(\d\d)-(\d\d)T(\d\d)[:_-](\d\d)[:_-](\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?/.exec(fileName);
+    if (!match) return undefined;
+    const [, year, month, day, hour, minute, second, fraction = "", zone = "Z"] = match;
+    const offset = zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
+    const time = new Date(`${year}-${month}-${day}T${hour}:${minute}:${second}${fraction.slice(0, 4)}${offset}`);
+    return Number.isNaN(time.getTime()) ? undefined : time;
+}
 
 /** The dataset id form (docs/design.md, "S3 layout"): sorts by time, e.g. `20260221T153033Z-4f2a`. */
 export const DATASET_ID_PATTERN = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/;
+
+/** The dataset a job trained on: the id in its training channel's S3 URI (`…/datasets/<id>/training/`). */
+export function datasetIdOfChannels(
+    channels: readonly { ChannelName?: string; DataSource?: { S3DataSource?: { S3Uri?: string } } }[] | undefined,
+): string | undefined {
+    const uri = channels?.find((c) => c.ChannelName === "training")?.DataSource?.S3DataSource?.S3Uri ?? "";
+    return uri.split("/").find((part) => DATASET_ID_PATTERN.test(part));
+}
 
 export function newDatasetId(now: Date, randomHex: string): string {
     const stamp = now
@@ -40,6 +75,13 @@ export interface DatasetPointer {
     readonly datasetId: string;
 }
 
+/** A count on each side of the split. */
+export interface SideCounts {
+    readonly training: number;
+    readonly validation: number;
+    readonly test: number;
+}
+
 /** The images of one class: labelled and usable, then as split. */
 export interface ClassCounts {
     /** Labelled images of the class that passed the label checks (before NoCat sampling). */
@@ -50,6 +92,8 @@ export interface ClassCounts {
     readonly validation: number;
     /** Images in test/<Class>/: held out from training and early stopping. */
     readonly test: number;
+    /** The visits (groups of near-identical frames) on each side; datasets built before the grouped split have none. */
+    readonly groups?: SideCounts;
 }
 
 export type Split = "training" | "validation" | "test";
@@ -89,6 +133,8 @@ export interface ManifestImage {
     readonly key: string;
     readonly class: string;
     readonly split: Split;
+    /** The visit it belongs to (handlers/split.ts visitGroup); its whole group is on one side. Datasets built before the grouped split have none. */
+    readonly group?: string;
     /** True when the end marker was added. */
     readonly repaired: boolean;
     /** The copy's size in bytes. */

@@ -57,6 +57,8 @@ describe("stack config rules", () => {
             /imagesPrefix = "catcam-training": must be a key prefix that ends with '\/'/,
         ],
         [{ maxNoCatSamples: "0" }, /maxNoCatSamples = "0": must be an integer from 1/],
+        [{ splitWindowMinutes: "0" }, /splitWindowMinutes = "0": must be an integer from 1 to 10080/],
+        [{ splitNumberBlock: "2.5" }, /splitNumberBlock = "2.5": must be an integer from 1/],
         [
             { trainingInstanceType: "m5.xlarge" },
             /trainingInstanceType = "m5.xlarge".*Example: pulumi config set trainingInstanceType ml.m5.xlarge/,
@@ -88,7 +90,13 @@ describe("stack config rules", () => {
             checkImagesBucket: true,
             classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
             noCatClass: "NoCat",
-            split: { validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 200 },
+            split: {
+                validationSplit: 0.2,
+                testSplit: 0.1,
+                maxNoCatSamples: 200,
+                splitWindowMinutes: 60,
+                splitNumberBlock: 20,
+            },
             targetClass: "Boots",
             maxFalseAlarmRate: 0.01,
             trainingInstanceType: "ml.m5.xlarge",

@@ -149,6 +149,29 @@ describe("data-prep handler", function () {
         assert.ok(first.trainingImages > 650 && first.validationImages > 150 && first.testImages > 70);
     });
 
+    it("puts each visit on one side and reports the visits per class and side", () => {
+        const sides = new Map<string, Set<string>>();
+        for (const image of manifest.images) {
+            const key = `${image.class} ${image.group}`;
+            sides.set(key, new Set([...(sides.get(key) ?? []), image.split]));
+        }
+        for (const [visit, on] of sides) assert.equal(on.size, 1, `${visit} is on ${[...on].join(" and ")}`);
+        for (const className of CLASSES) {
+            const ofClass = manifest.images.filter((i) => i.class === className);
+            const visitsOn = (split: string) =>
+                new Set(ofClass.filter((i) => i.split === split).map((i) => i.group)).size;
+            const groups = first.classDistribution[className].groups!;
+            assert.deepEqual(groups, {
+                training: visitsOn("training"),
+                validation: visitsOn("validation"),
+                test: visitsOn("test"),
+            });
+            assert.ok(groups.test > 0 && groups.training + groups.validation + groups.test < ofClass.length, className);
+        }
+        assert.equal(manifest.splitWindowMinutes, 60);
+        assert.equal(manifest.splitNumberBlock, 20);
+    });
+
     it("writes exactly the planned images, in training/validation/test/<Class>/ folders, and a manifest listing each", async () => {
         const s3 = clients(moto.endpoint).s3;
         const keys = await listKeys(s3, world.trainingBucket, `datasets/${first.datasetId}/`);
@@ -235,6 +258,8 @@ describe("data-prep handler", function () {
             [{ validationSplit: 0 }, /"validationSplit"/],
             [{ maxNoCatSamples: 0 }, /"maxNoCatSamples".*integer from 1/],
             [{ maxNoCatSamples: 2.5 }, /"maxNoCatSamples"/],
+            [{ splitWindowMinutes: 0 }, /"splitWindowMinutes".*integer from 1 to 10080/],
+            [{ splitNumberBlock: "20" }, /"splitNumberBlock"/],
             [{ dryrun: true }, /Unknown field "dryrun"/],
             ["go", /must be a JSON object/],
         ];

@@ -79,7 +79,13 @@ describe("the stack (Pulumi mocks)", function () {
             imagesPrefix: "catcam-training/",
             catadataTableName: "catadata",
             region: "eu-west-2",
-            splitSettings: { validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 200 },
+            splitSettings: {
+                validationSplit: 0.2,
+                testSplit: 0.1,
+                maxNoCatSamples: 200,
+                splitWindowMinutes: 60,
+                splitNumberBlock: 20,
+            },
             trainingInstanceType: "ml.m5.xlarge",
             maxTuningCostUsd: 10,
         });
@@ -397,7 +403,13 @@ describe("the stack (Pulumi mocks)", function () {
             JSON.parse(
                 plain.one("aws:lambda/function:Function", "data-prep").inputs.environment.variables.SPLIT_SETTINGS,
             ),
-            { validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 200 },
+            {
+                validationSplit: 0.2,
+                testSplit: 0.1,
+                maxNoCatSamples: 200,
+                splitWindowMinutes: 60,
+                splitNumberBlock: 20,
+            },
         );
         const metricDefinitions = JSON.parse(
             fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"),

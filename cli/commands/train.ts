@@ -1,5 +1,5 @@
 import type { DataPrepResult } from "../../lib/dataset";
-import type { ClassCounts } from "../../lib/dataset";
+import type { ClassCounts, SideCounts } from "../../lib/dataset";
 import { TriggerResult, trainingJobName } from "../../lib/triggerEvent";
 import { CliContext } from "../context";
 import { readManifest } from "../datasets";
@@ -25,18 +25,35 @@ const JOB_FLAGS: Partial<Record<keyof TrainOptions, string>> = {
 };
 
 export function countsTable(distribution: Readonly<Record<string, ClassCounts>>): string {
-    // Datasets built before the test split have no test counts.
+    type Counted = "available" | "training" | "validation" | "test";
+    // Datasets built before the test split have no test counts, and before the grouped split no visits.
+    const visits = (groups: SideCounts | undefined) =>
+        groups ? `${groups.training}/${groups.validation}/${groups.test}` : "-";
     const rows = Object.entries(distribution).map(([name, c]) => [
         name,
         c.available,
         c.training,
         c.validation,
         c.test ?? 0,
+        visits(c.groups),
     ]);
-    const total = (key: keyof ClassCounts) => Object.values(distribution).reduce((sum, c) => sum + (c[key] ?? 0), 0);
+    const total = (key: Counted) => Object.values(distribution).reduce((sum, c) => sum + (c[key] ?? 0), 0);
+    const totalVisits = (side: keyof SideCounts) =>
+        Object.values(distribution).reduce((sum, c) => sum + (c.groups?.[side] ?? 0), 0);
+    const hasVisits = Object.values(distribution).every((c) => c.groups);
     return table(
-        ["class", "labelled", "training", "validation", "test"],
-        [...rows, ["total", total("available"), total("training"), total("validation"), total("test")]],
+        ["class", "labelled", "training", "validation", "test", "visits (t/v/t)"],
+        [
+            ...rows,
+            [
+                "total",
+                total("available"),
+                total("training"),
+                total("validation"),
+                total("test"),
+                hasVisits ? `${totalVisits("training")}/${totalVisits("validation")}/${totalVisits("test")}` : "-",
+            ],
+        ],
     );
 }
 

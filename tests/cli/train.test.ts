@@ -48,10 +48,10 @@ describe("the bootboots command: train, status and deploy", function () {
         assert.equal(run.code, 0, run.err);
         const jobName = /Training job (bootboots-[0-9a-f]+)/.exec(run.out)![1];
         for (const className of CLASSES)
-            assert.match(run.out, new RegExp(`^${className}\\s+\\d+\\s+\\d+\\s+\\d+\\s+\\d+$`, "m"));
+            assert.match(run.out, new RegExp(`^${className}\\s+\\d+\\s+\\d+\\s+\\d+\\s+\\d+\\s+\\d+/\\d+/\\d+$`, "m"));
         // 171 labelled: gone.jpg is labelled Chi but has no object, so 170 are kept.
-        assert.match(run.out, /^Chi\s+21\s+\d+\s+\d+\s+\d+$/m);
-        const [, kept, validation, test] = /^total\s+171\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(run.out)!;
+        assert.match(run.out, /^Chi\s+21\s+\d+\s+\d+\s+\d+\s+\d+\/\d+\/\d+$/m);
+        const [, kept, validation, test] = /^total\s+171\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\/\d+\/\d+$/m.exec(run.out)!;
         assert.equal(Number(kept) + Number(validation) + Number(test), 170);
         assert.ok(Number(test) > 0, "a held-out test set");
         assert.match(
@@ -74,7 +74,11 @@ describe("the bootboots command: train, status and deploy", function () {
         const name = /Training job (bootboots-[0-9a-f]+)/.exec(run.out)![1];
         const job = await sagemaker().send(new DescribeTrainingJobCommand({ TrainingJobName: name }));
         assert.equal(job.EnableManagedSpotTraining, false);
-        assert.match(run.out, /^total\s+171\s+\d+\s+\d+\s+\d+$/m, "counts read back from the dataset's manifest");
+        assert.match(
+            run.out,
+            /^total\s+171\s+\d+\s+\d+\s+\d+\s+\d+\/\d+\/\d+$/m,
+            "counts read back from the dataset's manifest",
+        );
     });
 
     /** Every object under datasets/ in the training bucket, with its ETag. */
@@ -90,7 +94,7 @@ describe("the bootboots command: train, status and deploy", function () {
         const run = await cli("train", "--dry-run");
         assert.equal(run.code, 0, run.err);
         assert.match(run.out, /Dry run: nothing was written/);
-        assert.match(run.out, /^NoCat\s+60\s+\d+\s+\d+\s+\d+$/m);
+        assert.match(run.out, /^NoCat\s+60\s+\d+\s+\d+\s+\d+\s+\d+\/\d+\/\d+$/m);
         assert.match(run.out, /Skipped: 2/);
         assert.match(run.out, /unknown class "Garfield": 1 \(garfield\.jpg\)/);
         assert.match(run.out, /missing object: 1 \(gone\.jpg\)/);
@@ -277,6 +281,13 @@ describe("the bootboots command: train, status and deploy", function () {
                     ),
                 );
             }
+            const leak = report.near_copies;
+            assert.ok(
+                run.out.includes(
+                    `${leak.with_near_copy} of ${leak.test_images} test images have a near-copy in training`,
+                ),
+                run.out,
+            );
             assert.ok(run.out.includes(`Deploy it: npx bootboots deploy ${jobName}`));
         });
 

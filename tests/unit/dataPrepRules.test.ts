@@ -1,8 +1,17 @@
 import { strict as assert } from "assert";
 import { readLabel, resolveLabels } from "../../handlers/labels";
-import { sourceKeyOf } from "../../lib/dataset";
+import { SPLIT_DEFAULTS, captureTime, sourceKeyOf } from "../../lib/dataset";
 import { Label } from "../../handlers/labels";
-import { countClasses, datasetFileName, planSplit, splitCounts, stableFraction } from "../../handlers/split";
+import {
+    PlannedImage,
+    countClasses,
+    datasetFileName,
+    planSplit,
+    splitCounts,
+    stableFraction,
+    visitGroup,
+} from "../../handlers/split";
+import { SEED_COUNTS, seedLabels } from "../support/seed";
 
 const CLASSES = ["Boots", "Chi", "NoCat"];
 const PREFIX = "catcam-training/";
@@ -17,7 +26,7 @@ const labels = (className: string, count: number, from = 0): Label[] =>
         sourceKey: `${PREFIX}${className}-${from + i}.jpg`,
         label: className,
     }));
-const rule = { classes: CLASSES, noCatClass: "NoCat", validationSplit: 0.2, testSplit: 0.1, maxNoCatSamples: 50 };
+const rule = { ...SPLIT_DEFAULTS, classes: CLASSES, noCatClass: "NoCat", maxNoCatSamples: 50 };
 
 describe("label rules", () => {
     it("matches classes case-insensitively and names what it cannot use", () => {
@@ -72,6 +81,141 @@ describe("label rules", () => {
             [fits],
         );
         assert.deepEqual(skipped, [{ imageName: tooLong, reason: "key longer than S3's 1024-byte limit" }]);
+    });
+});
+
+/** A visit as the camera records it: `frames` images 30 s apart from `start`, named by capture time. */
+const visit = (className: string, start: string, frames: number): Label[] =>
+    Array.from({ length: frames }, (_, i) => {
+        const name = `${new Date(Date.parse(start) + i * 30_000).toISOString()}.jpg`;
+        return { imageName: name, sourceKey: `${PREFIX}${name}`, label: className };
+    });
+/** Old-style images named by a running number. */
+const numbered = (className: string, from: number, count: number): Label[] =>
+    Array.from({ length: count }, (_, i) => ({
+        imageName: `${from + i}.jpeg`,
+        sourceKey: `${PREFIX}${from + i}.jpeg`,
+        label: className,
+    }));
+/** Each visit's sides; a visit on one side has one entry. */
+const sidesByVisit = (planned: readonly PlannedImage[]) => {
+    const sides = new Map<string, Set<string>>();
+    for (const p of planned) sides.set(p.group, new Set([...(sides.get(p.group) ?? []), p.split]));
+    return sides;
+};
+
+describe("visits", () => {
+    it("groups capture-time names by their UTC window, numbered names by block, any other name alone", () => {
+        const hour = { splitWindowMinutes: 60, splitNumberBlock: 20 };
+        assert.equal(visitGroup("2026-02-21T15:30:33.123Z.jpg", hour), "time:2026-02-21T15:00:00.000Z");
+        assert.equal(visitGroup(`${PREFIX}2026-02-21T15:59:59.999Z.jpg`, hour), "time:2026-02-21T15:00:00.000Z");
+        assert.equal(visitGroup("2026-02-21T16:00:00.000Z.jpg", hour), "time:2026-02-21T16:00:00.000Z");
+        // Time parts joined by '-' or '_' where ':' is not allowed, and an offset, all read as UTC.
+        assert.equal(visitGroup("2026-02-21T06-15-00.jpg", hour), "time:2026-02-21T06:00:00.000Z");
+        assert.equal(visitGroup("2026-02-21T10_05_01_Boots.jpg", hour), "time:2026-02-21T10:00:00.000Z");
+        assert.equal(visitGroup("2026-02-21T10:05:01+02:00.jpg", hour), "time:2026-02-21T08:00:00.000Z");
+        assert.equal(
+            visitGroup("2026-02-21T15:30:33Z.jpg", { ...hour, splitWindowMinutes: 15 }),
+            "time:2026-02-21T15:30:00.000Z",
+        );
+        assert.equal(visitGroup("540.jpeg", hour), "block:27");
+        assert.equal(visitGroup("559.jpg", hour), "block:27");
+        assert.equal(visitGroup("560.jpeg", hour), "block:28");
+        assert.equal(visitGroup("540.jpeg", { ...hour, splitNumberBlock: 100 }), "block:5");
+        assert.equal(visitGroup("12345678901234567890.jpeg", hour), "block:617283945061728394");
+        assert.equal(visitGroup(`${PREFIX}Boots-7.jpg`, hour), `${PREFIX}Boots-7.jpg`);
+        assert.equal(visitGroup("2026-13-45T99:99:99Z.jpg", hour), "2026-13-45T99:99:99Z.jpg");
+        assert.equal(captureTime("no time here.jpg"), undefined);
+    });
+
+    it("puts every frame of a visit on one side, and about the fractions of visits on each", () => {
+        const frames = [
+            ...Array.from({ length: 120 }, (_, day) =>
+                visit("Boots", new Date(Date.UTC(2026, 0, 1 + day, 10)).toISOString(), 12),
+            ).flat(),
+            ...numbered("Boots", 0, 2_000),
+        ];
+        const { planned } = planSplit(frames, rule);
+        const sides = sidesByVisit(planned);
+        assert.equal(sides.size, 120 + 100);
+        for (const [group, onSides] of sides) assert.equal(onSides.size, 1, `${group} straddles ${[...onSides]}`);
+        const groups = countClasses(
+            CLASSES,
+            new Map(),
+            planned.map((p) => ({ class: p.label, split: p.split, group: p.group })),
+        ).Boots.groups!;
+        assert.equal(groups.training + groups.validation + groups.test, 220);
+        assert.ok(groups.validation / 220 > 0.12 && groups.validation / 220 < 0.28, JSON.stringify(groups));
+        assert.ok(groups.test / 220 > 0.04 && groups.test / 220 < 0.16, JSON.stringify(groups));
+    });
+
+    it("keeps every image on its side as frames join its visit and new visits arrive", () => {
+        const first = [
+            ...visit("Chi", "2026-03-01T08:00:00Z", 20),
+            ...visit("Chi", "2026-03-02T08:00:00Z", 20),
+            ...numbered("Chi", 100, 1_000),
+        ];
+        const before = new Map(planSplit(first, rule).planned.map((p) => [p.imageName, p.split]));
+        const later = [
+            ...first,
+            ...visit("Chi", "2026-03-01T08:10:00Z", 5),
+            ...numbered("Chi", 1_100, 200),
+            ...Array.from({ length: 30 }, (_, i) =>
+                visit("Chi", `2026-04-01T${String(i % 24).padStart(2, "0")}:00:00Z`, 3),
+            ).flat(),
+        ];
+        const after = planSplit(later, rule).planned;
+        assert.ok(after.some((p) => p.split === "test"));
+        assert.deepEqual(
+            after.filter((p) => before.has(p.imageName) && before.get(p.imageName) !== p.split),
+            [],
+        );
+        // The frames that joined a visit took its side.
+        const visitSide = before.get("2026-03-01T08:00:00.000Z.jpg");
+        for (const p of after.filter((a) => a.imageName.startsWith("2026-03-01T08:"))) assert.equal(p.split, visitSide);
+        for (const [group, onSides] of sidesByVisit(after)) assert.equal(onSides.size, 1, group);
+    });
+
+    it("counts visits for the small-class rules: three visits keep one on each side, two none in test, one never in test", () => {
+        for (let day = 1; day <= 20; day++) {
+            const dd = String(day).padStart(2, "0");
+            const three = [
+                ...visit("Chi", `2026-05-${dd}T07:00:00Z`, 15),
+                ...visit("Chi", `2026-05-${dd}T12:00:00Z`, 2),
+                ...visit("Chi", `2026-05-${dd}T19:00:00Z`, 8),
+            ];
+            const planned = planSplit(three, rule).planned;
+            const sides = sidesByVisit(planned);
+            assert.equal(sides.size, 3);
+            assert.deepEqual([...new Set(planned.map((p) => p.split))].sort(), ["test", "training", "validation"], dd);
+            const two = planSplit(three.slice(0, 17), rule).planned;
+            assert.deepEqual([...new Set(two.map((p) => p.split))].sort(), ["training", "validation"], dd);
+            const one = planSplit(three.slice(0, 15), rule).planned;
+            assert.equal(new Set(one.map((p) => p.split)).size, 1, dd);
+            assert.notEqual(one[0].split, "test", dd);
+        }
+    });
+
+    it("gives each class of the seed's counts a test image, and reports its visits on each side", () => {
+        const rows = seedLabels(SEED_COUNTS).map((l) => row(l.imageName, l.cat));
+        const { labels: resolved } = resolveLabels(rows, Object.keys(SEED_COUNTS), PREFIX);
+        const classes = Object.keys(SEED_COUNTS);
+        const { planned, available } = planSplit(resolved, { ...SPLIT_DEFAULTS, classes, noCatClass: "NoCat" });
+        const counts = countClasses(
+            classes,
+            available,
+            planned.map((p) => ({ class: p.label, split: p.split, group: p.group })),
+        );
+        for (const className of classes) {
+            const c = counts[className];
+            assert.ok(c.test > 0 && c.validation > 0 && c.training > 0, `${className}: ${JSON.stringify(c)}`);
+            assert.ok(
+                c.groups!.test > 0 && c.groups!.training > c.groups!.test,
+                `${className}: ${JSON.stringify(c.groups)}`,
+            );
+            assert.ok(c.groups!.training + c.groups!.validation + c.groups!.test < c.available, className);
+        }
+        for (const [group, onSides] of sidesByVisit(planned)) assert.equal(onSides.size, 1, group);
     });
 });
 
