@@ -1,4 +1,4 @@
-import type { Decision } from "../lib/jobOutput";
+import type { Decision, NearCopies } from "../lib/jobOutput";
 
 /** A plain-text table with right-aligned numbers. */
 export function table(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
@@ -27,6 +27,18 @@ function withInterval(value: number | null, counts?: [number, number], interval?
     if (value === null) return "n/a";
     if (!counts || !interval) return value.toFixed(3);
     return `${value.toFixed(3)} (${counts[0]}/${counts[1]}, ${interval[0].toFixed(2)}–${interval[1].toFixed(2)})`;
+}
+
+/** The leak count in words, e.g. `3 of 118 test images have a near-copy in training (cosine similarity ≥ 0.95 …)`. */
+export function nearCopyLine(leak: NearCopies): string {
+    const verb = leak.with_near_copy === 1 ? "has" : "have";
+    const closest = leak.closest[0];
+    return (
+        `${leak.with_near_copy} of ${leak.test_images} test images ${verb} a near-copy in training (${leak.measure} ≥ ${leak.min_similarity})` +
+        (leak.with_near_copy > 0 && closest
+            ? `; closest: ${closest.test} and ${closest.training} (${closest.similarity.toFixed(3)}).`
+            : ".")
+    );
 }
 
 /** The decision's figures on each side with their 95 % intervals, and a warning when the limit cannot be checked. */

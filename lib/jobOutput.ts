@@ -52,16 +52,49 @@ export interface JobEvaluation {
     readonly accuracy: number;
     readonly macro_f1?: number;
     readonly classes: string[];
-    readonly per_class: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+    readonly per_class: Record<string, PerClassFigures>;
     readonly confusion_matrix: number[][];
     /** The held-out test set, evaluated through the exported model (jobs since the test split). */
     readonly test?: {
         readonly accuracy: number;
         readonly macro_f1: number;
+        readonly classes?: string[];
+        readonly per_class?: Record<string, PerClassFigures>;
+        /** Rows: the true class; columns: the predicted one, in `classes` order. */
+        readonly confusion_matrix?: number[][];
+        /** How the per-class intervals were computed (jobs since the error bars). */
+        readonly interval_method?: string;
         /** File name → class probabilities in `classes` order. */
         readonly predictions: Record<string, number[]>;
         /** File name → true class. */
         readonly labels: Record<string, string>;
     };
     readonly decision?: Decision;
+    /** Validation file name → true class, and → class probabilities (jobs since bootboots review). */
+    readonly validation_labels?: Record<string, string>;
+    readonly validation_predictions?: Record<string, number[]>;
+    /** Test images with a near-copy in training (jobs since the leak count). */
+    readonly near_copies?: NearCopies;
+}
+
+/** One class's figures; the intervals are there for jobs since the error bars. */
+export interface PerClassFigures {
+    readonly precision: number;
+    readonly recall: number;
+    readonly f1: number;
+    readonly support: number;
+    readonly precision_interval?: [number, number];
+    readonly recall_interval?: [number, number];
+    readonly f1_interval?: [number, number];
+}
+
+/** train.py's leak count: test images whose nearest training image is at least min_similarity alike. */
+export interface NearCopies {
+    readonly min_similarity: number;
+    /** How similarity is measured. */
+    readonly measure: string;
+    readonly test_images: number;
+    readonly with_near_copy: number;
+    /** The closest pairs, most similar first. */
+    readonly closest: readonly { test: string; training: string; similarity: number }[];
 }

@@ -16,9 +16,25 @@ def class_files(folder, name):
     return sorted(p for p in class_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if class_dir.is_dir() else []
 
 
+def decode_files(paths, image_size):
+    """Decodes and resizes each file; returns the pixels, the paths decoded and the paths that were not."""
+    images, kept, skipped = [], [], []
+    for path in paths:
+        try:
+            image = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+            skipped.append(str(path))
+            continue
+        images.append(tf.image.resize(image, (image_size, image_size)).numpy().astype(np.uint8))
+        kept.append(path)
+    return images, kept, skipped
+
+
 def load_split(folder, classes, image_size):
-    """Decodes every image of every class folder; undecodable files are counted, not fatal."""
-    images, labels, skipped = [], [], []
+    """Decodes every image of every class folder; undecodable files are counted, not fatal.
+
+    Returns the pixels, the class indices, the undecodable paths and the decoded paths."""
+    images, labels, skipped, paths = [], [], [], []
     for index, name in enumerate(classes):
         class_dir = folder / name
         files = class_files(folder, name)
@@ -27,17 +43,14 @@ def load_split(folder, classes, image_size):
                 f"class {name!r} has no images in {class_dir}: every class in 'classes' needs training and "
                 f"validation images (prepare a new dataset, or remove the class from the classes config)"
             )
-        for path in files:
-            try:
-                image = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False)
-            except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
-                skipped.append(str(path))
-                continue
-            images.append(tf.image.resize(image, (image_size, image_size)).numpy().astype(np.uint8))
-            labels.append(index)
-        if labels.count(index) == 0:
+        decoded, kept, failed = decode_files(files, image_size)
+        if not decoded:
             raise TrainingError(f"class {name!r} has no decodable images in {class_dir}")
-    return np.stack(images), np.array(labels, dtype=np.int32), skipped
+        images.extend(decoded)
+        labels.extend([index] * len(decoded))
+        paths.extend(kept)
+        skipped.extend(failed)
+    return np.stack(images), np.array(labels, dtype=np.int32), skipped, paths
 
 
 def augmentation_layers(args):

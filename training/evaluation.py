@@ -102,6 +102,31 @@ def decision_figures(side, target_probabilities, is_target, threshold):
     }
 
 
+F1_BOOTSTRAP_RESAMPLES = 1000
+
+
+def add_intervals(report, labels, predicted):
+    """Adds to each class of a report its 95 % intervals: Wilson for precision and recall, and for F1
+    (a ratio of counts with no closed form) the 2.5th and 97.5th percentiles of a seeded bootstrap
+    over the images."""
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    matrix = np.array(report["confusion_matrix"])
+    rng = np.random.default_rng(0)
+    samples = rng.integers(0, len(labels), (F1_BOOTSTRAP_RESAMPLES, len(labels)))
+    true, guess = labels[samples], predicted[samples]
+    for i, name in enumerate(report["classes"]):
+        entry = report["per_class"][name]
+        entry["precision_interval"] = wilson_interval(int(matrix[i, i]), int(matrix[:, i].sum()))
+        entry["recall_interval"] = wilson_interval(int(matrix[i, i]), int(matrix[i, :].sum()))
+        tp = ((true == i) & (guess == i)).sum(axis=1)
+        # F1 = 2 TP / (2 TP + FP + FN); a resample without the class either way counts 0.
+        denominator = (true == i).sum(axis=1) + (guess == i).sum(axis=1)
+        f1 = np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
+        entry["f1_interval"] = [float(np.percentile(f1, 2.5)), float(np.percentile(f1, 97.5))]
+    report["interval_method"] = "Wilson score, 95 % (precision, recall); bootstrap percentiles, 95 % (F1)"
+    return report
+
+
 def unresolved_limit(others, max_false_alarm_rate):
     """Why the false-alarm limit cannot be checked on so few non-target images, or None when it can."""
     if max_false_alarm_rate <= 0:
@@ -114,3 +139,35 @@ def unresolved_limit(others, max_false_alarm_rate):
         f"a false-alarm rate of {max_false_alarm_rate:g} cannot be told from none seen; "
         "label more images of the other classes"
     )
+
+
+# Two images whose pooled features are at least this similar (cosine) are near-copies.
+NEAR_COPY_SIMILARITY = 0.95
+NEAR_COPY_PAIRS_SHOWN = 5
+
+
+def near_copies(training_features, training_names, test_features, test_names):
+    """How many test images have a near-copy in training, and the closest pairs.
+
+    A test image's nearest training image by cosine similarity of the features; it is a
+    near-copy at NEAR_COPY_SIMILARITY or more. Frames of one visit that straddle the split
+    show here: the test figures then measure memory, not recognition."""
+
+    def unit(rows):
+        rows = np.asarray(rows, dtype=np.float64)
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        return rows / np.where(norms == 0, 1, norms)
+
+    similarity = unit(test_features) @ unit(training_features).T
+    nearest = similarity.argmax(axis=1)
+    best = similarity[np.arange(len(test_names)), nearest]
+    order = np.argsort(-best, kind="stable")[:NEAR_COPY_PAIRS_SHOWN]
+    return {
+        "min_similarity": NEAR_COPY_SIMILARITY,
+        "measure": "cosine similarity of the trained model's pooled features",
+        "test_images": len(test_names),
+        "with_near_copy": int((best >= NEAR_COPY_SIMILARITY).sum()),
+        "closest": [
+            {"test": test_names[i], "training": training_names[nearest[i]], "similarity": float(best[i])} for i in order
+        ],
+    }

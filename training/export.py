@@ -10,7 +10,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 from data import labelled_files
-from evaluation import alarm_rates, classification_report, decision_figures, decision_threshold, unresolved_limit
+from evaluation import (
+    add_intervals,
+    alarm_rates,
+    classification_report,
+    decision_figures,
+    decision_threshold,
+    unresolved_limit,
+)
 from job import SERVING, TrainingError
 from model import base_of
 
@@ -97,7 +104,8 @@ def serve_files(serving, paths):
 
 
 def held_out_evaluation(args, export_dir):
-    """The decision threshold picked on validation, and the test set's report, both through the exported model."""
+    """The decision threshold picked on validation, the test set's report, and the validation answers, all through
+    the exported model."""
     serving = tf.saved_model.load(str(export_dir)).signatures[SERVING["signature"]]
     target = args.classes.index(args.target_class)
 
@@ -105,6 +113,13 @@ def held_out_evaluation(args, export_dir):
     val_probabilities, val_kept, _ = serve_files(serving, [p for p, _ in validation])
     val_label_of = dict(validation)
     val_labels = np.array([val_label_of[path] for path in val_kept])
+    # What bootboots review reads to find suspect labels without paying for the endpoint.
+    val_answers = {
+        "validation_labels": {path.name: args.classes[val_label_of[path]] for path in val_kept},
+        "validation_predictions": {
+            path.name: [float(p) for p in row] for path, row in zip(val_kept, val_probabilities, strict=True)
+        },
+    }
     threshold = decision_threshold(val_probabilities[:, target], val_labels == target, args.max_false_alarm_rate)
     val_recall, val_false_alarm = alarm_rates(val_probabilities[:, target], val_labels == target, threshold)
     decision = {
@@ -123,7 +138,7 @@ def held_out_evaluation(args, export_dir):
         decision["limit_unresolved"] = unresolved
         print(f"warning: {unresolved}", flush=True)
     if args.test is None:
-        return decision, None
+        return decision, None, val_answers
 
     started = time.perf_counter()
     files = labelled_files(args.test, args.classes)
@@ -132,7 +147,9 @@ def held_out_evaluation(args, export_dir):
         raise TrainingError(f"the test channel ({args.test}) holds no readable image: prepare a new dataset")
     label_of = dict(files)
     labels = np.array([label_of[path] for path in kept])
-    report = classification_report(labels, probabilities.argmax(axis=1), args.classes)
+    report = add_intervals(
+        classification_report(labels, probabilities.argmax(axis=1), args.classes), labels, probabilities.argmax(axis=1)
+    )
     decision["test_recall"], decision["test_false_alarm_rate"] = alarm_rates(
         probabilities[:, target], labels == target, threshold
     )
@@ -141,4 +158,4 @@ def held_out_evaluation(args, export_dir):
     report["labels"] = {path.name: args.classes[label_of[path]] for path in kept}
     report["predictions"] = {path.name: [float(p) for p in row] for path, row in zip(kept, probabilities, strict=True)}
     report["seconds"] = time.perf_counter() - started
-    return decision, report
+    return decision, report, val_answers

@@ -77,6 +77,12 @@ def calibrate_batch_norm(model, images):
     base.trainable = False
 
 
+def pooled_features(model, images):
+    """The pooled base features the head classifies, for each image: what near-copies are measured on."""
+    features = keras.Model(model.input, model.get_layer("pooling").output)
+    return features.predict(images.astype("float32"), batch_size=64, verbose=0)
+
+
 def base_of(model):
     return next(layer for layer in model.layers if layer.name.startswith("mobilenetv2"))
 

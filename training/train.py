@@ -25,12 +25,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 from checkpoints import EarlyStoppingState, read_checkpoint, run_identity
-from data import as_dataset, augmentation_layers, load_split
-from evaluation import classification_report, evaluation_table
+from data import as_dataset, augmentation_layers, decode_files, labelled_files, load_split
+from evaluation import add_intervals, classification_report, evaluation_table, near_copies
 from export import export, held_out_evaluation
 from hyperparameters import parse_args
 from job import SEED, TrainingError, fail, write_failure
-from model import build_model, calibrate_batch_norm, compile_for
+from model import build_model, calibrate_batch_norm, compile_for, pooled_features
 
 
 class JobProgress(keras.callbacks.Callback):
@@ -167,9 +167,22 @@ def train(args, train_images, train_data, val_data, class_weight, val_images, va
 
 def evaluate(model, images, labels, classes):
     probabilities = model.predict(images.astype(np.float32), batch_size=64, verbose=0)
-    report = classification_report(labels, probabilities.argmax(axis=1), classes)
+    predicted = probabilities.argmax(axis=1)
+    report = add_intervals(classification_report(labels, predicted, classes), labels, predicted)
     report["validation_images"] = report.pop("images")
     return report
+
+
+def measure_near_copies(model, train_images, train_paths, args):
+    """The test images that have a near-copy in training, by the trained model's features."""
+    files = [path for path, _ in labelled_files(args.test, args.classes)]
+    test_images, test_paths, _ = decode_files(files, args.image_size)
+    return near_copies(
+        pooled_features(model, train_images),
+        [path.name for path in train_paths],
+        pooled_features(model, np.stack(test_images)),
+        [path.name for path in test_paths],
+    )
 
 
 def main(argv=None):
@@ -184,8 +197,8 @@ def main(argv=None):
         flush=True,
     )
 
-    train_images, train_labels, train_skipped = load_split(args.training, args.classes, args.image_size)
-    val_images, val_labels, val_skipped = load_split(args.validation, args.classes, args.image_size)
+    train_images, train_labels, train_skipped, train_paths = load_split(args.training, args.classes, args.image_size)
+    val_images, val_labels, val_skipped, _ = load_split(args.validation, args.classes, args.image_size)
     skipped = train_skipped + val_skipped
     print(
         f"images training={len(train_labels)} validation={len(val_labels)} skipped_undecodable={len(skipped)}",
@@ -221,7 +234,8 @@ def main(argv=None):
     print(f"saved model to {export_dir}", flush=True)
 
     held_out_started = time.perf_counter()
-    decision, test_report = held_out_evaluation(args, export_dir)
+    decision, test_report, validation_answers = held_out_evaluation(args, export_dir)
+    report.update(validation_answers)
     print(
         f"held-out evaluation seconds={time.perf_counter() - held_out_started:.2f} (threshold on validation, test set)",
         flush=True,
@@ -232,6 +246,13 @@ def main(argv=None):
         print(evaluation_table(test_report), flush=True)
         print(f"test accuracy={test_report['accuracy']:.6f}", flush=True)
         print(f"test macro_f1={test_report['macro_f1']:.6f}", flush=True)
+        report["near_copies"] = measure_near_copies(model, train_images, train_paths, args)
+        leak = report["near_copies"]
+        print(
+            f"near-copies test_images={leak['test_images']} with_near_copy={leak['with_near_copy']} "
+            f"min_similarity={leak['min_similarity']}",
+            flush=True,
+        )
     report["decision"] = decision
     print(
         f"decision {decision['target_class']} threshold={decision['threshold']:.6f} "

@@ -6,7 +6,7 @@ import { describeRetrainCheck } from "../../lib/retrain";
 import { CliContext } from "../context";
 import { lastRetrainCheck, registeredVersion, registryLine } from "../registry";
 import { NotFoundError, explainAwsError } from "../errors";
-import { seconds, table, decisionLines } from "../format";
+import { seconds, table, decisionLines, nearCopyLine } from "../format";
 import { TERMINAL_STATUSES, describeJob, describeTuningJob, jobName, readJobOutput } from "../jobs";
 import { confusionTable, perClassTable } from "../report";
 
@@ -298,6 +298,7 @@ export async function status(context: CliContext, job: string | undefined, optio
             );
         }
         if (evaluation.decision) for (const line of decisionLines(evaluation.decision)) context.out(line);
+        if (evaluation.near_copies) context.out(nearCopyLine(evaluation.near_copies));
     }
     context.out(registryLine(await registeredVersion(context, name)));
     context.out(`Deploy it: npx bootboots deploy ${name}`);

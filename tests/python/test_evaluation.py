@@ -107,3 +107,30 @@ def test_decision_figures_count_hits_and_alarms_at_the_threshold_and_say_when_th
     assert rule.unresolved_limit(99, 0.01).startswith("the validation set has 99 non-target images, fewer than")
     assert rule.unresolved_limit(100, 0.01) is None
     assert rule.unresolved_limit(5, 0.0) is None
+
+
+def test_near_copies_counts_test_images_whose_nearest_training_image_is_at_least_095_similar():
+    training = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    # A scaled copy (1.0), one at cos 0.96, one at cos 0.9 and a zero vector (no direction, never a copy).
+    test = np.array([[3.0, 0.0, 0.0], [0.96, 0.28, 0.0], [0.0, 0.9, 0.43589], [0.0, 0.0, 0.0]])
+    leak = rule.near_copies(training, ["a", "b", "c"], test, ["w", "x", "y", "z"])
+    assert leak["test_images"] == 4 and leak["with_near_copy"] == 2
+    assert [(p["test"], p["training"]) for p in leak["closest"]] == [("w", "a"), ("x", "a"), ("y", "b"), ("z", "a")]
+    assert [round(p["similarity"], 2) for p in leak["closest"]] == [1.0, 0.96, 0.9, 0.0]
+
+
+def test_each_class_gets_wilson_intervals_for_precision_and_recall_and_a_bootstrap_one_for_f1():
+    labels = np.array([0] * 40 + [1] * 10)
+    predicted = np.array([0] * 36 + [1] * 4 + [1] * 9 + [0])
+    report = rule.add_intervals(classification_report(labels, predicted, ["A", "B"]), labels, predicted)
+    b = report["per_class"]["B"]
+    # B: 9 of 10 found, 9 of 13 calls right.
+    assert b["recall_interval"] == pytest.approx(rule.wilson_interval(9, 10))
+    assert b["precision_interval"] == pytest.approx(rule.wilson_interval(9, 13))
+    low, high = b["f1_interval"]
+    assert low < b["f1"] < high and 0 <= low and high <= 1
+    # Seeded: the same images give the same interval.
+    again = rule.add_intervals(classification_report(labels, predicted, ["A", "B"]), labels, predicted)
+    assert again["per_class"]["B"]["f1_interval"] == b["f1_interval"]
+    perfect = rule.add_intervals(classification_report(labels, labels, ["A", "B"]), labels, labels)
+    assert perfect["per_class"]["A"]["f1_interval"] == [1.0, 1.0]

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import CLASSES, CONTRACT, ROOT, class_image, job_maker, write_dataset
+from conftest import CLASSES, CONTRACT, IMAGE_SIDE, ROOT, class_image, job_maker, write_dataset
 
 CONTRACT_BASE_WEIGHTS = CONTRACT["baseWeights"]["fileName"]
 
@@ -357,6 +357,24 @@ def test_the_held_out_test_set_is_evaluated_through_the_exported_model(trained):
         np.testing.assert_allclose(test["predictions"][path.name], row, rtol=1e-5, atol=1e-6)
         assert test["labels"][path.name] == path.parent.name
     assert f"test accuracy={test['accuracy']:.6f}" in log
+    # The validation answers too, for bootboots review: each validation file, its class and the served probabilities.
+    validation_dir = job.base / "input" / "data" / "validation"
+    assert report["validation_labels"] == {p.name: p.parent.name for p in validation_dir.glob("*/*.jpg")}
+    assert set(report["validation_predictions"]) == set(report["validation_labels"])
+    assert all(len(p) == len(CLASSES) for p in report["validation_predictions"].values())
+    # Each class's figures with their 95 % intervals, on the test set and on validation.
+    matrix = np.array(test["confusion_matrix"])
+    for side in (test, report):
+        for name in CLASSES:
+            entry = side["per_class"][name]
+            for figure in ("precision", "recall", "f1"):
+                low, high = entry[f"{figure}_interval"]
+                assert 0 <= low <= entry[figure] <= high <= 1, (name, figure, entry)
+    boots = CLASSES.index("Boots")
+    (evaluation,) = training_modules("evaluation")
+    assert test["per_class"]["Boots"]["recall_interval"] == pytest.approx(
+        evaluation.wilson_interval(int(matrix[boots, boots]), int(matrix[boots].sum()))
+    )
 
 
 def test_the_decision_threshold_is_stored_with_the_model(trained):
@@ -423,29 +441,102 @@ def test_a_weaker_model_on_the_same_test_images_scores_lower(trained, weak):
     assert strong["macro_f1"] > weak_report["macro_f1"] + 0.2, (strong["macro_f1"], weak_report["macro_f1"])
 
 
-def test_a_training_job_of_the_tuner_prints_the_objective_every_epoch(make_job):
-    """As the tuner runs it: values drawn from the ranges, all strings, and the objective's name."""
+def visit_scene(rng):
+    """A garden scene of one visit: a background with blocks of colour, different for every visit."""
+    pixels = np.full((IMAGE_SIDE, IMAGE_SIDE, 3), 90.0) + rng.normal(0, 6, (IMAGE_SIDE, IMAGE_SIDE, 3))
+    for _ in range(4):
+        x, y = rng.integers(0, IMAGE_SIDE - 12, 2)
+        side = int(rng.integers(8, 16))
+        pixels[y : y + side, x : x + side] = rng.integers(0, 255, 3)
+    return tf.io.encode_jpeg(np.clip(pixels, 0, 255).astype(np.uint8)).numpy()
+
+
+def old_way_side(name):
+    """The split before visits: each frame by a hash of its own name (validation 20 %, test 10 %)."""
+    fraction = int.from_bytes(hashlib.sha256(f"split:{name}".encode()).digest()[:6], "big") / 2**48
+    return "validation" if fraction < 0.2 else "test" if fraction < 0.3 else "training"
+
+
+def visits_split_frame_by_frame(root):
+    """Six visits per class of three identical frames, split as before visits: each frame by its own hash.
+
+    Returns each file's (side, visit)."""
+    rng = np.random.default_rng(7)
+    sides = {}
+    for name in CLASSES:
+        for visit in range(6):
+            scene = visit_scene(rng)
+            for frame in range(3):
+                file_name = f"{name}-visit{visit}-frame{frame}.jpg"
+                side = old_way_side(file_name)
+                sides[file_name] = (side, f"{name}-{visit}")
+                (root / side / name).mkdir(parents=True, exist_ok=True)
+                (root / side / name / file_name).write_bytes(scene)
+    for name in CLASSES:
+        assert all((root / side / name).is_dir() for side in ("training", "validation")), name
+    return sides
+
+
+TUNER_JOB_NAME = "bootboots-0123456789abcdef012345-003-1a2b3c4d"
+
+
+@pytest.fixture(scope="module")
+def tuned_on_visits(tmp_path_factory):
+    """One job as the tuner runs it (values drawn from the ranges, all strings, and the objective's name), on
+    visits split frame by frame. Returns the job, its log, the values drawn and each file's (side, visit)."""
     tuning = CONTRACT["tuning"]
     objective = next(m for m in METRICS if m["Name"] == tuning["objective"]["metric"])
     # The head alone (train_only_top_layer, one of its values): one phase to compile, the same objective line.
     drawn = {"learning_rate": "0.000316", "dropout_rate": "0.35", "train_only_top_layer": "true", "batch_size": "16"}
+    root = tmp_path_factory.mktemp("visits")
+    sides = visits_split_frame_by_frame(root / "dataset")
+    counts = {c: sum(1 for s, v in sides.values() if s == "training" and v.startswith(f"{c}-")) for c in CLASSES}
+    job, _ = job_maker(root)(
+        {"epochs": 3},
+        {**TEST_ONLY, **drawn, "_tuning_objective_metric": objective["Name"]},
+        dataset=root / "dataset",
+        training_counts=counts,
+        name="tuned",
+        environment={"TRAINING_JOB_NAME": TUNER_JOB_NAME},
+    )
+    code, log = job.run()
+    assert code == 0, log[-3000:]
+    return job, log, drawn, sides
+
+
+def test_a_training_job_of_the_tuner_prints_the_objective_every_epoch(tuned_on_visits):
+    job, log, drawn, _ = tuned_on_visits
+    tuning = CONTRACT["tuning"]
+    objective = next(m for m in METRICS if m["Name"] == tuning["objective"]["metric"])
     assert set(drawn) == {r["name"] for r in tuning["continuous"] + tuning["categorical"]}
     for r in tuning["continuous"]:
         assert float(r["min"]) <= float(drawn[r["name"]]) <= float(r["max"])
     for r in tuning["categorical"]:
         assert drawn[r["name"]] in r["values"]
-    job_name = "bootboots-0123456789abcdef012345-003-1a2b3c4d"
-    job, _ = make_job(
-        {"epochs": 3},
-        {**TEST_ONLY, **drawn, "_tuning_objective_metric": objective["Name"]},
-        name="tuned",
-        environment={"TRAINING_JOB_NAME": job_name},
-    )
-    code, log = job.run()
-    assert code == 0, log[-3000:]
     values = re.findall(objective["Regex"], log)
     assert len(values) == 3, values
     assert all(0 <= float(v) <= 1 for v in values)
     # The tuner gives its training jobs one checkpoint location: each writes in a folder of its own.
-    assert (job.base / "checkpoints" / job_name / "state.json").is_file()
+    assert (job.base / "checkpoints" / TUNER_JOB_NAME / "state.json").is_file()
     assert not (job.base / "checkpoints" / "state.json").exists()
+
+
+def test_the_job_counts_test_images_with_a_near_copy_in_training(tuned_on_visits):
+    """A test frame whose visit also has a frame in training is a near-copy; the other test frames are not."""
+    job, log, _, sides = tuned_on_visits
+    training_visits = {visit for side, visit in sides.values() if side == "training"}
+    test_frames = [(file, visit) for file, (side, visit) in sides.items() if side == "test"]
+    expected = sorted(file for file, visit in test_frames if visit in training_visits)
+    assert 0 < len(expected) < len(test_frames), (expected, test_frames)
+
+    leak = json.loads((job.output_data_dir / "evaluation.json").read_text())["near_copies"]
+    assert leak["test_images"] == len(test_frames)
+    assert leak["with_near_copy"] == len(expected), leak
+    assert leak["min_similarity"] == 0.95
+    assert len(leak["closest"]) == min(5, len(test_frames))
+    for pair in leak["closest"][: len(expected)]:
+        assert pair["test"] in expected and pair["similarity"] >= 0.95, pair
+        assert sides[pair["training"]] == ("training", sides[pair["test"]][1]), pair
+    similarities = [pair["similarity"] for pair in leak["closest"]]
+    assert similarities == sorted(similarities, reverse=True)
+    assert f"near-copies test_images={len(test_frames)} with_near_copy={len(expected)} min_similarity=0.95" in log
