@@ -9,6 +9,9 @@ import type { EvaluateOptions } from "./commands/evaluate";
 import type { EventsOptions } from "./commands/events";
 import type { InferOptions } from "./commands/infer";
 import type { LabelOptions } from "./commands/label";
+import type { ReportOptions } from "./commands/report";
+import type { ReviewOptions } from "./commands/review";
+import { DEFAULT_MIN_CONFIDENCE } from "./review";
 import type { StatusOptions } from "./commands/status";
 import type { SuggestOptions } from "./commands/suggest";
 import type { TrainOptions } from "./commands/train";
@@ -65,6 +68,12 @@ const concurrency: OptionSpec = {
     description: "requests in flight at once",
     parse: parser(integerField(1, 50)),
     default: 4,
+};
+const top: OptionSpec = {
+    flags: "--top <n>",
+    description: "queue rows printed",
+    parse: parser(integerField(1, 1000)),
+    default: 10,
 };
 const words = (arg: Positional) => arg as string[];
 const word = (arg: Positional) => arg as string | undefined;
@@ -162,12 +171,7 @@ export const COMMANDS: readonly CommandSpec[] = [
                 default: 500,
             },
             concurrency,
-            {
-                flags: "--top <n>",
-                description: "queue rows printed",
-                parse: parser(integerField(1, 1000)),
-                default: 10,
-            },
+            top,
             json("print the whole queue as JSON"),
         ],
         examples: ["npx bootboots suggest", "npx bootboots suggest --limit 100 --json"],
@@ -185,9 +189,36 @@ export const COMMANDS: readonly CommandSpec[] = [
                 default: 0,
             },
             { flags: "--no-open", description: "do not open the page in the browser" },
+            {
+                flags: "--review",
+                description: "work through the review queue of bootboots review: keep or change each suspect label",
+            },
         ],
-        examples: ["npx bootboots label", "npx bootboots label --port 8765 --no-open"],
+        examples: ["npx bootboots label", "npx bootboots label --port 8765 --no-open", "npx bootboots label --review"],
         run: async (context, _args, options) => (await import("./commands/label")).label(context, options),
+    }),
+    spec<ReviewOptions>({
+        usage: "review [job]",
+        description:
+            "rank the labelled images a completed job (default: the newest) confidently disagrees with, from its validation and test answers (no endpoint cost), and write the review queue for label --review",
+        options: [
+            {
+                flags: "--min-confidence <p>",
+                description: `the model's guess must be at least this likely (default ${DEFAULT_MIN_CONFIDENCE})`,
+                parse: parser(numberField(0, 1)),
+                default: DEFAULT_MIN_CONFIDENCE,
+            },
+            {
+                flags: "--score-training <n>",
+                description: "also score this many training images through the endpoint (the cost is shown first)",
+                parse: parser(integerField(1, 100_000)),
+            },
+            concurrency,
+            top,
+            json("print the whole review queue as JSON"),
+        ],
+        examples: ["npx bootboots review", "npx bootboots review --score-training 200 --min-confidence 0.8"],
+        run: async (context, [job], options) => (await import("./commands/review")).review(context, word(job), options),
     }),
     spec<StatusOptions>({
         usage: "status [job]",
@@ -216,6 +247,27 @@ export const COMMANDS: readonly CommandSpec[] = [
         ],
         run: async (context, [candidate, baseline], options) =>
             (await import("./commands/compare")).compare(context, word(candidate), word(baseline), options),
+    }),
+    spec<ReportOptions>({
+        usage: "report [job]",
+        description:
+            "write one self-contained HTML report of a completed job (default: the newest): confusion matrix, per-class figures with intervals, the threshold curve, F1 against training images over the last jobs, and the test images it got wrong",
+        options: [
+            { flags: "--out <file>", description: "where to write it (default: bootboots-report-<job>.html here)" },
+            {
+                flags: "--jobs <n>",
+                description: "completed jobs in the history chart, this one included",
+                parse: parser(integerField(1, 100)),
+                default: 10,
+            },
+            { flags: "--no-open", description: "do not open it in the browser" },
+            json("print where it was written and what it holds as JSON"),
+        ],
+        examples: [
+            "npx bootboots report",
+            "npx bootboots report bootboots-4f2a9c0d1e2b3a4f5e6d7c8b --out report.html --no-open",
+        ],
+        run: async (context, [job], options) => (await import("./commands/report")).report(context, word(job), options),
     }),
     spec<DeployOptions>({
         usage: "deploy [job]",

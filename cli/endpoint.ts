@@ -14,6 +14,22 @@ export interface Classification {
     readonly probabilities: Record<string, number>;
 }
 
+/** The serverless endpoint's memory the cost estimates assume (the stack's default). */
+const DEFAULT_ENDPOINT_MEMORY_GB = 2;
+
+/** What scoring `requests` images costs, in words: `42 requests to endpoint bootboots, about $0.0002 (…)`. */
+export function endpointCost(requests: number, endpointName: string): string {
+    const usd =
+        requests *
+        contract.serving.approxSecondsPerRequest *
+        DEFAULT_ENDPOINT_MEMORY_GB *
+        contract.serving.approxUsdPerGbSecond;
+    return (
+        `${requests} requests to endpoint ${endpointName}, about $${usd.toFixed(4)} ` +
+        `(${contract.serving.approxSecondsPerRequest} s each on a ${DEFAULT_ENDPOINT_MEMORY_GB} GB serverless endpoint)`
+    );
+}
+
 /** The request body of the serving contract (docs/design.md, "Serving contract"), refused when it would break the payload limit. */
 export function requestBody(image: Uint8Array, label: string): string {
     if (!isJpeg(image))

@@ -28,7 +28,7 @@ export const LABEL_PAGE = `<!doctype html>
 <main>
   <section id="picture"><img id="image" alt="the image to label"></section>
   <aside>
-    <h1>Which cat is this?</h1>
+    <h1 id="heading">Which cat is this?</h1>
     <div id="key"></div>
     <div id="guesses"></div>
     <div id="buttons"></div>
@@ -51,12 +51,15 @@ function say(text, kind) {
 
 function render() {
   const item = state.current;
+  const review = state.mode === "review";
+  $("heading").textContent = review ? "Is this label right?" : "Which cat is this?";
   $("warning").textContent = state.blocking || state.warning || "";
-  $("progress").textContent = "Labelled " + state.labelled + ", skipped " + state.skipped + ", left " + state.left + " of " + state.total;
+  $("progress").textContent = (review ? "Changed " + state.labelled + ", kept " : "Labelled " + state.labelled + ", skipped ")
+    + state.skipped + ", left " + state.left + " of " + state.total;
   $("perclass").innerHTML = Object.entries(state.perClass).map(([c, n]) => "<tr><td>" + c + "</td><td>" + n + "</td></tr>").join("");
   $("buttons").innerHTML = state.classes.map((c) => '<button data-label="' + c.className + '"><kbd>' + c.key + "</kbd>" + c.className + "</button>").join("")
     + '<button data-label="' + state.multiLabel + '"><kbd>m</kbd>' + state.multiLabel + " (more than one cat)</button>"
-    + '<button data-action="skip"><kbd>s</kbd>skip</button>'
+    + (review ? '<button data-action="skip"><kbd>⏎</kbd>keep the label</button>' : '<button data-action="skip"><kbd>s</kbd>skip</button>')
     + '<button data-action="undo"' + (state.canUndo ? "" : " disabled") + '><kbd>u</kbd>undo the last label</button>';
   if (!item) {
     $("image").removeAttribute("src");
@@ -65,9 +68,10 @@ function render() {
     return;
   }
   $("key").textContent = item.key;
-  $("guesses").textContent = item.top3
-    ? "The model says: " + item.top3.map((t) => t.className + " " + Math.round(100 * t.probability) + "%").join(", ")
-    : "No guesses: no model has looked at this image yet (the newest images come first).";
+  const says = item.top3 ? "The model says: " + item.top3.map((t) => t.className + " " + Math.round(100 * t.probability) + "%").join(", ") : "";
+  $("guesses").textContent = review
+    ? "Labelled " + item.label + ". " + says + " (its " + item.source + " answer)."
+    : says || "No guesses: no model has looked at this image yet (the newest images come first).";
   const src = "/api/image?token=" + token + "&key=" + encodeURIComponent(item.key);
   if ($("image").getAttribute("src") !== src) $("image").setAttribute("src", src);
 }
@@ -110,8 +114,11 @@ document.addEventListener("keydown", (event) => {
   const byKey = state.classes.find((c) => c.key === event.key);
   if (byKey) act(byKey.className);
   else if (event.key === "m") act(state.multiLabel);
-  else if (event.key === "s") act(undefined, "skip");
+  else if (event.key === (state.mode === "review" ? "Enter" : "s")) act(undefined, "skip");
   else if (event.key === "u") act(undefined, "undo");
+  else return;
+  // A key the page acts on does nothing else (Enter would also press the focused button).
+  event.preventDefault();
 });
 $("buttons").addEventListener("click", (event) => {
   const button = event.target.closest("button");

@@ -2,12 +2,14 @@ import { randomBytes, timingSafeEqual } from "crypto";
 import * as http from "http";
 import { Readable } from "stream";
 import { awsErrorName } from "../lib/errors";
-import { LABELLING_QUEUE_KEY } from "../lib/layout";
+import { LABELLING_QUEUE_KEY, REVIEW_QUEUE_KEY } from "../lib/layout";
 import { CliContext } from "./context";
 import { CliError, explainAwsError } from "./errors";
 import { LABEL_PAGE } from "./labelPage";
-import { HttpError, LabelSession, LabelStack } from "./labelSession";
+import { HttpError, LabelSession, LabelStack, PageQueue, QueueSession } from "./labelSession";
 import { LabellingQueue } from "./labelling";
+import { ReviewQueue } from "./review";
+import { ReviewSession } from "./reviewSession";
 import { getObjectJson } from "./s3json";
 
 export { MULTI_LABEL } from "./labelSession";
@@ -62,7 +64,7 @@ function tokenMatches(given: unknown, token: string): boolean {
 /** The page's routes, by `METHOD /path`: the page itself, the state, an image, and the three actions. */
 function routes(
     context: CliContext,
-    session: LabelSession,
+    session: QueueSession<PageQueue>,
     token: string,
     nonce: string,
     s3: typeof import("@aws-sdk/client-s3"),
@@ -124,24 +126,42 @@ function routes(
     };
 }
 
-/**
- * The labelling web server: 127.0.0.1 only, every request carries the random token, images
- * streamed from S3, every label written to catadata at once (LabelSession).
- */
-export async function startLabelServer(context: CliContext, stack: LabelStack, port = 0): Promise<LabelServer> {
+/** The queue a mode works through: suggest's labelling queue, or review's suspect labels. */
+async function openSession(
+    context: CliContext,
+    stack: LabelStack,
+    mode: "label" | "review",
+): Promise<QueueSession<PageQueue>> {
     const dynamodbSdk = await import("@aws-sdk/client-dynamodb");
-    const s3Sdk = await import("@aws-sdk/client-s3");
-    const queue = await getObjectJson<LabellingQueue>(
+    const newSessionId = () => randomBytes(8).toString("hex");
+    const [key, remake] =
+        mode === "review" ? [REVIEW_QUEUE_KEY, "npx bootboots review"] : [LABELLING_QUEUE_KEY, "npx bootboots suggest"];
+    const queue = await getObjectJson<LabellingQueue | ReviewQueue>(
         context.aws.s3,
         stack.trainingBucket,
-        LABELLING_QUEUE_KEY,
-        `No labelling queue in s3://${stack.trainingBucket}/${LABELLING_QUEUE_KEY}: run npx bootboots suggest first.`,
+        key,
+        `No ${mode === "review" ? "review" : "labelling"} queue in s3://${stack.trainingBucket}/${key}: run ${remake} first.`,
     );
+    return mode === "review"
+        ? new ReviewSession(queue as ReviewQueue, stack, context.aws.dynamodb, dynamodbSdk, newSessionId)
+        : new LabelSession(queue as LabellingQueue, stack, context.aws.dynamodb, dynamodbSdk, newSessionId);
+}
+
+/**
+ * The labelling web server: 127.0.0.1 only, every request carries the random token, images
+ * streamed from S3, every label written to catadata at once (LabelSession, or ReviewSession
+ * for `--review`).
+ */
+export async function startLabelServer(
+    context: CliContext,
+    stack: LabelStack,
+    port = 0,
+    mode: "label" | "review" = "label",
+): Promise<LabelServer> {
+    const s3Sdk = await import("@aws-sdk/client-s3");
+    const session = await openSession(context, stack, mode);
     const token = randomBytes(16).toString("hex");
     const nonce = randomBytes(16).toString("base64");
-    const session = new LabelSession(queue, stack, context.aws.dynamodb, dynamodbSdk, () =>
-        randomBytes(8).toString("hex"),
-    );
     const byRoute = routes(context, session, token, nonce, s3Sdk);
 
     let hosts: string[] = [];

@@ -36,41 +36,38 @@ interface Written {
 }
 
 /** Why a DynamoDB condition failed or a call could not be made, as the page says it. */
-function awsFailure(error: unknown, doing: string): HttpError {
+export function awsFailure(error: unknown, doing: string): HttpError {
     return new HttpError(503, `${explainAwsError(error, doing).message} The label was not saved: try again.`);
 }
 
-type DynamoDb = typeof import("@aws-sdk/client-dynamodb");
+export type DynamoDb = typeof import("@aws-sdk/client-dynamodb");
+
+/** What a queue worked through from the page holds: where it belongs, its classes and its images by key. */
+export interface PageQueue {
+    readonly imagesBucket: string;
+    readonly catadataTable: string;
+    readonly classes: readonly string[];
+    readonly items: readonly { readonly key: string }[];
+}
 
 /**
- * One labelling queue worked through from the page: which images are done, the labels this
- * session wrote (each once, with a conditional write, so a label set meanwhile is never
- * overwritten), and which page holds the queue now.
+ * A queue worked through from the page: which page holds it now, and whether it belongs to
+ * this stack. The page's actions are label (a class key), skip (s, or Enter in review) and undo.
  */
-export class LabelSession {
-    private readonly done = new Map<string, "labelled" | "skipped">();
-    private readonly written: Written[] = [];
-    private readonly perClass: Record<string, number>;
+export abstract class QueueSession<Q extends PageQueue> {
     private activeSession = "";
-    /** Why nothing can be labelled here (a queue of another stack), or undefined. */
+    /** Why nothing can be done here (a queue of another stack), or undefined. */
     readonly blocking?: string;
-    private readonly warning?: string;
 
     constructor(
-        readonly queue: LabellingQueue,
+        readonly queue: Q,
         stack: LabelStack,
-        private readonly dynamodb: DynamoDBClient,
-        private readonly sdk: DynamoDb,
         private readonly newSessionId: () => string,
+        /** The command that makes this kind of queue, for the refusal. */
+        remake: string,
     ) {
-        this.perClass = Object.fromEntries([...queue.classes, MULTI_LABEL].map((c) => [c, 0]));
         if (queue.catadataTable !== stack.catadataTable || queue.imagesBucket !== stack.imagesBucket) {
-            this.blocking = `This queue was made for table ${queue.catadataTable} and bucket ${queue.imagesBucket}, not this stack's (${stack.catadataTable}, ${stack.imagesBucket}): run npx bootboots suggest for this stack. Nothing can be labelled here.`;
-        }
-        if (stack.modelDataUrl && stack.modelDataUrl !== queue.modelDataUrl) {
-            this.warning = queue.modelDataUrl
-                ? `This queue was ranked by ${queue.modelDataUrl}, but the endpoint now serves ${stack.modelDataUrl}: labels are still useful, and npx bootboots suggest ranks the rest again.`
-                : `This queue was made before any model served; the endpoint now serves ${stack.modelDataUrl}: labels are still useful, and npx bootboots suggest ranks the rest.`;
+            this.blocking = `This queue was made for table ${queue.catadataTable} and bucket ${queue.imagesBucket}, not this stack's (${stack.catadataTable}, ${stack.imagesBucket}): run ${remake} for this stack. Nothing can be labelled here.`;
         }
     }
 
@@ -96,10 +93,52 @@ export class LabelSession {
         if (this.blocking) throw new HttpError(409, this.blocking);
     }
 
-    item(key: string): QueueItem {
+    item(key: string): Q["items"][number] {
         const item = this.queue.items.find((i) => i.key === key);
         if (!item) throw new HttpError(404, `${key} is not in the queue.`);
         return item;
+    }
+
+    /** The page's session id, which its actions carry. */
+    protected get session(): string {
+        return this.activeSession;
+    }
+
+    protected rowKey(rowName: string): Record<string, AttributeValue> {
+        return { imageName: { S: rowName } };
+    }
+
+    protected abstract state(): Record<string, unknown>;
+    abstract label(key: string, given: unknown): Promise<unknown>;
+    abstract skip(key: string): unknown;
+    abstract undo(): Promise<unknown>;
+}
+
+/**
+ * One labelling queue worked through from the page: which images are done, and the labels this
+ * session wrote (each once, with a conditional write, so a label set meanwhile is never
+ * overwritten).
+ */
+export class LabelSession extends QueueSession<LabellingQueue> {
+    private readonly done = new Map<string, "labelled" | "skipped">();
+    private readonly written: Written[] = [];
+    private readonly perClass: Record<string, number>;
+    private readonly warning?: string;
+
+    constructor(
+        queue: LabellingQueue,
+        stack: LabelStack,
+        private readonly dynamodb: DynamoDBClient,
+        private readonly sdk: DynamoDb,
+        newSessionId: () => string,
+    ) {
+        super(queue, stack, newSessionId, "npx bootboots suggest");
+        this.perClass = Object.fromEntries([...queue.classes, MULTI_LABEL].map((c) => [c, 0]));
+        if (stack.modelDataUrl && stack.modelDataUrl !== queue.modelDataUrl) {
+            this.warning = queue.modelDataUrl
+                ? `This queue was ranked by ${queue.modelDataUrl}, but the endpoint now serves ${stack.modelDataUrl}: labels are still useful, and npx bootboots suggest ranks the rest again.`
+                : `This queue was made before any model served; the endpoint now serves ${stack.modelDataUrl}: labels are still useful, and npx bootboots suggest ranks the rest.`;
+        }
     }
 
     async label(key: string, given: unknown) {
@@ -170,10 +209,11 @@ export class LabelSession {
         return { ...this.state(), message: `Undone: ${last.key} is unlabelled again.` };
     }
 
-    private state() {
+    protected state() {
         const left = this.queue.items.filter((i) => !this.done.has(i.key));
         return {
-            session: this.activeSession,
+            mode: "label",
+            session: this.session,
             classes: this.queue.classes.map((className, i) => ({ className, key: String(i + 1) })),
             multiLabel: MULTI_LABEL,
             current: left[0] ?? null,
@@ -186,10 +226,6 @@ export class LabelSession {
             blocking: this.blocking ?? null,
             warning: this.warning ?? null,
         };
-    }
-
-    private rowKey(rowName: string): Record<string, AttributeValue> {
-        return { imageName: { S: rowName } };
     }
 
     private rowNameOf(item: QueueItem): string {

@@ -1,4 +1,4 @@
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { awsErrorName, isAccessDenied, isMissingObject } from "../lib/errors";
 import { CliError, NotFoundError, explainAwsError } from "./errors";
 
@@ -41,4 +41,20 @@ export async function getObjectJson<T>(
     bucketOrigin?: string,
 ): Promise<T> {
     return JSON.parse(Buffer.from(await getObjectBytes(s3, bucket, key, missing, bucketOrigin)).toString("utf8")) as T;
+}
+
+/** Writes a value as pretty JSON (the queues people may read in the console). */
+export async function putObjectJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
+    try {
+        await s3.send(
+            new PutObjectCommand({
+                Bucket: bucket,
+                Key: key,
+                Body: JSON.stringify(value, null, 2),
+                ContentType: "application/json",
+            }),
+        );
+    } catch (error) {
+        throw explainAwsError(error, `writing s3://${bucket}/${key}`);
+    }
 }

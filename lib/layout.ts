@@ -11,5 +11,7 @@ export const CONTAINER_CHANNELS_DIR = "/opt/ml/input/data/";
 export const TRAINING_JOB_NAME_PREFIX = "bootboots-";
 /** The labelling queue that `bootboots suggest` writes and `bootboots label` works through. */
 export const LABELLING_QUEUE_KEY = "labelling/queue.json";
+/** The review queue of suspect labels that `bootboots review` writes and `bootboots label --review` works through. */
+export const REVIEW_QUEUE_KEY = "labelling/review.json";
 /** The scheduled retraining check's last result, which `bootboots status` shows. */
 export const RETRAIN_CHECK_KEY = "retrain/last-check.json";

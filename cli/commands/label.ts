@@ -1,4 +1,4 @@
-import { spawn } from "child_process";
+import { openInBrowser } from "../browser";
 import { CliContext } from "../context";
 import { servingJobName } from "../jobs";
 import { startLabelServer } from "../labelServer";
@@ -7,18 +7,8 @@ export interface LabelOptions {
     readonly port: number;
     /** Open the page in the browser (default: when one is available). */
     readonly open: boolean;
-}
-
-/** Opens a URL in the desktop's browser, if there is one; quietly does nothing otherwise. */
-function openInBrowser(url: string): void {
-    const opener = process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
-    try {
-        const child = spawn(opener, [url], { stdio: "ignore", detached: true });
-        child.on("error", () => undefined);
-        child.unref();
-    } catch {
-        // No browser here: the printed address is enough.
-    }
+    /** Work through the review queue of suspect labels instead of the labelling queue. */
+    readonly review?: boolean;
 }
 
 /** Serves the labelling page for the queue of `bootboots suggest` until Ctrl-C. */
@@ -33,10 +23,13 @@ export async function label(context: CliContext, options: LabelOptions): Promise
         context,
         { trainingBucket, imagesBucket, catadataTable, modelDataUrl: serving?.modelDataUrl },
         options.port,
+        options.review ? "review" : "label",
     );
-    context.out(`Labelling page: ${server.url}`);
+    context.out(`${options.review ? "Review" : "Labelling"} page: ${server.url}`);
     context.out(
-        "Keys: 1-7 pick the class, m more than one cat, s skip, u undo. Every label goes to catadata at once. Ctrl-C to stop.",
+        options.review
+            ? "Keys: Enter keeps the label, 1-7 or m change it, u undo. Every change goes to catadata at once, only over the label reviewed. Ctrl-C to stop."
+            : "Keys: 1-7 pick the class, m more than one cat, s skip, u undo. Every label goes to catadata at once. Ctrl-C to stop.",
     );
     if (options.open && context.interactive) openInBrowser(server.url);
     await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));

@@ -1,6 +1,6 @@
 import { contract } from "../../lib/contract";
 import { CliContext } from "../context";
-import { classifyJpeg, forEachImage } from "../endpoint";
+import { classifyJpeg, endpointCost, forEachImage } from "../endpoint";
 import { NotFoundError } from "../errors";
 import { table } from "../format";
 import { servingJobName } from "../jobs";
@@ -16,7 +16,7 @@ import {
     rankTopClasses,
     readLabelState,
 } from "../labelling";
-import { getObjectBytes, getObjectJson } from "../s3json";
+import { getObjectBytes, getObjectJson, putObjectJson } from "../s3json";
 
 export interface SuggestOptions {
     /** Images scored at most in this run (those scored before by the same model are free). */
@@ -26,9 +26,6 @@ export interface SuggestOptions {
     /** Rows of the queue printed (default 10). */
     readonly top: number;
 }
-
-/** Memory of the serverless endpoint assumed in the estimate when the stack does not say. */
-const DEFAULT_ENDPOINT_MEMORY_GB = 2;
 
 async function previousQueue(context: CliContext, bucket: string): Promise<LabellingQueue | undefined> {
     return getObjectJson<LabellingQueue>(
@@ -73,15 +70,7 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
     const { queue, skipped } = serving
         ? await rankedQueue(context, options, serving.modelDataUrl, names, unlabelled, labels)
         : { queue: unscoredQueue(context, options, names, unlabelled, labels), skipped: [] };
-    const { PutObjectCommand } = await import("@aws-sdk/client-s3");
-    await context.aws.s3.send(
-        new PutObjectCommand({
-            Bucket: trainingBucket,
-            Key: LABELLING_QUEUE_KEY,
-            Body: JSON.stringify(queue, null, 2),
-            ContentType: "application/json",
-        }),
-    );
+    await putObjectJson(context.aws.s3, trainingBucket, LABELLING_QUEUE_KEY, queue);
     if (options.json) return context.out(JSON.stringify({ ...queue, skipped }, null, 2));
     const items = queue.items;
     context.out(
@@ -167,15 +156,9 @@ async function rankedQueue(
         fromCamera += 1;
     }
     const toScore = unlabelled.filter((key) => !kept.has(key)).slice(0, options.limit);
-    const estimate =
-        toScore.length *
-        contract.serving.approxSecondsPerRequest *
-        DEFAULT_ENDPOINT_MEMORY_GB *
-        contract.serving.approxUsdPerGbSecond;
     context.err(
         `${unlabelled.length} unlabelled images under s3://${imagesBucket}/${imagesPrefix}; ${kept.size} already scored by this model. ` +
-            `Scoring ${toScore.length} (--limit ${options.limit}): ${toScore.length} requests to endpoint ${endpointName}, about $${estimate.toFixed(4)} ` +
-            `(${contract.serving.approxSecondsPerRequest} s each on a ${DEFAULT_ENDPOINT_MEMORY_GB} GB serverless endpoint).`,
+            `Scoring ${toScore.length} (--limit ${options.limit}): ${endpointCost(toScore.length, endpointName)}.`,
     );
 
     if (fromCamera > 0) context.err(`${fromCamera} of them scored by the camera API when it answered.`);

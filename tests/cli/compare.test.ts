@@ -26,6 +26,7 @@ import {
     withEndpoint,
     useCliWorld,
 } from "../support/cliWorld";
+import { reportSuite } from "./reportSuite";
 
 describe("the bootboots command: compare, the promotion gate and the decision", function () {
     this.timeout(300_000);
@@ -234,4 +235,6 @@ describe("the bootboots command: compare, the promotion gate and the decision", 
         );
         assert.equal(JSON.parse((await cli("status", STRONG, "--json")).out).modelRegistry.approval, "Approved");
     });
+
+    reportSuite();
 });

@@ -23,6 +23,7 @@ import {
     world,
     useCliWorld,
 } from "../support/cliWorld";
+import { reviewSuite } from "./reviewSuite";
 
 describe("the bootboots command: suggest and label", function () {
     this.timeout(300_000);
@@ -442,4 +443,6 @@ describe("the bootboots command: suggest and label", function () {
     });
 
     /** Runs `bootboots label` as a user does and waits for the address it prints. */
+
+    reviewSuite();
 });

@@ -94,12 +94,33 @@ export const ROLE = "arn:aws:iam::123456789012:role/bootboots-sagemaker";
 export const fixtureOutput = (fixture: string) => path.join(ROOT, ".test-output", fixture, "output");
 
 /** A completed job in moto whose output.tar.gz holds what train.py wrote. */
-export async function completedJob(name: string, outputDir: string, files: string[]): Promise<void> {
+/** A completed job whose output.tar.gz holds `files` of `outputDir`; with `datasetId`, trained on that dataset. */
+export async function completedJob(
+    name: string,
+    outputDir: string,
+    files: string[],
+    datasetId?: string,
+): Promise<void> {
     await sagemaker().send(
         new CreateTrainingJobCommand({
             TrainingJobName: name,
             RoleArn: ROLE,
             AlgorithmSpecification: { TrainingImage: "image", TrainingInputMode: "File" },
+            ...(datasetId
+                ? {
+                      InputDataConfig: [
+                          {
+                              ChannelName: "training",
+                              DataSource: {
+                                  S3DataSource: {
+                                      S3DataType: "S3Prefix",
+                                      S3Uri: `s3://${world.trainingBucket}/datasets/${datasetId}/training/`,
+                                  },
+                              },
+                          },
+                      ],
+                  }
+                : {}),
             OutputDataConfig: { S3OutputPath: `s3://${MODEL_BUCKET}/training-output/` },
             ResourceConfig: { InstanceType: "ml.m5.xlarge", InstanceCount: 1, VolumeSizeInGB: 30 },
             StoppingCondition: { MaxRuntimeInSeconds: 3600 },
@@ -264,7 +285,7 @@ export async function startLabelCommand(
     const url = await new Promise<string>((resolve, reject) => {
         child.stdout.on("data", (chunk) => {
             out += chunk;
-            const match = /Labelling page: (\S+)/.exec(out);
+            const match = /(?:Labelling|Review) page: (\S+)/.exec(out);
             if (match) resolve(match[1]);
         });
         child.on("exit", (code) => reject(new Error(`bootboots label exited (${code}): ${err}`)));

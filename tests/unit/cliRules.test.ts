@@ -1,6 +1,9 @@
 import { modelErrorReason } from "../../lib/serving";
 import { strict as assert } from "assert";
 import { CliError, NotFoundError, explainAwsError } from "../../cli/errors";
+import { nearCopyLine } from "../../cli/format";
+import { escapeHtml, jobReportHtml, thresholdCurve } from "../../cli/jobReport";
+import { suspectLabels } from "../../cli/review";
 import { rankScore, rankTopClasses } from "../../cli/labelling";
 import { decisionMetrics, evaluationReport } from "../../cli/report";
 import { StackResolver } from "../../cli/stack";
@@ -171,6 +174,121 @@ describe("the CLI's rules", () => {
                 "listing training jobs failed: ThrottlingException: Rate exceeded",
             );
         });
+    });
+});
+
+describe("the report and the review, as rules", () => {
+    it("draws the threshold curve as recall and false-alarm rate at each score", () => {
+        const scores = [
+            { probability: 0.9, isTarget: true },
+            { probability: 0.6, isTarget: true },
+            { probability: 0.7, isTarget: false },
+            { probability: 0.1, isTarget: false },
+        ];
+        assert.deepEqual(
+            thresholdCurve(scores).map((p) => [p.threshold, p.recall, p.falseAlarmRate]),
+            [
+                [0, 1, 1],
+                [0.1, 1, 1],
+                [0.6, 1, 0.5],
+                [0.7, 0.5, 0.5],
+                [0.9, 0.5, 0],
+                [1, 0, 0],
+            ],
+        );
+    });
+
+    it("escapes every name it shows, and lets nothing load from outside the file", () => {
+        assert.equal(escapeHtml(`<img src=x onerror="a()">&'`), "&lt;img src=x onerror=&quot;a()&quot;&gt;&amp;&#39;");
+        const html = jobReportHtml({
+            job: "bootboots-x",
+            classes: ["Boots", "<b>Chi</b>"],
+            confusionMatrix: [
+                [3, 1],
+                [0, 4],
+            ],
+            perClass: {
+                Boots: { precision: 1, recall: 0.75, f1: 0.857, support: 4 },
+                "<b>Chi</b>": { precision: 0.8, recall: 1, f1: 0.889, support: 4 },
+            },
+            accuracy: 0.875,
+            macroF1: 0.873,
+            targetScores: [],
+            history: [],
+            wrong: [
+                {
+                    name: "<script>x</script>.jpg",
+                    label: "Boots",
+                    top3: [{ className: "<b>Chi</b>", probability: 0.9 }],
+                },
+            ],
+            wrongTotal: 1,
+            generatedAt: "2026-12-01T00:00:00.000Z",
+        });
+        assert.doesNotMatch(html, /<script|<b>Chi/);
+        assert.match(html, /content="default-src 'none'; img-src data:; style-src 'sha256-[A-Za-z0-9+/=]+'"/);
+    });
+
+    it("lists the labels the model confidently disagrees with, most suspect first", () => {
+        const classes = ["Boots", "Chi", "NoCat"];
+        const answer = (key: string, label: string, probabilities: number[]) => ({
+            key,
+            rowName: key,
+            label,
+            probabilities,
+            source: "test" as const,
+        });
+        const items = suspectLabels(
+            [
+                answer("agrees.jpg", "Boots", [0.9, 0.05, 0.05]),
+                answer("unsure.jpg", "Boots", [0.3, 0.55, 0.15]),
+                answer("wrong.jpg", "Boots", [0.02, 0.95, 0.03]),
+                answer("doubt.jpg", "NoCat", [0.7, 0.0, 0.3]),
+            ],
+            classes,
+        );
+        assert.deepEqual(
+            items.map((i) => [i.key, i.guess, i.confidence, i.labelProbability]),
+            [
+                ["wrong.jpg", "Chi", 0.95, 0.02],
+                ["doubt.jpg", "Boots", 0.7, 0.3],
+            ],
+        );
+        assert.deepEqual(
+            items[0].top3.map((t) => t.className),
+            ["Chi", "NoCat", "Boots"],
+        );
+        assert.deepEqual(
+            suspectLabels([answer("unsure.jpg", "Boots", [0.3, 0.55, 0.15])], classes, 0.5).map((i) => i.key),
+            ["unsure.jpg"],
+        );
+    });
+});
+
+describe("the leak count, in words", () => {
+    const measure = "cosine similarity of the trained model's pooled features";
+    it("says how many test images have a near-copy in training, and names the closest pair", () => {
+        const closest = [
+            { test: "2026-02-21T15:30:33.123Z.jpg", training: "2026-02-21T15:31:03.123Z.jpg", similarity: 0.99312 },
+        ];
+        assert.equal(
+            nearCopyLine({ min_similarity: 0.95, measure, test_images: 118, with_near_copy: 3, closest }),
+            `3 of 118 test images have a near-copy in training (${measure} ≥ 0.95); closest: 2026-02-21T15:30:33.123Z.jpg and 2026-02-21T15:31:03.123Z.jpg (0.993).`,
+        );
+        assert.equal(
+            nearCopyLine({ min_similarity: 0.95, measure, test_images: 118, with_near_copy: 1, closest }).slice(0, 55),
+            "1 of 118 test images has a near-copy in training (cosin",
+        );
+        assert.equal(
+            nearCopyLine({
+                min_similarity: 0.95,
+                measure,
+                test_images: 40,
+                with_near_copy: 0,
+                closest: [{ ...closest[0], similarity: 0.61 }],
+            }),
+            `0 of 40 test images have a near-copy in training (${measure} ≥ 0.95).`,
+        );
     });
 });
 
