@@ -91,6 +91,8 @@ export interface LabelState {
     /** Keys whose row has a label. */
     readonly labelled: Set<string>;
     readonly labelCounts: Record<string, number>;
+    /** The imageName of each labelled row, per class (for counting visits). */
+    readonly labelledNames: Record<string, string[]>;
 }
 
 /** Every catadata row, sorted into labelled and not; labels counted per class (case-insensitively). */
@@ -106,6 +108,7 @@ export async function readLabelState(
         storedPredictions: new Map(),
         labelled: new Set(),
         labelCounts: Object.fromEntries(classes.map((c) => [c, 0])),
+        labelledNames: Object.fromEntries(classes.map((c) => [c, []])),
     };
     const byLower = new Map(classes.map((c) => [c.toLowerCase(), c]));
     let start: Record<string, AttributeValue> | undefined;
@@ -131,7 +134,10 @@ export async function readLabelState(
             if (label) {
                 state.labelled.add(key);
                 const className = byLower.get(label.toLowerCase());
-                if (className) state.labelCounts[className] += 1;
+                if (className) {
+                    state.labelCounts[className] += 1;
+                    state.labelledNames[className].push(name);
+                }
             } else {
                 state.unlabelledRows.set(key, name);
                 const stored = storedPrediction(item);

@@ -2,7 +2,7 @@ import { AttributeValue, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dyn
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DescribeTrainingJobCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
-import { DATASET_ID_PATTERN, DatasetManifest, datasetPrefix } from "../lib/dataset";
+import { DatasetManifest, datasetIdOfChannels, datasetPrefix } from "../lib/dataset";
 import { RETRAIN_CHECK_KEY } from "../lib/layout";
 import { RetrainCheck } from "../lib/retrain";
 import { trainingJobOfModelUrl } from "../lib/serving";
@@ -49,10 +49,8 @@ async function servingDataset(
         : undefined;
     if (!job) return undefined;
     const described = await clients.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: job }));
-    const uri =
-        described.InputDataConfig?.find((c) => c.ChannelName === "training")?.DataSource?.S3DataSource?.S3Uri ?? "";
-    const id = uri.split("/").find((part) => DATASET_ID_PATTERN.test(part));
-    if (!id) throw new Error(`The serving job ${job} names no dataset in its training channel (${uri}).`);
+    const id = datasetIdOfChannels(described.InputDataConfig);
+    if (!id) throw new Error(`The serving job ${job} names no dataset in its training channel.`);
     const object = await clients.s3.send(
         new GetObjectCommand({ Bucket: settings.trainingBucket, Key: `${datasetPrefix(id)}manifest.json` }),
     );

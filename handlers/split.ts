@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { captureTime } from "../lib/dataset";
+import { visitGroup } from "../lib/dataset";
 import type { ClassCounts, ManifestImage, Split, SplitSettings } from "../lib/dataset";
 import { Label } from "./labels";
 
@@ -31,28 +31,6 @@ function bySampleFraction(images: readonly Label[]): Label[] {
         .map((image) => ({ image, fraction: stableFraction("sample", image.imageName) }))
         .sort((a, b) => a.fraction - b.fraction)
         .map((entry) => entry.image);
-}
-
-/**
- * The visit an image belongs to within its class, named by what groups it: frames a camera
- * takes seconds apart are near-copies, so a visit must sit on one side of the split.
- * - a name carrying a capture time: its UTC window of splitWindowMinutes (`time:<window start>`);
- * - a plain number (`540.jpeg`): its block of splitNumberBlock numbers (`block:<number / block>`);
- * - any other name: the image alone (its imageName, so that it keeps the side it had before).
- */
-export function visitGroup(
-    imageName: string,
-    rule: Pick<SplitSettings, "splitWindowMinutes" | "splitNumberBlock">,
-): string {
-    const fileName = imageName.slice(imageName.lastIndexOf("/") + 1);
-    const time = captureTime(fileName);
-    if (time) {
-        const windowMs = rule.splitWindowMinutes * 60_000;
-        return `time:${new Date(Math.floor(time.getTime() / windowMs) * windowMs).toISOString()}`;
-    }
-    const number = /^(\d+)\.jpe?g$/i.exec(fileName)?.[1];
-    if (number) return `block:${BigInt(number) / BigInt(rule.splitNumberBlock)}`;
-    return imageName;
 }
 
 /**

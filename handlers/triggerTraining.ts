@@ -1,7 +1,6 @@
 import { InvokeCommand, InvokeCommandOutput, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import {
-    Channel,
     CreateHyperParameterTuningJobCommand,
     CreateHyperParameterTuningJobRequest,
     CreateTrainingJobCommand,
@@ -11,7 +10,14 @@ import {
     DescribeTrainingJobResponse,
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
-import { DataPrepResult, DataPrepSuccess, DatasetManifest, DatasetPointer, datasetPrefix } from "../lib/dataset";
+import {
+    DataPrepResult,
+    DataPrepSuccess,
+    DatasetManifest,
+    DatasetPointer,
+    datasetIdOfChannels,
+    datasetPrefix,
+} from "../lib/dataset";
 import {
     awsErrorName,
     describeAwsError,
@@ -166,11 +172,6 @@ const describeTuningJob = (
     );
 
 /** The dataset a started job trains on, read back from its training channel. */
-function datasetIdOf(channels: readonly Channel[] | undefined): string {
-    const uri = channels?.find((c) => c.ChannelName === "training")?.DataSource?.S3DataSource?.S3Uri ?? "";
-    return /datasets\/([^/]+)\//.exec(uri)?.[1] ?? "";
-}
-
 /** What the user reads when CreateTrainingJob is refused. */
 function createJobError(
     error: unknown,
@@ -214,7 +215,14 @@ function success(
 }
 
 function alreadyStarted(settings: TriggerSettings, jobName: string, job: DescribeTrainingJobResponse): TriggerSuccess {
-    return success(settings, jobName, datasetIdOf(job.InputDataConfig), job.HyperParameters ?? {}, null, true);
+    return success(
+        settings,
+        jobName,
+        datasetIdOfChannels(job.InputDataConfig) ?? "",
+        job.HyperParameters ?? {},
+        null,
+        true,
+    );
 }
 
 function tuningSuccess(
@@ -244,7 +252,14 @@ function tuningAlreadyStarted(
     jobName: string,
     job: DescribeHyperParameterTuningJobResponse,
 ): TuningSuccess {
-    return tuningSuccess(settings, jobName, datasetIdOf(job.TrainingJobDefinition?.InputDataConfig), job, null, true);
+    return tuningSuccess(
+        settings,
+        jobName,
+        datasetIdOfChannels(job.TrainingJobDefinition?.InputDataConfig) ?? "",
+        job,
+        null,
+        true,
+    );
 }
 
 /** The existing job a retried invocation of this request id already started, if any. */

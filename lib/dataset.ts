@@ -75,6 +75,28 @@ export interface DatasetPointer {
     readonly datasetId: string;
 }
 
+/**
+ * The visit an image belongs to within its class, named by what groups it: frames a camera
+ * takes seconds apart are near-copies, so a visit must sit on one side of the split.
+ * - a name carrying a capture time: its UTC window of splitWindowMinutes (`time:<window start>`);
+ * - a plain number (`540.jpeg`): its block of splitNumberBlock numbers (`block:<number / block>`);
+ * - any other name: the image alone (its imageName, so that it keeps the side it had before).
+ */
+export function visitGroup(
+    imageName: string,
+    rule: Pick<SplitSettings, "splitWindowMinutes" | "splitNumberBlock">,
+): string {
+    const fileName = imageName.slice(imageName.lastIndexOf("/") + 1);
+    const time = captureTime(fileName);
+    if (time) {
+        const windowMs = rule.splitWindowMinutes * 60_000;
+        return `time:${new Date(Math.floor(time.getTime() / windowMs) * windowMs).toISOString()}`;
+    }
+    const number = /^(\d+)\.jpe?g$/i.exec(fileName)?.[1];
+    if (number) return `block:${BigInt(number) / BigInt(rule.splitNumberBlock)}`;
+    return imageName;
+}
+
 /** A count on each side of the split. */
 export interface SideCounts {
     readonly training: number;
@@ -159,32 +181,34 @@ export function leavesMostForTraining(validationSplit: number, testSplit: number
 
 /** A training job needs at least this many training images: below it, a fine-tuned model is not worth the instance hours. */
 export const MIN_TRAINING_IMAGES = 50;
-/** A class needs this many labels to have an image on every side (training, validation, test). */
-export const LABELS_FOR_EVERY_SIDE = 3;
+/** A class needs labels from this many visits to have an image on every side (training, validation, test). */
+export const VISITS_FOR_EVERY_SIDE = 3;
 
 /** What the first training job still lacks, estimated from the labels per class and the split fractions. */
 export interface LabelShortfall {
     /** Training images the split would give (each class's share; NoCat capped at maxNoCatSamples). */
     readonly estimatedTraining: number;
-    /** Labels each class lacks for an image on every side. */
+    /** Labels each class lacks, each from another visit, for an image on every side. */
     readonly perClass: Readonly<Record<string, number>>;
     /** Further labels (of any cat) for MIN_TRAINING_IMAGES training images, after the per-class ones. */
     readonly forTraining: number;
 }
 
 /**
- * The split's expected sides (a class of three or more keeps one image on each side, as the
+ * The split's expected sides (a class of three or more visits keeps one on each side, as the
  * split does; its hashes then give about the fractions), and what is missing for a first job.
+ * `visitCounts` are the visits (visitGroup) of each class's labels.
  */
 export function labelShortfall(
     labelCounts: Readonly<Record<string, number>>,
+    visitCounts: Readonly<Record<string, number>>,
     classes: readonly string[],
     noCatClass: string,
     split: SplitSettings,
 ): LabelShortfall {
     const trainingShare = 1 - split.validationSplit - split.testSplit;
     const trainingOf = (n: number) => {
-        if (n >= LABELS_FOR_EVERY_SIDE) {
+        if (n >= VISITS_FOR_EVERY_SIDE) {
             const held =
                 Math.max(1, Math.round(n * split.validationSplit)) + Math.max(1, Math.round(n * split.testSplit));
             return Math.max(1, n - held);
@@ -195,10 +219,10 @@ export function labelShortfall(
     let estimatedTraining = 0;
     for (const c of classes) {
         const n = labelCounts[c] ?? 0;
-        perClass[c] = Math.max(0, LABELS_FOR_EVERY_SIDE - n);
+        perClass[c] = Math.max(0, VISITS_FOR_EVERY_SIDE - (visitCounts[c] ?? 0));
         estimatedTraining += trainingOf(c === noCatClass ? Math.min(n, split.maxNoCatSamples) : n);
     }
-    // The per-class labels add training images too (one each once a class has three).
+    // The per-class labels add training images too (one each once a class has three visits).
     const afterPerClass = estimatedTraining + Object.values(perClass).filter((more) => more > 0).length;
     // Rounded first: 1 − 0.2 − 0.1 is 0.7000000000000001 in floating point.
     const forTraining = Math.max(

@@ -1,10 +1,11 @@
 import { contract } from "../../lib/contract";
 import {
-    LABELS_FOR_EVERY_SIDE,
     MIN_TRAINING_IMAGES,
     SPLIT_DEFAULTS,
     SplitSettings,
+    VISITS_FOR_EVERY_SIDE,
     labelShortfall,
+    visitGroup,
 } from "../../lib/dataset";
 import { awsErrorName } from "../../lib/errors";
 import { CATADATA_KEY, catadataKeyProblem, createBucketCommand, createTableCommand } from "../../lib/prerequisites";
@@ -170,14 +171,27 @@ async function diagnose(context: CliContext, note: Note, fail: Fail): Promise<st
     pass("catadata table", `${catadataTable} is keyed by ${CATADATA_KEY.name} (${CATADATA_KEY.type})`);
 
     const classes = contract.classes;
-    const split =
-        ((await context.stack.optionalOutput("splitSettings")) as SplitSettings | undefined) ?? SPLIT_DEFAULTS;
+    // A stack from before a setting existed lacks it in its output: the default holds there.
+    const split: SplitSettings = {
+        ...SPLIT_DEFAULTS,
+        ...((await context.stack.optionalOutput("splitSettings")) as Partial<SplitSettings> | undefined),
+    };
     const [labels, keys] = await Promise.all([
         readLabelState(context, catadataTable, imagesPrefix, classes),
         listImageKeys(context, imagesBucket, imagesPrefix),
     ]);
-    const shortfall = labelShortfall(labels.labelCounts, classes, contract.noCatClass, split);
-    const counts = classes.map((c) => `${c} ${labels.labelCounts[c]}`).join(", ");
+    const visits = Object.fromEntries(
+        classes.map((c) => [c, new Set(labels.labelledNames[c].map((name) => visitGroup(name, split))).size]),
+    );
+    const shortfall = labelShortfall(labels.labelCounts, visits, classes, contract.noCatClass, split);
+    // A class whose labels share visits says so: its frames of one visit count once.
+    const counts = classes
+        .map((c) =>
+            visits[c] < labels.labelCounts[c]
+                ? `${c} ${labels.labelCounts[c]} (${visits[c]} visit${visits[c] === 1 ? "" : "s"})`
+                : `${c} ${labels.labelCounts[c]}`,
+        )
+        .join(", ");
     const lacking = classes.filter((c) => shortfall.perClass[c] > 0);
     const unlabelled = keys.filter((key) => !labels.labelled.has(key)).length;
     const label =
@@ -186,12 +200,15 @@ async function diagnose(context: CliContext, note: Note, fail: Fail): Promise<st
             : `put more camera images under s3://${imagesBucket}/${imagesPrefix}, then label them`;
     if (lacking.length > 0 || shortfall.forTraining > 0) {
         const wants = [
-            ...lacking.map((c) => `${shortfall.perClass[c]} more ${c}`),
+            ...lacking.map(
+                (c) =>
+                    `${shortfall.perClass[c]} more ${c}${visits[c] < labels.labelCounts[c] ? " from other visits" : ""}`,
+            ),
             ...(shortfall.forTraining > 0 ? [`about ${shortfall.forTraining} more of any cat`] : []),
         ].join(", ");
         return fail(
             "labels",
-            `${counts}: the first job needs ${MIN_TRAINING_IMAGES} training images and every class on every side (${LABELS_FOR_EVERY_SIDE} labels each), about ${shortfall.estimatedTraining} training images now`,
+            `${counts}: the first job needs ${MIN_TRAINING_IMAGES} training images and every class on every side (labels from ${VISITS_FOR_EVERY_SIDE} visits each), about ${shortfall.estimatedTraining} training images now`,
             `label ${wants} (${label})`,
         );
     }

@@ -38,7 +38,16 @@ describe("the bootboots command: doctor", function () {
                 await dynamodb().send(
                     new PutItemCommand({
                         TableName: "few-labels",
-                        Item: { imageName: { S: `${cat.toLowerCase()}-${i}.jpg` }, cat: { S: cat } },
+                        // Kappa's three are frames of one visit (one hour); the rest each a visit of its own.
+                        Item: {
+                            imageName: {
+                                S:
+                                    cat === "Kappa"
+                                        ? `2026-03-01T10:0${i}:00.000Z.jpg`
+                                        : `${cat.toLowerCase()}-${i}.jpg`,
+                            },
+                            cat: { S: cat },
+                        },
                     }),
                 );
             }
@@ -81,15 +90,15 @@ describe("the bootboots command: doctor", function () {
     it("with too few labels names each class that lacks them and how many more, then the labelling commands", async () => {
         const run = await cli("doctor", "--catadata-table", "few-labels");
         assert.equal(run.code, 1);
-        // Boots 7, Chi 1, Kappa 1, NoCat 9, Tau 1, Wolf 1 to training: 20; Chi and Mu then add one each, and the
-        // other 28 of the 50 need about 28 / 0.7 = 40 more labels.
+        // Boots 7, Chi 1, Kappa 1, NoCat 9, Tau 1, Wolf 1 to training: 20; Chi, Kappa and Mu then add one each,
+        // and the other 27 of the 50 need about 27 / 0.7 = 39 more labels.
         assert.match(
             run.out,
-            /^✗ labels: Boots 10, Chi 2, Kappa 3, Mu 0, NoCat 12, Tau 3, Wolf 3: the first job needs 50 training images and every class on every side \(3 labels each\), about 20 training images now$/m,
+            /^✗ labels: Boots 10, Chi 2, Kappa 3 \(1 visit\), Mu 0, NoCat 12, Tau 3, Wolf 3: the first job needs 50 training images and every class on every side \(labels from 3 visits each\), about 20 training images now$/m,
         );
         assert.match(
             run.out,
-            /^Next: label 1 more Chi, 3 more Mu, about 40 more of any cat \(npx bootboots suggest, then npx bootboots label\)$/m,
+            /^Next: label 1 more Chi, 2 more Kappa from other visits, 3 more Mu, about 39 more of any cat \(npx bootboots suggest, then npx bootboots label\)$/m,
         );
     });
 

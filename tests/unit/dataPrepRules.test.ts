@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { readLabel, resolveLabels } from "../../handlers/labels";
-import { SPLIT_DEFAULTS, captureTime, sourceKeyOf } from "../../lib/dataset";
+import { SPLIT_DEFAULTS, captureTime, sourceKeyOf, visitGroup } from "../../lib/dataset";
 import { Label } from "../../handlers/labels";
 import {
     PlannedImage,
@@ -9,7 +9,6 @@ import {
     planSplit,
     splitCounts,
     stableFraction,
-    visitGroup,
 } from "../../handlers/split";
 import { SEED_COUNTS, seedLabels } from "../support/seed";
 

@@ -7,13 +7,14 @@ const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
 
 describe("first-hour rules", () => {
     it("estimates the first job's training images per class and what is missing, NoCat capped", () => {
-        const none = labelShortfall({}, CLASSES, "NoCat", SPLIT_DEFAULTS);
+        const none = labelShortfall({}, {}, CLASSES, "NoCat", SPLIT_DEFAULTS);
         assert.equal(none.estimatedTraining, 0);
         assert.deepEqual(Object.values(none.perClass), [3, 3, 3, 3, 3, 3, 3]);
         // Seven classes at three labels give one training image each: 43 more at 0.7 each make 62.
         assert.equal(none.forTraining, 62);
         const enough = labelShortfall(
             { Boots: 20, Chi: 10, Kappa: 10, Mu: 5, NoCat: 900, Tau: 8, Wolf: 6 },
+            { Boots: 6, Chi: 4, Kappa: 3, Mu: 3, NoCat: 40, Tau: 5, Wolf: 3 },
             CLASSES,
             "NoCat",
             SPLIT_DEFAULTS,
@@ -22,8 +23,11 @@ describe("first-hour rules", () => {
         assert.equal(enough.estimatedTraining, 180);
         assert.equal(enough.forTraining, 0);
         assert.ok(Object.values(enough.perClass).every((more) => more === 0));
-        const two = labelShortfall({ Boots: 2 }, ["Boots"], "NoCat", SPLIT_DEFAULTS);
+        const two = labelShortfall({ Boots: 2 }, { Boots: 2 }, ["Boots"], "NoCat", SPLIT_DEFAULTS);
         assert.deepEqual([two.estimatedTraining, two.perClass.Boots], [1, 1]);
+        // Thirty frames of one visit are one visit: two more visits are needed for every side.
+        const burst = labelShortfall({ Boots: 30 }, { Boots: 1 }, ["Boots"], "NoCat", SPLIT_DEFAULTS);
+        assert.equal(burst.perClass.Boots, 2);
     });
 
     it("takes an image's time from the ISO time in its name, else from when it was stored", () => {
