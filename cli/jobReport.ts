@@ -2,6 +2,12 @@ import { createHash } from "crypto";
 import type { Decision, NearCopies, PerClassFigures } from "../lib/jobOutput";
 import { decisionLines, nearCopyLine } from "./format";
 
+/** An image's target-class probability, and whether it is of the target class. */
+export interface TargetScore {
+    readonly probability: number;
+    readonly isTarget: boolean;
+}
+
 /** A test image the model got wrong, with its bytes when they could be read. */
 export interface WrongImage {
     /** The dataset file name, as evaluation.json names it. */
@@ -31,8 +37,8 @@ export interface JobReport {
     readonly accuracy: number;
     readonly macroF1: number;
     readonly decision?: Decision;
-    /** The target class's probability and whether the image is of it, for each test image. */
-    readonly targetScores: readonly { probability: number; isTarget: boolean }[];
+    /** The target class's probability and whether the image is of it: each test image, and each validation one (jobs since review). */
+    readonly targetScores: { readonly test: readonly TargetScore[]; readonly validation?: readonly TargetScore[] };
     readonly nearCopies?: NearCopies;
     /** Oldest first; the report's job among them. */
     readonly history: readonly JobPoint[];
@@ -105,7 +111,7 @@ export function confusionHeatMap(classes: readonly string[], matrix: readonly (r
 
 /** Target recall and false-alarm rate at every threshold (a step at each score), for the curve. */
 export function thresholdCurve(
-    scores: readonly { probability: number; isTarget: boolean }[],
+    scores: readonly TargetScore[],
 ): { threshold: number; recall: number; falseAlarmRate: number }[] {
     const targets = scores.filter((s) => s.isTarget).length;
     const others = scores.length - targets;
@@ -168,10 +174,14 @@ function legend(entries: readonly [string, string][], x: number, y: number): str
         .join("");
 }
 
-/** Recall and false-alarm rate of the target class against the threshold, the chosen threshold and the limit marked. */
-export function thresholdChart(report: Pick<JobReport, "targetScores" | "decision">): string {
+/** Recall and false-alarm rate of the target class against the threshold on one side, the chosen threshold and the limit marked. */
+export function thresholdChart(
+    scores: readonly TargetScore[],
+    decision: Decision | undefined,
+    side: "validation" | "test",
+): string {
     const a: Axes = { width: 640, height: 320, left: 50, bottom: 40, xMax: 1, yMax: 1 };
-    const curve = thresholdCurve(report.targetScores);
+    const curve = thresholdCurve(scores);
     // A step curve: each figure holds from one threshold to the next.
     const steps = (figure: (p: (typeof curve)[number]) => number) =>
         curve.flatMap((p, i): [number, number][] =>
@@ -188,21 +198,21 @@ export function thresholdChart(report: Pick<JobReport, "targetScores" | "decisio
             a,
             steps((p) => p.recall),
             PALETTE[0],
-            'id="recall-curve"',
+            'class="recall-curve"',
         ),
         polyline(
             a,
             steps((p) => p.falseAlarmRate),
             PALETTE[1],
-            'id="false-alarm-curve"',
+            'class="false-alarm-curve"',
         ),
     ];
-    const d = report.decision;
+    const d = decision;
     if (d) {
         parts.push(
-            `<line id="chosen-threshold" x1="${xOf(a, d.threshold)}" y1="${yOf(a, 0)}" x2="${xOf(a, d.threshold)}" y2="${yOf(a, 1)}" stroke="#333" stroke-dasharray="5 3"/>`,
+            `<line class="chosen-threshold" x1="${xOf(a, d.threshold)}" y1="${yOf(a, 0)}" x2="${xOf(a, d.threshold)}" y2="${yOf(a, 1)}" stroke="#333" stroke-dasharray="5 3"/>`,
             `<text x="${xOf(a, d.threshold) + 4}" y="${yOf(a, 1) + 12}">chosen ${fixed(d.threshold)}</text>`,
-            `<line id="false-alarm-limit" x1="${a.left}" y1="${yOf(a, d.max_false_alarm_rate)}" x2="${xOf(a, 1)}" y2="${yOf(a, d.max_false_alarm_rate)}" stroke="${PALETTE[1]}" stroke-dasharray="2 3"/>`,
+            `<line class="false-alarm-limit" x1="${a.left}" y1="${yOf(a, d.max_false_alarm_rate)}" x2="${xOf(a, 1)}" y2="${yOf(a, d.max_false_alarm_rate)}" stroke="${PALETTE[1]}" stroke-dasharray="2 3"/>`,
             `<text x="${xOf(a, 1) - 4}" y="${yOf(a, d.max_false_alarm_rate) - 4}" text-anchor="end">limit ${d.max_false_alarm_rate}</text>`,
         );
     }
@@ -216,7 +226,7 @@ export function thresholdChart(report: Pick<JobReport, "targetScores" | "decisio
             a.height / 2,
         ),
     );
-    return `<svg id="threshold" role="img" aria-label="recall and false-alarm rate against the threshold" width="${a.width}" height="${a.height}">${parts.join("")}</svg>`;
+    return `<svg id="threshold-${side}" role="img" aria-label="recall and false-alarm rate against the threshold (${side})" width="${a.width}" height="${a.height}">${parts.join("")}</svg>`;
 }
 
 /** Test F1 of each class against its training images, one line per class through the jobs in order. */
@@ -310,7 +320,7 @@ export function jobReportHtml(report: JobReport): string {
 <title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<p>Dataset ${escapeHtml(report.datasetId ?? "unknown")}. Held-out test set: accuracy ${fixed(report.accuracy)}, macro-F1 ${fixed(report.macroF1)}, ${report.targetScores.length} images. Generated ${escapeHtml(report.generatedAt)}.</p>
+<p>Dataset ${escapeHtml(report.datasetId ?? "unknown")}. Held-out test set: accuracy ${fixed(report.accuracy)}, macro-F1 ${fixed(report.macroF1)}, ${report.targetScores.test.length} images. Generated ${escapeHtml(report.generatedAt)}.</p>
 ${
     d
         ? decisionLines(d)
@@ -324,8 +334,13 @@ ${confusionHeatMap(report.classes, report.confusionMatrix)}
 <h2>Per class (test)</h2>
 ${perClassTable(report)}
 ${report.intervalMethod ? `<p class="note">Intervals: ${escapeHtml(report.intervalMethod)}.</p>` : ""}
-<h2>Threshold (test)</h2>
-${thresholdChart(report)}
+<h2>Threshold</h2>
+${
+    report.targetScores.validation
+        ? `<p class="note">On validation, where the job chose it:</p>${thresholdChart(report.targetScores.validation, d, "validation")}<p class="note">On the held-out test set:</p>`
+        : ""
+}
+${thresholdChart(report.targetScores.test, d, "test")}
 <h2>Have I labelled enough?</h2>
 <p class="note">Each class's test F1 against its training images, over the last ${report.history.length} job(s): a line that still climbs says more labels of that cat will help.</p>
 ${labelledEnoughChart(report.classes, report.history)}

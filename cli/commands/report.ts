@@ -9,7 +9,7 @@ import { openInBrowser } from "../browser";
 import { CliContext } from "../context";
 import { readManifest } from "../datasets";
 import { CliError, NotFoundError, explainAwsError } from "../errors";
-import { JobPoint, MAX_WRONG_SHOWN, WrongImage, jobReportHtml } from "../jobReport";
+import { JobPoint, MAX_WRONG_SHOWN, TargetScore, WrongImage, jobReportHtml } from "../jobReport";
 import { describeJob, jobName, readJobOutput } from "../jobs";
 import { getObjectBytes } from "../s3json";
 
@@ -163,6 +163,19 @@ async function wrongImages(
     return { shown, total: wrong.length };
 }
 
+/** Each image's target-class probability and whether it is of the target class. */
+function targetScores(
+    predictions: Record<string, number[]>,
+    labels: Record<string, string>,
+    target: string | undefined,
+    targetIndex: number,
+): TargetScore[] {
+    return Object.entries(predictions).map(([file, probabilities]) => ({
+        probability: targetIndex >= 0 ? probabilities[targetIndex] : 0,
+        isTarget: labels[file] === target,
+    }));
+}
+
 /** Writes one self-contained HTML report of a completed job and opens it where a browser is available. */
 export async function report(context: CliContext, given: string | undefined, options: ReportOptions): Promise<void> {
     const name = await jobName(context, given, true);
@@ -194,10 +207,13 @@ export async function report(context: CliContext, given: string | undefined, opt
         accuracy: test.accuracy,
         macroF1: test.macro_f1,
         decision: evaluation.decision,
-        targetScores: Object.entries(test.predictions).map(([file, probabilities]) => ({
-            probability: targetIndex >= 0 ? probabilities[targetIndex] : 0,
-            isTarget: test.labels[file] === target,
-        })),
+        targetScores: {
+            test: targetScores(test.predictions, test.labels, target, targetIndex),
+            validation:
+                evaluation.validation_predictions && evaluation.validation_labels
+                    ? targetScores(evaluation.validation_predictions, evaluation.validation_labels, target, targetIndex)
+                    : undefined,
+        },
         nearCopies: evaluation.near_copies,
         history: points,
         wrong: wrong.shown,

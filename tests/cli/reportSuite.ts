@@ -144,9 +144,10 @@ export function reportSuite(): void {
                     rows[1],
                 );
                 assert.match(rows[1], new RegExp(`\\s${boots.support}$`));
-                // The threshold curve with the chosen threshold and the limit.
-                for (const id of ["#recall-curve", "#false-alarm-curve", "#chosen-threshold", "#false-alarm-limit"])
-                    assert.equal(await page.locator(id).count(), 1, id);
+                // The threshold curves, on validation (where it was chosen) and test, each with the threshold and the limit.
+                for (const side of ["validation", "test"])
+                    for (const part of ["recall-curve", "false-alarm-curve", "chosen-threshold", "false-alarm-limit"])
+                        assert.equal(await page.locator(`#threshold-${side} .${part}`).count(), 1, `${side} ${part}`);
                 // F1 against training images: each class at each of the two jobs.
                 const points = await page.locator("circle.job-point title").allTextContents();
                 for (const [jobName, base] of [

@@ -213,7 +213,7 @@ describe("the report and the review, as rules", () => {
             },
             accuracy: 0.875,
             macroF1: 0.873,
-            targetScores: [],
+            targetScores: { test: [] },
             history: [],
             wrong: [
                 {
