@@ -20,6 +20,7 @@ import { hasEndMarker, isJpeg } from "../lib/jpeg";
 import { LATEST_DATASET_KEY } from "../lib/layout";
 import { requiredEnv } from "./env";
 import { S3_MAX_KEY_BYTES, resolveLabels } from "./labels";
+import { putJsonObject } from "./s3Objects";
 import { PlannedImage, SplitRule, countClasses, datasetFileName, planSplit } from "./split";
 
 /** Image copies in flight at once: hides S3 latency without tripping its request-rate limits. */
@@ -264,17 +265,6 @@ async function copyAll(
     return settled.map((outcome) => (outcome as PromiseFulfilledResult<CopyOutcome>).value);
 }
 
-async function putJson(clients: DataPrepClients, bucket: string, key: string, value: unknown): Promise<void> {
-    await clients.s3.send(
-        new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: JSON.stringify(value, null, 2),
-            ContentType: "application/json",
-        }),
-    );
-}
-
 /** Every object under the prefix, key → size. */
 async function listObjects(s3: S3Client, bucket: string, prefix: string): Promise<Map<string, number>> {
     const objects = new Map<string, number>();
@@ -408,10 +398,10 @@ export async function prepareDataset(
             skipped,
         };
         if (!event.dryRun) {
-            await putJson(clients, settings.trainingBucket, `${prefix}manifest.json`, manifest);
+            await putJsonObject(clients.s3, settings.trainingBucket, `${prefix}manifest.json`, manifest);
             await checkWritten(clients, settings, manifest);
             try {
-                await putJson(clients, settings.trainingBucket, LATEST_DATASET_KEY, { datasetId });
+                await putJsonObject(clients.s3, settings.trainingBucket, LATEST_DATASET_KEY, { datasetId });
             } catch (error) {
                 throw userFacingError(
                     `Dataset ${datasetId} is complete but was not marked latest (${describeAwsError(error, `s3://${settings.trainingBucket}/${LATEST_DATASET_KEY}`, "check the function's role")}): ` +

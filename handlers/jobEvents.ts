@@ -1,4 +1,4 @@
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { CreateModelPackageCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { compareModels, notComparable, verdict } from "../lib/comparison";
@@ -8,7 +8,7 @@ import { DECISION_FILE, EVALUATION_FILE } from "../lib/jobOutput";
 import { TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { jobModelUrl, trainingJobOfModelUrl } from "../lib/serving";
 import { requiredEnv } from "./env";
-import { getObjectIfAny } from "./s3Objects";
+import { getJsonIfAny, getObjectIfAny, putJsonObject } from "./s3Objects";
 import {
     FinishedJob,
     Notice,
@@ -61,22 +61,6 @@ export interface JobEventResult {
 const REGISTERED_MARKER = "model-package.json";
 const NOTIFIED_MARKER = "notified.json";
 
-async function readJson<T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> {
-    const bytes = await getObjectIfAny(s3, bucket, key);
-    return bytes ? (JSON.parse(Buffer.from(bytes).toString("utf8")) as T) : undefined;
-}
-
-async function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
-    await s3.send(
-        new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: JSON.stringify(value, null, 2),
-            ContentType: "application/json",
-        }),
-    );
-}
-
 /** A job's evaluation and decision from the models bucket: the plain files, else its output.tar.gz. */
 function jobFiles(clients: JobEventClients, settings: JobEventSettings, outputDir: string): Promise<JobFiles> {
     return readJobFiles((bucket, key) => getObjectIfAny(clients.s3, bucket, key), settings.modelBucket, outputDir);
@@ -120,12 +104,12 @@ async function notifyOnce(
     markerKey: string,
     notice: () => Promise<Notice>,
 ): Promise<"sent" | "already"> {
-    if (await readJson(clients.s3, settings.modelBucket, markerKey)) return "already";
+    if (await getJsonIfAny(clients.s3, settings.modelBucket, markerKey)) return "already";
     const { subject, body } = await notice();
     const sent = await clients.sns.send(
         new PublishCommand({ TopicArn: settings.topicArn, Subject: subject, Message: body }),
     );
-    await putJson(clients.s3, settings.modelBucket, markerKey, { messageId: sent.MessageId, subject });
+    await putJsonObject(clients.s3, settings.modelBucket, markerKey, { messageId: sent.MessageId, subject });
     return "sent";
 }
 
@@ -144,9 +128,9 @@ async function completedTrainingJob(
     let stored: JobEventResult["stored"] = files.source === "plain" ? "already" : "no evaluation";
     if (files.source === "archive" && files.evaluation) {
         stored = await step(failures, "store", async () => {
-            await putJson(clients.s3, settings.modelBucket, `${outputDir}${EVALUATION_FILE}`, files.evaluation);
+            await putJsonObject(clients.s3, settings.modelBucket, `${outputDir}${EVALUATION_FILE}`, files.evaluation);
             if (files.decision)
-                await putJson(clients.s3, settings.modelBucket, `${outputDir}${DECISION_FILE}`, files.decision);
+                await putJsonObject(clients.s3, settings.modelBucket, `${outputDir}${DECISION_FILE}`, files.decision);
             return "stored" as const;
         });
     }
@@ -156,7 +140,7 @@ async function completedTrainingJob(
           "The comparison with the serving model failed; npx bootboots compare runs it.")
         : "It left no evaluation.json, so it was not compared.";
     const registered = await step(failures, "register", async () => {
-        const marker = await readJson<{ modelPackageArn: string }>(
+        const marker = await getJsonIfAny<{ modelPackageArn: string }>(
             clients.s3,
             settings.modelBucket,
             `${outputDir}${REGISTERED_MARKER}`,
@@ -176,7 +160,7 @@ async function completedTrainingJob(
                 }),
             ),
         );
-        await putJson(clients.s3, settings.modelBucket, `${outputDir}${REGISTERED_MARKER}`, {
+        await putJsonObject(clients.s3, settings.modelBucket, `${outputDir}${REGISTERED_MARKER}`, {
             modelPackageArn: created.ModelPackageArn,
         });
         return created.ModelPackageArn!;

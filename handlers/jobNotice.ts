@@ -74,7 +74,7 @@ export function failureAdvice(status: string, reason: string | undefined): strin
     if (/ResourceLimitExceeded|quota/i.test(text))
         return "Train on demand (npx bootboots train --no-spot), or ask AWS to raise the instance quota named above.";
     if (/MaxWaitTimeExceeded|MaxRuntimeExceeded/.test(text) || (status === "Stopped" && !text))
-        return "If it ran out of time, give it more (--max-runtime, or fewer epochs); if someone stopped it, start it again with npx bootboots train.";
+        return 'If it ran out of time, give it more (the trigger\'s {"maxRuntimeSeconds": …}, or tune --max-runtime) or fewer epochs; if someone stopped it, start it again with npx bootboots train.';
     if (/has no (decodable )?images|Invalid hyperparameters/.test(text))
         return "Fix what the reason names (label images of that class, or correct the hyperparameter), then npx bootboots train.";
     return "See npx bootboots status <job> and the job's log (aws logs tail /aws/sagemaker/TrainingJobs --log-stream-name-prefix <job>), then train again.";

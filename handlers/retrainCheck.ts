@@ -1,6 +1,6 @@
 import { AttributeValue, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DescribeTrainingJobCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { DatasetManifest, datasetIdOfChannels, datasetPrefix } from "../lib/dataset";
 import { RETRAIN_CHECK_KEY } from "../lib/layout";
@@ -8,6 +8,7 @@ import { RetrainCheck } from "../lib/retrain";
 import { trainingJobOfModelUrl } from "../lib/serving";
 import { requiredEnv } from "./env";
 import { readLabel } from "./labels";
+import { putJsonObject } from "./s3Objects";
 
 export interface RetrainClients {
     readonly s3: S3Client;
@@ -105,14 +106,7 @@ export async function checkForRetraining(
     } else {
         check = { ...base, action: "waiting" };
     }
-    await clients.s3.send(
-        new PutObjectCommand({
-            Bucket: settings.trainingBucket,
-            Key: RETRAIN_CHECK_KEY,
-            Body: JSON.stringify(check, null, 2),
-            ContentType: "application/json",
-        }),
-    );
+    await putJsonObject(clients.s3, settings.trainingBucket, RETRAIN_CHECK_KEY, check);
     console.log(JSON.stringify(check));
     return check;
 }

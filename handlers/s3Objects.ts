@@ -1,4 +1,4 @@
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { isMissingObject } from "../lib/errors";
 
 /** An object's bytes, or undefined when there is no such object (any other failure is thrown). */
@@ -10,4 +10,22 @@ export async function getObjectIfAny(s3: S3Client, bucket: string, key: string):
         if (isMissingObject(error)) return undefined;
         throw error;
     }
+}
+
+/** An object's JSON, or undefined when there is no such object. */
+export async function getJsonIfAny<T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> {
+    const bytes = await getObjectIfAny(s3, bucket, key);
+    return bytes ? (JSON.parse(Buffer.from(bytes).toString("utf8")) as T) : undefined;
+}
+
+/** Writes a value as JSON, indented so that it reads well in the console. */
+export async function putJsonObject(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
+    await s3.send(
+        new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: JSON.stringify(value, null, 2),
+            ContentType: "application/json",
+        }),
+    );
 }

@@ -87,7 +87,9 @@ export function planSplit(
         const visits = new Map<string, Label[]>();
         for (const image of kept) {
             const group = visitGroup(image.imageName, rule);
-            visits.set(group, [...(visits.get(group) ?? []), image]);
+            const members = visits.get(group);
+            if (members) members.push(image);
+            else visits.set(group, [image]);
         }
         const bySplitHash = [...visits]
             .map(([group, members]) => ({ group, members, fraction: stableFraction("split", group) }))
