@@ -1,6 +1,8 @@
-import { DatasetManifest, DatasetPointer, datasetPrefix } from "../lib/dataset";
+import type { DescribeTrainingJobResponse } from "@aws-sdk/client-sagemaker";
+import { DatasetManifest, DatasetPointer, datasetIdOfChannels, datasetPrefix } from "../lib/dataset";
 import { LATEST_DATASET_KEY } from "../lib/layout";
 import { CliContext } from "./context";
+import { NotFoundError } from "./errors";
 import { getObjectJson } from "./s3json";
 
 /** The manifest of the dataset named, or of the latest one. */
@@ -24,4 +26,18 @@ export async function readManifest(context: CliContext, datasetId?: string): Pro
         `Dataset ${id} does not exist in s3://${bucket}/${datasetPrefix(id)}.`,
         context.stack.origin("trainingBucket"),
     );
+}
+
+/** The dataset a job trained on: its id (from the training channel) and its manifest, each undefined where there is none. */
+export async function jobDataset(
+    context: CliContext,
+    job: DescribeTrainingJobResponse,
+): Promise<{ datasetId?: string; manifest?: DatasetManifest }> {
+    const datasetId = datasetIdOfChannels(job.InputDataConfig);
+    if (!datasetId) return {};
+    const manifest = await readManifest(context, datasetId).catch((error) => {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+    });
+    return { datasetId, manifest };
 }

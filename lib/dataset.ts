@@ -169,6 +169,11 @@ export interface SkippedImage {
     readonly reason: string;
 }
 
+/** A manifest image's file name inside the dataset (the last part of its key), as train.py names its predictions. */
+export function manifestFileName(image: Pick<ManifestImage, "key">): string {
+    return image.key.slice(image.key.lastIndexOf("/") + 1);
+}
+
 /** A catadata row's image key: its imageName, under the prefix unless it already is (data prep and the CLI read rows alike). */
 export function sourceKeyOf(imageName: string, imagesPrefix: string): string {
     return imageName.startsWith(imagesPrefix) ? imageName : `${imagesPrefix}${imageName}`;

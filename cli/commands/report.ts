@@ -2,12 +2,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { ListTrainingJobsCommand } from "@aws-sdk/client-sagemaker";
 import type { DescribeTrainingJobResponse } from "@aws-sdk/client-sagemaker";
-import { DatasetManifest, datasetIdOfChannels } from "../../lib/dataset";
+import { DatasetManifest, manifestFileName } from "../../lib/dataset";
 import type { JobEvaluation } from "../../lib/jobOutput";
 import { TRAINING_JOB_NAME_PREFIX } from "../../lib/layout";
 import { openInBrowser } from "../browser";
 import { CliContext } from "../context";
-import { readManifest } from "../datasets";
+import { jobDataset } from "../datasets";
 import { CliError, NotFoundError, explainAwsError } from "../errors";
 import { JobPoint, MAX_WRONG_SHOWN, TargetScore, WrongImage, jobReportHtml } from "../jobReport";
 import { describeJob, jobName, readJobOutput } from "../jobs";
@@ -54,15 +54,6 @@ async function testEvaluationOf(
     };
 }
 
-/** A dataset's manifest, or undefined when it is gone. */
-async function manifestOf(context: CliContext, datasetId: string | undefined): Promise<DatasetManifest | undefined> {
-    if (!datasetId) return undefined;
-    return readManifest(context, datasetId).catch((error) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-    });
-}
-
 /** The newest completed jobs (the report's own among them), oldest first, each with its test F1 and training counts. */
 async function history(
     context: CliContext,
@@ -87,23 +78,22 @@ async function history(
         throw explainAwsError(error, "listing training jobs");
     }
     const others = (summaries ?? []).filter((s) => s.TrainingJobName !== own.name).slice(0, count - 1);
-    let leftOut = 0;
+    // A job without a test evaluation or a dataset has no point to draw: it is left out, and counted.
     const points = await Promise.all(
         others.map(async (summary): Promise<JobPoint | undefined> => {
-            try {
-                const described = await describeJob(context, summary.TrainingJobName!);
-                const { test } = await testEvaluationOf(context, described);
-                const manifest = await manifestOf(context, datasetIdOfChannels(described.InputDataConfig));
-                if (!manifest) throw new NotFoundError("its dataset is gone");
-                return jobPoint(summary.TrainingJobName!, test, manifest);
-            } catch (error) {
-                if (!(error instanceof CliError)) throw error;
-                // A job without a test evaluation or a dataset has no point to draw.
-                leftOut += 1;
-                return undefined;
-            }
+            const described = await describeJob(context, summary.TrainingJobName!);
+            const test = await testEvaluationOf(context, described).then(
+                (found) => found.test,
+                (error) => {
+                    if (error instanceof CliError) return undefined;
+                    throw error;
+                },
+            );
+            const { manifest } = test ? await jobDataset(context, described) : {};
+            return test && manifest ? jobPoint(summary.TrainingJobName!, test, manifest) : undefined;
         }),
     );
+    const leftOut = points.filter((p) => p === undefined).length;
     const drawn = points.filter((p): p is JobPoint => p !== undefined).reverse();
     return { points: own.point ? [...drawn, own.point] : drawn, leftOut };
 }
@@ -141,7 +131,7 @@ async function wrongImages(
     const keyOf = new Map(
         (manifest?.images ?? [])
             .filter((image) => image.split === "test")
-            .map((image) => [image.key.slice(image.key.lastIndexOf("/") + 1), image.key]),
+            .map((image) => [manifestFileName(image), image.key]),
     );
     const bucket = await context.stack.name("trainingBucket");
     const shown = await Promise.all(
@@ -181,8 +171,7 @@ export async function report(context: CliContext, given: string | undefined, opt
     const name = await jobName(context, given, true);
     const described = await describeJob(context, name);
     const { evaluation, test } = await testEvaluationOf(context, described);
-    const datasetId = datasetIdOfChannels(described.InputDataConfig);
-    const manifest = await manifestOf(context, datasetId);
+    const { datasetId, manifest } = await jobDataset(context, described);
     const [{ points, leftOut }, wrong] = await Promise.all([
         history(
             context,

@@ -1,10 +1,10 @@
-import type { ManifestImage } from "../../lib/dataset";
-import { datasetIdOfChannels } from "../../lib/dataset";
+import { ManifestImage, manifestFileName } from "../../lib/dataset";
+import type { JobEvaluation } from "../../lib/jobOutput";
 import { REVIEW_QUEUE_KEY } from "../../lib/layout";
 import { CliContext } from "../context";
-import { readManifest } from "../datasets";
+import { jobDataset } from "../datasets";
 import { classifyJpeg, endpointCost, forEachImage } from "../endpoint";
-import { CliError, NotFoundError } from "../errors";
+import { CliError } from "../errors";
 import { table } from "../format";
 import { describeJob, jobName, readJobOutput } from "../jobs";
 import { LabelledAnswer, ReviewQueue, ReviewSource, suspectLabels } from "../review";
@@ -21,14 +21,8 @@ export interface ReviewOptions {
     readonly json?: boolean;
 }
 
-/** The dataset file name of a manifest image: the last part of its key, as train.py names predictions. */
-const fileName = (image: ManifestImage) => image.key.slice(image.key.lastIndexOf("/") + 1);
-
 /** The job's held-out answers (validation and test), each matched to its catadata row through the dataset. */
-function heldOutAnswers(
-    evaluation: NonNullable<Awaited<ReturnType<typeof readJobOutput>>["evaluation"]>,
-    byFile: ReadonlyMap<string, ManifestImage>,
-): LabelledAnswer[] {
+function heldOutAnswers(evaluation: JobEvaluation, byFile: ReadonlyMap<string, ManifestImage>): LabelledAnswer[] {
     const sides: [ReviewSource, Record<string, number[]> | undefined, Record<string, string> | undefined][] = [
         ["validation", evaluation.validation_predictions, evaluation.validation_labels],
         ["test", evaluation.test?.predictions, evaluation.test?.labels],
@@ -81,17 +75,14 @@ export async function review(context: CliContext, given: string | undefined, opt
         throw new CliError(
             `Job ${name} stored no per-image answers (it was trained before them): train a new job, then review.`,
         );
-    const datasetId = datasetIdOfChannels(described.InputDataConfig);
+    const { datasetId, manifest } = await jobDataset(context, described);
     if (!datasetId)
         throw new CliError(`Job ${name} names no dataset in its training channel, so its images cannot be found.`);
-    const manifest = await readManifest(context, datasetId).catch((error) => {
-        if (error instanceof NotFoundError)
-            throw new CliError(
-                `The dataset ${datasetId} that job ${name} trained on is gone, so its images cannot be found: review a newer job.`,
-            );
-        throw error;
-    });
-    const byFile = new Map(manifest.images.map((image) => [fileName(image), image]));
+    if (!manifest)
+        throw new CliError(
+            `The dataset ${datasetId} that job ${name} trained on is gone, so its images cannot be found: review a newer job.`,
+        );
+    const byFile = new Map(manifest.images.map((image) => [manifestFileName(image), image]));
     const answers = heldOutAnswers(evaluation, byFile);
     let failed: { key: string; error: string }[] = [];
     if (options.scoreTraining) {
