@@ -58,14 +58,19 @@ export abstract class QueueSession<Q extends PageQueue> {
     private activeSession = "";
     /** Why nothing can be done here (a queue of another stack), or undefined. */
     readonly blocking?: string;
+    /** The labels this session set, per class (Multi included). */
+    protected readonly perClass: Record<string, number>;
 
     constructor(
         readonly queue: Q,
         stack: LabelStack,
+        protected readonly dynamodb: DynamoDBClient,
+        protected readonly sdk: DynamoDb,
         private readonly newSessionId: () => string,
         /** The command that makes this kind of queue, for the refusal. */
         remake: string,
     ) {
+        this.perClass = Object.fromEntries([...queue.classes, MULTI_LABEL].map((c) => [c, 0]));
         if (queue.catadataTable !== stack.catadataTable || queue.imagesBucket !== stack.imagesBucket) {
             this.blocking = `This queue was made for table ${queue.catadataTable} and bucket ${queue.imagesBucket}, not this stack's (${stack.catadataTable}, ${stack.imagesBucket}): run ${remake} for this stack. Nothing can be labelled here.`;
         }
@@ -122,18 +127,16 @@ export abstract class QueueSession<Q extends PageQueue> {
 export class LabelSession extends QueueSession<LabellingQueue> {
     private readonly done = new Map<string, "labelled" | "skipped">();
     private readonly written: Written[] = [];
-    private readonly perClass: Record<string, number>;
     private readonly warning?: string;
 
     constructor(
         queue: LabellingQueue,
         stack: LabelStack,
-        private readonly dynamodb: DynamoDBClient,
-        private readonly sdk: DynamoDb,
+        dynamodb: DynamoDBClient,
+        sdk: DynamoDb,
         newSessionId: () => string,
     ) {
-        super(queue, stack, newSessionId, "npx bootboots suggest");
-        this.perClass = Object.fromEntries([...queue.classes, MULTI_LABEL].map((c) => [c, 0]));
+        super(queue, stack, dynamodb, sdk, newSessionId, "npx bootboots suggest");
         if (stack.modelDataUrl && stack.modelDataUrl !== queue.modelDataUrl) {
             this.warning = queue.modelDataUrl
                 ? `This queue was ranked by ${queue.modelDataUrl}, but the endpoint now serves ${stack.modelDataUrl}: labels are still useful, and npx bootboots suggest ranks the rest again.`

@@ -21,17 +21,15 @@ type Step =
  */
 export class ReviewSession extends QueueSession<ReviewQueue> {
     private readonly steps: Step[] = [];
-    private readonly perClass: Record<string, number>;
 
     constructor(
         queue: ReviewQueue,
         stack: LabelStack,
-        private readonly dynamodb: DynamoDBClient,
-        private readonly sdk: DynamoDb,
+        dynamodb: DynamoDBClient,
+        sdk: DynamoDb,
         newSessionId: () => string,
     ) {
-        super(queue, stack, newSessionId, "npx bootboots review");
-        this.perClass = Object.fromEntries([...queue.classes, MULTI_LABEL].map((c) => [c, 0]));
+        super(queue, stack, dynamodb, sdk, newSessionId, "npx bootboots review");
     }
 
     /** Enter: the label is right. */
