@@ -11,7 +11,7 @@ import type { InferOptions } from "./commands/infer";
 import type { LabelOptions } from "./commands/label";
 import type { ReportOptions } from "./commands/report";
 import type { ReviewOptions } from "./commands/review";
-import { DEFAULT_MIN_CONFIDENCE } from "./review";
+import { DEFAULT_MIN_CONFIDENCE } from "./labelling/review";
 import type { StatusOptions } from "./commands/status";
 import type { SuggestOptions } from "./commands/suggest";
 import type { TrainOptions } from "./commands/train";

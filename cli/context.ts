@@ -5,7 +5,7 @@ import type { PricingClient } from "@aws-sdk/client-pricing";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import type { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import { StackResolver } from "./stack";
+import { StackResolver } from "./aws/stack";
 
 /** What every command gets: where to write, the stack's names, and AWS clients made on first use. */
 export interface CliContext {

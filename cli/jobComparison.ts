@@ -2,7 +2,7 @@ import { Comparison, ComparedModel, Decision, Delta, compareModels, notComparabl
 import { CliContext } from "./context";
 import { CliError } from "./errors";
 import { table } from "./format";
-import { describeJob, jobName, readJobOutput, servingJobName } from "./jobs";
+import { describeJob, jobName, readJobOutput, servingJobName } from "./aws/jobs";
 
 /** The outcome of comparing a candidate with a baseline, for compare and the deploy gate. */
 export type CompareOutcome =

@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import packageJson from "../package.json";
 import { AwsClients, CliContext } from "./context";
 import { CliError, EXIT } from "./errors";
-import { STACK_NAMES, StackOptions, StackResolver } from "./stack";
+import { STACK_NAMES, StackOptions, StackResolver } from "./aws/stack";
 import { COMMANDS, Positional } from "./commandTable";
 
 export interface CliIO {

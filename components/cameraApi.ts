@@ -3,7 +3,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createInferHandler, inferSettingsFromEnv, readModelDecision } from "../handlers/infer";
+import { createInferHandler, inferSettingsFromEnv, readModelDecision } from "../handlers/infer/inferHandler";
 import {
     CAMERA_ROUTE_KEY,
     CAMERA_ROUTE_PATH,

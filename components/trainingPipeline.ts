@@ -4,8 +4,8 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { dataPrepSettingsFromEnv, prepareDataset } from "../handlers/dataPrep";
-import { triggerSettingsFromEnv, triggerTraining } from "../handlers/triggerTraining";
+import { dataPrepSettingsFromEnv, prepareDataset } from "../handlers/dataPrep/prepareDataset";
+import { triggerSettingsFromEnv, triggerTraining } from "../handlers/trigger/triggerTraining";
 import { contract, metricDefinitions } from "../lib/contract";
 import {
     PolicyStatement,

@@ -155,7 +155,7 @@ export interface ManifestImage {
     readonly key: string;
     readonly class: string;
     readonly split: Split;
-    /** The visit it belongs to (handlers/split.ts visitGroup); its whole group is on one side. Datasets built before the grouped split have none. */
+    /** The visit it belongs to (visitGroup); its whole group is on one side. Datasets built before the grouped split have none. */
     readonly group?: string;
     /** True when the end marker was added. */
     readonly repaired: boolean;

@@ -21,7 +21,7 @@ const MUTANTS = [
     },
     {
         name: "the metric definitions sent empty",
-        file: "handlers/trainingJob.ts",
+        file: "handlers/trigger/trainingJob.ts",
         from: "MetricDefinitions: settings.metricDefinitions.map((m) => ({ Name: m.Name, Regex: m.Regex })),",
         to: "MetricDefinitions: [],",
         test: ["tests/unit/triggerRules.test.ts", "builds the job request"],
@@ -42,7 +42,7 @@ const MUTANTS = [
     },
     {
         name: "the written-dataset check skipped",
-        file: "handlers/dataPrep.ts",
+        file: "handlers/dataPrep/prepareDataset.ts",
         from: "    if (problems.length > 0) {\n        throw userFacingError(\n            `Dataset ${manifest.datasetId} does not match its manifest",
         to: "    if (problems.length < 0) {\n        throw userFacingError(\n            `Dataset ${manifest.datasetId} does not match its manifest",
         test: ["tests/reliability.test.ts", "does not mark latest a dataset whose objects do not match its manifest"],

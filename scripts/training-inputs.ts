@@ -2,7 +2,7 @@
 // the hyperparameters the trigger sends for a given event. The Python tests use it so that
 // they train with exactly the stack's archive and the trigger's hyperparameters.
 //   ts-node scripts/training-inputs.ts <archive out dir> <trigger event JSON> <training counts JSON> <models bucket>
-import { trainingHyperParameters } from "../handlers/trainingJob";
+import { trainingHyperParameters } from "../handlers/trigger/trainingJob";
 import { parseTriggerEvent } from "../lib/triggerEvent";
 import { contract } from "../lib/contract";
 import { buildSourceArchive } from "../lib/sourceArchive";

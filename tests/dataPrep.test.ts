@@ -1,7 +1,7 @@
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { strict as assert } from "assert";
-import { DataPrepSettings, prepareDataset } from "../handlers/dataPrep";
+import { DataPrepSettings, prepareDataset } from "../handlers/dataPrep/prepareDataset";
 import { DataPrepSuccess, DatasetManifest, SPLIT_DEFAULTS } from "../lib/dataset";
 import { Moto, clientConfig, sharedMoto } from "./support/moto";
 import { Proxy, SLOW_DOWN, startProxy } from "./support/proxy";

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as http from "http";
 import { CreateTrainingJobCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
-import { trainingJobRequest, tuningJobRequest } from "../handlers/trainingJob";
+import { trainingJobRequest, tuningJobRequest } from "../handlers/trigger/trainingJob";
 import { parseTriggerEvent, trainingJobName, tuningJobName } from "../lib/triggerEvent";
 import { freePort } from "./support/moto";
 import { RecordedRequest, startProxy } from "./support/proxy";

@@ -6,7 +6,7 @@ import { contract } from "../lib/contract";
 import * as fs from "fs";
 import * as path from "path";
 import { DatasetManifest } from "../lib/dataset";
-import { TriggerSettings, triggerTraining } from "../handlers/triggerTraining";
+import { TriggerSettings, triggerTraining } from "../handlers/trigger/triggerTraining";
 import { TriggerSuccess } from "../lib/triggerEvent";
 import { loadDeployedHandler } from "./support/deployedLambda";
 import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";

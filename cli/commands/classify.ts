@@ -1,11 +1,11 @@
 import { contract } from "../../lib/contract";
 import { CliContext } from "../context";
-import { Classification, classifyJpeg } from "../endpoint";
+import { Classification, classifyJpeg } from "../aws/endpoint";
 import { CliError, EXIT, InputError } from "../errors";
 import { readImageFile } from "../files";
 import { percent } from "../format";
 import { decide } from "../../lib/jobOutput";
-import { servingDecision } from "../jobs";
+import { servingDecision } from "../aws/jobs";
 
 export interface ClassifyOptions {
     readonly threshold?: number;

@@ -1,10 +1,10 @@
 import { CliContext } from "../context";
 import { CliError } from "../errors";
 import { significantlyWorse } from "../../lib/comparison";
-import { deployableJobName, describeJob, jobName } from "../jobs";
+import { deployableJobName, describeJob, jobName } from "../aws/jobs";
 import { CompareOutcome, compareJobs, comparisonTable } from "../jobComparison";
-import { PulumiMissing, deployCommands, pulumiUp, setConfig, upCommand } from "../pulumi";
-import { setApproval } from "../registry";
+import { PulumiMissing, deployCommands, pulumiUp, setConfig, upCommand } from "../aws/pulumi";
+import { setApproval } from "../aws/registry";
 
 export interface DeployOptions {
     readonly up: boolean;

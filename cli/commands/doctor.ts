@@ -11,8 +11,8 @@ import { awsErrorName } from "../../lib/errors";
 import { CATADATA_KEY, catadataKeyProblem, createBucketCommand, createTableCommand } from "../../lib/prerequisites";
 import { CliContext } from "../context";
 import { CliError, explainAwsError } from "../errors";
-import { servingJobName } from "../jobs";
-import { listImageKeys, readLabelState } from "../labelling";
+import { servingJobName } from "../aws/jobs";
+import { listImageKeys, readLabelState } from "../labelling/queue";
 
 export interface DoctorOptions {
     readonly json?: boolean;

@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { CliContext } from "../context";
-import { readManifest } from "../datasets";
-import { classifyJpeg, forEachImage } from "../endpoint";
+import { readManifest } from "../aws/datasets";
+import { classifyJpeg, forEachImage } from "../aws/endpoint";
 import { percent, table } from "../format";
 import {
     FailedImage,
@@ -11,12 +11,12 @@ import {
     evaluationReport,
     perClassTable,
     reportMarkdown,
-} from "../report";
-import { getObjectBytes } from "../s3json";
+} from "../report/evaluationReport";
+import { getObjectBytes } from "../aws/s3json";
 import { CliError, EXIT } from "../errors";
 import { decide } from "../../lib/jobOutput";
-import { servingDecision } from "../jobs";
-import { decisionMetrics } from "../report";
+import { servingDecision } from "../aws/jobs";
+import { decisionMetrics } from "../report/evaluationReport";
 
 export interface EvaluateOptions {
     readonly dataset?: string;

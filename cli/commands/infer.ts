@@ -1,5 +1,5 @@
 import { CameraAnswer } from "../../lib/cameraApi";
-import { regionOfApiUrl, postToCameraApi } from "../cameraClient";
+import { regionOfApiUrl, postToCameraApi } from "../aws/cameraClient";
 import { CliContext } from "../context";
 import { CliError, EXIT, InputError } from "../errors";
 import { readImageFile } from "../files";

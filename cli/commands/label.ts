@@ -1,7 +1,7 @@
 import { openInBrowser } from "../browser";
 import { CliContext } from "../context";
-import { servingJobName } from "../jobs";
-import { startLabelServer } from "../labelServer";
+import { servingJobName } from "../aws/jobs";
+import { startLabelServer } from "../labelling/server";
 
 export interface LabelOptions {
     readonly port: number;

@@ -7,11 +7,11 @@ import type { JobEvaluation } from "../../lib/jobOutput";
 import { TRAINING_JOB_NAME_PREFIX } from "../../lib/layout";
 import { openInBrowser } from "../browser";
 import { CliContext } from "../context";
-import { jobDataset } from "../datasets";
+import { jobDataset } from "../aws/datasets";
 import { CliError, NotFoundError, explainAwsError } from "../errors";
-import { JobPoint, MAX_WRONG_SHOWN, TargetScore, WrongImage, jobReportHtml } from "../jobReport";
-import { describeJob, jobName, readJobOutput } from "../jobs";
-import { getObjectBytes } from "../s3json";
+import { JobPoint, MAX_WRONG_SHOWN, TargetScore, WrongImage, jobReportHtml } from "../report/jobReport";
+import { describeJob, jobName, readJobOutput } from "../aws/jobs";
+import { getObjectBytes } from "../aws/s3json";
 
 export interface ReportOptions {
     /** Where to write the file (default `bootboots-report-<job>.html` here). */

@@ -2,13 +2,13 @@ import { ManifestImage, manifestFileName } from "../../lib/dataset";
 import type { JobEvaluation } from "../../lib/jobOutput";
 import { REVIEW_QUEUE_KEY } from "../../lib/layout";
 import { CliContext } from "../context";
-import { jobDataset } from "../datasets";
-import { classifyJpeg, endpointCost, forEachImage } from "../endpoint";
+import { jobDataset } from "../aws/datasets";
+import { classifyJpeg, endpointCost, forEachImage } from "../aws/endpoint";
 import { CliError } from "../errors";
 import { table } from "../format";
-import { describeJob, jobName, readJobOutput } from "../jobs";
-import { LabelledAnswer, ReviewQueue, ReviewSource, suspectLabels } from "../review";
-import { getObjectBytes, putObjectJson } from "../s3json";
+import { describeJob, jobName, readJobOutput } from "../aws/jobs";
+import { LabelledAnswer, ReviewQueue, ReviewSource, suspectLabels } from "../labelling/review";
+import { getObjectBytes, putObjectJson } from "../aws/s3json";
 
 export interface ReviewOptions {
     /** A guess at least this likely, against the label, makes it suspect. */

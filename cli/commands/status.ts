@@ -4,11 +4,11 @@ import { DescribeHyperParameterTuningJobResponse, DescribeTrainingJobResponse } 
 import { TRAINING_JOB_NAME_PATTERN, TUNING_JOB_NAME_PATTERN } from "../../lib/triggerEvent";
 import { describeRetrainCheck } from "../../lib/retrain";
 import { CliContext } from "../context";
-import { lastRetrainCheck, registeredVersion, registryLine } from "../registry";
+import { lastRetrainCheck, registeredVersion, registryLine } from "../aws/registry";
 import { NotFoundError, explainAwsError } from "../errors";
 import { seconds, table, decisionLines, nearCopyLine } from "../format";
-import { TERMINAL_STATUSES, describeJob, describeTuningJob, jobName, readJobOutput } from "../jobs";
-import { confusionTable, perClassTable } from "../report";
+import { TERMINAL_STATUSES, describeJob, describeTuningJob, jobName, readJobOutput } from "../aws/jobs";
+import { confusionTable, perClassTable } from "../report/evaluationReport";
 
 export interface StatusOptions {
     readonly watch?: boolean;

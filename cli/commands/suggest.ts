@@ -1,9 +1,9 @@
 import { contract } from "../../lib/contract";
 import { CliContext } from "../context";
-import { classifyJpeg, endpointCost, forEachImage } from "../endpoint";
+import { classifyJpeg, endpointCost, forEachImage } from "../aws/endpoint";
 import { NotFoundError } from "../errors";
 import { table } from "../format";
-import { servingJobName } from "../jobs";
+import { servingJobName } from "../aws/jobs";
 import { LABELLING_QUEUE_KEY } from "../../lib/layout";
 import {
     CameraImage,
@@ -15,8 +15,8 @@ import {
     rankScore,
     rankTopClasses,
     readLabelState,
-} from "../labelling";
-import { getObjectBytes, getObjectJson, putObjectJson } from "../s3json";
+} from "../labelling/queue";
+import { getObjectBytes, getObjectJson, putObjectJson } from "../aws/s3json";
 
 export interface SuggestOptions {
     /** Images scored at most in this run (those scored before by the same model are free). */

@@ -2,10 +2,10 @@ import type { DataPrepResult } from "../../lib/dataset";
 import type { ClassCounts, SideCounts } from "../../lib/dataset";
 import { TriggerResult, trainingJobName } from "../../lib/triggerEvent";
 import { CliContext } from "../context";
-import { readManifest } from "../datasets";
+import { readManifest } from "../aws/datasets";
 import { CliError, EXIT } from "../errors";
 import { table } from "../format";
-import { TriggerOptions, invokeTrigger, sendTrigger, triggerPayload } from "../trigger";
+import { TriggerOptions, invokeTrigger, sendTrigger, triggerPayload } from "../aws/trigger";
 
 export interface TrainOptions extends TriggerOptions {
     readonly async?: boolean;

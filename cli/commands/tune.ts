@@ -2,7 +2,7 @@ import { contract } from "../../lib/contract";
 import { TRIGGER_EVENT_DEFAULTS, TUNE_DEFAULTS, TriggerResult, tuningJobName } from "../../lib/triggerEvent";
 import { CliContext } from "../context";
 import { CliError, explainAwsError } from "../errors";
-import { TriggerOptions, invokeTrigger, sendTrigger, triggerPayload } from "../trigger";
+import { TriggerOptions, invokeTrigger, sendTrigger, triggerPayload } from "../aws/trigger";
 
 export interface TuneOptions extends TriggerOptions {
     readonly maxJobs?: number;

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { DataPrepSuccess, DatasetManifest, ManifestImage } from "../../lib/dataset";
 import { REVIEW_QUEUE_KEY } from "../../lib/layout";
-import type { ReviewQueue } from "../../cli/review";
+import type { ReviewQueue } from "../../cli/labelling/review";
 import { clientConfig } from "../support/moto";
 import { IMAGES_PREFIX } from "../support/seed";
 import {

@@ -12,7 +12,7 @@ import {
     isRetryableEndpointError,
     parseCameraRequest,
     readClasses,
-} from "../../handlers/cameraRules";
+} from "../../handlers/infer/cameraRules";
 import { cameraImageFileName, keepWarmSchedule } from "../../lib/cameraApi";
 import { Decision } from "../../lib/jobOutput";
 import {

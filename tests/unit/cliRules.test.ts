@@ -2,11 +2,11 @@ import { modelErrorReason } from "../../lib/serving";
 import { strict as assert } from "assert";
 import { CliError, NotFoundError, explainAwsError } from "../../cli/errors";
 import { nearCopyLine } from "../../cli/format";
-import { escapeHtml, jobReportHtml, thresholdCurve } from "../../cli/jobReport";
-import { suspectLabels } from "../../cli/review";
-import { rankScore, rankTopClasses } from "../../cli/labelling";
-import { decisionMetrics, evaluationReport } from "../../cli/report";
-import { StackResolver } from "../../cli/stack";
+import { escapeHtml, jobReportHtml, thresholdCurve } from "../../cli/report/jobReport";
+import { suspectLabels } from "../../cli/labelling/review";
+import { rankScore, rankTopClasses } from "../../cli/labelling/queue";
+import { decisionMetrics, evaluationReport } from "../../cli/report/evaluationReport";
+import { StackResolver } from "../../cli/aws/stack";
 import { setEnv } from "../support/env";
 
 const CLASSES = ["Boots", "Chi", "NoCat"];

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
-import { readLabel, resolveLabels } from "../../handlers/labels";
+import { readLabel, resolveLabels } from "../../lib/labels";
 import { SPLIT_DEFAULTS, captureTime, sourceKeyOf, visitGroup } from "../../lib/dataset";
-import { Label } from "../../handlers/labels";
+import { Label } from "../../lib/labels";
 import {
     PlannedImage,
     countClasses,
@@ -9,7 +9,7 @@ import {
     planSplit,
     splitCounts,
     stableFraction,
-} from "../../handlers/split";
+} from "../../handlers/dataPrep/split";
 import { SEED_COUNTS, seedLabels } from "../support/seed";
 
 const CLASSES = ["Boots", "Chi", "NoCat"];

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { newestSpreadOverDays, takenAt } from "../../cli/labelling";
+import { newestSpreadOverDays, takenAt } from "../../cli/labelling/queue";
 import { SPLIT_DEFAULTS, labelShortfall } from "../../lib/dataset";
 import { catadataKeyProblem, createTableCommand } from "../../lib/prerequisites";
 

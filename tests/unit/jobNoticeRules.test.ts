@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { failureAdvice, failedNotice, modelPackageRequest, parseJobEvent } from "../../handlers/jobNotice";
+import { failureAdvice, failedNotice, modelPackageRequest, parseJobEvent } from "../../handlers/jobEvents/jobNotice";
 import { Comparison, verdict } from "../../lib/comparison";
 
 const delta = (d: number, low: number, high: number) => ({

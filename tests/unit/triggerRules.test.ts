@@ -5,7 +5,7 @@ import {
     trainingHyperParameters,
     trainingJobRequest,
     tuningJobRequest,
-} from "../../handlers/trainingJob";
+} from "../../handlers/trigger/trainingJob";
 import { CLASSES, SETTINGS, manifest } from "../support/triggerFixtures";
 import { contract, metricDefinitions } from "../../lib/contract";
 import { parseFieldText, validateEvent } from "../../lib/eventFields";

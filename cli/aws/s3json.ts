@@ -1,6 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { awsErrorName, isAccessDenied, isMissingObject } from "../lib/errors";
-import { CliError, NotFoundError, explainAwsError } from "./errors";
+import { awsErrorName, isAccessDenied, isMissingObject } from "../../lib/errors";
+import { CliError, NotFoundError, explainAwsError } from "../errors";
 
 /**
  * An object's bytes; `missing` is what the user reads when it does not exist, and

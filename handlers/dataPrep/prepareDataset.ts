@@ -13,14 +13,14 @@ import {
     datasetPrefix,
     leavesMostForTraining,
     newDatasetId,
-} from "../lib/dataset";
-import { describeAwsError, isMissingObject, isUserFacing, userFacingError } from "../lib/errors";
-import { booleanField, validateEvent } from "../lib/eventFields";
-import { hasEndMarker, isJpeg } from "../lib/jpeg";
-import { LATEST_DATASET_KEY } from "../lib/layout";
-import { requiredEnv } from "./env";
-import { S3_MAX_KEY_BYTES, resolveLabels } from "./labels";
-import { putJsonObject } from "./s3Objects";
+} from "../../lib/dataset";
+import { describeAwsError, isMissingObject, isUserFacing, userFacingError } from "../../lib/errors";
+import { booleanField, validateEvent } from "../../lib/eventFields";
+import { hasEndMarker, isJpeg } from "../../lib/jpeg";
+import { LATEST_DATASET_KEY } from "../../lib/layout";
+import { requiredEnv } from "../../lib/functionEnv";
+import { S3_MAX_KEY_BYTES, resolveLabels } from "../../lib/labels";
+import { putJsonObject } from "../../lib/s3Objects";
 import { PlannedImage, SplitRule, countClasses, datasetFileName, planSplit } from "./split";
 
 /** Image copies in flight at once: hides S3 latency without tripping its request-rate limits. */

@@ -1,8 +1,8 @@
-import { NotFoundError, explainAwsError } from "./errors";
-import { CliContext } from "./context";
+import { NotFoundError, explainAwsError } from "../errors";
+import { CliContext } from "../context";
 import { getObjectJson } from "./s3json";
-import { RETRAIN_CHECK_KEY, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
-import { RetrainCheck } from "../lib/retrain";
+import { RETRAIN_CHECK_KEY, TRAINING_OUTPUT_PREFIX } from "../../lib/layout";
+import { RetrainCheck } from "../../lib/retrain";
 
 /** A job's version in the model package group, as the job-events function registered it. */
 export interface RegisteredVersion {

@@ -1,4 +1,4 @@
-import { CliError, NotFoundError } from "./errors";
+import { CliError, NotFoundError } from "../errors";
 import { PulumiMissing, stackOutputs } from "./pulumi";
 
 /** Each name the commands need: its flag, its environment variable and its stack output. */

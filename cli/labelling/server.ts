@@ -1,19 +1,20 @@
 import { randomBytes, timingSafeEqual } from "crypto";
 import * as http from "http";
 import { Readable } from "stream";
-import { awsErrorName } from "../lib/errors";
-import { LABELLING_QUEUE_KEY, REVIEW_QUEUE_KEY } from "../lib/layout";
-import { CliContext } from "./context";
-import { CliError, explainAwsError } from "./errors";
-import { LABEL_PAGE } from "./labelPage";
-import { HttpError, LabelSession, LabelStack, PageQueue, QueueSession } from "./labelSession";
-import { LabellingQueue } from "./labelling";
+import { awsErrorName } from "../../lib/errors";
+import { LABELLING_QUEUE_KEY, REVIEW_QUEUE_KEY } from "../../lib/layout";
+import { CliContext } from "../context";
+import { CliError, explainAwsError } from "../errors";
+import { LABEL_PAGE } from "./page";
+import { LabelSession } from "./labelSession";
+import { HttpError, LabelStack, PageQueue, QueueSession } from "./queueSession";
+import { LabellingQueue } from "./queue";
 import { ReviewQueue } from "./review";
 import { ReviewSession } from "./reviewSession";
-import { getObjectJson } from "./s3json";
+import { getObjectJson } from "../aws/s3json";
 
-export { MULTI_LABEL } from "./labelSession";
-export type { LabelStack } from "./labelSession";
+export { MULTI_LABEL } from "./queueSession";
+export type { LabelStack } from "./queueSession";
 
 export interface LabelServer {
     /** The page's address, token included. */

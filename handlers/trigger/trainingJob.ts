@@ -1,10 +1,10 @@
 import type { CreateHyperParameterTuningJobRequest, CreateTrainingJobRequest } from "@aws-sdk/client-sagemaker";
-import type { MetricDefinition, TuningSpace } from "../lib/contract";
-import { contract } from "../lib/contract";
-import { DatasetManifest, MIN_TRAINING_IMAGES, datasetPrefix } from "../lib/dataset";
-import { userFacingError } from "../lib/errors";
-import { CHECKPOINTS_PREFIX, CONTAINER_CHANNELS_DIR, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
-import { MAX_RUNTIME_LIMIT_SECONDS, TriggerEvent, TuneRequest } from "../lib/triggerEvent";
+import type { MetricDefinition, TuningSpace } from "../../lib/contract";
+import { contract } from "../../lib/contract";
+import { DatasetManifest, MIN_TRAINING_IMAGES, datasetPrefix } from "../../lib/dataset";
+import { userFacingError } from "../../lib/errors";
+import { CHECKPOINTS_PREFIX, CONTAINER_CHANNELS_DIR, TRAINING_OUTPUT_PREFIX } from "../../lib/layout";
+import { MAX_RUNTIME_LIMIT_SECONDS, TriggerEvent, TuneRequest } from "../../lib/triggerEvent";
 
 /** Where the training container keeps checkpoints that SageMaker syncs to S3. */
 const CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints";

@@ -10,12 +10,12 @@ import {
     KEEP_WARM_JPEG_BASE64,
     NotStored,
     cameraImageFileName,
-} from "../lib/cameraApi";
-import { contract } from "../lib/contract";
-import { DECISION_FILE, Decision, EVALUATION_FILE, parseDecision } from "../lib/jobOutput";
-import { awsErrorName } from "../lib/errors";
-import { decisionSources, maxJpegBytes, modelOfVariant, readPredictions, servingRequestBody } from "../lib/serving";
-import { readTarGzEntries } from "../lib/tarball";
+} from "../../lib/cameraApi";
+import { contract } from "../../lib/contract";
+import { DECISION_FILE, Decision, EVALUATION_FILE, parseDecision } from "../../lib/jobOutput";
+import { awsErrorName } from "../../lib/errors";
+import { decisionSources, maxJpegBytes, modelOfVariant, readPredictions, servingRequestBody } from "../../lib/serving";
+import { readTarGzEntries } from "../../lib/tarball";
 import {
     HttpApiEvent,
     HttpApiResult,
@@ -29,8 +29,8 @@ import {
     readClasses,
     refusal,
 } from "./cameraRules";
-import { requiredEnv } from "./env";
-import { getObjectIfAny } from "./s3Objects";
+import { requiredEnv } from "../../lib/functionEnv";
+import { getObjectIfAny } from "../../lib/s3Objects";
 
 export interface InferClients {
     readonly s3: S3Client;

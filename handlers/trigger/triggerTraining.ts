@@ -17,7 +17,7 @@ import {
     DatasetPointer,
     datasetIdOfChannels,
     datasetPrefix,
-} from "../lib/dataset";
+} from "../../lib/dataset";
 import {
     awsErrorName,
     describeAwsError,
@@ -25,9 +25,9 @@ import {
     isMissingObject,
     isUserFacing,
     userFacingError,
-} from "../lib/errors";
-import { readInvokeResult } from "../lib/invokeResult";
-import { LATEST_DATASET_KEY, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+} from "../../lib/errors";
+import { readInvokeResult } from "../../lib/invokeResult";
+import { LATEST_DATASET_KEY, TRAINING_OUTPUT_PREFIX } from "../../lib/layout";
 import {
     TriggerEvent,
     TriggerResult,
@@ -36,8 +36,8 @@ import {
     parseTriggerEvent,
     trainingJobName,
     tuningJobName,
-} from "../lib/triggerEvent";
-import { requiredEnv } from "./env";
+} from "../../lib/triggerEvent";
+import { requiredEnv } from "../../lib/functionEnv";
 import { TrainingJobSettings, checkDataset, trainingJobRequest, tuningJobRequest } from "./trainingJob";
 
 /** Invocations of data prep in all when Lambda answers 429 (too many requests: data prep never started). */

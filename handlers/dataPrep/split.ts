@@ -1,7 +1,7 @@
 import { createHash } from "crypto";
-import { visitGroup } from "../lib/dataset";
-import type { ClassCounts, ManifestImage, Split, SplitSettings } from "../lib/dataset";
-import { Label } from "./labels";
+import { visitGroup } from "../../lib/dataset";
+import type { ClassCounts, ManifestImage, Split, SplitSettings } from "../../lib/dataset";
+import { Label } from "../../lib/labels";
 
 /** An image with its visit and the side of the split it falls on. */
 export interface PlannedImage extends Label {

@@ -2,13 +2,13 @@ import { AttributeValue, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dyn
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DescribeTrainingJobCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
-import { DatasetManifest, datasetIdOfChannels, datasetPrefix } from "../lib/dataset";
-import { RETRAIN_CHECK_KEY } from "../lib/layout";
-import { RetrainCheck } from "../lib/retrain";
-import { trainingJobOfModelUrl } from "../lib/serving";
-import { requiredEnv } from "./env";
-import { readLabel } from "./labels";
-import { putJsonObject } from "./s3Objects";
+import { DatasetManifest, datasetIdOfChannels, datasetPrefix } from "../../lib/dataset";
+import { RETRAIN_CHECK_KEY } from "../../lib/layout";
+import { RetrainCheck } from "../../lib/retrain";
+import { trainingJobOfModelUrl } from "../../lib/serving";
+import { requiredEnv } from "../../lib/functionEnv";
+import { readLabel } from "../../lib/labels";
+import { putJsonObject } from "../../lib/s3Objects";
 
 export interface RetrainClients {
     readonly s3: S3Client;

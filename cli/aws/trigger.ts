@@ -1,7 +1,7 @@
 import { InvokeCommand, InvokeCommandOutput } from "@aws-sdk/client-lambda";
-import { readInvokeResult } from "../lib/invokeResult";
-import { CliContext } from "./context";
-import { CliError, explainAwsError } from "./errors";
+import { readInvokeResult } from "../../lib/invokeResult";
+import { CliContext } from "../context";
+import { CliError, explainAwsError } from "../errors";
 
 /** The flags that shape a training job, shared by train and tune. */
 export interface TriggerOptions {

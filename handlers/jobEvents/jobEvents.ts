@@ -1,14 +1,14 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { CreateModelPackageCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
-import { compareModels, notComparable, verdict } from "../lib/comparison";
-import { awsErrorName } from "../lib/errors";
-import { JobFiles, jobOutputDir, readJobFiles } from "../lib/jobFiles";
-import { DECISION_FILE, EVALUATION_FILE } from "../lib/jobOutput";
-import { TRAINING_OUTPUT_PREFIX } from "../lib/layout";
-import { jobModelUrl, trainingJobOfModelUrl } from "../lib/serving";
-import { requiredEnv } from "./env";
-import { getJsonIfAny, getObjectIfAny, putJsonObject } from "./s3Objects";
+import { compareModels, notComparable, verdict } from "../../lib/comparison";
+import { awsErrorName } from "../../lib/errors";
+import { JobFiles, jobOutputDir, readJobFiles } from "../../lib/jobFiles";
+import { DECISION_FILE, EVALUATION_FILE } from "../../lib/jobOutput";
+import { TRAINING_OUTPUT_PREFIX } from "../../lib/layout";
+import { jobModelUrl, trainingJobOfModelUrl } from "../../lib/serving";
+import { requiredEnv } from "../../lib/functionEnv";
+import { getJsonIfAny, getObjectIfAny, putJsonObject } from "../../lib/s3Objects";
 import {
     FinishedJob,
     Notice,

@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { isMissingObject } from "../lib/errors";
+import { isMissingObject } from "./errors";
 
 /** An object's bytes, or undefined when there is no such object (any other failure is thrown). */
 export async function getObjectIfAny(s3: S3Client, bucket: string, key: string): Promise<Uint8Array | undefined> {

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { awsErrorName } from "../lib/errors";
-import { DynamoDb, HttpError, LabelStack, MULTI_LABEL, QueueSession, awsFailure } from "./labelSession";
+import { awsErrorName } from "../../lib/errors";
+import { DynamoDb, HttpError, LabelStack, MULTI_LABEL, QueueSession, awsFailure } from "./queueSession";
 import { ReviewItem, ReviewQueue } from "./review";
 
 /** One step of the review, so that `u` can take it back: a label kept, or changed from one value to another. */

@@ -1,8 +1,8 @@
 import type { DescribeTrainingJobResponse } from "@aws-sdk/client-sagemaker";
-import { DatasetManifest, DatasetPointer, datasetIdOfChannels, datasetPrefix } from "../lib/dataset";
-import { LATEST_DATASET_KEY } from "../lib/layout";
-import { CliContext } from "./context";
-import { NotFoundError } from "./errors";
+import { DatasetManifest, DatasetPointer, datasetIdOfChannels, datasetPrefix } from "../../lib/dataset";
+import { LATEST_DATASET_KEY } from "../../lib/layout";
+import { CliContext } from "../context";
+import { NotFoundError } from "../errors";
 import { getObjectJson } from "./s3json";
 
 /** The manifest of the dataset named, or of the latest one. */

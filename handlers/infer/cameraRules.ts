@@ -8,9 +8,9 @@ import {
     JPEG_CONTENT_TYPE,
     MostLikelyCat,
     TRAINING_MODE,
-} from "../lib/cameraApi";
-import { Decision, decide } from "../lib/jobOutput";
-import { isJpeg } from "../lib/jpeg";
+} from "../../lib/cameraApi";
+import { Decision, decide } from "../../lib/jobOutput";
+import { isJpeg } from "../../lib/jpeg";
 
 /** The parts of an API Gateway HTTP API event (payload format 2.0) the camera API reads. */
 export interface HttpApiEvent {

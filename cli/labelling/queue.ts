@@ -1,7 +1,7 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { captureTime, sourceKeyOf } from "../lib/dataset";
-import { CliContext } from "./context";
-import { explainAwsError } from "./errors";
+import { captureTime, sourceKeyOf } from "../../lib/dataset";
+import { CliContext } from "../context";
+import { explainAwsError } from "../errors";
 
 /** A model's likeliest classes, most likely first. */
 export type TopClasses = readonly { readonly className: string; readonly probability: number }[];

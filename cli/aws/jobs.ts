@@ -1,4 +1,4 @@
-import { awsErrorName } from "../lib/errors";
+import { awsErrorName } from "../../lib/errors";
 import {
     DescribeEndpointCommand,
     DescribeHyperParameterTuningJobCommand,
@@ -9,12 +9,12 @@ import {
     DescribeTrainingJobResponse,
     ListTrainingJobsCommand,
 } from "@aws-sdk/client-sagemaker";
-import { jobOutputDir, readJobFiles } from "../lib/jobFiles";
-import { TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
-import { TUNING_JOB_NAME_PATTERN } from "../lib/triggerEvent";
-import { Decision, JobEvaluation } from "../lib/comparison";
-import { CliContext } from "./context";
-import { CliError, NotFoundError, explainAwsError } from "./errors";
+import { jobOutputDir, readJobFiles } from "../../lib/jobFiles";
+import { TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../../lib/layout";
+import { TUNING_JOB_NAME_PATTERN } from "../../lib/triggerEvent";
+import { Decision, JobEvaluation } from "../../lib/comparison";
+import { CliContext } from "../context";
+import { CliError, NotFoundError, explainAwsError } from "../errors";
 import { getObjectBytes } from "./s3json";
 
 export const TERMINAL_STATUSES = ["Completed", "Failed", "Stopped"];

@@ -1,5 +1,5 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { SkippedImage, sourceKeyOf } from "../lib/dataset";
+import { SkippedImage, sourceKeyOf } from "./dataset";
 
 /** One usable label: a catadata row resolved to its image's key and canonical class. */
 export interface Label {

@@ -1,6 +1,6 @@
 import { createHash } from "crypto";
-import type { Decision, NearCopies, PerClassFigures } from "../lib/jobOutput";
-import { decisionLines, nearCopyLine } from "./format";
+import type { Decision, NearCopies, PerClassFigures } from "../../lib/jobOutput";
+import { decisionLines, nearCopyLine } from "../format";
 
 /** An image's target-class probability, and whether it is of the target class. */
 export interface TargetScore {

@@ -1,5 +1,5 @@
 import type { CreateModelPackageInput } from "@aws-sdk/client-sagemaker";
-import type { Decision, JobEvaluation } from "../lib/jobOutput";
+import type { Decision, JobEvaluation } from "../../lib/jobOutput";
 
 /** A finished job, from a "SageMaker Training Job State Change" or "… Tuning Job State Change" event. */
 export type FinishedJob =

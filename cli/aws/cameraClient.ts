@@ -1,5 +1,5 @@
-import { CAMERA_HEADER, CameraAnswer, CameraRefusal, JPEG_CONTENT_TYPE, TRAINING_MODE } from "../lib/cameraApi";
-import { CliError, InputError } from "./errors";
+import { CAMERA_HEADER, CameraAnswer, CameraRefusal, JPEG_CONTENT_TYPE, TRAINING_MODE } from "../../lib/cameraApi";
+import { CliError, InputError } from "../errors";
 
 /** The camera API's region from its host (`<id>.execute-api.<region>.amazonaws.com`), if it says. */
 export function regionOfApiUrl(url: URL): string | undefined {

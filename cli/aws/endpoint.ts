@@ -1,11 +1,11 @@
-import { awsErrorName } from "../lib/errors";
+import { awsErrorName } from "../../lib/errors";
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { SingleBar } from "cli-progress";
 import pLimit from "p-limit";
-import { contract } from "../lib/contract";
-import { isJpeg } from "../lib/jpeg";
-import { servingRequestBody, modelErrorReason } from "../lib/serving";
-import { CliError, InputError, explainAwsError } from "./errors";
+import { contract } from "../../lib/contract";
+import { isJpeg } from "../../lib/jpeg";
+import { servingRequestBody, modelErrorReason } from "../../lib/serving";
+import { CliError, InputError, explainAwsError } from "../errors";
 
 export interface Classification {
     readonly className: string;

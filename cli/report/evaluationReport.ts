@@ -1,4 +1,4 @@
-import { percent, table } from "./format";
+import { percent, table } from "../format";
 
 export interface LabelledPrediction {
     readonly imageName: string;

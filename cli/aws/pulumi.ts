@@ -1,5 +1,5 @@
 import { execFile, spawn } from "child_process";
-import { CliError } from "./errors";
+import { CliError } from "../errors";
 
 function stackArgs(stack: string | undefined): string[] {
     return stack ? ["--stack", stack] : [];
