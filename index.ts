@@ -7,6 +7,8 @@ import { JobEvents } from "./components/jobEvents";
 import { ServerlessEndpoint } from "./components/serverlessEndpoint";
 import { TrainingPipeline } from "./components/trainingPipeline";
 import { loadStackConfig } from "./config";
+import { tensorflowImage } from "./lib/images";
+import { SPLIT_KEYS } from "./lib/stackSettings";
 import { checkPrerequisites } from "./prerequisites";
 
 // config → what must exist → data buckets → training pipeline → (once a model exists) serverless endpoint → camera API
@@ -22,6 +24,10 @@ const { imagesBucketName, catadataTableName } = checkPrerequisites({
     checkImagesBucket: config.checkImagesBucket,
 });
 
+// The TensorFlow images of the stack's version, one for training and one for serving.
+const trainingImage = tensorflowImage("tensorflow-training", config.tensorflowVersion, region);
+const inferenceImage = tensorflowImage("tensorflow-inference", config.tensorflowVersion, region);
+
 const buckets = new DataBuckets("bootboots", { accountId, adoptExisting: config.adoptExistingBuckets });
 
 const pipeline = new TrainingPipeline("bootboots", {
@@ -34,15 +40,8 @@ const pipeline = new TrainingPipeline("bootboots", {
     imagesBucketName,
     imagesPrefix: config.imagesPrefix,
     catadataTableName,
-    classes: config.classes,
-    noCatClass: config.noCatClass,
-    split: config.split,
-    targetClass: config.targetClass,
-    maxFalseAlarmRate: config.maxFalseAlarmRate,
-    trainingInstanceType: config.trainingInstanceType,
-    spotTraining: config.spotTraining,
-    trainingNetworkIsolation: config.trainingNetworkIsolation,
-    tensorflowVersion: config.tensorflowVersion,
+    trainingImage,
+    settings: config,
     trainingSourceDir: path.join(__dirname, "training"),
 });
 
@@ -55,12 +54,11 @@ const jobEvents = new JobEvents("bootboots", {
     trainingBucketName: buckets.trainingBucket.bucket,
     trainingBucketArn: buckets.trainingBucket.arn,
     catadataTableName,
-    classes: config.classes,
     triggerFunctionName: pipeline.triggerFunction.name,
     triggerFunctionArn: pipeline.triggerFunction.arn,
-    tensorflowVersion: config.tensorflowVersion,
+    inferenceImage,
     servingModelUrl: config.modelDataUrl,
-    settings: config.afterJob,
+    settings: config,
 });
 
 const endpoint = config.modelDataUrl
@@ -69,11 +67,8 @@ const endpoint = config.modelDataUrl
           region,
           modelDataUrl: config.modelDataUrl,
           modelBucketName: buckets.modelBucket.bucket,
-          tensorflowVersion: config.tensorflowVersion,
-          endpointName: config.endpointName,
-          memorySizeMb: config.endpointMemoryMb,
-          maxConcurrency: config.endpointMaxConcurrency,
-          provisionedConcurrency: config.endpointProvisionedConcurrency,
+          inferenceImage,
+          settings: config,
       })
     : undefined;
 
@@ -87,11 +82,10 @@ const camera =
               modelDataUrl: config.modelDataUrl,
               modelBucketName: buckets.modelBucket.bucket,
               modelBucketArn: buckets.modelBucket.arn,
-              classes: config.classes,
               imagesBucketName,
               imagesPrefix: config.imagesPrefix,
               catadataTableName,
-              settings: config.camera,
+              settings: config,
           })
         : undefined;
 
@@ -114,7 +108,7 @@ export { imagesBucketName, catadataTableName };
 export const imagesPrefix = config.imagesPrefix;
 // What `bootboots doctor` compares with the CLI's region and the labels with.
 export { region };
-export const splitSettings = config.split;
+export const splitSettings = Object.fromEntries(SPLIT_KEYS.map((key) => [key, config[key]]));
 // What `bootboots tune` needs for its cost estimate.
 export const trainingInstanceType = config.trainingInstanceType;
 export const maxTuningCostUsd = config.maxTuningCostUsd;

@@ -13,6 +13,7 @@ import {
     keepWarmSchedule,
 } from "../lib/cameraApi";
 import { PolicyStatement, policyDocument } from "../lib/iam";
+import type { StackSettings } from "../lib/stackSettings";
 import { TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { decisionSources } from "../lib/serving";
 import { LambdaFunction } from "./lambdaFunction";
@@ -32,16 +33,14 @@ export interface CameraApiArgs {
     readonly modelBucketName: pulumi.Input<string>;
     /** Its ARN, for IAM. */
     readonly modelBucketArn: pulumi.Input<string>;
-    /** The class list, in model-output order. */
-    readonly classes: pulumi.Input<readonly pulumi.Input<string>[]>;
     /** The bucket of camera images; the camera's images are stored in it. */
     readonly imagesBucketName: pulumi.Input<string>;
     /** The key prefix the images are stored under, ending with '/'. */
     readonly imagesPrefix: pulumi.Input<string>;
     /** The labels table; each stored image gets a row without `cat`. */
     readonly catadataTableName: pulumi.Input<string>;
-    /** Throttling, reserved concurrency, keep-warm, the camera's role and the events table: plain values, from config. */
-    readonly settings: CameraSettings;
+    /** Throttling, reserved concurrency, keep-warm, the camera's role and the events table (lib/stackSettings.ts). */
+    readonly settings: CameraSettings & Pick<StackSettings, "classes">;
 }
 
 /**
@@ -113,10 +112,11 @@ export class CameraApi extends pulumi.ComponentResource {
                 timeout: GATEWAY_TIMEOUT_MS / 1000 - 1,
                 memorySize: 512,
                 // -1 is Lambda's unreserved; 0 would stop the function.
-                reservedConcurrency: a.settings.reservedConcurrency > 0 ? a.settings.reservedConcurrency : -1,
+                reservedConcurrency:
+                    a.settings.cameraReservedConcurrency > 0 ? a.settings.cameraReservedConcurrency : -1,
                 environment: {
                     ENDPOINT_NAME: a.endpointName,
-                    CLASSES: pulumi.jsonStringify(a.classes),
+                    CLASSES: JSON.stringify(a.settings.classes),
                     MODEL_DATA_URL: a.modelDataUrl,
                     MODEL_BUCKET: a.modelBucketName,
                     IMAGES_BUCKET: a.imagesBucketName,
@@ -222,8 +222,8 @@ export class CameraApi extends pulumi.ComponentResource {
                 name: "$default",
                 autoDeploy: true,
                 defaultRouteSettings: {
-                    throttlingRateLimit: a.settings.rateLimit,
-                    throttlingBurstLimit: a.settings.burstLimit,
+                    throttlingRateLimit: a.settings.cameraRateLimit,
+                    throttlingBurstLimit: a.settings.cameraBurstLimit,
                 },
                 accessLogSettings: {
                     destinationArn: accessLogs.arn,
@@ -273,10 +273,10 @@ export class CameraApi extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        if (this.args.settings.roleName) {
+        if (this.args.settings.cameraRoleName) {
             new aws.iam.RolePolicyAttachment(
                 `${name}-invoke`,
-                { role: this.args.settings.roleName, policyArn: policy.arn },
+                { role: this.args.settings.cameraRoleName, policyArn: policy.arn },
                 { parent: this },
             );
         }

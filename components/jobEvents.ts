@@ -9,9 +9,9 @@ import { handleJobEvent, jobEventSettingsFromEnv } from "../handlers/jobEvents/j
 import { checkForRetraining, retrainSettingsFromEnv } from "../handlers/retrainCheck/retrainCheck";
 import { STACK_TAG } from "../handlers/trigger/trainingJob";
 import { PolicyStatement } from "../lib/iam";
-import { tensorflowImage } from "../lib/images";
 import { DATASETS_PREFIX, RETRAIN_CHECK_KEY, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { AfterJobSettings, MODEL_PACKAGE_GROUP } from "../lib/retrain";
+import type { StackSettings } from "../lib/stackSettings";
 import { LambdaFunction } from "./lambdaFunction";
 
 export interface JobEventsArgs {
@@ -27,17 +27,15 @@ export interface JobEventsArgs {
     readonly trainingBucketArn: pulumi.Input<string>;
     /** The catadata table, where the scheduled check counts labels. */
     readonly catadataTableName: pulumi.Input<string>;
-    /** The class list, in model-output order. */
-    readonly classes: pulumi.Input<readonly string[]>;
     /** The trigger the scheduled check invokes. */
     readonly triggerFunctionName: pulumi.Input<string>;
     readonly triggerFunctionArn: pulumi.Input<string>;
-    /** The TensorFlow version of the inference image the registered versions name. */
-    readonly tensorflowVersion: pulumi.Input<string>;
+    /** The TF Serving image the registered versions name (resolved once, in index.ts). */
+    readonly inferenceImage: pulumi.Output<aws.sagemaker.GetPrebuiltEcrImageResult>;
     /** The model the endpoint serves (config modelDataUrl), compared with each finished job; unset when none. */
     readonly servingModelUrl?: pulumi.Input<string>;
-    /** Who is told, and when retraining starts by itself. */
-    readonly settings: AfterJobSettings;
+    /** Who is told, when retraining starts by itself, and the classes it counts (lib/stackSettings.ts). */
+    readonly settings: AfterJobSettings & Pick<StackSettings, "classes">;
 }
 
 /**
@@ -97,8 +95,7 @@ export class JobEvents extends pulumi.ComponentResource {
                     MODEL_BUCKET: args.modelBucketName,
                     TOPIC_ARN: this.topic.arn,
                     MODEL_PACKAGE_GROUP: this.modelPackageGroup.modelPackageGroupName,
-                    INFERENCE_IMAGE: tensorflowImage("tensorflow-inference", args.tensorflowVersion, args.region)
-                        .registryPath,
+                    INFERENCE_IMAGE: args.inferenceImage.registryPath,
                     SERVING_MODEL_URL: args.servingModelUrl ?? "",
                 },
                 statements: jobEventsStatements(args, this.topic.arn),
@@ -158,7 +155,7 @@ export class JobEvents extends pulumi.ComponentResource {
                     TRIGGER_FUNCTION: args.triggerFunctionName,
                     SERVING_MODEL_URL: args.servingModelUrl ?? "",
                     RETRAIN_MIN_NEW_LABELS: String(args.settings.retrainMinNewLabels),
-                    CLASSES: pulumi.jsonStringify(args.classes),
+                    CLASSES: JSON.stringify(args.settings.classes),
                 },
                 statements: retrainStatements(args),
                 callbackFactory: () => {

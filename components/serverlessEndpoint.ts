@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { assumeRolePolicy, ecrPullStatements, policyDocument, sagemakerLogStatements } from "../lib/iam";
-import { tensorflowImage } from "../lib/images";
+import type { StackSettings } from "../lib/stackSettings";
 import { variantNameFor } from "../lib/serving";
 
 export interface ServerlessEndpointArgs {
@@ -13,16 +13,13 @@ export interface ServerlessEndpointArgs {
     readonly modelDataUrl: pulumi.Input<string>;
     /** The stack's models bucket: a job of it names its variant after the job. */
     readonly modelBucketName: pulumi.Input<string>;
-    /** The TensorFlow version of the inference image (default 2.19). */
-    readonly tensorflowVersion: pulumi.Input<string>;
-    /** Stable: clients call the endpoint by this name (default `bootboots`). */
-    readonly endpointName: pulumi.Input<string>;
-    /** Memory in MB, 1024–6144 in steps of 1024 (default 2048). */
-    readonly memorySizeMb: pulumi.Input<number>;
-    /** Concurrent invocations served, 1–200 (default 5). */
-    readonly maxConcurrency: pulumi.Input<number>;
-    /** Warm instances kept; 0 turns provisioned concurrency off (default 0). */
-    readonly provisionedConcurrency: pulumi.Input<number>;
+    /** The TF Serving image of the stack's TensorFlow version and region (resolved once, in index.ts). */
+    readonly inferenceImage: pulumi.Output<aws.sagemaker.GetPrebuiltEcrImageResult>;
+    /** The endpoint's name, memory and concurrency (lib/stackSettings.ts says what each does). */
+    readonly settings: Pick<
+        StackSettings,
+        "endpointName" | "endpointMemoryMb" | "endpointMaxConcurrency" | "endpointProvisionedConcurrency"
+    >;
 }
 
 /**
@@ -39,7 +36,8 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
     constructor(name: string, args: ServerlessEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
         super("bootboots:inference:ServerlessEndpoint", name, {}, opts);
 
-        const image = tensorflowImage("tensorflow-inference", args.tensorflowVersion, args.region);
+        const image = args.inferenceImage;
+        const { settings } = args;
         const modelObjectArn = pulumi
             .output(args.modelDataUrl)
             .apply((url) => `arn:aws:s3:::${url.replace(/^s3:\/\//, "")}`);
@@ -86,13 +84,13 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
                     {
                         variantName: this.variantName,
                         modelName: this.model.name,
-                        serverlessConfig: pulumi
-                            .all([args.memorySizeMb, args.maxConcurrency, args.provisionedConcurrency])
-                            .apply(([memorySizeInMb, maxConcurrency, provisioned]) => ({
-                                memorySizeInMb,
-                                maxConcurrency,
-                                ...(provisioned > 0 ? { provisionedConcurrency: provisioned } : {}),
-                            })),
+                        serverlessConfig: {
+                            memorySizeInMb: settings.endpointMemoryMb,
+                            maxConcurrency: settings.endpointMaxConcurrency,
+                            ...(settings.endpointProvisionedConcurrency > 0
+                                ? { provisionedConcurrency: settings.endpointProvisionedConcurrency }
+                                : {}),
+                        },
                     },
                 ],
             },
@@ -101,7 +99,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
 
         this.endpoint = new aws.sagemaker.Endpoint(
             `${name}-endpoint`,
-            { name: args.endpointName, endpointConfigName: this.endpointConfiguration.name },
+            { name: settings.endpointName, endpointConfigName: this.endpointConfiguration.name },
             // Creating or updating a serverless endpoint routinely takes 10-20 minutes.
             { parent: this, customTimeouts: { create: "45m", update: "45m", delete: "30m" } },
         );

@@ -14,7 +14,6 @@ import {
     policyDocument,
     sagemakerLogStatements,
 } from "../lib/iam";
-import { tensorflowImage } from "../lib/images";
 import {
     BASE_WEIGHTS_PREFIX,
     CHECKPOINTS_PREFIX,
@@ -23,9 +22,22 @@ import {
     TRAINING_JOB_NAME_PREFIX,
     TRAINING_OUTPUT_PREFIX,
 } from "../lib/layout";
-import type { SplitSettings } from "../lib/dataset";
+import { SPLIT_KEYS, StackSettings } from "../lib/stackSettings";
 import { buildSourceArchive } from "../lib/sourceArchive";
 import { LambdaFunction } from "./lambdaFunction";
+
+/** What the training pipeline reads of the stack's settings (lib/stackSettings.ts says what each does). */
+export type TrainingSettings = Pick<
+    StackSettings,
+    | "classes"
+    | "noCatClass"
+    | "targetClass"
+    | "maxFalseAlarmRate"
+    | "trainingInstanceType"
+    | "spotTraining"
+    | "trainingNetworkIsolation"
+    | (typeof SPLIT_KEYS)[number]
+>;
 
 export interface TrainingPipelineArgs {
     /** The AWS account id, for ARNs. */
@@ -46,24 +58,10 @@ export interface TrainingPipelineArgs {
     readonly imagesPrefix: pulumi.Input<string>;
     /** The existing DynamoDB table of labels (default `catadata`). */
     readonly catadataTableName: pulumi.Input<string>;
-    /** The class list, in model-output order. */
-    readonly classes: pulumi.Input<readonly pulumi.Input<string>[]>;
-    /** The class of images without a cat (default `NoCat`). */
-    readonly noCatClass: pulumi.Input<string>;
-    /** How datasets are split and sampled (lib/dataset.ts), handed whole to data prep. */
-    readonly split: SplitSettings;
-    /** The class the camera acts on, for the decision threshold (default `Boots`). */
-    readonly targetClass: pulumi.Input<string>;
-    /** The false-alarm rate the threshold may not exceed on validation (default 0.01). */
-    readonly maxFalseAlarmRate: pulumi.Input<number>;
-    /** The default training instance type (default `ml.m5.xlarge`). */
-    readonly trainingInstanceType: pulumi.Input<string>;
-    /** Whether jobs use managed spot by default (default true). */
-    readonly spotTraining: pulumi.Input<boolean>;
-    /** Run training jobs with network isolation (default true). */
-    readonly trainingNetworkIsolation: pulumi.Input<boolean>;
-    /** The TensorFlow version of the training image (default 2.19). */
-    readonly tensorflowVersion: pulumi.Input<string>;
+    /** The TensorFlow training image of the stack's version and region (resolved in index.ts). */
+    readonly trainingImage: pulumi.Output<aws.sagemaker.GetPrebuiltEcrImageResult>;
+    /** The stack settings the pipeline reads: the classes, the decision's limit, the split and the training defaults. */
+    readonly settings: TrainingSettings;
     /** Local folder packed as the training script archive (train.py at its root). */
     readonly trainingSourceDir: string;
 }
@@ -88,7 +86,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
         super("bootboots:training:TrainingPipeline", name, {}, opts);
         this.trainingScriptUri = this.uploadScriptArchive(name);
         this.baseWeightsUri = this.uploadBaseWeights(name);
-        const trainingImage = tensorflowImage("tensorflow-training", args.tensorflowVersion, args.region);
+        const trainingImage = args.trainingImage;
         this.trainingImageUri = trainingImage.registryPath;
         this.sagemakerRole = this.createSageMakerRole(name, trainingImage);
         this.dataPrepFunction = this.createDataPrep(name);
@@ -166,9 +164,9 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                     IMAGES_BUCKET: args.imagesBucketName,
                     IMAGES_PREFIX: args.imagesPrefix,
                     TRAINING_BUCKET: args.trainingBucketName,
-                    CLASSES: pulumi.jsonStringify(args.classes),
-                    NO_CAT_CLASS: args.noCatClass,
-                    SPLIT_SETTINGS: JSON.stringify(args.split),
+                    CLASSES: JSON.stringify(args.settings.classes),
+                    NO_CAT_CLASS: args.settings.noCatClass,
+                    SPLIT_SETTINGS: JSON.stringify(Object.fromEntries(SPLIT_KEYS.map((k) => [k, args.settings[k]]))),
                 },
                 statements: dataPrepStatements(args),
                 callbackFactory: () => {
@@ -205,13 +203,13 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                     TRAINING_IMAGE_URI: trainingImage.registryPath,
                     TRAINING_SCRIPT_URI: this.trainingScriptUri,
                     BASE_WEIGHTS_URI: this.baseWeightsUri,
-                    NETWORK_ISOLATION: pulumi.output(args.trainingNetworkIsolation).apply(String),
-                    TRAINING_INSTANCE_TYPE: args.trainingInstanceType,
-                    SPOT_TRAINING: pulumi.output(args.spotTraining).apply(String),
-                    CLASSES: pulumi.jsonStringify(args.classes),
+                    NETWORK_ISOLATION: String(args.settings.trainingNetworkIsolation),
+                    TRAINING_INSTANCE_TYPE: args.settings.trainingInstanceType,
+                    SPOT_TRAINING: String(args.settings.spotTraining),
+                    CLASSES: JSON.stringify(args.settings.classes),
                     METRIC_DEFINITIONS: JSON.stringify(metricDefinitions),
-                    TARGET_CLASS: args.targetClass,
-                    MAX_FALSE_ALARM_RATE: pulumi.output(args.maxFalseAlarmRate).apply(String),
+                    TARGET_CLASS: args.settings.targetClass,
+                    MAX_FALSE_ALARM_RATE: String(args.settings.maxFalseAlarmRate),
                     TUNING_SPACE: JSON.stringify(contract.tuning),
                     STACK_NAME: pulumi.getStack(),
                 },
@@ -233,7 +231,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
     }
 }
 
-type TrainingImage = ReturnType<typeof tensorflowImage>;
+type TrainingImage = pulumi.Output<aws.sagemaker.GetPrebuiltEcrImageResult>;
 
 /** What training jobs may do: read datasets, code, weights and checkpoints; write output and checkpoints; log; pull the image. */
 function sagemakerStatements(args: TrainingPipelineArgs, trainingImage: TrainingImage): PolicyStatement[] {

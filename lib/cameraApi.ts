@@ -1,3 +1,5 @@
+import type { StackSettings } from "./stackSettings";
+
 /**
  * The camera's inference API (docs/design.md, "Camera API"): what the camera sends, what it
  * reads back, and the rows it leaves. Shared by the infer Lambda, the stack and the CLI.
@@ -94,23 +96,17 @@ export function cameraImageFileName(at: Date, shortId: string): string {
 export const KEEP_WARM_JPEG_BASE64 =
     "/9j/4AAQSkZJRgABAQEBLAEsAAD/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4UG1RV19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2P/wAARCAAgACADASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwAooooAKKKKACiiigAooooA/9k=";
 
-/** The camera API's settings, from the stack config (docs/design.md, "Stack config"), passed whole to the component. */
-export interface CameraSettings {
-    /** Steady requests per second the API lets through (`cameraRateLimit`, default 5). */
-    readonly rateLimit: number;
-    /** Requests it lets through at once above that rate (`cameraBurstLimit`, default 10). */
-    readonly burstLimit: number;
-    /** Concurrent executions of the infer function; 0 leaves it unreserved (`cameraReservedConcurrency`, default endpointMaxConcurrency). */
-    readonly reservedConcurrency: number;
-    /** Minutes between keep-warm requests to the endpoint; 0 is off (`keepWarmMinutes`, default 0). */
-    readonly keepWarmMinutes: number;
-    /** An existing IAM role that gets the invoke policy, e.g. the one behind the camera's IoT role alias (`cameraRoleName`). */
-    readonly roleName?: string;
-    /** The events table created for the decisions that acted (`eventsTableName`, default `bootboots-events`). */
-    readonly eventsTableName: string;
-    /** Days an event is kept (`eventRetentionDays`, default 365). */
-    readonly eventRetentionDays: number;
-}
+/** The camera API's stack settings (lib/stackSettings.ts), passed whole to the component. */
+export type CameraSettings = Pick<
+    StackSettings,
+    | "cameraRateLimit"
+    | "cameraBurstLimit"
+    | "cameraReservedConcurrency"
+    | "keepWarmMinutes"
+    | "cameraRoleName"
+    | "eventsTableName"
+    | "eventRetentionDays"
+>;
 
 /** EventBridge's rate expression for the keep-warm schedule (it wants the singular for 1). */
 export function keepWarmSchedule(minutes: number): string {

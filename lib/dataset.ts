@@ -1,40 +1,23 @@
-import { FieldRule, integerField, numberField } from "./eventFields";
+import type { FieldRule } from "./eventFields";
 import { DATASETS_PREFIX } from "./layout";
+import { SPLIT_KEYS, STACK_SETTINGS, StackSettings } from "./stackSettings";
 
 /**
- * How a dataset is split and sampled: stack config (validationSplit, testSplit,
- * maxNoCatSamples, splitWindowMinutes, splitNumberBlock), handed whole to the data-prep
- * Lambda, which a data-prep event may override.
+ * How a dataset is split and sampled: the stack settings of SPLIT_KEYS (lib/stackSettings.ts
+ * says what each does), handed whole to the data-prep Lambda, which a data-prep event may
+ * override.
  */
-export interface SplitSettings {
-    /** The fraction of each class sent to validation, 0 < x < 1 (default 0.2). */
-    readonly validationSplit: number;
-    /** The fraction of each class held out for testing, 0 < x < 1 (default 0.1); with validationSplit, below 0.5 together. */
-    readonly testSplit: number;
-    /** The cap on NoCat images, sampled by a stable hash (default 200). */
-    readonly maxNoCatSamples: number;
-    /** Images of a class whose names carry a capture time in one UTC window of this many minutes are one visit (default 60). */
-    readonly splitWindowMinutes: number;
-    /** Images of a class named by a plain number, in one block of this many numbers, are one visit (default 20). */
-    readonly splitNumberBlock: number;
-}
+export type SplitSettings = Pick<StackSettings, (typeof SPLIT_KEYS)[number]>;
 
-export const SPLIT_DEFAULTS: SplitSettings = {
-    validationSplit: 0.2,
-    testSplit: 0.1,
-    maxNoCatSamples: 200,
-    splitWindowMinutes: 60,
-    splitNumberBlock: 20,
-};
+/** Each split setting's default: the stack's. */
+export const SPLIT_DEFAULTS = Object.fromEntries(
+    SPLIT_KEYS.map((key) => [key, STACK_SETTINGS[key].default]),
+) as unknown as SplitSettings;
 
 /** Each split setting's rule: the stack config and the data-prep event check with the same. */
-export const SPLIT_RULES: Readonly<Record<keyof SplitSettings, FieldRule>> = {
-    validationSplit: numberField(0, 1),
-    testSplit: numberField(0, 1),
-    maxNoCatSamples: integerField(1, 1_000_000),
-    splitWindowMinutes: integerField(1, 10_080),
-    splitNumberBlock: integerField(1, 1_000_000),
-};
+export const SPLIT_RULES = Object.fromEntries(SPLIT_KEYS.map((key) => [key, STACK_SETTINGS[key].rule])) as Readonly<
+    Record<keyof SplitSettings, FieldRule>
+>;
 
 /**
  * The capture time an image's file name carries, ISO-8601 in UTC unless it names an offset:

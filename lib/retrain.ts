@@ -1,3 +1,5 @@
+import type { StackSettings } from "./stackSettings";
+
 /** What the scheduled retraining check wrote last (`retrain/last-check.json`), for `bootboots status`. */
 export interface RetrainCheck {
     readonly checkedAt: string;
@@ -23,17 +25,5 @@ export function describeRetrainCheck(check: RetrainCheck): string {
 /** The model package group every completed job's model is registered in. */
 export const MODEL_PACKAGE_GROUP = "bootboots";
 
-/** After every job: who is told, and whether retraining starts by itself (stack config). */
-export interface AfterJobSettings {
-    /** An address subscribed to the jobs topic (it confirms by e-mail); unset means no subscription. */
-    readonly notificationEmail?: string;
-    /** An EventBridge schedule expression for the retraining check; unset means off. */
-    readonly retrainSchedule?: string;
-    /** New labels the check needs before it starts a job (default 50). */
-    readonly retrainMinNewLabels: number;
-}
-
-export const AFTER_JOB_DEFAULTS = { retrainMinNewLabels: 50 } as const;
-/** EventBridge's two schedule forms: rate(5 minutes), cron(0 3 * * ? *). */
-export const SCHEDULE_EXPRESSION = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/;
-export const EMAIL_ADDRESS = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+/** After every job: who is told, and whether retraining starts by itself (lib/stackSettings.ts). */
+export type AfterJobSettings = Pick<StackSettings, "notificationEmail" | "retrainSchedule" | "retrainMinNewLabels">;

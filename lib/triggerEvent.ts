@@ -13,9 +13,8 @@ import {
     validateEvent,
 } from "./eventFields";
 import { TRAINING_JOB_NAME_PREFIX } from "./layout";
+import { INSTANCE_TYPE_PATTERN } from "./stackSettings";
 
-/** A SageMaker instance type, `ml.<family>.<size>`: checked by the stack config, the trigger and the CLI. */
-export const INSTANCE_TYPE_PATTERN = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
 /** SageMaker's own limit on a training job's run time. */
 export const MAX_RUNTIME_LIMIT_SECONDS = 28 * 24 * 3600;
 /** The trigger's default for `maxRuntimeSeconds`. */

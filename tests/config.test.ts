@@ -1,5 +1,8 @@
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import { parseStackConfig } from "../config";
+import { configTableRows } from "../lib/stackSettings";
 
 describe("stack config rules", () => {
     const cases: [Record<string, string>, RegExp][] = [
@@ -90,13 +93,11 @@ describe("stack config rules", () => {
             checkImagesBucket: true,
             classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
             noCatClass: "NoCat",
-            split: {
-                validationSplit: 0.2,
-                testSplit: 0.1,
-                maxNoCatSamples: 200,
-                splitWindowMinutes: 60,
-                splitNumberBlock: 20,
-            },
+            validationSplit: 0.2,
+            testSplit: 0.1,
+            maxNoCatSamples: 200,
+            splitWindowMinutes: 60,
+            splitNumberBlock: 20,
             targetClass: "Boots",
             maxFalseAlarmRate: 0.01,
             trainingInstanceType: "ml.m5.xlarge",
@@ -109,22 +110,34 @@ describe("stack config rules", () => {
             endpointProvisionedConcurrency: 0,
             maxTuningCostUsd: 10,
             adoptExistingBuckets: false,
-            afterJob: { retrainMinNewLabels: 50 },
-            camera: {
-                rateLimit: 5,
-                burstLimit: 10,
-                reservedConcurrency: 5,
-                keepWarmMinutes: 0,
-                eventsTableName: "bootboots-events",
-                eventRetentionDays: 365,
-            },
+            notificationEmail: undefined,
+            retrainSchedule: undefined,
+            retrainMinNewLabels: 50,
+            cameraRateLimit: 5,
+            cameraBurstLimit: 10,
+            cameraReservedConcurrency: 5,
+            cameraRoleName: undefined,
+            keepWarmMinutes: 0,
+            eventsTableName: "bootboots-events",
+            eventRetentionDays: 365,
         });
         // The camera function reserves what the endpoint serves at once.
         assert.equal(
-            parseStackConfig((k) => (({ endpointMaxConcurrency: "12" }) as Record<string, string>)[k]).camera
-                .reservedConcurrency,
+            parseStackConfig((k) => (({ endpointMaxConcurrency: "12" }) as Record<string, string>)[k])
+                .cameraReservedConcurrency,
             12,
         );
+    });
+
+    it("is documented in design.md's config table, key by key, with each default and rule from lib/stackSettings.ts", () => {
+        const design = fs.readFileSync(path.join(__dirname, "..", "docs", "design.md"), "utf8");
+        const section = design.slice(
+            design.indexOf("## 2. Stack config"),
+            design.indexOf("A bad value stops the program"),
+        );
+        const rows = section.split("\n").filter((line) => /^\| `/.test(line));
+        const expected = configTableRows();
+        assert.deepEqual(rows, expected, `design.md §2 should hold exactly these rows:\n${expected.join("\n")}`);
     });
 
     it("accepts classes as a comma list", () => {
