@@ -8,7 +8,7 @@ import { ServerlessEndpoint } from "./components/serverlessEndpoint";
 import { TrainingPipeline } from "./components/trainingPipeline";
 import { loadStackConfig } from "./config";
 import { tensorflowImage } from "./lib/images";
-import { SPLIT_KEYS } from "./lib/stackSettings";
+import { splitSettingsOf } from "./lib/dataset";
 import { checkPrerequisites } from "./prerequisites";
 
 // config → what must exist → data buckets → training pipeline → (once a model exists) serverless endpoint → camera API
@@ -108,7 +108,7 @@ export { imagesBucketName, catadataTableName };
 export const imagesPrefix = config.imagesPrefix;
 // What `bootboots doctor` compares with the CLI's region and the labels with.
 export { region };
-export const splitSettings = Object.fromEntries(SPLIT_KEYS.map((key) => [key, config[key]]));
+export const splitSettings = splitSettingsOf(config);
 // What `bootboots tune` needs for its cost estimate.
 export const trainingInstanceType = config.trainingInstanceType;
 export const maxTuningCostUsd = config.maxTuningCostUsd;

@@ -4,7 +4,8 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import * as os from "os";
-import { DEFAULT_COPY_CONCURRENCY, prepareDataset } from "../handlers/dataPrep/prepareDataset";
+import { prepareDataset } from "../handlers/dataPrep/prepareDataset";
+import { DEFAULT_COPY_CONCURRENCY } from "../lib/functionSettings";
 import { DataPrepSuccess, SPLIT_DEFAULTS } from "../lib/dataset";
 import { clientConfig, startMoto } from "../tests/support/moto";
 import { startProxy } from "../tests/support/proxy";

@@ -3,7 +3,9 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createInferHandler, inferSettingsFromEnv, readModelDecision } from "../handlers/infer/inferHandler";
+import { createInferHandler, readModelDecision } from "../handlers/infer/inferHandler";
+import { readEnv } from "../lib/functionEnv";
+import { INFER_ENV } from "../lib/functionSettings";
 import {
     CAMERA_ROUTE_KEY,
     CAMERA_ROUTE_PATH,
@@ -16,7 +18,7 @@ import { PolicyStatement, policyDocument } from "../lib/iam";
 import type { StackSettings } from "../lib/stackSettings";
 import { TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { decisionSources } from "../lib/serving";
-import { LambdaFunction } from "./lambdaFunction";
+import { LambdaFunction, functionEnvironment } from "./lambdaFunction";
 
 export interface CameraApiArgs {
     /** The AWS account id, for ARNs. */
@@ -114,21 +116,21 @@ export class CameraApi extends pulumi.ComponentResource {
                 // -1 is Lambda's unreserved; 0 would stop the function.
                 reservedConcurrency:
                     a.settings.cameraReservedConcurrency > 0 ? a.settings.cameraReservedConcurrency : -1,
-                environment: {
-                    ENDPOINT_NAME: a.endpointName,
-                    CLASSES: JSON.stringify(a.settings.classes),
-                    MODEL_DATA_URL: a.modelDataUrl,
-                    MODEL_BUCKET: a.modelBucketName,
-                    IMAGES_BUCKET: a.imagesBucketName,
-                    IMAGES_PREFIX: a.imagesPrefix,
-                    CATADATA_TABLE: a.catadataTableName,
-                    EVENTS_TABLE: this.eventsTable.name,
-                    EVENT_RETENTION_DAYS: String(a.settings.eventRetentionDays),
-                    INFERENCE_DEADLINE_MS: String(INFERENCE_DEADLINE_MS),
-                },
+                environment: functionEnvironment(INFER_ENV, {
+                    endpointName: a.endpointName,
+                    classes: a.settings.classes,
+                    modelDataUrl: a.modelDataUrl,
+                    modelBucket: a.modelBucketName,
+                    imagesBucket: a.imagesBucketName,
+                    imagesPrefix: a.imagesPrefix,
+                    catadataTable: a.catadataTableName,
+                    eventsTable: this.eventsTable.name,
+                    eventRetentionDays: a.settings.eventRetentionDays,
+                    inferenceDeadlineMs: INFERENCE_DEADLINE_MS,
+                }),
                 statements: this.inferStatements(),
                 callbackFactory: () => {
-                    const settings = inferSettingsFromEnv(process.env);
+                    const settings = readEnv(INFER_ENV, process.env);
                     // InvokeEndpoint is retried by the handler, within the gateway's time; the writes by the SDK.
                     const clients = {
                         runtime: new SageMakerRuntimeClient({ maxAttempts: 1 }),

@@ -5,14 +5,16 @@ import { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { SNSClient } from "@aws-sdk/client-sns";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { handleJobEvent, jobEventSettingsFromEnv } from "../handlers/jobEvents/jobEvents";
-import { checkForRetraining, retrainSettingsFromEnv } from "../handlers/retrainCheck/retrainCheck";
+import { handleJobEvent } from "../handlers/jobEvents/jobEvents";
+import { checkForRetraining } from "../handlers/retrainCheck/retrainCheck";
+import { readEnv } from "../lib/functionEnv";
+import { JOB_EVENTS_ENV, RETRAIN_CHECK_ENV } from "../lib/functionSettings";
 import { STACK_TAG } from "../handlers/trigger/trainingJob";
 import { PolicyStatement } from "../lib/iam";
 import { DATASETS_PREFIX, RETRAIN_CHECK_KEY, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { AfterJobSettings, MODEL_PACKAGE_GROUP } from "../lib/retrain";
 import type { StackSettings } from "../lib/stackSettings";
-import { LambdaFunction } from "./lambdaFunction";
+import { LambdaFunction, functionEnvironment } from "./lambdaFunction";
 
 export interface JobEventsArgs {
     /** The account the stack deploys to. */
@@ -91,16 +93,16 @@ export class JobEvents extends pulumi.ComponentResource {
                 description: "Stores, compares, registers and reports each finished BootBoots training or tuning job",
                 timeout: 120,
                 memorySize: 512,
-                environment: {
-                    MODEL_BUCKET: args.modelBucketName,
-                    TOPIC_ARN: this.topic.arn,
-                    MODEL_PACKAGE_GROUP: this.modelPackageGroup.modelPackageGroupName,
-                    INFERENCE_IMAGE: args.inferenceImage.registryPath,
-                    SERVING_MODEL_URL: args.servingModelUrl ?? "",
-                },
+                environment: functionEnvironment(JOB_EVENTS_ENV, {
+                    modelBucket: args.modelBucketName,
+                    topicArn: this.topic.arn,
+                    modelPackageGroup: this.modelPackageGroup.modelPackageGroupName,
+                    inferenceImage: args.inferenceImage.registryPath,
+                    servingModelUrl: args.servingModelUrl ?? "",
+                }),
                 statements: jobEventsStatements(args, this.topic.arn),
                 callbackFactory: () => {
-                    const settings = jobEventSettingsFromEnv(process.env);
+                    const settings = readEnv(JOB_EVENTS_ENV, process.env);
                     // The SDK's retries absorb throttling; what still fails is retried with the event.
                     const clients = {
                         s3: new S3Client({ maxAttempts: 5 }),
@@ -148,18 +150,18 @@ export class JobEvents extends pulumi.ComponentResource {
                 description: "Starts a BootBoots training job when enough new labels have arrived",
                 timeout: 120,
                 memorySize: 512,
-                environment: {
-                    CATADATA_TABLE: args.catadataTableName,
-                    TRAINING_BUCKET: args.trainingBucketName,
-                    MODEL_BUCKET: args.modelBucketName,
-                    TRIGGER_FUNCTION: args.triggerFunctionName,
-                    SERVING_MODEL_URL: args.servingModelUrl ?? "",
-                    RETRAIN_MIN_NEW_LABELS: String(args.settings.retrainMinNewLabels),
-                    CLASSES: JSON.stringify(args.settings.classes),
-                },
+                environment: functionEnvironment(RETRAIN_CHECK_ENV, {
+                    catadataTable: args.catadataTableName,
+                    trainingBucket: args.trainingBucketName,
+                    modelBucket: args.modelBucketName,
+                    triggerFunction: args.triggerFunctionName,
+                    servingModelUrl: args.servingModelUrl ?? "",
+                    minNewLabels: args.settings.retrainMinNewLabels,
+                    classes: args.settings.classes,
+                }),
                 statements: retrainStatements(args),
                 callbackFactory: () => {
-                    const settings = retrainSettingsFromEnv(process.env);
+                    const settings = readEnv(RETRAIN_CHECK_ENV, process.env);
                     const clients = {
                         s3: new S3Client({ maxAttempts: 5 }),
                         dynamodb: new DynamoDBClient({ maxAttempts: 5 }),

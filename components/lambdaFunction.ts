@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { EnvSpec, ValueOfVar, envText } from "../lib/functionEnv";
 import { PolicyStatement, assumeRolePolicy, policyDocument } from "../lib/iam";
 
 /**
@@ -113,4 +114,30 @@ export class LambdaFunction extends pulumi.ComponentResource {
 
         this.registerOutputs({ functionName: this.function.name, functionArn: this.function.arn });
     }
+}
+
+/**
+ * What the stack hands a function for each of its settings (lib/functionSettings.ts): every
+ * variable but Lambda's own, the optional ones only when set.
+ */
+export type EnvInputs<S extends EnvSpec> = {
+    readonly [K in keyof S as S[K] extends { platform: true } | { optional: true } ? never : K]: pulumi.Input<
+        ValueOfVar<S[K]>
+    >;
+} & {
+    readonly [K in keyof S as S[K] extends { optional: true } ? K : never]?: pulumi.Input<ValueOfVar<S[K]>>;
+};
+
+/** A function's environment variables, written from its spec: each name once, each value as the function reads it. */
+export function functionEnvironment<S extends EnvSpec>(
+    spec: S,
+    values: EnvInputs<S>,
+): Record<string, pulumi.Input<string>> {
+    const environment: Record<string, pulumi.Input<string>> = {};
+    for (const [setting, variable] of Object.entries(spec)) {
+        const value = (values as Record<string, pulumi.Input<unknown> | undefined>)[setting];
+        if (variable.platform || value === undefined) continue;
+        environment[variable.name] = pulumi.output(value).apply((v) => envText(variable, v));
+    }
+    return environment;
 }

@@ -4,8 +4,10 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { dataPrepSettingsFromEnv, prepareDataset } from "../handlers/dataPrep/prepareDataset";
-import { triggerSettingsFromEnv, triggerTraining } from "../handlers/trigger/triggerTraining";
+import { prepareDataset } from "../handlers/dataPrep/prepareDataset";
+import { triggerTraining } from "../handlers/trigger/triggerTraining";
+import { readEnv } from "../lib/functionEnv";
+import { DATA_PREP_ENV, TRIGGER_ENV } from "../lib/functionSettings";
 import { contract, metricDefinitions } from "../lib/contract";
 import {
     PolicyStatement,
@@ -23,8 +25,9 @@ import {
     TRAINING_OUTPUT_PREFIX,
 } from "../lib/layout";
 import { SPLIT_KEYS, StackSettings } from "../lib/stackSettings";
+import { splitSettingsOf } from "../lib/dataset";
 import { buildSourceArchive } from "../lib/sourceArchive";
-import { LambdaFunction } from "./lambdaFunction";
+import { LambdaFunction, functionEnvironment } from "./lambdaFunction";
 
 /** What the training pipeline reads of the stack's settings (lib/stackSettings.ts says what each does). */
 export type TrainingSettings = Pick<
@@ -159,18 +162,18 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                 description: "Builds a BootBoots training dataset from catadata and the images bucket",
                 timeout: 600,
                 memorySize: 1024,
-                environment: {
-                    CATADATA_TABLE: args.catadataTableName,
-                    IMAGES_BUCKET: args.imagesBucketName,
-                    IMAGES_PREFIX: args.imagesPrefix,
-                    TRAINING_BUCKET: args.trainingBucketName,
-                    CLASSES: JSON.stringify(args.settings.classes),
-                    NO_CAT_CLASS: args.settings.noCatClass,
-                    SPLIT_SETTINGS: JSON.stringify(Object.fromEntries(SPLIT_KEYS.map((k) => [k, args.settings[k]]))),
-                },
+                environment: functionEnvironment(DATA_PREP_ENV, {
+                    tableName: args.catadataTableName,
+                    imagesBucket: args.imagesBucketName,
+                    imagesPrefix: args.imagesPrefix,
+                    trainingBucket: args.trainingBucketName,
+                    classes: args.settings.classes,
+                    noCatClass: args.settings.noCatClass,
+                    split: splitSettingsOf(args.settings),
+                }),
                 statements: dataPrepStatements(args),
                 callbackFactory: () => {
-                    const settings = dataPrepSettingsFromEnv(process.env);
+                    const settings = readEnv(DATA_PREP_ENV, process.env);
                     // The SDK's retries absorb S3 throttling (SlowDown, 503) so that no image is lost.
                     const s3 = new S3Client({ maxAttempts: 8 });
                     const dynamodb = new DynamoDBClient({ maxAttempts: 8 });
@@ -195,27 +198,27 @@ export class TrainingPipeline extends pulumi.ComponentResource {
                 // It waits for data prep (up to 600 s) before starting the job.
                 timeout: 900,
                 memorySize: 512,
-                environment: {
-                    TRAINING_BUCKET: args.trainingBucketName,
-                    MODEL_BUCKET: args.modelBucketName,
-                    DATA_PREP_FUNCTION: dataPrepFunction.name,
-                    SAGEMAKER_ROLE_ARN: sagemakerRole.arn,
-                    TRAINING_IMAGE_URI: trainingImage.registryPath,
-                    TRAINING_SCRIPT_URI: this.trainingScriptUri,
-                    BASE_WEIGHTS_URI: this.baseWeightsUri,
-                    NETWORK_ISOLATION: String(args.settings.trainingNetworkIsolation),
-                    TRAINING_INSTANCE_TYPE: args.settings.trainingInstanceType,
-                    SPOT_TRAINING: String(args.settings.spotTraining),
-                    CLASSES: JSON.stringify(args.settings.classes),
-                    METRIC_DEFINITIONS: JSON.stringify(metricDefinitions),
-                    TARGET_CLASS: args.settings.targetClass,
-                    MAX_FALSE_ALARM_RATE: String(args.settings.maxFalseAlarmRate),
-                    TUNING_SPACE: JSON.stringify(contract.tuning),
-                    STACK_NAME: pulumi.getStack(),
-                },
+                environment: functionEnvironment(TRIGGER_ENV, {
+                    trainingBucket: args.trainingBucketName,
+                    modelBucket: args.modelBucketName,
+                    dataPrepFunction: dataPrepFunction.name,
+                    sagemakerRoleArn: sagemakerRole.arn,
+                    trainingImageUri: trainingImage.registryPath,
+                    trainingScriptUri: this.trainingScriptUri,
+                    baseWeightsUri: this.baseWeightsUri,
+                    networkIsolation: args.settings.trainingNetworkIsolation,
+                    instanceType: args.settings.trainingInstanceType,
+                    spot: args.settings.spotTraining,
+                    classes: args.settings.classes,
+                    metricDefinitions,
+                    targetClass: args.settings.targetClass,
+                    maxFalseAlarmRate: args.settings.maxFalseAlarmRate,
+                    tuning: contract.tuning,
+                    stackName: pulumi.getStack(),
+                }),
                 statements: triggerStatements(args, sagemakerRole.arn, dataPrepFunction.arn),
                 callbackFactory: () => {
-                    const settings = triggerSettingsFromEnv(process.env);
+                    const settings = readEnv(TRIGGER_ENV, process.env);
                     const clients = {
                         s3: new S3Client({ maxAttempts: 5 }),
                         sagemaker: new SageMakerClient({ maxAttempts: 5 }),

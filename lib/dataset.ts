@@ -9,6 +9,11 @@ import { SPLIT_KEYS, STACK_SETTINGS, StackSettings } from "./stackSettings";
  */
 export type SplitSettings = Pick<StackSettings, (typeof SPLIT_KEYS)[number]>;
 
+/** The split settings among the stack's. */
+export function splitSettingsOf(settings: SplitSettings): SplitSettings {
+    return Object.fromEntries(SPLIT_KEYS.map((key) => [key, settings[key]])) as unknown as SplitSettings;
+}
+
 /** Each split setting's default: the stack's. */
 export const SPLIT_DEFAULTS = Object.fromEntries(
     SPLIT_KEYS.map((key) => [key, STACK_SETTINGS[key].default]),

@@ -15,8 +15,8 @@ const MUTANTS = [
     {
         name: "an environment variable dropped from a function (the trigger's TRAINING_BUCKET)",
         file: "components/trainingPipeline.ts",
-        from: "TRAINING_BUCKET: args.trainingBucketName,\n                    MODEL_BUCKET: args.modelBucketName,",
-        to: "MODEL_BUCKET: args.modelBucketName,",
+        from: "trainingBucket: args.trainingBucketName,\n                    modelBucket: args.modelBucketName,\n                    dataPrepFunction",
+        to: "modelBucket: args.modelBucketName,\n                    dataPrepFunction",
         test: ["tests/trigger.test.ts", "runs end to end as deployed"],
     },
     {

@@ -8,6 +8,7 @@ import * as path from "path";
 import * as tar from "tar";
 import { runCli } from "../cli/main";
 import { CameraAnswer } from "../lib/cameraApi";
+import { INFER_ENV } from "../lib/functionSettings";
 import { jobModelUrl, servingRequestBody } from "../lib/serving";
 import { Handler, loadDeployedHandler } from "./support/deployedLambda";
 import { EndpointStandIn, sampleFiles, startEndpointStandIn } from "./support/endpointStandIn";
@@ -412,7 +413,7 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
             headers: { "content-type": "application/json", "x-amzn-ErrorType": "ServiceUnavailable" },
             body: '{"message":"busy"}',
         };
-        const quick = await freshHandler({ INFERENCE_DEADLINE_MS: "1500" });
+        const quick = await freshHandler({ [INFER_ENV.inferenceDeadlineMs.name]: "1500" });
         const keysBefore = await storedKeys();
         runtime.options = { inject: (r) => (r.url.includes("/invocations") ? busy : undefined) };
         const start = invocations();

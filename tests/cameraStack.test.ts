@@ -251,7 +251,7 @@ describe("the camera API (Pulumi mocks)", function () {
         assert.deepEqual(JSON.parse(target.inputs.input), { keepWarm: true });
         const permission = warm
             .ofType("aws:lambda/permission:Permission")
-            .find((p) => p.inputs.principal === "events.amazonaws.com")!;
+            .find((p) => p.inputs.principal === "events.amazonaws.com" && p.name.includes("keep-warm"))!;
         assert.equal(permission.inputs.sourceArn, rule.state.arn);
     });
 

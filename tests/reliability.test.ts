@@ -5,8 +5,10 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { dataPrepSettingsFromEnv, prepareDataset } from "../handlers/dataPrep/prepareDataset";
-import { triggerSettingsFromEnv, triggerTraining } from "../handlers/trigger/triggerTraining";
+import { prepareDataset } from "../handlers/dataPrep/prepareDataset";
+import { triggerTraining } from "../handlers/trigger/triggerTraining";
+import { readEnv } from "../lib/functionEnv";
+import { DATA_PREP_ENV, TRIGGER_ENV } from "../lib/functionSettings";
 import { DataPrepFailure, DataPrepSuccess, DatasetManifest } from "../lib/dataset";
 import { Handler, loadDeployedHandler } from "./support/deployedLambda";
 import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
@@ -136,7 +138,7 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
             s3: new S3Client(clientConfig(proxy.endpoint)),
             dynamodb: new DynamoDBClient(clientConfig(proxy.endpoint)),
         };
-        const fromSource = succeeded(await prepareDataset(sourceClients, dataPrepSettingsFromEnv(env), {}));
+        const fromSource = succeeded(await prepareDataset(sourceClients, readEnv(DATA_PREP_ENV, env), {}));
         const fromDeployed = succeeded(await (await deployed("data-prep"))({}));
         assert.deepEqual(
             normalized(fromDeployed, fromDeployed.datasetId),
@@ -163,7 +165,7 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
             epochs: 7,
             classWeights: "balanced",
         };
-        const fromSource = await triggerTraining(sourceClients, triggerSettingsFromEnv(env), event, "source-request");
+        const fromSource = await triggerTraining(sourceClients, readEnv(TRIGGER_ENV, env), event, "source-request");
         const fromDeployed = await (await deployed("trigger-training"))(event, { awsRequestId: "deployed-request" });
         assert.equal(fromSource.success, true, JSON.stringify(fromSource));
         assert.equal(fromDeployed.success, true, JSON.stringify(fromDeployed));
@@ -261,7 +263,7 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
             latencyMs: 15,
             inject: (request) => (isImageGet(request) && ++gets === 40 ? ACCESS_DENIED : undefined),
         };
-        const handler = await deployed("data-prep", { COPY_CONCURRENCY: "8" });
+        const handler = await deployed("data-prep", { [DATA_PREP_ENV.copyConcurrency.name]: "8" });
         const first = proxy.requests.length;
         const error = failed(await handler({}));
         const returnedAt = Date.now();
@@ -464,7 +466,7 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
             sagemaker: new SageMakerClient(clientConfig(proxy.endpoint)),
             lambda: new LambdaClient(clientConfig(invoke.endpoint, 1)),
         };
-        const fromSource = await triggerTraining(sourceClients, triggerSettingsFromEnv(env), event, "tune-source");
+        const fromSource = await triggerTraining(sourceClients, readEnv(TRIGGER_ENV, env), event, "tune-source");
         const sourceName = (fromSource as { tuningJobName: string }).tuningJobName;
         const same = (name: string, id: string) =>
             JSON.parse(JSON.stringify(tuning.created.get(name)).split(name).join("<job>").split(id).join("<request>"));

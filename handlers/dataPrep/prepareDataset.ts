@@ -18,13 +18,11 @@ import { describeAwsError, isMissingObject, isUserFacing, userFacingError } from
 import { booleanField, validateEvent } from "../../lib/eventFields";
 import { hasEndMarker, isJpeg } from "../../lib/jpeg";
 import { LATEST_DATASET_KEY } from "../../lib/layout";
-import { requiredEnv } from "../../lib/functionEnv";
+import type { DataPrepEnv } from "../../lib/functionSettings";
 import { S3_MAX_KEY_BYTES, resolveLabels } from "../../lib/labels";
 import { putJsonObject } from "../../lib/s3Objects";
 import { PlannedImage, SplitRule, countClasses, datasetFileName, planSplit } from "./split";
 
-/** Image copies in flight at once: hides S3 latency without tripping its request-rate limits. */
-export const DEFAULT_COPY_CONCURRENCY = 32;
 /** How many skipped images the result lists (the manifest lists all). */
 const SKIPPED_IN_RESULT = 50;
 /** Reads of one image body, in all: a connection lost mid-body is tried again after a back-off. */
@@ -36,23 +34,8 @@ export interface DataPrepClients {
     readonly dynamodb: DynamoDBClient;
 }
 
-export interface DataPrepSettings {
-    /** The catadata table. */
-    readonly tableName: string;
-    /** The bucket of camera images (only read). */
-    readonly imagesBucket: string;
-    /** The key prefix of the images in it, ending with '/'. */
-    readonly imagesPrefix: string;
-    /** Where datasets are written. */
-    readonly trainingBucket: string;
-    /** The class list, in model-output order. */
-    readonly classes: readonly string[];
-    /** The class of images without a cat, sampled down to maxNoCatSamples. */
-    readonly noCatClass: string;
-    /** The stack's split settings, which the event may override. */
-    readonly split: SplitSettings;
-    /** Image copies in flight at once. */
-    readonly copyConcurrency: number;
+/** Data prep's settings: its environment (lib/functionSettings.ts), and the scan's page size a test may set. */
+export interface DataPrepSettings extends DataPrepEnv {
     /** Scan page size; unset reads DynamoDB's 1 MB pages. */
     readonly scanPageSize?: number;
 }
@@ -72,21 +55,6 @@ const EVENT_RULES = {
     splitWindowMinutes: SPLIT_RULES.splitWindowMinutes,
     splitNumberBlock: SPLIT_RULES.splitNumberBlock,
 };
-
-/** Reads the settings the stack hands the function as environment variables. */
-export function dataPrepSettingsFromEnv(env: NodeJS.ProcessEnv): DataPrepSettings {
-    const required = (name: string): string => requiredEnv(env, name);
-    return {
-        tableName: required("CATADATA_TABLE"),
-        imagesBucket: required("IMAGES_BUCKET"),
-        imagesPrefix: required("IMAGES_PREFIX"),
-        trainingBucket: required("TRAINING_BUCKET"),
-        classes: JSON.parse(required("CLASSES")),
-        noCatClass: required("NO_CAT_CLASS"),
-        split: JSON.parse(required("SPLIT_SETTINGS")),
-        copyConcurrency: Number(env.COPY_CONCURRENCY ?? DEFAULT_COPY_CONCURRENCY),
-    };
-}
 
 /** Every row of the labels table, page by page. */
 async function scanTable(

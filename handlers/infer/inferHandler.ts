@@ -5,7 +5,6 @@ import { marshall } from "@aws-sdk/util-dynamodb";
 import { randomBytes } from "crypto";
 import {
     CameraAnswer,
-    INFERENCE_DEADLINE_MS,
     JPEG_CONTENT_TYPE,
     KEEP_WARM_JPEG_BASE64,
     NotStored,
@@ -29,7 +28,7 @@ import {
     readClasses,
     refusal,
 } from "./cameraRules";
-import { requiredEnv } from "../../lib/functionEnv";
+import type { InferEnv } from "../../lib/functionSettings";
 import { getObjectIfAny } from "../../lib/s3Objects";
 
 export interface InferClients {
@@ -38,37 +37,8 @@ export interface InferClients {
     readonly runtime: SageMakerRuntimeClient;
 }
 
-export interface InferSettings {
-    readonly endpointName: string;
-    /** The class list in model-output order. */
-    readonly classes: readonly string[];
-    /** The configured model; its variant, and the stack's jobs, are the models that may answer. */
-    readonly modelDataUrl: string;
-    readonly modelBucket: string;
-    readonly imagesBucket: string;
-    readonly imagesPrefix: string;
-    readonly catadataTable: string;
-    readonly eventsTable: string;
-    readonly eventRetentionDays: number;
-    /** The time the endpoint gets, retries included, inside the gateway's 30 s. */
-    readonly inferenceDeadlineMs: number;
-}
-
-export function inferSettingsFromEnv(env: NodeJS.ProcessEnv): InferSettings {
-    const required = (name: string): string => requiredEnv(env, name);
-    return {
-        endpointName: required("ENDPOINT_NAME"),
-        classes: JSON.parse(required("CLASSES")),
-        modelDataUrl: required("MODEL_DATA_URL"),
-        modelBucket: required("MODEL_BUCKET"),
-        imagesBucket: required("IMAGES_BUCKET"),
-        imagesPrefix: required("IMAGES_PREFIX"),
-        catadataTable: required("CATADATA_TABLE"),
-        eventsTable: required("EVENTS_TABLE"),
-        eventRetentionDays: Number(required("EVENT_RETENTION_DAYS")),
-        inferenceDeadlineMs: Number(env.INFERENCE_DEADLINE_MS ?? INFERENCE_DEADLINE_MS),
-    };
-}
+/** The infer function's settings: its environment (lib/functionSettings.ts INFER_ENV). */
+export type InferSettings = InferEnv;
 
 /** The model that answered, and its decision if it has one. */
 interface AnsweringModel {

@@ -7,7 +7,7 @@ import { JobFiles, jobOutputDir, readJobFiles } from "../../lib/jobFiles";
 import { DECISION_FILE, EVALUATION_FILE } from "../../lib/jobOutput";
 import { TRAINING_OUTPUT_PREFIX } from "../../lib/layout";
 import { jobModelUrl, trainingJobOfModelUrl } from "../../lib/serving";
-import { requiredEnv } from "../../lib/functionEnv";
+import type { JobEventsEnv } from "../../lib/functionSettings";
 import { getJsonIfAny, getObjectIfAny, putJsonObject } from "../../lib/s3Objects";
 import {
     FinishedJob,
@@ -26,26 +26,8 @@ export interface JobEventClients {
     readonly sns: SNSClient;
 }
 
-export interface JobEventSettings {
-    readonly modelBucket: string;
-    readonly topicArn: string;
-    readonly modelPackageGroup: string;
-    /** The TF Serving image the registered versions name (the stack's inference image). */
-    readonly inferenceImage: string;
-    /** The model the endpoint serves (stack config modelDataUrl), or "" when none. */
-    readonly servingModelUrl: string;
-}
-
-export function jobEventSettingsFromEnv(env: NodeJS.ProcessEnv): JobEventSettings {
-    const required = (name: string) => requiredEnv(env, name);
-    return {
-        modelBucket: required("MODEL_BUCKET"),
-        topicArn: required("TOPIC_ARN"),
-        modelPackageGroup: required("MODEL_PACKAGE_GROUP"),
-        inferenceImage: required("INFERENCE_IMAGE"),
-        servingModelUrl: env.SERVING_MODEL_URL ?? "",
-    };
-}
+/** The job-events function's settings: its environment (lib/functionSettings.ts JOB_EVENTS_ENV). */
+export type JobEventSettings = JobEventsEnv;
 
 /** What one run did; a step already done by an earlier run of the same event says "already". */
 export interface JobEventResult {

@@ -6,7 +6,7 @@ import { DatasetManifest, datasetIdOfChannels, datasetPrefix } from "../../lib/d
 import { RETRAIN_CHECK_KEY } from "../../lib/layout";
 import { RetrainCheck } from "../../lib/retrain";
 import { trainingJobOfModelUrl } from "../../lib/serving";
-import { requiredEnv } from "../../lib/functionEnv";
+import type { RetrainCheckEnv } from "../../lib/functionSettings";
 import { readLabel } from "../../lib/labels";
 import { putJsonObject } from "../../lib/s3Objects";
 
@@ -17,28 +17,8 @@ export interface RetrainClients {
     readonly lambda: LambdaClient;
 }
 
-export interface RetrainSettings {
-    readonly catadataTable: string;
-    readonly trainingBucket: string;
-    readonly modelBucket: string;
-    readonly triggerFunction: string;
-    readonly servingModelUrl: string;
-    readonly minNewLabels: number;
-    readonly classes: readonly string[];
-}
-
-export function retrainSettingsFromEnv(env: NodeJS.ProcessEnv): RetrainSettings {
-    const required = (name: string) => requiredEnv(env, name);
-    return {
-        catadataTable: required("CATADATA_TABLE"),
-        trainingBucket: required("TRAINING_BUCKET"),
-        modelBucket: required("MODEL_BUCKET"),
-        triggerFunction: required("TRIGGER_FUNCTION"),
-        servingModelUrl: env.SERVING_MODEL_URL ?? "",
-        minNewLabels: Number(required("RETRAIN_MIN_NEW_LABELS")),
-        classes: JSON.parse(required("CLASSES")),
-    };
-}
+/** The retraining check's settings: its environment (lib/functionSettings.ts RETRAIN_CHECK_ENV). */
+export type RetrainSettings = RetrainCheckEnv;
 
 /** The dataset the serving model was trained on: its labels by imageName, or undefined when no model serves. */
 async function servingDataset(

@@ -1,5 +1,5 @@
 import type { CreateHyperParameterTuningJobRequest, CreateTrainingJobRequest } from "@aws-sdk/client-sagemaker";
-import type { MetricDefinition, TuningSpace } from "../../lib/contract";
+import type { TriggerEnv } from "../../lib/functionSettings";
 import { contract } from "../../lib/contract";
 import { DatasetManifest, MIN_TRAINING_IMAGES, datasetPrefix } from "../../lib/dataset";
 import { userFacingError } from "../../lib/errors";
@@ -9,37 +9,8 @@ import { MAX_RUNTIME_LIMIT_SECONDS, TriggerEvent, TuneRequest } from "../../lib/
 /** Where the training container keeps checkpoints that SageMaker syncs to S3. */
 const CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints";
 
-/** What a training job is built from, besides the event: the stack's names and the shared contract. */
-export interface TrainingJobSettings {
-    /** The stack's region. */
-    readonly region: string;
-    /** The bucket that holds datasets. */
-    readonly trainingBucket: string;
-    /** The bucket for the script archive, training output and checkpoints. */
-    readonly modelBucket: string;
-    /** The role the job runs as. */
-    readonly sagemakerRoleArn: string;
-    /** The TensorFlow training image of the region. */
-    readonly trainingImageUri: string;
-    /** `s3://…/code/sourcedir-<hash>.tar.gz`, delivered to the job as the `code` channel. */
-    readonly trainingScriptUri: string;
-    /** `s3://…/base-weights/<file>.h5`, the MobileNetV2 weights, delivered as the `base_weights` channel. */
-    readonly baseWeightsUri: string;
-    /** Run the job with network isolation: it then needs no internet, and gets none. */
-    readonly networkIsolation: boolean;
-    /** The class list, in model-output order. */
-    readonly classes: readonly string[];
-    /** The regexes that turn the job's log lines into metrics (training/metric-definitions.json). */
-    readonly metricDefinitions: readonly MetricDefinition[];
-    /** The class the camera acts on: the job picks its decision threshold. */
-    readonly targetClass: string;
-    /** The false-alarm rate that threshold may not exceed on the validation set. */
-    readonly maxFalseAlarmRate: number;
-    /** What a tuning job searches, and for which objective. */
-    readonly tuning: TuningSpace;
-    /** The Pulumi stack: its jobs carry it as a tag, so that only their events reach its job-events function. */
-    readonly stackName: string;
-}
+/** What a training job is built from, besides the event: the stack's names and the shared contract (lib/functionSettings.ts). */
+export type TrainingJobSettings = Omit<TriggerEnv, "dataPrepFunction" | "instanceType" | "spot">;
 
 /** Balanced weights, N / (K · n_c) over the training counts: each class weighs as much in the loss. */
 export function balancedClassWeights(

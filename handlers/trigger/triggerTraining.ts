@@ -37,8 +37,8 @@ import {
     trainingJobName,
     tuningJobName,
 } from "../../lib/triggerEvent";
-import { requiredEnv } from "../../lib/functionEnv";
-import { TrainingJobSettings, checkDataset, trainingJobRequest, tuningJobRequest } from "./trainingJob";
+import type { TriggerEnv } from "../../lib/functionSettings";
+import { checkDataset, trainingJobRequest, tuningJobRequest } from "./trainingJob";
 
 /** Invocations of data prep in all when Lambda answers 429 (too many requests: data prep never started). */
 const DATA_PREP_INVOKE_ATTEMPTS = 5;
@@ -50,42 +50,8 @@ export interface TriggerClients {
     readonly lambda: LambdaClient;
 }
 
-export interface TriggerSettings extends TrainingJobSettings {
-    /** The data-prep function the trigger invokes. */
-    readonly dataPrepFunction: string;
-    /** The stack's default instance type (`trainingInstanceType`). */
-    readonly instanceType: string;
-    /** The stack's default for managed spot (`spotTraining`). */
-    readonly spot: boolean;
-}
-
-/**
- * Reads the settings the stack hands the function as environment variables. Shared data
- * (classes, metric definitions) arrives as JSON text too: a Lambda's code is its serialized
- * closure, and plain strings are the one kind of value that always survives it whole.
- */
-export function triggerSettingsFromEnv(env: NodeJS.ProcessEnv): TriggerSettings {
-    const required = (name: string): string => requiredEnv(env, name);
-    return {
-        region: required("AWS_REGION"),
-        trainingBucket: required("TRAINING_BUCKET"),
-        modelBucket: required("MODEL_BUCKET"),
-        dataPrepFunction: required("DATA_PREP_FUNCTION"),
-        sagemakerRoleArn: required("SAGEMAKER_ROLE_ARN"),
-        trainingImageUri: required("TRAINING_IMAGE_URI"),
-        trainingScriptUri: required("TRAINING_SCRIPT_URI"),
-        baseWeightsUri: required("BASE_WEIGHTS_URI"),
-        networkIsolation: required("NETWORK_ISOLATION") === "true",
-        instanceType: required("TRAINING_INSTANCE_TYPE"),
-        spot: required("SPOT_TRAINING") === "true",
-        classes: JSON.parse(required("CLASSES")),
-        metricDefinitions: JSON.parse(required("METRIC_DEFINITIONS")),
-        targetClass: required("TARGET_CLASS"),
-        maxFalseAlarmRate: Number(required("MAX_FALSE_ALARM_RATE")),
-        tuning: JSON.parse(required("TUNING_SPACE")),
-        stackName: required("STACK_NAME"),
-    };
-}
+/** The trigger's settings: its environment (lib/functionSettings.ts TRIGGER_ENV), which holds a job's settings too. */
+export type TriggerSettings = TriggerEnv;
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
