@@ -17,7 +17,7 @@ import {
 import { PolicyStatement, policyDocument } from "../lib/iam";
 import type { StackSettings } from "../lib/stackSettings";
 import { TRAINING_OUTPUT_PREFIX } from "../lib/layout";
-import { decisionSources } from "../lib/serving";
+import { decisionSources } from "../lib/jobFiles";
 import { LambdaFunction, functionEnvironment } from "./lambdaFunction";
 
 export interface CameraApiArgs {

@@ -9,8 +9,8 @@ import { handleJobEvent } from "../handlers/jobEvents/jobEvents";
 import { checkForRetraining } from "../handlers/retrainCheck/retrainCheck";
 import { readEnv } from "../lib/functionEnv";
 import { JOB_EVENTS_ENV, RETRAIN_CHECK_ENV } from "../lib/functionSettings";
-import { STACK_TAG } from "../handlers/trigger/trainingJob";
 import { PolicyStatement } from "../lib/iam";
+import { JOB_TAGS, TERMINAL_JOB_STATUSES } from "../lib/sagemakerJobs";
 import { DATASETS_PREFIX, RETRAIN_CHECK_KEY, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
 import { AfterJobSettings, MODEL_PACKAGE_GROUP } from "../lib/retrain";
 import type { StackSettings } from "../lib/stackSettings";
@@ -118,15 +118,15 @@ export class JobEvents extends pulumi.ComponentResource {
 
     /** One rule per event type, each matching only the jobs that carry this stack's tag. */
     private routeFinishedJobs(name: string): void {
-        const finished = ["Completed", "Failed", "Stopped"];
+        const finished = [...TERMINAL_JOB_STATUSES];
         const patterns = {
             training: {
                 "detail-type": ["SageMaker Training Job State Change"],
-                detail: { TrainingJobStatus: finished, Tags: { [STACK_TAG]: [pulumi.getStack()] } },
+                detail: { TrainingJobStatus: finished, Tags: { [JOB_TAGS.stack]: [pulumi.getStack()] } },
             },
             tuning: {
                 "detail-type": ["SageMaker HyperParameter Tuning Job State Change"],
-                detail: { HyperParameterTuningJobStatus: finished, Tags: { [STACK_TAG]: [pulumi.getStack()] } },
+                detail: { HyperParameterTuningJobStatus: finished, Tags: { [JOB_TAGS.stack]: [pulumi.getStack()] } },
             },
         };
         for (const [kind, pattern] of Object.entries(patterns)) {

@@ -1,6 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { assumeRolePolicy, ecrPullStatements, policyDocument, sagemakerLogStatements } from "../lib/iam";
+import { s3ObjectArn } from "../lib/s3Url";
+import { ENDPOINT_LOG_GROUP } from "../lib/sagemakerJobs";
 import type { StackSettings } from "../lib/stackSettings";
 import { variantNameFor } from "../lib/serving";
 
@@ -38,9 +40,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
 
         const image = args.inferenceImage;
         const { settings } = args;
-        const modelObjectArn = pulumi
-            .output(args.modelDataUrl)
-            .apply((url) => `arn:aws:s3:::${url.replace(/^s3:\/\//, "")}`);
+        const modelObjectArn = pulumi.output(args.modelDataUrl).apply(s3ObjectArn);
 
         const role = new aws.iam.Role(
             `${name}-model`,
@@ -57,7 +57,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
                 policy: policyDocument([
                     { Sid: "ReadModelArtifact", Effect: "Allow", Action: ["s3:GetObject"], Resource: modelObjectArn },
                     ...ecrPullStatements(image, args.region),
-                    ...sagemakerLogStatements(args.region, args.accountId, "/aws/sagemaker/Endpoints"),
+                    ...sagemakerLogStatements(args.region, args.accountId, ENDPOINT_LOG_GROUP),
                 ]),
             },
             { parent: this },

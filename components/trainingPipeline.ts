@@ -26,6 +26,7 @@ import {
 } from "../lib/layout";
 import { SPLIT_KEYS, StackSettings } from "../lib/stackSettings";
 import { splitSettingsOf } from "../lib/dataset";
+import { TRAINING_LOG_GROUP } from "../lib/sagemakerJobs";
 import { buildSourceArchive } from "../lib/sourceArchive";
 import { LambdaFunction, functionEnvironment } from "./lambdaFunction";
 
@@ -284,7 +285,7 @@ function sagemakerStatements(args: TrainingPipelineArgs, trainingImage: Training
                 },
             },
         },
-        ...sagemakerLogStatements(region, accountId, "/aws/sagemaker/TrainingJobs"),
+        ...sagemakerLogStatements(region, accountId, TRAINING_LOG_GROUP),
         ...ecrPullStatements(trainingImage, region),
     ];
 }

@@ -11,6 +11,15 @@ export interface TensorflowImageTags {
     readonly inference: string;
 }
 
+/** A hyperparameter's range: integers from min to max, numbers from min (or above it) to below max. */
+export interface HyperparameterRange {
+    readonly kind: "integer" | "number";
+    readonly min: number;
+    readonly max: number;
+    /** Numbers only: min itself is allowed. */
+    readonly minInclusive?: boolean;
+}
+
 export interface Contract {
     readonly classes: readonly string[];
     readonly noCatClass: string;
@@ -30,6 +39,8 @@ export interface Contract {
         readonly early_stopping_patience: number;
         readonly early_stopping_min_delta: number;
     };
+    /** Each numeric hyperparameter's range: the trigger and train.py check by it. */
+    readonly hyperparameterRanges: Readonly<Record<string, HyperparameterRange>>;
     /** The defaults of the decision the camera makes: the class it acts on and the false alarms it tolerates. */
     readonly decision: {
         readonly targetClass: string;
@@ -76,5 +87,33 @@ export interface MetricDefinition {
     readonly Regex: string;
 }
 
+/** training/metric-definitions.json: the log lines train.py prints, and the metrics read from them. */
+interface LogLines {
+    /** Each line's template: `{figures}` stands for `name=value` pairs, the others for their values. */
+    readonly lines: Readonly<Record<string, string>>;
+    readonly number: string;
+    readonly metrics: readonly { readonly Name: string; readonly line: string; readonly figure: string }[];
+}
+
 export const contract: Contract = contractJson as Contract;
-export const metricDefinitions: readonly MetricDefinition[] = metricDefinitionsJson;
+const logLines: LogLines = metricDefinitionsJson;
+
+const escapeRegex = (text: string) => text.replace(/[.*+?^$()|[\]\\]/g, "\\$&");
+
+/** A line template as a regex source: each `{field}` replaced by what it stands for. */
+function lineRegex(line: string, fields: Readonly<Record<string, string>>): string {
+    return escapeRegex(logLines.lines[line]).replace(/\\\{|\{(\w+)\}/g, (_, field: string) => fields[field]);
+}
+
+/** The metrics SageMaker reads from the job's log, each regex made from its line's template. */
+export const metricDefinitions: readonly MetricDefinition[] = logLines.metrics.map((metric) => ({
+    Name: metric.Name,
+    Regex: lineRegex(metric.line, {
+        epoch: "\\d+",
+        phase: "\\S+",
+        figures: `.*\\b${escapeRegex(metric.figure)}=(${logLines.number})`,
+    }),
+}));
+
+/** An epoch line as train.py prints it: the epoch, the phase and the `name=value` figures. */
+export const EPOCH_LINE = new RegExp(`^${lineRegex("epoch", { epoch: "(\\d+)", phase: "(\\S+)", figures: "(.*)" })}$`);

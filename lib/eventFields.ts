@@ -1,3 +1,4 @@
+import type { HyperparameterRange } from "./contract";
 import { userFacingError } from "./errors";
 
 /**
@@ -32,6 +33,13 @@ export function numberField(min: number, max: number, minInclusive = false): Fie
         allowed: `a number ${minInclusive ? "at least" : "greater than"} ${min} and less than ${max}`,
         check: (v) => typeof v === "number" && Number.isFinite(v) && (minInclusive ? v >= min : v > min) && v < max,
     };
+}
+
+/** The rule of a hyperparameter's range in training/contract.json, which train.py checks by too. */
+export function rangeField(range: HyperparameterRange): FieldRule {
+    return range.kind === "integer"
+        ? integerField(range.min, range.max)
+        : numberField(range.min, range.max, range.minInclusive ?? false);
 }
 
 export function patternField(pattern: RegExp, allowed: string): FieldRule {

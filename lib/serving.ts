@@ -1,6 +1,5 @@
 import { createHash } from "crypto";
 import { contract } from "./contract";
-import { DECISION_FILE } from "./jobOutput";
 import { TRAINING_OUTPUT_PREFIX } from "./layout";
 
 /** The JSON body the endpoint takes for one JPEG (docs/design.md, "Serving contract"). */
@@ -84,23 +83,6 @@ export function modelOfVariant(
     }
     if (variantName.startsWith(OTHER_MODEL_VARIANT_PREFIX) || !VARIANT_PATTERN.test(variantName)) return undefined;
     return { modelDataUrl: jobModelUrl(modelBucket, variantName), trainingJobName: variantName };
-}
-
-/**
- * Where a model's decision.json may be, in the order read: the plain file beside the model
- * archive, the job's output.tar.gz beside it, then the model archive itself.
- */
-export function decisionSources(modelDataUrl: string): {
-    bucket: string;
-    plainKey: string;
-    outputArchiveKey: string;
-    modelKey: string;
-} {
-    const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(modelDataUrl);
-    if (!match) throw new Error(`Not an S3 URL: ${modelDataUrl}`);
-    const [, bucket, modelKey] = match;
-    const dir = modelKey.includes("/") ? modelKey.slice(0, modelKey.lastIndexOf("/") + 1) : "";
-    return { bucket, plainKey: `${dir}${DECISION_FILE}`, outputArchiveKey: `${dir}output.tar.gz`, modelKey };
 }
 
 /**

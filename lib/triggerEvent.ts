@@ -6,7 +6,7 @@ import {
     FieldRule,
     booleanField,
     integerField,
-    numberField,
+    rangeField,
     objectField,
     oneOfField,
     patternField,
@@ -87,15 +87,17 @@ export const TUNING_JOB_NAME_PATTERN = new RegExp(
     `^${TRAINING_JOB_NAME_PREFIX}[0-9a-f]{${32 - TRAINING_JOB_NAME_PREFIX.length}}$`,
 );
 
+const ranges = contract.hyperparameterRanges;
+
 /** Each payload field's rule: the trigger validates with them, the CLI derives its option parsers from them. */
 export const TRIGGER_EVENT_RULES: Readonly<Record<keyof TriggerEvent, FieldRule>> = {
     skipDataPrep: booleanField,
     datasetId: patternField(DATASET_ID_PATTERN, "a dataset id such as 20260221T153033Z-4f2a"),
-    epochs: integerField(1, 10_000),
-    learningRate: numberField(0, 1),
-    batchSize: integerField(1, 1024),
+    epochs: rangeField(ranges.epochs),
+    learningRate: rangeField(ranges.learning_rate),
+    batchSize: rangeField(ranges.batch_size),
     trainOnlyTopLayer: booleanField,
-    dropoutRate: numberField(0, 1, true),
+    dropoutRate: rangeField(ranges.dropout_rate),
     spot: booleanField,
     instanceType: patternField(INSTANCE_TYPE_PATTERN, "a SageMaker instance type such as ml.m5.xlarge"),
     maxRuntimeSeconds: integerField(60, MAX_RUNTIME_LIMIT_SECONDS),

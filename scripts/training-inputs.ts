@@ -1,10 +1,10 @@
-// Prints, as JSON, what the stack hands a training job: the script archive it uploads and
-// the hyperparameters the trigger sends for a given event. The Python tests use it so that
+// Prints, as JSON, what the stack hands a training job: the script archive it uploads, the
+// hyperparameters the trigger sends for a given event and the metric definitions it sends. The Python tests use it so that
 // they train with exactly the stack's archive and the trigger's hyperparameters.
 //   ts-node scripts/training-inputs.ts <archive out dir> <trigger event JSON> <training counts JSON> <models bucket>
 import { trainingHyperParameters } from "../handlers/trigger/trainingJob";
 import { parseTriggerEvent } from "../lib/triggerEvent";
-import { contract } from "../lib/contract";
+import { contract, metricDefinitions } from "../lib/contract";
 import { buildSourceArchive } from "../lib/sourceArchive";
 import * as path from "path";
 
@@ -22,4 +22,4 @@ const hyperParameters = trainingHyperParameters(
     },
     JSON.parse(countsJson),
 );
-console.log(JSON.stringify({ archive, hyperParameters }));
+console.log(JSON.stringify({ archive, hyperParameters, metricDefinitions }));

@@ -3,8 +3,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client, paginateListObjectsV2
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
+import { metricDefinitions } from "../lib/contract";
 import { prepareDataset } from "../handlers/dataPrep/prepareDataset";
 import { triggerTraining } from "../handlers/trigger/triggerTraining";
 import { readEnv } from "../lib/functionEnv";
@@ -26,9 +25,7 @@ const LOOK_ALIKE = [
     { imageName: "cam0/x.jpg", cat: "Boots", body: tinyJpeg("cam0-slash-x") },
     { imageName: "cam0__x.jpg", cat: "Boots", body: tinyJpeg("cam0-underscores-x") },
 ];
-const METRIC_DEFINITIONS = JSON.parse(
-    fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"),
-);
+const METRIC_DEFINITIONS = metricDefinitions;
 const ACCESS_DENIED = { status: 403, body: "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>" };
 
 const isImageGet = (request: RecordedRequest) =>

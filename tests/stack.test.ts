@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { metricDefinitions } from "../lib/contract";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -410,9 +411,6 @@ describe("the stack (Pulumi mocks)", function () {
                 splitWindowMinutes: 60,
                 splitNumberBlock: 20,
             },
-        );
-        const metricDefinitions = JSON.parse(
-            fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"),
         );
         assert.deepEqual(JSON.parse(env.METRIC_DEFINITIONS), metricDefinitions);
         const script = plain.one("aws:s3/bucketObjectv2:BucketObjectv2", "training-script");

@@ -2,9 +2,8 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DescribeTrainingJobCommand, ListTrainingJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { strict as assert } from "assert";
+import { metricDefinitions } from "../lib/contract";
 import { contract } from "../lib/contract";
-import * as fs from "fs";
-import * as path from "path";
 import { DatasetManifest } from "../lib/dataset";
 import { TriggerSettings, triggerTraining } from "../handlers/trigger/triggerTraining";
 import { TriggerSuccess } from "../lib/triggerEvent";
@@ -17,9 +16,7 @@ import { SMALL_SEED, WORLD, seedLabels, seedWorld } from "./support/seed";
 
 const world = WORLD;
 const MODEL_BUCKET = WORLD.modelBucket;
-const METRIC_DEFINITIONS = JSON.parse(
-    fs.readFileSync(path.join(__dirname, "..", "training", "metric-definitions.json"), "utf8"),
-);
+const METRIC_DEFINITIONS = metricDefinitions;
 const IMAGE = "763104351884.dkr.ecr.eu-west-2.amazonaws.com/tensorflow-training:2.19.0-cpu-py312-ubuntu22.04-sagemaker";
 const ROLE = "arn:aws:iam::123456789012:role/bootboots-sagemaker-a1b2c3d";
 

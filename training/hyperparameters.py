@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from job import CONTRACT, DECISION, DEFAULTS, fail, in_sagemaker, sagemaker_base_dir
+from job import CONTRACT, DECISION, DEFAULTS, RANGES, fail, in_sagemaker, sagemaker_base_dir
 
 
 class HyperparameterParser(argparse.ArgumentParser):
@@ -32,28 +32,39 @@ def parse_bool(text):
 
 
 def number(kind, low, high=None, low_inclusive=True):
-    """An argparse type: a `kind` (int or float) from `low` (or above it) up to, not including, `high`."""
-    if high is None:
-        allowed = f"of at least {low}"
+    """An argparse type: a `kind` (int or float) from `low` (or above it) up to `high`.
+
+    Integers reach `high`, numbers stay below it: the words and the rule of lib/eventFields.ts,
+    so the trigger and the job refuse alike.
+    """
+    if kind is int:
+        allowed = f"an integer of at least {low}" if high is None else f"an integer from {low} to {high}"
     else:
-        allowed = f"in {'[' if low_inclusive else '('}{low}, {high})"
-    noun = "an integer" if kind is int else "a number"
+        allowed = f"a number {'at least' if low_inclusive else 'greater than'} {low}"
+        allowed += "" if high is None else f" and less than {high}"
+
+    def in_range(value):
+        above = value >= low if low_inclusive else value > low
+        below = high is None or (value <= high if kind is int else value < high)
+        return above and below
 
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not ((value >= low if low_inclusive else value > low) and (high is None or value < high)):
-            raise argparse.ArgumentTypeError(f"expected {noun} {allowed}, got {text!r}")
+        if value is None or not in_range(value):
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}")
         return value
 
     return parse
 
 
-positive_int = number(int, 1)
-fraction = number(float, 0, 1, low_inclusive=True)
-open_fraction = number(float, 0, 1, low_inclusive=False)
+def contract_range(name):
+    """The argparse type of a hyperparameter whose range training/contract.json gives."""
+    bounds = RANGES[name]
+    kind = int if bounds["kind"] == "integer" else float
+    return number(kind, bounds["min"], bounds["max"], low_inclusive=kind is int or bounds.get("minInclusive", False))
 
 
 def parse_class_weights(text):
@@ -98,45 +109,57 @@ def optional_path(text):
     return Path(text) if text else None
 
 
-def argument_parser():
-    env = os.environ
-    parser = HyperparameterParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+def hyperparameter_types():
+    """Each hyperparameter with a default in the contract, and how its text is read.
+
+    The numeric ones by their ranges in training/contract.json, the rest by their words.
+    """
+    words = {
+        "train_only_top_layer": parse_bool,
+        "augmentation": parse_bool,
+        "augmentation_random_flip": parse_flip,
+        "early_stopping": parse_bool,
+        "base_weights": parse_base_weights,
+    }
+    return {name: words.get(name) or contract_range(name) for name in DEFAULTS}
+
+
+def add_hyperparameters(parser):
+    """The hyperparameters the trigger sends (and base_weights and image_size, which tests set)."""
     hp = parser.add_argument_group("hyperparameters")
-    hp.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"])
-    hp.add_argument("--learning_rate", type=open_fraction, default=DEFAULTS["learning_rate"])
-    hp.add_argument("--batch_size", type=positive_int, default=DEFAULTS["batch_size"])
-    hp.add_argument("--train_only_top_layer", type=parse_bool, default=DEFAULTS["train_only_top_layer"])
-    hp.add_argument("--dropout_rate", type=fraction, default=DEFAULTS["dropout_rate"])
-    hp.add_argument("--augmentation", type=parse_bool, default=DEFAULTS["augmentation"])
-    hp.add_argument("--augmentation_random_flip", type=parse_flip, default=DEFAULTS["augmentation_random_flip"])
-    hp.add_argument("--augmentation_random_rotation", type=fraction, default=DEFAULTS["augmentation_random_rotation"])
-    hp.add_argument("--augmentation_random_zoom", type=fraction, default=DEFAULTS["augmentation_random_zoom"])
-    hp.add_argument("--early_stopping", type=parse_bool, default=DEFAULTS["early_stopping"])
-    hp.add_argument("--early_stopping_patience", type=positive_int, default=DEFAULTS["early_stopping_patience"])
-    hp.add_argument("--early_stopping_min_delta", type=number(float, 0), default=DEFAULTS["early_stopping_min_delta"])
+    for name, parse in hyperparameter_types().items():
+        hp.add_argument(f"--{name}", type=parse, default=DEFAULTS[name])
     hp.add_argument("--classes", type=parse_classes, default=CONTRACT["classes"])
     hp.add_argument("--class_weights", type=parse_class_weights, default=None)
-    hp.add_argument("--base_weights", type=parse_base_weights, default=DEFAULTS["base_weights"])
-    hp.add_argument("--image_size", type=positive_int, default=DEFAULTS["image_size"])
     hp.add_argument("--target_class", default=DECISION["targetClass"])
-    hp.add_argument("--max_false_alarm_rate", type=fraction, default=DECISION["maxFalseAlarmRate"])
+    hp.add_argument(
+        "--max_false_alarm_rate", type=contract_range("max_false_alarm_rate"), default=DECISION["maxFalseAlarmRate"]
+    )
+
+
+def add_folders(parser, env):
+    """The channels and output folders, which SageMaker hands the script as SM_* variables."""
     paths = parser.add_argument_group("folders (SageMaker sets them through SM_* variables)")
-    paths.add_argument("--training", type=optional_path, default=env.get("SM_CHANNEL_TRAINING"))
-    paths.add_argument("--validation", type=optional_path, default=env.get("SM_CHANNEL_VALIDATION"))
-    paths.add_argument("--test", type=optional_path, default=env.get("SM_CHANNEL_TEST"))
-    paths.add_argument(
-        "--model-dir", "--model_dir", dest="model_dir", type=optional_path, default=env.get("SM_MODEL_DIR")
-    )
-    paths.add_argument(
-        "--output-data-dir", dest="output_data_dir", type=optional_path, default=env.get("SM_OUTPUT_DATA_DIR")
-    )
-    paths.add_argument(
-        "--base-weights-dir", dest="base_weights_dir", type=optional_path, default=env.get("SM_CHANNEL_BASE_WEIGHTS")
-    )
+    for flag, variable in (
+        ("training", "SM_CHANNEL_TRAINING"),
+        ("validation", "SM_CHANNEL_VALIDATION"),
+        ("test", "SM_CHANNEL_TEST"),
+        ("model_dir", "SM_MODEL_DIR"),
+        ("output_data_dir", "SM_OUTPUT_DATA_DIR"),
+        ("base_weights_dir", "SM_CHANNEL_BASE_WEIGHTS"),
+    ):
+        names = {f"--{flag}", f"--{flag.replace('_', '-')}"}
+        paths.add_argument(*sorted(names), dest=flag, type=optional_path, default=env.get(variable))
     # Outside SageMaker no checkpoint folder is used unless one is given: a laptop run must
     # neither write to /opt/ml nor resume some earlier run.
     default_checkpoints = sagemaker_base_dir() / "checkpoints" if in_sagemaker() else None
     paths.add_argument("--checkpoint-dir", dest="checkpoint_dir", type=optional_path, default=default_checkpoints)
+
+
+def argument_parser():
+    parser = HyperparameterParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    add_hyperparameters(parser)
+    add_folders(parser, os.environ)
     return parser
 
 
@@ -170,6 +193,4 @@ def parse_args(argv):
             parser.error(f"class_weights must give one weight per class; unknown {unknown_classes}, missing {missing}")
     if args.target_class not in args.classes:
         parser.error(f"target_class {args.target_class!r} is not one of classes ({', '.join(args.classes)})")
-    if args.image_size < 32:
-        parser.error("image_size must be at least 32 (MobileNetV2's smallest input)")
     return args

@@ -10,6 +10,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CONTRACT = json.loads((HERE / "contract.json").read_text())
 DEFAULTS = CONTRACT["hyperparameterDefaults"]
+RANGES = CONTRACT["hyperparameterRanges"]
+LOG_LINES = json.loads((HERE / "metric-definitions.json").read_text())
 SERVING = CONTRACT["serving"]
 DECISION = CONTRACT["decision"]
 SEED = 1234
@@ -46,3 +48,16 @@ def fail(reason, exit_code=2):
     print(f"ERROR: {reason}", file=sys.stderr, flush=True)
     write_failure(reason)
     sys.exit(exit_code)
+
+
+def figures_of(line):
+    """The figures a line of metric-definitions.json carries, in the order it prints them."""
+    return [metric["figure"] for metric in LOG_LINES["metrics"] if metric["line"] == line]
+
+
+def log_line(line, figures=None, **fields):
+    """A log line as metric-definitions.json lays it out: the metrics SageMaker reads come from these."""
+    pairs = " ".join(
+        LOG_LINES["figure"].format(name=name, value=f"{value:.6f}") for name, value in (figures or {}).items()
+    )
+    return LOG_LINES["lines"][line].format(figures=pairs, **fields)

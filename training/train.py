@@ -29,7 +29,7 @@ from data import as_dataset, augmentation_layers, decode_files, labelled_files, 
 from evaluation import add_intervals, classification_report, evaluation_table, near_copies
 from export import export, held_out_evaluation
 from hyperparameters import parse_args
-from job import SEED, TrainingError, fail, write_failure
+from job import SEED, TrainingError, fail, figures_of, log_line, write_failure
 from model import build_model, calibrate_batch_norm, compile_for, pooled_features
 
 
@@ -84,7 +84,7 @@ class ValidationMacroF1(keras.callbacks.Callback):
 
 
 class EpochLog(keras.callbacks.Callback):
-    """One line per epoch, read by the MetricDefinitions in metric-definitions.json."""
+    """One line per epoch, laid out by metric-definitions.json, whose metrics SageMaker reads from it."""
 
     def __init__(self, phase):
         super().__init__()
@@ -92,10 +92,8 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        figures = " ".join(
-            f"{k}={logs[k]:.6f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy", "val_macro_f1") if k in logs
-        )
-        print(f"epoch={epoch + 1} phase={self.phase} {figures}", flush=True)
+        figures = {name: logs[name] for name in figures_of("epoch") if name in logs}
+        print(log_line("epoch", figures, epoch=epoch + 1, phase=self.phase), flush=True)
 
 
 def phases(args):
@@ -227,8 +225,8 @@ def main(argv=None):
     # Which epoch's weights the model holds: the best of the whole job, across phases and resumes.
     report.update(stopping.to_json())
     print(evaluation_table(report), flush=True)
-    print(f"evaluation accuracy={report['accuracy']:.6f}", flush=True)
-    print(f"evaluation macro_f1={report['macro_f1']:.6f}", flush=True)
+    for figure in figures_of("evaluation"):
+        print(log_line("evaluation", {figure: report[figure]}), flush=True)
 
     export_dir = export(model, args)
     print(f"saved model to {export_dir}", flush=True)
@@ -244,8 +242,8 @@ def main(argv=None):
         report["test"] = test_report
         print(f"test images={test_report['images']} seconds={test_report['seconds']:.2f}", flush=True)
         print(evaluation_table(test_report), flush=True)
-        print(f"test accuracy={test_report['accuracy']:.6f}", flush=True)
-        print(f"test macro_f1={test_report['macro_f1']:.6f}", flush=True)
+        for figure in figures_of("test"):
+            print(log_line("test", {figure: test_report[figure]}), flush=True)
         report["near_copies"] = measure_near_copies(model, train_images, train_paths, args)
         leak = report["near_copies"]
         print(

@@ -5,7 +5,9 @@ import pLimit from "p-limit";
 import { contract } from "../../lib/contract";
 import { isJpeg } from "../../lib/jpeg";
 import { servingRequestBody, modelErrorReason } from "../../lib/serving";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { CliError, InputError, explainAwsError } from "../errors";
+import { getObjectBytes } from "./s3json";
 
 export interface Classification {
     readonly className: string;
@@ -128,4 +130,33 @@ export async function forEachImage<T, R>(
     } finally {
         progress.stop();
     }
+}
+
+/** Where the images to score are, and how: the endpoint, the class list, the requests in flight. */
+export interface ScoringRun {
+    readonly endpointName: string;
+    readonly bucket: string;
+    readonly classes: readonly string[];
+    readonly concurrency: number;
+    /** The progress bar's verb: "scoring", "evaluating". */
+    readonly verb: string;
+}
+
+/**
+ * The scoring loop of evaluate, suggest and review: each item's image read from S3 and sent to
+ * the endpoint, `concurrency` at once; an image that is gone or refused is set aside with its
+ * reason (forEachImage), the others' classifications handed to `take`.
+ */
+export async function scoreS3Images<T, R>(
+    context: { readonly aws: { readonly s3: S3Client; readonly runtime: SageMakerRuntimeClient } },
+    run: ScoringRun,
+    items: readonly T[],
+    imageOf: (item: T) => { readonly key: string; readonly label: string; readonly missing: string },
+    take: (item: T, classification: Classification) => R,
+): Promise<{ results: R[]; failed: { item: T; error: string }[] }> {
+    return forEachImage(items, run.concurrency, run.verb, async (item) => {
+        const { key, label, missing } = imageOf(item);
+        const bytes = await getObjectBytes(context.aws.s3, run.bucket, key, missing);
+        return take(item, await classifyJpeg(context.aws.runtime, run.endpointName, bytes, label, run.classes));
+    });
 }

@@ -9,15 +9,13 @@ import {
     DescribeTrainingJobResponse,
     ListTrainingJobsCommand,
 } from "@aws-sdk/client-sagemaker";
-import { jobOutputDir, readJobFiles } from "../../lib/jobFiles";
+import { OUTPUT_ARCHIVE, jobFileSources, readJobFiles } from "../../lib/jobFiles";
 import { TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../../lib/layout";
 import { TUNING_JOB_NAME_PATTERN } from "../../lib/triggerEvent";
 import { Decision, JobEvaluation } from "../../lib/comparison";
 import { CliContext } from "../context";
 import { CliError, NotFoundError, explainAwsError } from "../errors";
 import { getObjectBytes } from "./s3json";
-
-export const TERMINAL_STATUSES = ["Completed", "Failed", "Stopped"];
 
 /** The job named, or the newest bootboots job (the newest completed one with `completed`). */
 export async function jobName(context: CliContext, given?: string, completed = false): Promise<string> {
@@ -60,13 +58,6 @@ export async function describeJob(context: CliContext, name: string): Promise<De
     }
 }
 
-/** `s3://bucket/key` to its parts. */
-export function parseS3Url(url: string): { bucket: string; key: string } {
-    const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(url);
-    if (!match) throw new CliError(`Not an S3 URL: ${url}`);
-    return { bucket: match[1], key: match[2] };
-}
-
 /**
  * What train.py left for the job: evaluation.json and decision.json, read from the plain copies
  * beside model.tar.gz, or for jobs from before those were stored, out of output.tar.gz.
@@ -77,15 +68,14 @@ export async function readJobOutput(
 ): Promise<{ evaluation?: JobEvaluation; decision?: Decision }> {
     const model = job.ModelArtifacts?.S3ModelArtifacts;
     if (!model) throw new CliError(`Job ${job.TrainingJobName} reports no model artifact.`);
-    const { bucket, key } = parseS3Url(model);
+    const { bucket, outputDir } = jobFileSources(model);
     const read = (b: string, k: string) =>
         getObjectBytes(context.aws.s3, b, k, `s3://${b}/${k} was not found.`).catch((error) => {
             if (error instanceof NotFoundError) return undefined;
             throw error;
         });
-    const files = await readJobFiles(read, bucket, jobOutputDir(key));
-    if (files.source === "none")
-        throw new NotFoundError(`s3://${bucket}/${jobOutputDir(key)}output.tar.gz was not found.`);
+    const files = await readJobFiles(read, { bucket, outputDir }, ["evaluation", "decision"]);
+    if (files.source === "none") throw new NotFoundError(`s3://${bucket}/${outputDir}${OUTPUT_ARCHIVE} was not found.`);
     return { evaluation: files.evaluation, decision: files.decision };
 }
 

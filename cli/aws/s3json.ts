@@ -1,6 +1,12 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { awsErrorName, isAccessDenied, isMissingObject } from "../../lib/errors";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { awsErrorName, isAccessDenied } from "../../lib/errors";
+import { getObjectIfAny, putJsonObject } from "../../lib/s3Objects";
 import { CliError, NotFoundError, explainAwsError } from "../errors";
+
+/**
+ * The CLI's reads and writes of S3 objects: lib/s3Objects.ts's, with each failure said in words
+ * for the person at the terminal.
+ */
 
 /**
  * An object's bytes; `missing` is what the user reads when it does not exist, and
@@ -13,11 +19,10 @@ export async function getObjectBytes(
     missing: string,
     bucketOrigin?: string,
 ): Promise<Uint8Array> {
+    let bytes: Uint8Array | undefined;
     try {
-        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return await object.Body!.transformToByteArray();
+        bytes = await getObjectIfAny(s3, bucket, key);
     } catch (error) {
-        if (isMissingObject(error)) throw new NotFoundError(missing);
         if (awsErrorName(error) === "NoSuchBucket") {
             throw new CliError(
                 `Bucket ${bucket}${bucketOrigin ? ` (${bucketOrigin})` : ""} does not exist in this account and region: check that name, the stack (--stack) and AWS_REGION.`,
@@ -31,6 +36,8 @@ export async function getObjectBytes(
         }
         throw explainAwsError(error, `reading s3://${bucket}/${key}`);
     }
+    if (!bytes) throw new NotFoundError(missing);
+    return bytes;
 }
 
 export async function getObjectJson<T>(
@@ -46,14 +53,7 @@ export async function getObjectJson<T>(
 /** Writes a value as pretty JSON (the queues people may read in the console). */
 export async function putObjectJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
     try {
-        await s3.send(
-            new PutObjectCommand({
-                Bucket: bucket,
-                Key: key,
-                Body: JSON.stringify(value, null, 2),
-                ContentType: "application/json",
-            }),
-        );
+        await putJsonObject(s3, bucket, key, value);
     } catch (error) {
         throw explainAwsError(error, `writing s3://${bucket}/${key}`);
     }

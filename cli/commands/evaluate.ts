@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { CliContext } from "../context";
 import { readManifest } from "../aws/datasets";
-import { classifyJpeg, forEachImage } from "../aws/endpoint";
+import { scoreS3Images } from "../aws/endpoint";
 import { percent, table } from "../format";
 import {
     FailedImage,
@@ -12,7 +12,6 @@ import {
     perClassTable,
     reportMarkdown,
 } from "../report/evaluationReport";
-import { getObjectBytes } from "../aws/s3json";
 import { CliError, EXIT } from "../errors";
 import { decide } from "../../lib/jobOutput";
 import { servingDecision } from "../aws/jobs";
@@ -40,33 +39,22 @@ export async function evaluate(context: CliContext, options: EvaluateOptions): P
     }
     const decision = await servingDecision(context);
     // An image the endpoint refuses is counted as failed and the run goes on; a fault of the endpoint or the account stops it.
-    const { results: predictions, failed: refused } = await forEachImage(
+    const { results: predictions, failed: refused } = await scoreS3Images(
+        context,
+        { endpointName, bucket, classes: manifest.classes, concurrency: options.concurrency, verb: "evaluating" },
         images,
-        options.concurrency,
-        "evaluating",
-        async (image): Promise<LabelledPrediction> => {
-            const bytes = await getObjectBytes(
-                context.aws.s3,
-                bucket,
-                image.key,
-                `s3://${bucket}/${image.key} is missing from dataset ${manifest.datasetId}.`,
-            );
-            const result = await classifyJpeg(
-                context.aws.runtime,
-                endpointName,
-                bytes,
-                image.imageName,
-                manifest.classes,
-            );
-            const act = typeof decision === "string" ? undefined : decide(decision, result.probabilities).act;
-            return {
-                imageName: image.imageName,
-                trueClass: image.class,
-                predictedClass: result.className,
-                confidence: result.confidence,
-                act,
-            };
-        },
+        (image) => ({
+            key: image.key,
+            label: image.imageName,
+            missing: `s3://${bucket}/${image.key} is missing from dataset ${manifest.datasetId}.`,
+        }),
+        (image, result): LabelledPrediction => ({
+            imageName: image.imageName,
+            trueClass: image.class,
+            predictedClass: result.className,
+            confidence: result.confidence,
+            act: typeof decision === "string" ? undefined : decide(decision, result.probabilities).act,
+        }),
     );
     const failed: FailedImage[] = refused.map((f) => ({ imageName: f.item.imageName, error: f.error }));
     const report = { ...evaluationReport(manifest.classes, predictions), failed };

@@ -3,12 +3,12 @@ import type { JobEvaluation } from "../../lib/jobOutput";
 import { REVIEW_QUEUE_KEY } from "../../lib/layout";
 import { CliContext } from "../context";
 import { jobDataset } from "../aws/datasets";
-import { classifyJpeg, endpointCost, forEachImage } from "../aws/endpoint";
+import { endpointCost, scoreS3Images } from "../aws/endpoint";
 import { CliError } from "../errors";
 import { table } from "../format";
 import { describeJob, jobName, readJobOutput } from "../aws/jobs";
 import { LabelledAnswer, ReviewQueue, ReviewSource, suspectLabels } from "../labelling/review";
-import { getObjectBytes, putObjectJson } from "../aws/s3json";
+import { putObjectJson } from "../aws/s3json";
 
 export interface ReviewOptions {
     /** A guess at least this likely, against the label, makes it suspect. */
@@ -50,17 +50,19 @@ async function trainingAnswers(
     context.err(
         `Scoring ${images.length} training images (--score-training ${options.scoreTraining}): ${endpointCost(images.length, endpointName)}.`,
     );
-    const { results, failed } = await forEachImage(images, options.concurrency, "scoring", async (image) => {
-        const bytes = await getObjectBytes(context.aws.s3, bucket, image.key, `s3://${bucket}/${image.key} is gone.`);
-        const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, image.key, classes);
-        return {
+    const { results, failed } = await scoreS3Images(
+        context,
+        { endpointName, bucket, classes, concurrency: options.concurrency, verb: "scoring" },
+        images,
+        (image) => ({ key: image.key, label: image.key, missing: `s3://${bucket}/${image.key} is gone.` }),
+        (image, result) => ({
             key: image.sourceKey,
             rowName: image.imageName,
             label: image.class,
             probabilities: classes.map((c) => result.probabilities[c]),
             source: "training" as const,
-        };
-    });
+        }),
+    );
     return { answers: results, failed: failed.map((f) => ({ key: f.item.key, error: f.error })) };
 }
 

@@ -7,7 +7,10 @@ import { CliContext } from "../context";
 import { lastRetrainCheck, registeredVersion, registryLine } from "../aws/registry";
 import { NotFoundError, explainAwsError } from "../errors";
 import { seconds, table, decisionLines, nearCopyLine } from "../format";
-import { TERMINAL_STATUSES, describeJob, describeTuningJob, jobName, readJobOutput } from "../aws/jobs";
+import { describeJob, describeTuningJob, jobName, readJobOutput } from "../aws/jobs";
+import { sleep } from "../../lib/backoff";
+import { EPOCH_LINE } from "../../lib/contract";
+import { TRAINING_LOG_GROUP, hasEnded } from "../../lib/sagemakerJobs";
 import { confusionTable, perClassTable } from "../report/evaluationReport";
 
 export interface StatusOptions {
@@ -19,8 +22,6 @@ export interface StatusOptions {
 
 /** How long status waits for a job that `train --async` announced: the trigger's own time limit. */
 const APPEAR_TIMEOUT_SECONDS = 900;
-const TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs";
-const EPOCH_LINE = /^epoch=(\d+) phase=(\S+) (.*)$/;
 
 function time(value: Date | undefined): string {
     return value ? value.toISOString().replace(".000Z", "Z") : "-";
@@ -95,7 +96,7 @@ async function describeOrWait(
         }
         if (!announced) context.err(`Waiting for job ${name} to appear: the trigger starts it once data prep is done.`);
         announced = true;
-        await new Promise((done) => setTimeout(done, interval * 1000));
+        await sleep(interval * 1000);
     }
 }
 
@@ -174,8 +175,8 @@ async function follow(
         }
         if (context.interactive)
             context.progress(`elapsed ${elapsed()}  ${described.SecondaryStatus}${latest ? `  ${latest}` : ""}`);
-        if (TERMINAL_STATUSES.includes(described.TrainingJobStatus ?? "")) break;
-        await new Promise((done) => setTimeout(done, options.interval * 1000));
+        if (hasEnded(described.TrainingJobStatus)) break;
+        await sleep(options.interval * 1000);
         described = await describeJob(context, name);
     }
     context.progress(undefined);
@@ -222,7 +223,7 @@ async function tuningStatus(context: CliContext, name: string, options: StatusOp
             if (!options.json && line !== shown) context.out(line);
             shown = line;
             if (!["InProgress", "Stopping"].includes(summary.status ?? "")) break;
-            await new Promise((done) => setTimeout(done, options.interval * 1000));
+            await sleep(options.interval * 1000);
             summary = tuningSummary(await describeTuningJob(context, name));
         }
     }
@@ -311,8 +312,8 @@ async function waitQuietly(
     described: DescribeTrainingJobResponse,
     options: StatusOptions,
 ) {
-    while (!TERMINAL_STATUSES.includes(described.TrainingJobStatus ?? "")) {
-        await new Promise((done) => setTimeout(done, options.interval * 1000));
+    while (!hasEnded(described.TrainingJobStatus)) {
+        await sleep(options.interval * 1000);
         described = await describeJob(context, name);
     }
     return described;

@@ -1,6 +1,6 @@
 import { contract } from "../../lib/contract";
 import { CliContext } from "../context";
-import { classifyJpeg, endpointCost, forEachImage } from "../aws/endpoint";
+import { endpointCost, scoreS3Images } from "../aws/endpoint";
 import { NotFoundError } from "../errors";
 import { table } from "../format";
 import { servingJobName } from "../aws/jobs";
@@ -16,7 +16,7 @@ import {
     rankTopClasses,
     readLabelState,
 } from "../labelling/queue";
-import { getObjectBytes, getObjectJson, putObjectJson } from "../aws/s3json";
+import { getObjectJson, putObjectJson } from "../aws/s3json";
 
 export interface SuggestOptions {
     /** Images scored at most in this run (those scored before by the same model are free). */
@@ -162,26 +162,19 @@ async function rankedQueue(
     );
 
     if (fromCamera > 0) context.err(`${fromCamera} of them scored by the camera API when it answered.`);
-    const { results: scored, failed } = await forEachImage(
+    const { results: scored, failed } = await scoreS3Images(
+        context,
+        { endpointName, bucket: imagesBucket, classes, concurrency: options.concurrency, verb: "scoring" },
         toScore,
-        options.concurrency,
-        "scoring",
-        async (key): Promise<QueueItem> => {
-            const bytes = await getObjectBytes(
-                context.aws.s3,
-                imagesBucket,
-                key,
-                `s3://${imagesBucket}/${key} is gone.`,
-            );
-            const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, key, classes);
-            const rank = rankScore(
-                classes.map((c) => result.probabilities[c]),
-                classes,
-                labels.labelCounts,
-                targetClass,
-            );
+        (key) => ({ key, label: key, missing: `s3://${imagesBucket}/${key} is gone.` }),
+        (key, result): QueueItem => {
+            const probabilities = classes.map((c) => result.probabilities[c]);
             const rowName = labels.unlabelledRows.get(key);
-            return { key, ...(rowName ? { rowName } : {}), ...rank };
+            return {
+                key,
+                ...(rowName ? { rowName } : {}),
+                ...rankScore(probabilities, classes, labels.labelCounts, targetClass),
+            };
         },
     );
     const items = [...kept.values(), ...scored].sort((a, b) => b.score! - a.score! || (a.key < b.key ? -1 : 1));

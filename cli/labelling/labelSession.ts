@@ -1,7 +1,6 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { awsErrorName } from "../../lib/errors";
 import { LabellingQueue, QueueItem } from "./queue";
-import { DynamoDb, HttpError, LabelStack, MULTI_LABEL, QueueSession, awsFailure } from "./queueSession";
+import { HttpError, MULTI_LABEL, QueueSession, SessionDeps, awsFailure } from "./queueSession";
 
 /** A label this session wrote, so that `u` can take it back exactly. */
 interface Written {
@@ -22,14 +21,9 @@ export class LabelSession extends QueueSession<LabellingQueue> {
     private readonly written: Written[] = [];
     private readonly warning?: string;
 
-    constructor(
-        queue: LabellingQueue,
-        stack: LabelStack,
-        dynamodb: DynamoDBClient,
-        sdk: DynamoDb,
-        newSessionId: () => string,
-    ) {
-        super(queue, stack, dynamodb, sdk, newSessionId, "npx bootboots suggest");
+    constructor(queue: LabellingQueue, deps: SessionDeps) {
+        super(queue, deps, "npx bootboots suggest");
+        const { stack } = deps;
         if (stack.modelDataUrl && stack.modelDataUrl !== queue.modelDataUrl) {
             this.warning = queue.modelDataUrl
                 ? `This queue was ranked by ${queue.modelDataUrl}, but the endpoint now serves ${stack.modelDataUrl}: labels are still useful, and npx bootboots suggest ranks the rest again.`

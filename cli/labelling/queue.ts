@@ -2,6 +2,7 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { captureTime, sourceKeyOf } from "../../lib/dataset";
 import { CliContext } from "../context";
 import { explainAwsError } from "../errors";
+import type { QueueFile } from "./queueSession";
 
 /** A model's likeliest classes, most likely first. */
 export type TopClasses = readonly { readonly className: string; readonly probability: number }[];
@@ -19,17 +20,10 @@ export interface QueueItem {
 }
 
 /** What `suggest` writes to labelling/queue.json and `label` reads. */
-export interface LabellingQueue {
-    readonly version: 1;
-    readonly createdAt: string;
+export interface LabellingQueue extends QueueFile {
     /** The model that scored the images (a queue is redone when it changes); absent before any model served. */
     readonly modelDataUrl?: string;
     readonly endpointName?: string;
-    /** Where the labels go and the images come from: a queue belongs to one stack. */
-    readonly imagesBucket: string;
-    readonly imagesPrefix: string;
-    readonly catadataTable: string;
-    readonly classes: readonly string[];
     readonly targetClass: string;
     readonly items: readonly QueueItem[];
 }

@@ -39,6 +39,25 @@ export interface PageQueue {
     readonly items: readonly { readonly key: string }[];
 }
 
+/** What a session works with: the stack it labels for, DynamoDB, and where page ids come from. */
+export interface SessionDeps {
+    readonly stack: LabelStack;
+    readonly dynamodb: DynamoDBClient;
+    readonly sdk: DynamoDb;
+    readonly newSessionId: () => string;
+}
+
+/** What every queue file holds besides its items: where it belongs (one stack) and its classes. */
+export interface QueueFile {
+    readonly version: 1;
+    readonly createdAt: string;
+    /** Where the labels go and the images come from: a queue belongs to one stack. */
+    readonly imagesBucket: string;
+    readonly imagesPrefix: string;
+    readonly catadataTable: string;
+    readonly classes: readonly string[];
+}
+
 /**
  * A queue worked through from the page: which page holds it now, and whether it belongs to
  * this stack. The page's actions are label (a class key), skip (s, or Enter in review) and undo.
@@ -50,15 +69,18 @@ export abstract class QueueSession<Q extends PageQueue> {
     /** The labels this session set, per class (Multi included). */
     protected readonly perClass: Record<string, number>;
 
+    protected readonly dynamodb: DynamoDBClient;
+    protected readonly sdk: DynamoDb;
+    private readonly newSessionId: () => string;
+
     constructor(
         readonly queue: Q,
-        stack: LabelStack,
-        protected readonly dynamodb: DynamoDBClient,
-        protected readonly sdk: DynamoDb,
-        private readonly newSessionId: () => string,
+        deps: SessionDeps,
         /** The command that makes this kind of queue, for the refusal. */
         remake: string,
     ) {
+        const { stack } = deps;
+        ({ dynamodb: this.dynamodb, sdk: this.sdk, newSessionId: this.newSessionId } = deps);
         this.perClass = Object.fromEntries([...queue.classes, MULTI_LABEL].map((c) => [c, 0]));
         if (queue.catadataTable !== stack.catadataTable || queue.imagesBucket !== stack.imagesBucket) {
             this.blocking = `This queue was made for table ${queue.catadataTable} and bucket ${queue.imagesBucket}, not this stack's (${stack.catadataTable}, ${stack.imagesBucket}): run ${remake} for this stack. Nothing can be labelled here.`;

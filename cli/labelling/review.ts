@@ -1,3 +1,4 @@
+import type { QueueFile } from "./queueSession";
 /** Where a suspect label's prediction came from: a job's held-out answers, or the endpoint on a training image. */
 export type ReviewSource = "validation" | "test" | "training";
 
@@ -19,16 +20,10 @@ export interface ReviewItem {
 }
 
 /** What `bootboots review` writes and `bootboots label --review` works through. */
-export interface ReviewQueue {
-    readonly version: 1;
-    readonly createdAt: string;
+export interface ReviewQueue extends QueueFile {
     /** The job whose answers were read, and the dataset they are on. */
     readonly trainingJob: string;
     readonly datasetId: string;
-    readonly imagesBucket: string;
-    readonly imagesPrefix: string;
-    readonly catadataTable: string;
-    readonly classes: readonly string[];
     /** Most suspect first. */
     readonly items: readonly ReviewItem[];
 }

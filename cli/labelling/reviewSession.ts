@@ -1,6 +1,5 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { awsErrorName } from "../../lib/errors";
-import { DynamoDb, HttpError, LabelStack, MULTI_LABEL, QueueSession, awsFailure } from "./queueSession";
+import { HttpError, MULTI_LABEL, QueueSession, SessionDeps, awsFailure } from "./queueSession";
 import { ReviewItem, ReviewQueue } from "./review";
 
 /** One step of the review, so that `u` can take it back: a label kept, or changed from one value to another. */
@@ -22,14 +21,8 @@ type Step =
 export class ReviewSession extends QueueSession<ReviewQueue> {
     private readonly steps: Step[] = [];
 
-    constructor(
-        queue: ReviewQueue,
-        stack: LabelStack,
-        dynamodb: DynamoDBClient,
-        sdk: DynamoDb,
-        newSessionId: () => string,
-    ) {
-        super(queue, stack, dynamodb, sdk, newSessionId, "npx bootboots review");
+    constructor(queue: ReviewQueue, deps: SessionDeps) {
+        super(queue, deps, "npx bootboots review");
     }
 
     /** Enter: the label is right. */

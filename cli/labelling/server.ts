@@ -133,8 +133,12 @@ async function openSession(
     stack: LabelStack,
     mode: "label" | "review",
 ): Promise<QueueSession<PageQueue>> {
-    const dynamodbSdk = await import("@aws-sdk/client-dynamodb");
-    const newSessionId = () => randomBytes(8).toString("hex");
+    const deps = {
+        stack,
+        dynamodb: context.aws.dynamodb,
+        sdk: await import("@aws-sdk/client-dynamodb"),
+        newSessionId: () => randomBytes(8).toString("hex"),
+    };
     const [key, remake] =
         mode === "review" ? [REVIEW_QUEUE_KEY, "npx bootboots review"] : [LABELLING_QUEUE_KEY, "npx bootboots suggest"];
     const queue = await getObjectJson<LabellingQueue | ReviewQueue>(
@@ -144,8 +148,8 @@ async function openSession(
         `No ${mode === "review" ? "review" : "labelling"} queue in s3://${stack.trainingBucket}/${key}: run ${remake} first.`,
     );
     return mode === "review"
-        ? new ReviewSession(queue as ReviewQueue, stack, context.aws.dynamodb, dynamodbSdk, newSessionId)
-        : new LabelSession(queue as LabellingQueue, stack, context.aws.dynamodb, dynamodbSdk, newSessionId);
+        ? new ReviewSession(queue as ReviewQueue, deps)
+        : new LabelSession(queue as LabellingQueue, deps);
 }
 
 /**

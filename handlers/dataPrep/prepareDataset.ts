@@ -14,6 +14,7 @@ import {
     leavesMostForTraining,
     newDatasetId,
 } from "../../lib/dataset";
+import { backoffMs, sleep } from "../../lib/backoff";
 import { describeAwsError, isMissingObject, isUserFacing, userFacingError } from "../../lib/errors";
 import { booleanField, validateEvent } from "../../lib/eventFields";
 import { hasEndMarker, isJpeg } from "../../lib/jpeg";
@@ -90,8 +91,6 @@ async function scanTable(
     return items;
 }
 
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
 /**
  * An object's bytes, or undefined when it does not exist. The SDK retries the request;
  * the body arrives after that, so a connection lost while reading it (or a body shorter
@@ -122,7 +121,7 @@ async function readObject(
             if (attempt >= BODY_READ_ATTEMPTS || abortSignal.aborted) {
                 throw new Error(`reading the body failed ${attempt} times (last: ${(error as Error).message})`);
             }
-            await sleep(BODY_READ_BACKOFF_MS * 2 ** (attempt - 1) * (1 + Math.random()));
+            await sleep(backoffMs(attempt, BODY_READ_BACKOFF_MS) * (1 + Math.random()));
         }
     }
 }

@@ -10,6 +10,7 @@ import {
     TRAINING_MODE,
 } from "../../lib/cameraApi";
 import { Decision, decide } from "../../lib/jobOutput";
+import { backoffMs } from "../../lib/backoff";
 import { isJpeg } from "../../lib/jpeg";
 
 /** The parts of an API Gateway HTTP API event (payload format 2.0) the camera API reads. */
@@ -143,9 +144,9 @@ export function isRetryableEndpointError(error: unknown): boolean {
     );
 }
 
-/** Exponential back-off from 200 ms, at most 2 s, for the n-th retry (1-based). */
-export function backoffMs(retry: number): number {
-    return Math.min(2000, 200 * 2 ** (retry - 1));
+/** Exponential back-off from 200 ms, at most 2 s, for the n-th retry of InvokeEndpoint (1-based). */
+export function endpointBackoffMs(retry: number): number {
+    return backoffMs(retry, 200, 2000);
 }
 
 /** The catadata row of a stored image: no `cat`, so it joins the labelling backlog. */

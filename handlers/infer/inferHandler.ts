@@ -11,14 +11,15 @@ import {
     cameraImageFileName,
 } from "../../lib/cameraApi";
 import { contract } from "../../lib/contract";
-import { DECISION_FILE, Decision, EVALUATION_FILE, parseDecision } from "../../lib/jobOutput";
+import type { Decision } from "../../lib/jobOutput";
+import { sleep } from "../../lib/backoff";
 import { awsErrorName } from "../../lib/errors";
-import { decisionSources, maxJpegBytes, modelOfVariant, readPredictions, servingRequestBody } from "../../lib/serving";
-import { readTarGzEntries } from "../../lib/tarball";
+import { maxJpegBytes, modelOfVariant, readPredictions, servingRequestBody } from "../../lib/serving";
+import { ReadObject, jobFileSources, readJobFiles } from "../../lib/jobFiles";
 import {
     HttpApiEvent,
     HttpApiResult,
-    backoffMs,
+    endpointBackoffMs,
     cameraDecision,
     catadataRow,
     eventRow,
@@ -57,27 +58,13 @@ function endpointFailure(message: string): Error {
     return error;
 }
 
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
 /**
  * A model's decision.json: the plain copy beside the archive, else the job's output.tar.gz,
  * else (a model outside the stack's jobs) the model archive itself. Undefined when none has one.
  */
 export async function readModelDecision(s3: S3Client, modelDataUrl: string): Promise<Decision | undefined> {
-    const { bucket, plainKey, outputArchiveKey, modelKey } = decisionSources(modelDataUrl);
-    const plain = await getObjectIfAny(s3, bucket, plainKey);
-    if (plain) return parseDecision(JSON.parse(Buffer.from(plain).toString("utf8")));
-    const outputArchive = await getObjectIfAny(s3, bucket, outputArchiveKey);
-    if (outputArchive) {
-        const files = readTarGzEntries(outputArchive, [DECISION_FILE, EVALUATION_FILE]);
-        const decision = files.get(DECISION_FILE);
-        if (decision) return parseDecision(JSON.parse(decision.toString("utf8")));
-        const evaluation = files.get(EVALUATION_FILE);
-        return evaluation ? parseDecision(JSON.parse(evaluation.toString("utf8")).decision) : undefined;
-    }
-    const modelArchive = await getObjectIfAny(s3, bucket, modelKey);
-    const decision = modelArchive && readTarGzEntries(modelArchive, [DECISION_FILE]).get(DECISION_FILE);
-    return decision ? parseDecision(JSON.parse(decision.toString("utf8"))) : undefined;
+    const read: ReadObject = (bucket, key) => getObjectIfAny(s3, bucket, key);
+    return (await readJobFiles(read, jobFileSources(modelDataUrl), ["decision"])).decision;
 }
 
 /**
@@ -137,7 +124,7 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
                     variantName: response.InvokedProductionVariant ?? "",
                 };
             } catch (error) {
-                const wait = backoffMs(retry + 1);
+                const wait = endpointBackoffMs(retry + 1);
                 const name = awsErrorName(error);
                 if (name === "ModelError") {
                     throw endpointFailure(

@@ -3,7 +3,7 @@ import { CreateModelPackageCommand, SageMakerClient } from "@aws-sdk/client-sage
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { compareModels, notComparable, verdict } from "../../lib/comparison";
 import { awsErrorName } from "../../lib/errors";
-import { JobFiles, jobOutputDir, readJobFiles } from "../../lib/jobFiles";
+import { JobFiles, jobFileSources, readJobFiles } from "../../lib/jobFiles";
 import { DECISION_FILE, EVALUATION_FILE } from "../../lib/jobOutput";
 import { TRAINING_OUTPUT_PREFIX } from "../../lib/layout";
 import { jobModelUrl, trainingJobOfModelUrl } from "../../lib/serving";
@@ -45,7 +45,8 @@ const NOTIFIED_MARKER = "notified.json";
 
 /** A job's evaluation and decision from the models bucket: the plain files, else its output.tar.gz. */
 function jobFiles(clients: JobEventClients, settings: JobEventSettings, outputDir: string): Promise<JobFiles> {
-    return readJobFiles((bucket, key) => getObjectIfAny(clients.s3, bucket, key), settings.modelBucket, outputDir);
+    const read = (bucket: string, key: string) => getObjectIfAny(clients.s3, bucket, key);
+    return readJobFiles(read, { bucket: settings.modelBucket, outputDir }, ["evaluation", "decision"]);
 }
 
 /** The verdict against the serving model, in one sentence. */
@@ -103,7 +104,7 @@ async function completedTrainingJob(
     failures: string[],
 ): Promise<JobEventResult> {
     const modelUrl = job.modelUrl ?? jobModelUrl(settings.modelBucket, job.name);
-    const outputDir = jobOutputDir(modelUrl.replace(/^s3:\/\/[^/]+\//, ""));
+    const { outputDir } = jobFileSources(modelUrl);
     const files = (await step(failures, "read", () => jobFiles(clients, settings, outputDir))) ?? {
         source: "none" as const,
     };

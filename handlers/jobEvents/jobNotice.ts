@@ -1,3 +1,4 @@
+import { JOB_TAGS, TRAINING_LOG_GROUP, TerminalJobStatus, hasEnded } from "../../lib/sagemakerJobs";
 import type { CreateModelPackageInput } from "@aws-sdk/client-sagemaker";
 import type { Decision, JobEvaluation } from "../../lib/jobOutput";
 
@@ -6,7 +7,7 @@ export type FinishedJob =
     | {
           readonly kind: "training";
           readonly name: string;
-          readonly status: "Completed" | "Failed" | "Stopped";
+          readonly status: TerminalJobStatus;
           readonly failureReason?: string;
           /** s3://…/training-output/<job>/output/model.tar.gz */
           readonly modelUrl?: string;
@@ -17,12 +18,10 @@ export type FinishedJob =
     | {
           readonly kind: "tuning";
           readonly name: string;
-          readonly status: "Completed" | "Failed" | "Stopped";
+          readonly status: TerminalJobStatus;
           readonly failureReason?: string;
           readonly bestJob?: string;
       };
-
-const TERMINAL = ["Completed", "Failed", "Stopped"];
 
 /** The fields of the two events' `detail` that are read (the rest is DescribeTrainingJob's answer). */
 interface EventDetail {
@@ -42,30 +41,26 @@ export function parseJobEvent(event: unknown): FinishedJob | undefined {
     const e = event as { "detail-type"?: string; detail?: EventDetail } | null;
     const d = e?.detail;
     if (!d) return undefined;
-    if (e["detail-type"] === "SageMaker Training Job State Change" && TERMINAL.includes(d.TrainingJobStatus ?? "")) {
-        return {
-            kind: "training",
-            name: String(d.TrainingJobName),
-            status: d.TrainingJobStatus!,
-            failureReason: d.FailureReason,
-            modelUrl: d.ModelArtifacts?.S3ModelArtifacts,
-            tuningJob: typeof d.TuningJobArn === "string" ? d.TuningJobArn.split("/").pop() : undefined,
-            datasetId: d.Tags?.["bootboots:datasetId"],
-        };
-    }
-    if (
-        e["detail-type"] === "SageMaker HyperParameter Tuning Job State Change" &&
-        TERMINAL.includes(d.HyperParameterTuningJobStatus ?? "")
-    ) {
+    const training = e["detail-type"] === "SageMaker Training Job State Change";
+    const tuning = e["detail-type"] === "SageMaker HyperParameter Tuning Job State Change";
+    const status = training ? d.TrainingJobStatus : tuning ? d.HyperParameterTuningJobStatus : undefined;
+    if (!hasEnded(status)) return undefined;
+    const ended = { status, failureReason: d.FailureReason };
+    if (tuning)
         return {
             kind: "tuning",
             name: String(d.HyperParameterTuningJobName),
-            status: d.HyperParameterTuningJobStatus!,
-            failureReason: d.FailureReason,
+            ...ended,
             bestJob: d.BestTrainingJob?.TrainingJobName,
         };
-    }
-    return undefined;
+    return {
+        kind: "training",
+        name: String(d.TrainingJobName),
+        ...ended,
+        modelUrl: d.ModelArtifacts?.S3ModelArtifacts,
+        tuningJob: typeof d.TuningJobArn === "string" ? d.TuningJobArn.split("/").pop() : undefined,
+        datasetId: d.Tags?.[JOB_TAGS.datasetId],
+    };
 }
 
 /** What a user can do about a failed or stopped job, from its FailureReason. */
@@ -77,7 +72,7 @@ export function failureAdvice(status: string, reason: string | undefined): strin
         return 'If it ran out of time, give it more (the trigger\'s {"maxRuntimeSeconds": …}, or tune --max-runtime) or fewer epochs; if someone stopped it, start it again with npx bootboots train.';
     if (/has no (decodable )?images|Invalid hyperparameters/.test(text))
         return "Fix what the reason names (label images of that class, or correct the hyperparameter), then npx bootboots train.";
-    return "See npx bootboots status <job> and the job's log (aws logs tail /aws/sagemaker/TrainingJobs --log-stream-name-prefix <job>), then train again.";
+    return `See npx bootboots status <job> and the job's log (aws logs tail ${TRAINING_LOG_GROUP} --log-stream-name-prefix <job>), then train again.`;
 }
 
 /** A job's figures, as the message and the registry carry them. */
@@ -109,16 +104,22 @@ export interface Notice {
     readonly body: string;
 }
 
-export function completedNotice(job: string, figures: JobFigures, verdict: string, deployCommand: string): Notice {
+/** A message about a model ready to deploy: what finished, its figures, the verdict, and the command. */
+function readyNotice(subject: string, headline: string, figures: JobFigures, verdict: string, deploy: string): Notice {
     return {
-        subject: `BootBoots: ${job} completed`.slice(0, 100),
-        body: [
-            `Training job ${job} completed.`,
-            ...figureLines(figures),
-            verdict,
-            `To deploy it: ${deployCommand}`,
-        ].join("\n"),
+        subject: subject.slice(0, 100),
+        body: [headline, ...figureLines(figures), verdict, `To deploy it: ${deploy}`].join("\n"),
     };
+}
+
+export function completedNotice(job: string, figures: JobFigures, verdict: string, deployCommand: string): Notice {
+    return readyNotice(
+        `BootBoots: ${job} completed`,
+        `Training job ${job} completed.`,
+        figures,
+        verdict,
+        deployCommand,
+    );
 }
 
 export function failedNotice(
@@ -143,15 +144,8 @@ export function tuningNotice(
     verdict: string,
     deployCommand: string,
 ): Notice {
-    return {
-        subject: `BootBoots: tuning job ${tuningJob} completed`.slice(0, 100),
-        body: [
-            `Tuning job ${tuningJob} completed; its best training job is ${bestJob}.`,
-            ...figureLines(figures),
-            verdict,
-            `To deploy it: ${deployCommand}`,
-        ].join("\n"),
-    };
+    const headline = `Tuning job ${tuningJob} completed; its best training job is ${bestJob}.`;
+    return readyNotice(`BootBoots: tuning job ${tuningJob} completed`, headline, figures, verdict, deployCommand);
 }
 
 /** The new version of the job's model in the stack's model package group, awaiting a person's approval. */

@@ -4,6 +4,7 @@ import { contract } from "../../lib/contract";
 import { DatasetManifest, MIN_TRAINING_IMAGES, datasetPrefix } from "../../lib/dataset";
 import { userFacingError } from "../../lib/errors";
 import { CHECKPOINTS_PREFIX, CONTAINER_CHANNELS_DIR, TRAINING_OUTPUT_PREFIX } from "../../lib/layout";
+import { JOB_TAGS, PROJECT_NAME } from "../../lib/sagemakerJobs";
 import { MAX_RUNTIME_LIMIT_SECONDS, TriggerEvent, TuneRequest } from "../../lib/triggerEvent";
 
 /** Where the training container keeps checkpoints that SageMaker syncs to S3. */
@@ -148,15 +149,12 @@ function jobDefinition(
     };
 }
 
-/** The tag that names a job's stack: the job-events rule matches it. */
-export const STACK_TAG = "bootboots:stack";
-
 function tags(manifest: DatasetManifest, requestId: string, stackName: string) {
     return [
-        { Key: "project", Value: "bootboots-ai" },
-        { Key: "bootboots:datasetId", Value: manifest.datasetId },
-        { Key: "bootboots:requestId", Value: requestId },
-        { Key: STACK_TAG, Value: stackName },
+        { Key: JOB_TAGS.project, Value: PROJECT_NAME },
+        { Key: JOB_TAGS.datasetId, Value: manifest.datasetId },
+        { Key: JOB_TAGS.requestId, Value: requestId },
+        { Key: JOB_TAGS.stack, Value: stackName },
     ];
 }
 

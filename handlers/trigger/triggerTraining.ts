@@ -1,5 +1,5 @@
 import { InvokeCommand, InvokeCommandOutput, LambdaClient } from "@aws-sdk/client-lambda";
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import {
     CreateHyperParameterTuningJobCommand,
     CreateHyperParameterTuningJobRequest,
@@ -18,15 +18,10 @@ import {
     datasetIdOfChannels,
     datasetPrefix,
 } from "../../lib/dataset";
-import {
-    awsErrorName,
-    describeAwsError,
-    isAccessDenied,
-    isMissingObject,
-    isUserFacing,
-    userFacingError,
-} from "../../lib/errors";
+import { awsErrorName, describeAwsError, isAccessDenied, isUserFacing, userFacingError } from "../../lib/errors";
+import { backoffMs, sleep } from "../../lib/backoff";
 import { readInvokeResult } from "../../lib/invokeResult";
+import { getJsonIfAny } from "../../lib/s3Objects";
 import { LATEST_DATASET_KEY, TRAINING_OUTPUT_PREFIX } from "../../lib/layout";
 import {
     TriggerEvent,
@@ -53,8 +48,6 @@ export interface TriggerClients {
 /** The trigger's settings: its environment (lib/functionSettings.ts TRIGGER_ENV), which holds a job's settings too. */
 export type TriggerSettings = TriggerEnv;
 
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
 async function invokeDataPrep(clients: TriggerClients, settings: TriggerSettings): Promise<InvokeCommandOutput> {
     for (let attempt = 1; ; attempt++) {
         try {
@@ -68,7 +61,7 @@ async function invokeDataPrep(clients: TriggerClients, settings: TriggerSettings
         } catch (error) {
             // Lambda answers 429 before running anything, so trying again cannot start data prep twice.
             if (awsErrorName(error) === "TooManyRequestsException" && attempt < DATA_PREP_INVOKE_ATTEMPTS) {
-                await sleep(DATA_PREP_INVOKE_BACKOFF_MS * 2 ** (attempt - 1));
+                await sleep(backoffMs(attempt, DATA_PREP_INVOKE_BACKOFF_MS));
                 continue;
             }
             throw userFacingError(
@@ -92,11 +85,10 @@ async function runDataPrep(clients: TriggerClients, settings: TriggerSettings): 
 
 /** A JSON object of the training bucket; `missing` is what the user reads when it does not exist. */
 async function readJson<T>(clients: TriggerClients, bucket: string, key: string, missing: string): Promise<T> {
+    let value: T | undefined;
     try {
-        const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return JSON.parse(await object.Body!.transformToString()) as T;
+        value = await getJsonIfAny<T>(clients.s3, bucket, key);
     } catch (error) {
-        if (isMissingObject(error)) throw userFacingError(missing);
         if (isAccessDenied(error)) {
             throw userFacingError(
                 `Access denied reading s3://${bucket}/${key}: the trigger's role needs s3:GetObject on datasets/* and s3:ListBucket on the bucket (redeploy the stack).`,
@@ -106,6 +98,8 @@ async function readJson<T>(clients: TriggerClients, bucket: string, key: string,
             describeAwsError(error, `s3://${bucket}/${key}`, "check the training-data bucket exists"),
         );
     }
+    if (value === undefined) throw userFacingError(missing);
+    return value;
 }
 
 /** A job's description, or undefined when SageMaker has no job of that name. */

@@ -157,6 +157,8 @@ def job_maker(tmp_path):
         job = SageMakerJob(
             tmp_path / name, hyperparameters, dataset, inputs["archive"]["path"], base_weights, environment
         )
+        # What SageMaker reads from the job's log: the regexes the trigger sends.
+        job.metric_definitions = inputs["metricDefinitions"]
         return job, hyperparameters
 
     return make

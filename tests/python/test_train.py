@@ -19,7 +19,6 @@ from conftest import CLASSES, CONTRACT, IMAGE_SIDE, ROOT, class_image, job_maker
 
 CONTRACT_BASE_WEIGHTS = CONTRACT["baseWeights"]["fileName"]
 
-METRICS = json.loads((ROOT / "training" / "metric-definitions.json").read_text())
 # Weights can't be downloaded here: random weights on small images, as the test hyperparameters say.
 TEST_ONLY = {"base_weights": "none", "image_size": "64"}
 TRAINED_MODEL_FIXTURE = ROOT / ".test-output" / "trained-model"
@@ -147,8 +146,8 @@ def test_class_names_and_evaluation(trained):
 
 
 def test_every_metric_regex_matches_the_log(trained):
-    _, _, log = trained
-    for metric in METRICS:
+    job, _, log = trained
+    for metric in job.metric_definitions:
         matches = re.findall(metric["Regex"], log)
         assert matches, f"{metric['Name']} regex {metric['Regex']!r} matched nothing"
         assert all(math.isfinite(float(m)) for m in matches), f"{metric['Name']}: {matches}"
@@ -201,7 +200,7 @@ def test_a_failed_job_tells_the_user_why_in_its_failure_reason(make_job, tmp_pat
         (
             {**TEST_ONLY, "epochs": "abc"},
             None,
-            r"^Invalid hyperparameters: argument --epochs: expected an integer of at least 1, got 'abc'$",
+            r"^Invalid hyperparameters: argument --epochs: expected an integer from 1 to 10000, got 'abc'$",
         ),
         (
             {**TEST_ONLY, "class_weights": json.dumps({c: 1.0 for c in CLASSES[:-1]})},
@@ -484,8 +483,7 @@ TUNER_JOB_NAME = "bootboots-0123456789abcdef012345-003-1a2b3c4d"
 def tuned_on_visits(tmp_path_factory):
     """One job as the tuner runs it (values drawn from the ranges, all strings, and the objective's name), on
     visits split frame by frame. Returns the job, its log, the values drawn and each file's (side, visit)."""
-    tuning = CONTRACT["tuning"]
-    objective = next(m for m in METRICS if m["Name"] == tuning["objective"]["metric"])
+    objective = CONTRACT["tuning"]["objective"]["metric"]
     # The head alone (train_only_top_layer, one of its values): one phase to compile, the same objective line.
     drawn = {"learning_rate": "0.000316", "dropout_rate": "0.35", "train_only_top_layer": "true", "batch_size": "16"}
     root = tmp_path_factory.mktemp("visits")
@@ -493,7 +491,7 @@ def tuned_on_visits(tmp_path_factory):
     counts = {c: sum(1 for s, v in sides.values() if s == "training" and v.startswith(f"{c}-")) for c in CLASSES}
     job, _ = job_maker(root)(
         {"epochs": 3},
-        {**TEST_ONLY, **drawn, "_tuning_objective_metric": objective["Name"]},
+        {**TEST_ONLY, **drawn, "_tuning_objective_metric": objective},
         dataset=root / "dataset",
         training_counts=counts,
         name="tuned",
@@ -507,7 +505,7 @@ def tuned_on_visits(tmp_path_factory):
 def test_a_training_job_of_the_tuner_prints_the_objective_every_epoch(tuned_on_visits):
     job, log, drawn, _ = tuned_on_visits
     tuning = CONTRACT["tuning"]
-    objective = next(m for m in METRICS if m["Name"] == tuning["objective"]["metric"])
+    objective = next(m for m in job.metric_definitions if m["Name"] == tuning["objective"]["metric"])
     assert set(drawn) == {r["name"] for r in tuning["continuous"] + tuning["categorical"]}
     for r in tuning["continuous"]:
         assert float(r["min"]) <= float(drawn[r["name"]]) <= float(r["max"])

@@ -1,3 +1,4 @@
+import { decisionSources } from "../../lib/jobFiles";
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -5,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { gzipSync } from "zlib";
 import {
-    backoffMs,
+    endpointBackoffMs,
     cameraDecision,
     catadataRow,
     eventRow,
@@ -15,14 +16,7 @@ import {
 } from "../../handlers/infer/cameraRules";
 import { cameraImageFileName, keepWarmSchedule } from "../../lib/cameraApi";
 import { Decision } from "../../lib/jobOutput";
-import {
-    decisionSources,
-    maxJpegBytes,
-    modelOfVariant,
-    readPredictions,
-    servingRequestBody,
-    variantNameFor,
-} from "../../lib/serving";
+import { maxJpegBytes, modelOfVariant, readPredictions, servingRequestBody, variantNameFor } from "../../lib/serving";
 import { readTarGzEntries } from "../../lib/tarball";
 
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0xff, 0xd9]);
@@ -164,7 +158,7 @@ describe("the camera API's rules", () => {
         assert.ok(isRetryableEndpointError({ name: "Unknown", $metadata: { httpStatusCode: 502 } }));
         for (const name of ["ValidationError", "ModelError", "AccessDeniedException"])
             assert.ok(!isRetryableEndpointError({ name, $metadata: { httpStatusCode: 400 } }), name);
-        assert.deepEqual([1, 2, 3, 4, 5, 6].map(backoffMs), [200, 400, 800, 1600, 2000, 2000]);
+        assert.deepEqual([1, 2, 3, 4, 5, 6].map(endpointBackoffMs), [200, 400, 800, 1600, 2000, 2000]);
     });
 
     it("names images by UTC capture time and a short id, so they sort by time", () => {
