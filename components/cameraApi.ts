@@ -7,6 +7,7 @@ import { createInferHandler, readModelDecision } from "../handlers/infer/inferHa
 import { readEnv } from "../lib/functionEnv";
 import { INFER_ENV } from "../lib/functionSettings";
 import {
+    CAMERA_IMAGE_NAME_GLOB,
     CAMERA_ROUTE_KEY,
     CAMERA_ROUTE_PATH,
     CameraSettings,
@@ -152,16 +153,20 @@ export class CameraApi extends pulumi.ComponentResource {
         return [
             { Sid: "InvokeEndpoint", Effect: "Allow", Action: ["sagemaker:InvokeEndpoint"], Resource: a.endpointArn },
             {
-                Sid: "StoreImages",
+                // Only new objects (If-None-Match: *) under the API's own names: a user's image is never written over.
+                Sid: "StoreNewImages",
                 Effect: "Allow",
                 Action: ["s3:PutObject"],
-                Resource: pulumi.interpolate`arn:aws:s3:::${a.imagesBucketName}/${a.imagesPrefix}*`,
+                Resource: pulumi.interpolate`arn:aws:s3:::${a.imagesBucketName}/${a.imagesPrefix}${CAMERA_IMAGE_NAME_GLOB}`,
+                Condition: { Null: { "s3:if-none-match": "false" } },
             },
             {
+                // Rows keyed by the API's own image names only; the code writes them only where none exists.
                 Sid: "AddUnlabelledRows",
                 Effect: "Allow",
                 Action: ["dynamodb:PutItem"],
                 Resource: table(a.catadataTableName),
+                Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [CAMERA_IMAGE_NAME_GLOB] } },
             },
             { Sid: "WriteEvents", Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: this.eventsTable.arn },
             {

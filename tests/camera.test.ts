@@ -14,7 +14,7 @@ import { Handler, loadDeployedHandler } from "./support/deployedLambda";
 import { EndpointStandIn, sampleFiles, startEndpointStandIn } from "./support/endpointStandIn";
 import { httpApiEvent } from "./support/httpApiEvent";
 import { Moto, clientConfig, sharedMoto } from "./support/moto";
-import { InjectedResponse, Proxy, startProxy } from "./support/proxy";
+import { InjectedResponse, Proxy, RecordedRequest, startProxy } from "./support/proxy";
 import { runStack } from "./support/pulumiMocks";
 import { WORLD, createEventsTable, seedWorld } from "./support/seed";
 import { setEnv } from "./support/env";
@@ -325,20 +325,23 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         assert.ok((await storedKeys()).includes(answer.image.key));
     });
 
-    it("refuses an empty body, a body that is no JPEG, one too large, a bad camera name or mode, each with one sentence and nothing stored or sent", async () => {
+    it("refuses an empty body, a body that is no JPEG or not base64, one too large, a bad camera name or mode, each with one sentence and nothing stored or sent", async () => {
         const [keysBefore, rowsBefore, calls] = [await storedKeys(), (await rows()).length, invocations()];
         const awsRequests = aws.requests.length;
         const random = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7919) % 251));
+        // A JPEG start and an APP0 segment, then the end: no frame header, so no image.
+        const noFrame = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x4a, 0x46, 0xff, 0xd9]);
         const cases: [Buffer | undefined, Record<string, string>, string | undefined, number, RegExp][] = [
             [undefined, { "Content-Type": "image/jpeg" }, undefined, 400, /no body/],
             [
                 Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]),
                 { "Content-Type": "image/jpeg" },
                 undefined,
-                415,
+                400,
                 /not a JPEG/,
             ],
-            [Buffer.from("just some text"), { "Content-Type": "image/jpeg" }, undefined, 415, /not a JPEG/],
+            [Buffer.from("just some text"), { "Content-Type": "image/jpeg" }, undefined, 400, /not a JPEG/],
+            [noFrame, { "Content-Type": "image/jpeg" }, undefined, 400, /lacks the FF D8 start or a frame header/],
             [
                 Buffer.from("<!doctype html><script>alert(1)</script>"),
                 { "Content-Type": "text/html" },
@@ -346,7 +349,7 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
                 415,
                 /Content-Type image\/jpeg, not "text\/html"/,
             ],
-            [random, { "Content-Type": "image/jpeg" }, undefined, 415, /not a JPEG/],
+            [random, { "Content-Type": "image/jpeg" }, undefined, 400, /not a JPEG/],
             [
                 Buffer.concat([boots.subarray(0, 3), Buffer.alloc(3_000_000)]),
                 { "Content-Type": "image/jpeg" },
@@ -371,10 +374,110 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
             assert.match(result.answer.error!, message);
             assert.match(result.answer.error!, /^[A-Z].*\.$/);
         }
+        // What the gateway would never send, but a forged event can: base64 that is not base64.
+        const forged = httpApiEvent({ body: boots, headers: { "Content-Type": "image/jpeg" } });
+        const notBase64 = await infer({ ...forged, body: "/9j/!!!!" });
+        assert.equal(notBase64.statusCode, 400);
+        assert.deepEqual(JSON.parse(notBase64.body), {
+            success: false,
+            error: "The request body is not valid base64, so no image could be read from it.",
+        });
         assert.deepEqual(await storedKeys(), keysBefore);
         assert.equal((await rows()).length, rowsBefore);
         assert.equal(invocations(), calls);
         assert.equal(aws.requests.length - awsRequests, 0, "a refused request reaches no AWS service");
+    });
+
+    it("accepts a JPEG cut off before its end marker, and stores it repaired, as data prep does", async () => {
+        const cut = boots.subarray(0, boots.length - 2);
+        const { status, answer } = await post(cut);
+        assert.equal(status, 200, JSON.stringify(answer));
+        const object = await s3.send(new GetObjectCommand({ Bucket: WORLD.imagesBucket, Key: answer.image.key }));
+        assert.deepEqual(Buffer.from(await object.Body!.transformToByteArray()), boots);
+    });
+
+    it("never writes over an image: a name already taken gets a new one, and the old object stays", async () => {
+        const taken: InjectedResponse = {
+            status: 412,
+            body: "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>",
+        };
+        let refused = 0;
+        aws.options = {
+            inject: (r) => {
+                const image = r.method === "PUT" && r.url.startsWith(`/${WORLD.imagesBucket}/catcam-training/`);
+                if (!image) return undefined;
+                assert.equal(r.headers["if-none-match"], "*", "every image write asks for a new object");
+                return refused++ === 0 ? taken : undefined;
+            },
+        };
+        const { status, answer } = await post(boots);
+        assert.equal(status, 200, JSON.stringify(answer));
+        assert.equal(answer.notStored, undefined);
+        const puts = aws.requests.filter((r) => r.method === "PUT" && r.url.includes("/catcam-training/")).slice(-2);
+        assert.notEqual(puts[0].url, puts[1].url, "the second try has another name");
+        assert.equal(puts[1].url.split("?")[0], `/${WORLD.imagesBucket}/${answer.image.key}`);
+        const row = (await rows()).find((r) => `catcam-training/${r.imageName}` === answer.image.key);
+        assert.ok(row, "the row names the image as stored");
+    });
+
+    it("always answers the camera: a write failing at once, during inference or after it is named in notStored", async () => {
+        const noBucket: InjectedResponse = {
+            status: 404,
+            body: "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>bootboots-images-123456789012-eu-west-2</BucketName></Error>",
+        };
+        const ddbDown: InjectedResponse = {
+            status: 400,
+            headers: { "content-type": "application/x-amz-json-1.0" },
+            body: JSON.stringify({
+                __type: "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+                message: "Requested resource not found",
+            }),
+        };
+        const isImage = (r: RecordedRequest) => r.method === "PUT" && r.url.startsWith(`/${WORLD.imagesBucket}/`);
+        const isPutItem = (r: RecordedRequest, table: string) =>
+            String(r.headers["x-amz-target"]).endsWith(".PutItem") && r.body.toString().includes(`"${table}"`);
+        // The endpoint answers slowly, so that the image's write has failed long before.
+        runtime.options = { latencyMs: 300 };
+        const cases: [string, (r: RecordedRequest) => InjectedResponse | undefined, string[]][] = [
+            ["the images bucket is gone", (r) => (isImage(r) ? noBucket : undefined), ["image"]],
+            ["the row fails", (r) => (isPutItem(r, WORLD.table) ? ddbDown : undefined), ["row"]],
+            ["the event fails", (r) => (isPutItem(r, EVENTS_TABLE) ? ddbDown : undefined), ["event"]],
+            [
+                "everything fails",
+                (r) => (isImage(r) ? noBucket : r.method === "POST" ? ddbDown : undefined),
+                ["event", "image", "row"],
+            ],
+        ];
+        for (const [what, inject, notStored] of cases) {
+            aws.options = { inject };
+            const { status, answer } = await post(boots);
+            assert.equal(status, 200, `${what}: ${JSON.stringify(answer)}`);
+            assert.equal(answer.decision!.act, true, what);
+            assert.deepEqual([...(answer.notStored ?? [])].sort(), notStored, what);
+            assert.doesNotMatch(
+                JSON.stringify(answer),
+                /NoSuchBucket|specified bucket|Requested resource/,
+                `${what}: AWS's words go to the log only`,
+            );
+        }
+        // And with the endpoint failing too: the camera gets a 503 in our words, never a crash.
+        aws.options = { inject: (r) => (isImage(r) ? noBucket : undefined) };
+        runtime.options = {
+            inject: (r) =>
+                r.url.includes("/invocations")
+                    ? {
+                          status: 400,
+                          headers: { "x-amzn-ErrorType": "ValidationError", "content-type": "application/json" },
+                          body: '{"message":"Endpoint bootboots of account 123456789012 not found."}',
+                      }
+                    : undefined,
+        };
+        const failed = await post(boots);
+        assert.equal(failed.status, 503);
+        assert.match(
+            failed.answer.error!,
+            /^No answer: endpoint bootboots refused the request \(HTTP 400\): is a model deployed and in service\?; the image was not stored either, try again\.$/,
+        );
     });
 
     it("retries a throttled or not-ready endpoint with back-off, and answers", async () => {
@@ -422,7 +525,7 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         assert.deepEqual(Object.keys(slow.answer), ["success", "error"]);
         assert.match(
             slow.answer.error!,
-            /^No answer: endpoint bootboots did not answer within 2 s \(ServiceUnavailable, \d attempts\); the image was kept for labelling as catcam-training\/\S+\.jpg, try again\.$/,
+            /^No answer: endpoint bootboots did not answer within 2 s \(\d attempts\); the image was kept for labelling as catcam-training\/\S+\.jpg, try again\.$/,
         );
         assert.ok(invocations() - start >= 3, "retried within the deadline");
 
@@ -437,8 +540,13 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         assert.equal(refused.status, 503);
         assert.match(
             refused.answer.error!,
-            /^No answer: endpoint bootboots failed: ValidationError: Endpoint bootboots of account 123456789012 not found\.; the image was kept/,
+            /^No answer: endpoint bootboots refused the request \(HTTP 400\): is a model deployed and in service\?; the image was kept/,
         );
+        assert.ok(
+            !refused.answer.error!.includes("123456789012"),
+            "AWS's words, with the account id, go to the log only",
+        );
+        assert.ok(logs.some((l) => l.includes("Endpoint bootboots of account 123456789012 not found")));
         assert.equal(invocations() - before, 1, "a refusal is not retried");
         // Both images are kept, without a row: no prediction to store.
         const kept = /as (catcam-training\/\S+\.jpg)/;
@@ -587,7 +695,7 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
             assert.equal(mixed.code, 3);
             assert.match(
                 mixed.err,
-                /error: \S+notes\.jpg: The body is not a JPEG \(it does not start with FF D8 FF\): send the camera's JPEG as it was taken\. \(415\)/,
+                /error: \S+notes\.jpg: The body is not a JPEG \(it lacks the FF D8 start or a frame header\): send the camera's JPEG as it was taken\. \(400\)/,
             );
             assert.match(mixed.err, /1 of 2 images got no answer\./);
         });

@@ -188,9 +188,16 @@ describe("the camera API (Pulumi mocks)", function () {
         assert.deepEqual(byAction.get("sagemaker:InvokeEndpoint"), [
             "arn:aws:sagemaker:eu-west-2:123456789012:endpoint/bootboots",
         ]);
+        // Only new objects, and only under the API's own names: a user's image is never written over.
         assert.deepEqual(byAction.get("s3:PutObject"), [
-            "arn:aws:s3:::bootboots-images-123456789012-eu-west-2/catcam-training/*",
+            "arn:aws:s3:::bootboots-images-123456789012-eu-west-2/catcam-training/????-??-??T??-??-??.???Z-????.jpg",
         ]);
+        const put = statements(policy).find((s) => s.Action.includes("s3:PutObject"))!;
+        assert.deepEqual(put.Condition, { Null: { "s3:if-none-match": "false" } });
+        const rows = statements(policy).find((s) => s.Sid === "AddUnlabelledRows")!;
+        assert.deepEqual(rows.Condition, {
+            "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["????-??-??T??-??-??.???Z-????.jpg"] },
+        });
         assert.deepEqual(byAction.get("dynamodb:PutItem"), [
             "arn:aws:dynamodb:eu-west-2:123456789012:table/catadata",
             "arn:aws:dynamodb:eu-west-2:123456789012:table/bootboots-events",

@@ -11,7 +11,7 @@ import {
 } from "../../lib/cameraApi";
 import { Decision, decide } from "../../lib/jobOutput";
 import { backoffMs } from "../../lib/backoff";
-import { isJpeg } from "../../lib/jpeg";
+import { hasFrameHeader, repairJpeg } from "../../lib/jpeg";
 
 /** The parts of an API Gateway HTTP API event (payload format 2.0) the camera API reads. */
 export interface HttpApiEvent {
@@ -55,10 +55,14 @@ export function refusal(refused: Refused): HttpApiResult {
     return httpResult(refused.status, body);
 }
 
+/** Standard base64, as the gateway encodes a binary body: padded to whole groups of four. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 /**
  * Checks a request before anything is stored or sent: the route's body is a raw JPEG
  * (the gateway base64-encodes binary bodies), at most `maxJpegBytes`, with an optional
- * camera name and an optional `mode=training`.
+ * camera name and an optional `mode=training`. A JPEG cut off after its frame header is
+ * accepted and gets its end marker, as data prep repairs it.
  */
 export function parseCameraRequest(event: HttpApiEvent, maxJpegBytes: number): CameraRequest | Refused {
     const headers = event.headers ?? {};
@@ -86,15 +90,16 @@ export function parseCameraRequest(event: HttpApiEvent, maxJpegBytes: number): C
             error: `The body must be a JPEG sent as Content-Type ${JPEG_CONTENT_TYPE}, not ${JSON.stringify(contentType || "none")}.`,
         };
     }
-    const jpeg = Buffer.from(event.body!, event.isBase64Encoded ? "base64" : "latin1");
-    if (jpeg.length === 0)
-        return { status: 400, error: "The request has an empty body: send the camera's JPEG as the body." };
-    if (jpeg.length > maxJpegBytes) return tooLarge(jpeg.length, maxJpegBytes);
-    if (!isJpeg(jpeg))
+    if (event.isBase64Encoded && !BASE64.test(event.body!))
+        return { status: 400, error: "The request body is not valid base64, so no image could be read from it." };
+    const body = Buffer.from(event.body!, event.isBase64Encoded ? "base64" : "latin1");
+    if (!hasFrameHeader(body))
         return {
-            status: 415,
-            error: "The body is not a JPEG (it does not start with FF D8 FF): send the camera's JPEG as it was taken.",
+            status: 400,
+            error: "The body is not a JPEG (it lacks the FF D8 start or a frame header): send the camera's JPEG as it was taken.",
         };
+    const { jpeg } = repairJpeg(body);
+    if (jpeg.length > maxJpegBytes) return tooLarge(jpeg.length, maxJpegBytes);
     return { jpeg, mode: mode === TRAINING_MODE ? "training" : "inference", ...(camera ? { camera } : {}) };
 }
 

@@ -1,36 +1,27 @@
-import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import { marshall } from "@aws-sdk/util-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { randomBytes } from "crypto";
+import { CameraAnswer, KEEP_WARM_JPEG_BASE64 } from "../../lib/cameraApi";
+import type { InferEnv } from "../../lib/functionSettings";
+import { maxJpegBytes, readPredictions } from "../../lib/serving";
+import { AnsweringModel, answeringModels } from "./answeringModels";
 import {
-    CameraAnswer,
-    JPEG_CONTENT_TYPE,
-    KEEP_WARM_JPEG_BASE64,
-    NotStored,
-    cameraImageFileName,
-} from "../../lib/cameraApi";
-import { contract } from "../../lib/contract";
-import type { Decision } from "../../lib/jobOutput";
-import { sleep } from "../../lib/backoff";
-import { awsErrorName } from "../../lib/errors";
-import { maxJpegBytes, modelOfVariant, readPredictions, servingRequestBody } from "../../lib/serving";
-import { ReadObject, jobFileSources, readJobFiles } from "../../lib/jobFiles";
-import {
+    CameraRequest,
     HttpApiEvent,
     HttpApiResult,
-    endpointBackoffMs,
     cameraDecision,
     catadataRow,
     eventRow,
     httpResult,
-    isRetryableEndpointError,
     parseCameraRequest,
     readClasses,
     refusal,
 } from "./cameraRules";
-import type { InferEnv } from "../../lib/functionSettings";
-import { getObjectIfAny } from "../../lib/s3Objects";
+import { callEndpoint } from "./endpointCall";
+import { Stored, StoredImage, frameStore, outcomes } from "./frameStore";
+
+export { readModelDecision } from "./answeringModels";
 
 export interface InferClients {
     readonly s3: S3Client;
@@ -41,292 +32,138 @@ export interface InferClients {
 /** The infer function's settings: its environment (lib/functionSettings.ts INFER_ENV). */
 export type InferSettings = InferEnv;
 
-/** The model that answered, and its decision if it has one. */
-interface AnsweringModel {
-    readonly variantName: string;
-    readonly modelDataUrl: string | null;
-    readonly trainingJobName: string | null;
-    readonly decision?: Decision;
-    /** Why there is no decision, when there is none. */
-    readonly noDecision?: string;
-}
-
-/** The endpoint gave no answer; a plain Error with a marked name (a subclass loses its message in the serialized closure). */
-function endpointFailure(message: string): Error {
-    const error = new Error(message);
-    error.name = "EndpointFailure";
-    return error;
-}
-
-/**
- * A model's decision.json: the plain copy beside the archive, else the job's output.tar.gz,
- * else (a model outside the stack's jobs) the model archive itself. Undefined when none has one.
- */
-export async function readModelDecision(s3: S3Client, modelDataUrl: string): Promise<Decision | undefined> {
-    const read: ReadObject = (bucket, key) => getObjectIfAny(s3, bucket, key);
-    return (await readJobFiles(read, jobFileSources(modelDataUrl), ["decision"])).decision;
+/** One request under way: what it asked, when, and the image's write, started before anything else. */
+interface Frame {
+    readonly request: CameraRequest;
+    readonly requestId: string;
+    readonly at: Date;
+    readonly started: number;
+    readonly image: Promise<{ stored: Stored; image: StoredImage }>;
 }
 
 /**
  * The camera's `POST /infer`, built once per Lambda environment: the decisions of the models
- * that answer are read once and kept, by variant name.
+ * that answer are read once and kept, by variant name. Every write is awaited before the
+ * answer and none can end the invocation: what was not stored is named in the answer.
  */
 export function createInferHandler(clients: InferClients, settings: InferSettings, now: () => Date = () => new Date()) {
     const maxBytes = maxJpegBytes();
-    const models = new Map<string, Promise<AnsweringModel>>();
+    const modelOf = answeringModels(clients.s3, settings);
+    const store = frameStore(clients, settings, () => randomBytes(2).toString("hex"));
 
-    function answeringModel(variantName: string): Promise<AnsweringModel> {
-        let model = models.get(variantName);
-        if (!model) {
-            model = resolveModel(variantName);
-            models.set(variantName, model);
-            // A failed read is tried again by the next request, not remembered.
-            model.catch(() => models.delete(variantName));
-        }
-        return model;
-    }
-
-    async function resolveModel(variantName: string): Promise<AnsweringModel> {
-        const model = modelOfVariant(variantName, settings);
-        if (!model) {
-            return {
-                variantName,
-                modelDataUrl: null,
-                trainingJobName: null,
-                noDecision: `variant ${variantName} serves a model this stack no longer knows, so there is no threshold to act on`,
-            };
-        }
-        const decision = await readModelDecision(clients.s3, model.modelDataUrl);
-        const base = { variantName, modelDataUrl: model.modelDataUrl, trainingJobName: model.trainingJobName ?? null };
-        if (decision) return { ...base, decision };
-        return {
-            ...base,
-            noDecision: `model ${model.trainingJobName ?? model.modelDataUrl} has no decision.json (trained before thresholds, or not a BootBoots job), so there is no threshold to act on`,
-        };
-    }
-
-    /** InvokeEndpoint, retried with back-off while the endpoint is throttled, cold or busy, within the deadline. */
-    async function invokeEndpoint(jpeg: Uint8Array): Promise<{ body: string; variantName: string }> {
-        const deadline = Date.now() + settings.inferenceDeadlineMs;
-        for (let retry = 0; ; retry++) {
-            try {
-                const response = await clients.runtime.send(
-                    new InvokeEndpointCommand({
-                        EndpointName: settings.endpointName,
-                        ContentType: contract.serving.contentType,
-                        Accept: "application/json",
-                        Body: servingRequestBody(jpeg),
-                    }),
-                    { abortSignal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) },
-                );
-                return {
-                    body: Buffer.from(response.Body!).toString("utf8"),
-                    variantName: response.InvokedProductionVariant ?? "",
-                };
-            } catch (error) {
-                const wait = endpointBackoffMs(retry + 1);
-                const name = awsErrorName(error);
-                if (name === "ModelError") {
-                    throw endpointFailure(
-                        `the model could not read the image (${String((error as Error).message).slice(0, 200)})`,
-                    );
-                }
-                if (name === "AbortError" || Date.now() + wait >= deadline) {
-                    throw endpointFailure(
-                        `endpoint ${settings.endpointName} did not answer within ${Math.round(settings.inferenceDeadlineMs / 1000)} s (${name}, ${retry + 1} attempts)`,
-                    );
-                }
-                if (!isRetryableEndpointError(error))
-                    throw endpointFailure(
-                        `endpoint ${settings.endpointName} failed: ${name}: ${(error as Error).message}`,
-                    );
-                console.log(JSON.stringify({ retry: retry + 1, error: name, waitMs: wait }));
-                await sleep(wait);
-            }
-        }
-    }
-
-    /** Waits for the writes under way (image, row, event); what failed is named, not thrown. */
-    async function store(
-        writes: { part: NotStored; write: Promise<unknown> }[],
-    ): Promise<{ notStored: NotStored[]; errors: string[] }> {
-        const outcomes = await Promise.allSettled(writes.map((w) => w.write));
-        const notStored: NotStored[] = [];
-        const errors: string[] = [];
-        outcomes.forEach((outcome, i) => {
-            if (outcome.status === "rejected") {
-                notStored.push(writes[i].part);
-                errors.push(
-                    `${writes[i].part}: ${awsErrorName(outcome.reason)}: ${(outcome.reason as Error)?.message ?? outcome.reason}`,
-                );
-            }
-        });
-        return { notStored, errors };
-    }
-
-    const putImage = (key: string, jpeg: Buffer) =>
-        clients.s3.send(
-            new PutObjectCommand({
-                Bucket: settings.imagesBucket,
-                Key: key,
-                Body: jpeg,
-                ContentType: JPEG_CONTENT_TYPE,
+    /** The one failure path: the writes under way finish, the log gets AWS's words, the camera ours. */
+    async function fail(
+        frame: Frame,
+        writes: Promise<Stored>[],
+        reason: string,
+        logged: string,
+    ): Promise<HttpApiResult> {
+        const { image } = await frame.image;
+        const { notStored, errors } = await outcomes(writes);
+        console.log(
+            JSON.stringify({
+                requestId: frame.requestId,
+                status: 503,
+                camera: frame.request.camera,
+                imageKey: image.key,
+                endpointError: logged,
+                notStored,
+                errors,
             }),
         );
-    const putRow = (row: Record<string, unknown>) =>
-        clients.dynamodb.send(
-            new PutItemCommand({
-                TableName: settings.catadataTable,
-                Item: marshall(row),
-                ConditionExpression: "attribute_not_exists(imageName)",
-            }),
-        );
-
-    async function keepWarm(): Promise<object> {
-        const started = Date.now();
-        const { variantName } = await invokeEndpoint(Buffer.from(KEEP_WARM_JPEG_BASE64, "base64"));
-        const model = await answeringModel(variantName);
-        return {
-            keepWarm: true,
-            variantName,
-            decision: model.decision !== undefined,
-            endpointMs: Date.now() - started,
-        };
+        const kept = notStored.includes("image")
+            ? "the image was not stored either"
+            : `the image was kept for labelling as ${image.key}`;
+        return refusal({ status: 503, error: `No answer: ${reason}; ${kept}, try again.` });
     }
 
-    async function handle(event: HttpApiEvent, requestId: string): Promise<HttpApiResult> {
-        const started = Date.now();
-        const request = parseCameraRequest(event, maxBytes);
-        if ("error" in request) {
-            console.log(JSON.stringify({ requestId, status: request.status, refused: request.error }));
-            return refusal(request);
-        }
-        const at = now();
-        const fileName = cameraImageFileName(at, randomBytes(2).toString("hex"));
-        const imageKey = `${settings.imagesPrefix}${fileName}`;
-        const image = { bucket: settings.imagesBucket, key: imageKey };
-        const row = { imageName: fileName, createdAt: at.toISOString(), camera: request.camera };
-
-        if (request.mode === "training") {
-            const { notStored, errors } = await store([
-                { part: "image", write: putImage(imageKey, request.jpeg) },
-                { part: "row", write: putRow(catadataRow(row)) },
-            ]);
-            console.log(
-                JSON.stringify({
-                    requestId,
-                    mode: "training",
-                    camera: request.camera,
-                    imageKey,
-                    notStored,
-                    errors,
-                    totalMs: Date.now() - started,
-                }),
-            );
-            if (notStored.length > 0) {
-                return refusal({
-                    status: 503,
-                    error: `The image could not be stored for labelling (${notStored.join(" and ")} failed): try again.`,
-                });
-            }
-            const answer: CameraAnswer = { success: true, mode: "training", image, requestId };
-            return httpResult(200, answer);
-        }
-
-        // The image is stored while the endpoint thinks: it feeds labelling whatever the answer.
-        const imageStored = { part: "image" as const, write: putImage(imageKey, request.jpeg) };
-        let endpoint: { body: string; variantName: string };
-        const endpointStarted = Date.now();
-        try {
-            endpoint = await invokeEndpoint(request.jpeg);
-        } catch (error) {
-            if ((error as Error)?.name !== "EndpointFailure") throw error;
-            const reason = (error as Error).message;
-            const { notStored, errors } = await store([imageStored]);
-            console.log(
-                JSON.stringify({
-                    requestId,
-                    status: 503,
-                    camera: request.camera,
-                    imageKey,
-                    endpointError: reason,
-                    notStored,
-                    errors,
-                }),
-            );
-            const kept =
-                notStored.length === 0
-                    ? `the image was kept for labelling as ${imageKey}`
-                    : "the image was not stored either";
-            return refusal({ status: 503, error: `No answer: ${reason}; ${kept}, try again.` });
-        }
-        const endpointMs = Date.now() - endpointStarted;
-        const predictions = readPredictions(endpoint.body, settings.classes);
-        if ("error" in predictions) {
-            const { notStored, errors } = await store([imageStored]);
-            console.log(
-                JSON.stringify({
-                    requestId,
-                    status: 503,
-                    imageKey,
-                    endpointError: predictions.error,
-                    notStored,
-                    errors,
-                }),
-            );
+    async function training(frame: Frame): Promise<HttpApiResult> {
+        const { stored, image } = await frame.image;
+        const row = store.row(
+            catadataRow({ imageName: image.fileName, createdAt: frame.at.toISOString(), camera: frame.request.camera }),
+        );
+        const { notStored, errors } = await outcomes([Promise.resolve(stored), row]);
+        console.log(
+            JSON.stringify({
+                requestId: frame.requestId,
+                mode: "training",
+                camera: frame.request.camera,
+                imageKey: image.key,
+                notStored,
+                errors,
+                totalMs: Date.now() - frame.started,
+            }),
+        );
+        if (notStored.length > 0)
             return refusal({
                 status: 503,
-                error: `No answer: ${predictions.error}; is the deployed model trained on the stack's classes?`,
+                error: `The image could not be stored for labelling (${notStored.join(" and ")} failed): try again.`,
             });
-        }
-        const classes = readClasses(predictions.probabilities, settings.classes);
-        const warnings: string[] = [];
-        let model: AnsweringModel;
-        try {
-            model = await answeringModel(endpoint.variantName);
-        } catch (error) {
-            model = {
-                variantName: endpoint.variantName,
-                modelDataUrl: null,
-                trainingJobName: null,
-                noDecision: `the threshold of variant ${endpoint.variantName} could not be read (${awsErrorName(error)})`,
-            };
-        }
-        if (model.noDecision) warnings.push(`No decision: ${model.noDecision}.`);
-        const decision = cameraDecision(model.decision, classes.predictions);
+        const answer: CameraAnswer = {
+            success: true,
+            mode: "training",
+            image: { bucket: settings.imagesBucket, key: image.key },
+            requestId: frame.requestId,
+        };
+        return httpResult(200, answer);
+    }
 
-        const writes: { part: NotStored; write: Promise<unknown> }[] = [
-            imageStored,
-            {
-                part: "row",
-                write: putRow(
-                    catadataRow({ ...row, top3: classes.top3, modelDataUrl: model.modelDataUrl ?? undefined }),
-                ),
-            },
-        ];
+    /** The row and, when the decision acts, the event: written once the image has its name. */
+    function recordWrites(
+        frame: Frame,
+        image: StoredImage,
+        model: AnsweringModel,
+        classes: ReturnType<typeof readClasses>,
+    ) {
+        const decision = cameraDecision(model.decision, classes.predictions);
+        const row = catadataRow({
+            imageName: image.fileName,
+            createdAt: frame.at.toISOString(),
+            camera: frame.request.camera,
+            top3: classes.top3,
+            modelDataUrl: model.modelDataUrl ?? undefined,
+        });
+        const writes = [store.row(row)];
         if (decision?.act) {
-            const item = eventRow({
-                fileName,
-                at,
-                camera: request.camera,
-                imageKey,
+            const event = eventRow({
+                fileName: image.fileName,
+                at: frame.at,
+                camera: frame.request.camera,
+                imageKey: image.key,
                 decision,
                 trainingJobName: model.trainingJobName ?? undefined,
                 modelDataUrl: model.modelDataUrl ?? undefined,
                 retentionDays: settings.eventRetentionDays,
             });
-            writes.push({
-                part: "event",
-                write: clients.dynamodb.send(
-                    new PutItemCommand({ TableName: settings.eventsTable, Item: marshall(item) }),
-                ),
-            });
+            writes.push(store.event(event));
         }
-        const { notStored, errors } = await store(writes);
-        if (notStored.length > 0)
-            warnings.push(`Not stored: ${notStored.join(", ")} (the answer stands; see the function's log).`);
+        return { decision, writes };
+    }
 
-        const totalMs = Date.now() - started;
+    async function inference(frame: Frame): Promise<HttpApiResult> {
+        const called = await callEndpoint(clients.runtime, settings, frame.request.jpeg);
+        const imageWrite = frame.image.then((w) => w.stored);
+        if (!called.ok) return fail(frame, [imageWrite], called.reason, called.logged);
+        const predictions = readPredictions(called.body, settings.classes);
+        if ("error" in predictions)
+            return fail(
+                frame,
+                [imageWrite],
+                `${predictions.error}; is the deployed model trained on the stack's classes?`,
+                predictions.error,
+            );
+        const classes = readClasses(predictions.probabilities, settings.classes);
+        const model = await modelOf(called.variantName);
+        const { image } = await frame.image;
+        const { decision, writes } = recordWrites(frame, image, model, classes);
+        const { notStored, errors } = await outcomes([imageWrite, ...writes]);
+        const warnings = [
+            ...(model.noDecision ? [`No decision: ${model.noDecision}.`] : []),
+            ...(notStored.length > 0
+                ? [`Not stored: ${notStored.join(", ")} (the answer stands; see the function's log).`]
+                : []),
+        ];
+        const totalMs = Date.now() - frame.started;
         const answer: CameraAnswer = {
             success: true,
             mode: "inference",
@@ -338,27 +175,53 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
                 modelDataUrl: model.modelDataUrl,
                 variantName: model.variantName,
             },
-            image,
-            requestId,
+            image: { bucket: settings.imagesBucket, key: image.key },
+            requestId: frame.requestId,
             ...(notStored.length > 0 ? { notStored } : {}),
             ...(warnings.length > 0 ? { warnings } : {}),
-            timings: { endpointMs, totalMs },
+            timings: { endpointMs: called.endpointMs, totalMs },
         };
         console.log(
             JSON.stringify({
-                requestId,
+                requestId: frame.requestId,
                 status: 200,
-                camera: request.camera,
-                imageKey,
+                camera: frame.request.camera,
+                imageKey: image.key,
                 variant: model.variantName,
                 act: decision?.act ?? null,
                 notStored,
                 errors,
-                endpointMs,
+                endpointMs: called.endpointMs,
                 totalMs,
             }),
         );
         return httpResult(200, answer);
+    }
+
+    async function handle(event: HttpApiEvent, requestId: string): Promise<HttpApiResult> {
+        const started = Date.now();
+        const request = parseCameraRequest(event, maxBytes);
+        if ("error" in request) {
+            console.log(JSON.stringify({ requestId, status: request.status, refused: request.error }));
+            return refusal(request);
+        }
+        const at = now();
+        // The image is stored while the endpoint thinks: it feeds labelling whatever the answer.
+        const frame: Frame = { request, requestId, at, started, image: store.image(at, request.jpeg) };
+        return request.mode === "training" ? training(frame) : inference(frame);
+    }
+
+    /** The schedule's `{"keepWarm": true}`: one small image to the endpoint, and its model's decision read. */
+    async function keepWarm(): Promise<object> {
+        const called = await callEndpoint(clients.runtime, settings, Buffer.from(KEEP_WARM_JPEG_BASE64, "base64"));
+        if (!called.ok) throw new Error(`Keep-warm got no answer: ${called.reason} (${called.logged}).`);
+        const model = await modelOf(called.variantName);
+        return {
+            keepWarm: true,
+            variantName: called.variantName,
+            decision: model.decision !== undefined,
+            endpointMs: called.endpointMs,
+        };
     }
 
     // An HTTP API event from the gateway, or `{"keepWarm": true}` from the schedule.

@@ -17,9 +17,14 @@ import {
 import { cameraImageFileName, keepWarmSchedule } from "../../lib/cameraApi";
 import { Decision } from "../../lib/jobOutput";
 import { maxJpegBytes, modelOfVariant, readPredictions, servingRequestBody, variantNameFor } from "../../lib/serving";
+import { hasFrameHeader, repairJpeg } from "../../lib/jpeg";
 import { readTarGzEntries } from "../../lib/tarball";
 
-const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0xff, 0xd9]);
+/** SOI, a baseline frame header (SOF0: 16×16, three components) and EOI: the least a decoder can size. */
+const FRAME = [
+    0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x10, 0x03, 0x01, 0x11, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01,
+];
+const JPEG = Buffer.from([0xff, 0xd8, ...FRAME, 0xff, 0xd9]);
 const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
 const BUCKET = "bootboots-models-123456789012";
 
@@ -72,8 +77,11 @@ describe("the camera API's rules", () => {
             const cases: [ReturnType<typeof event>, number, RegExp][] = [
                 [event(undefined), 400, /^The request has no body: send the camera's JPEG as the body\.$/],
                 [event(Buffer.alloc(0)), 400, /no body/],
-                [event(png), 415, /^The body is not a JPEG \(it does not start with FF D8 FF\)/],
-                [event(Buffer.from("<html><script>alert(1)</script></html>")), 415, /not a JPEG/],
+                [event(png), 400, /^The body is not a JPEG \(it lacks the FF D8 start or a frame header\)/],
+                [event(Buffer.from("<html><script>alert(1)</script></html>")), 400, /not a JPEG/],
+                // A start and an APP0 segment, then the end: bytes that only look like a JPEG.
+                [event(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x4a, 0x46, 0xff, 0xd9])), 400, /frame header/],
+                [{ ...event(JPEG), body: "/9j/!!!!" }, 400, /^The request body is not valid base64/],
                 [
                     event("hello", { "content-type": "text/plain" }),
                     415,
@@ -106,7 +114,7 @@ describe("the camera API's rules", () => {
         });
 
         it("accepts a JPEG of exactly the largest size whose request fits under the endpoint's limit, and refuses one byte more", () => {
-            const largest = Buffer.concat([JPEG.subarray(0, 4), Buffer.alloc(max - 4)]);
+            const largest = Buffer.concat([JPEG.subarray(0, -2), Buffer.alloc(max - JPEG.length), JPEG.subarray(-2)]);
             assert.ok(servingRequestBody(largest).length < 4_000_000);
             assert.ok(!("error" in parseCameraRequest(event(largest), max)));
             assert.equal(
@@ -116,6 +124,23 @@ describe("the camera API's rules", () => {
             );
             assert.ok(servingRequestBody(Buffer.alloc(max + 3)).length >= 4_000_000);
         });
+    });
+
+    it("tells a JPEG with a frame header from bytes that only start like one, and repairs a missing end marker", () => {
+        assert.equal(hasFrameHeader(JPEG), true);
+        // Fill bytes before a marker, and a restart marker, are walked over.
+        assert.equal(hasFrameHeader(Buffer.from([0xff, 0xd8, 0xff, 0xff, ...FRAME])), true);
+        assert.equal(hasFrameHeader(Buffer.from([0xff, 0xd8, 0xff, 0xd0, ...FRAME])), true);
+        // A scan before any frame header, a segment whose length runs past the end, a frame header cut off.
+        assert.equal(hasFrameHeader(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0x00, 0x02, ...FRAME])), false);
+        assert.equal(hasFrameHeader(Buffer.from([0xff, 0xd8, 0xff, 0xe1, 0xff, 0xff, ...FRAME])), false);
+        assert.equal(hasFrameHeader(Buffer.from([0xff, 0xd8, ...FRAME.slice(0, 8)])), false);
+        assert.equal(hasFrameHeader(Buffer.from([0xff, 0xd8])), false);
+        const cut = JPEG.subarray(0, -2);
+        assert.deepEqual(repairJpeg(cut), { jpeg: JPEG, repaired: true });
+        assert.deepEqual(repairJpeg(JPEG), { jpeg: JPEG, repaired: false });
+        const request = parseCameraRequest(event(cut), maxJpegBytes()) as { jpeg: Buffer };
+        assert.deepEqual(request.jpeg, JPEG, "the camera's cut-off JPEG is stored repaired");
     });
 
     it("reads the classes in the firmware's shape, and the top three", () => {
