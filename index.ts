@@ -3,10 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { CameraApi } from "./components/cameraApi";
 import { DataBuckets } from "./components/dataBuckets";
+import { FailedEvents } from "./components/failedEvents";
 import { JobEvents } from "./components/jobEvents";
 import { ServerlessEndpoint } from "./components/serverlessEndpoint";
 import { TrainingPipeline } from "./components/trainingPipeline";
 import { loadStackConfig } from "./config";
+import { defaultEventBusArn } from "./lib/failedEvents";
 import { tensorflowImage } from "./lib/images";
 import { splitSettingsOf } from "./lib/dataset";
 import { checkPrerequisites } from "./prerequisites";
@@ -27,6 +29,9 @@ const { imagesBucketName, catadataTableName } = checkPrerequisites({
 // The TensorFlow images of the stack's version, one for training and one for serving.
 const trainingImage = tensorflowImage("tensorflow-training", config.tensorflowVersion, region);
 const inferenceImage = tensorflowImage("tensorflow-inference", config.tensorflowVersion, region);
+
+// What no retry of an asynchronous function could process goes to the default bus, to be kept and said.
+const failedEventsBusArn = pulumi.all([region, accountId]).apply(([r, a]) => defaultEventBusArn(r, a));
 
 const buckets = new DataBuckets("bootboots", { accountId, adoptExisting: config.adoptExistingBuckets });
 
@@ -57,6 +62,7 @@ const jobEvents = new JobEvents("bootboots", {
     triggerFunctionName: pipeline.triggerFunction.name,
     triggerFunctionArn: pipeline.triggerFunction.arn,
     inferenceImage,
+    failedEventsBusArn,
     servingModelUrl: config.modelDataUrl,
     settings: config,
 });
@@ -85,9 +91,18 @@ const camera =
               imagesBucketName,
               imagesPrefix: config.imagesPrefix,
               catadataTableName,
+              failedEventsBusArn,
               settings: config,
           })
         : undefined;
+
+const failedEvents = new FailedEvents("bootboots", {
+    accountId,
+    topicArn: jobEvents.topic.arn,
+    functionArns: [jobEvents.jobEventsFunction, jobEvents.retrainFunction, camera?.inferFunction].flatMap((fn) =>
+        fn ? [fn.arn] : [],
+    ),
+});
 
 export const trainingBucketName = buckets.trainingBucket.bucket;
 export const modelBucketName = buckets.modelBucket.bucket;
@@ -97,6 +112,8 @@ export const triggerTrainingFunctionName = pipeline.triggerFunction.name;
 // Where a finished job's message goes, and the registry its model is versioned in.
 export const notificationTopicArn = jobEvents.topic.arn;
 export const modelPackageGroupName = jobEvents.modelPackageGroup.modelPackageGroupName;
+// Where the events no retry could process are kept 14 days; `bootboots status` counts them.
+export const failedEventsQueueUrl = failedEvents.queue.url;
 export const trainingScriptUri = pipeline.trainingScriptUri;
 export const endpointName = endpoint?.endpoint.name;
 // What the camera calls, and what its role needs to call it; `bootboots events` reads the table.
@@ -106,6 +123,10 @@ export const eventsTableName = camera?.eventsTable.name;
 // What `bootboots suggest` and `label` read and write: the camera's images and their labels.
 export { imagesBucketName, catadataTableName };
 export const imagesPrefix = config.imagesPrefix;
+// The classes in model-output order, the one the camera acts on and the one without a cat: the label page's buttons.
+export const classes = config.classes;
+export const targetClass = config.targetClass;
+export const noCatClass = config.noCatClass;
 // What `bootboots doctor` compares with the CLI's region and the labels with.
 export { region };
 export const splitSettings = splitSettingsOf(config);

@@ -136,11 +136,6 @@ export const COMMANDS: readonly CommandSpec[] = [
             },
             epochs("epochs of each training job"),
             {
-                flags: "--instance-type <type>",
-                description: "training instance type (default: the stack's trainingInstanceType)",
-                parse: parser<string>(TRIGGER_EVENT_RULES.instanceType),
-            },
-            {
                 flags: "--max-runtime <seconds>",
                 description: `time limit of each training job (default ${TRIGGER_EVENT_DEFAULTS.maxRuntimeSeconds})`,
                 parse: parser(TRIGGER_EVENT_RULES.maxRuntimeSeconds),

@@ -5,6 +5,7 @@ import type { PricingClient } from "@aws-sdk/client-pricing";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import type { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import { StackResolver } from "./aws/stack";
 
 /** What every command gets: where to write, the stack's names, and AWS clients made on first use. */
@@ -91,6 +92,17 @@ export class AwsClients {
             "sagemaker",
             () =>
                 new (load<typeof import("@aws-sdk/client-sagemaker")>("@aws-sdk/client-sagemaker").SageMakerClient)({}),
+        );
+    }
+
+    get sqs(): SQSClient {
+        // The configured endpoint, not the queue URL's host: AWS_ENDPOINT_URL(_SQS) holds for it as for every client.
+        return this.get(
+            "sqs",
+            () =>
+                new (load<typeof import("@aws-sdk/client-sqs")>("@aws-sdk/client-sqs").SQSClient)({
+                    useQueueUrlAsEndpoint: false,
+                }),
         );
     }
 

@@ -42,8 +42,10 @@ export interface CameraApiArgs {
     readonly imagesPrefix: pulumi.Input<string>;
     /** The labels table; each stored image gets a row without `cat`. */
     readonly catadataTableName: pulumi.Input<string>;
+    /** The default event bus, where a keep-warm request no retry could complete is sent. */
+    readonly failedEventsBusArn: pulumi.Input<string>;
     /** Throttling, reserved concurrency, keep-warm, the camera's role and the events table (lib/stackSettings.ts). */
-    readonly settings: CameraSettings & Pick<StackSettings, "classes">;
+    readonly settings: CameraSettings & Pick<StackSettings, "classes" | "adoptExistingBuckets">;
 }
 
 /**
@@ -85,11 +87,18 @@ export class CameraApi extends pulumi.ComponentResource {
         });
     }
 
+    /**
+     * The decisions that acted: the user's history, so it is kept when the stack is destroyed and
+     * protected from deletion; after a destroy, `adoptExistingBuckets` reads the kept table again.
+     */
     private createEventsTable(name: string): aws.dynamodb.Table {
+        const settings = this.args.settings;
+        if (settings.adoptExistingBuckets)
+            return aws.dynamodb.Table.get(`${name}-events`, settings.eventsTableName, undefined, { parent: this });
         return new aws.dynamodb.Table(
             `${name}-events`,
             {
-                name: this.args.settings.eventsTableName,
+                name: settings.eventsTableName,
                 billingMode: "PAY_PER_REQUEST",
                 hashKey: "day",
                 rangeKey: "eventId",
@@ -99,8 +108,9 @@ export class CameraApi extends pulumi.ComponentResource {
                 ],
                 ttl: { attributeName: "expiresAt", enabled: true },
                 pointInTimeRecovery: { enabled: true },
+                deletionProtectionEnabled: true,
             },
-            { parent: this },
+            { parent: this, retainOnDelete: true },
         );
     }
 
@@ -109,6 +119,9 @@ export class CameraApi extends pulumi.ComponentResource {
         return new LambdaFunction(
             `${name}-infer`,
             {
+                accountId: a.accountId,
+                // Only the keep-warm schedule invokes it asynchronously; the camera's requests are answered.
+                onFailure: a.failedEventsBusArn,
                 description:
                     "The BootBoots camera's POST /infer: the endpoint's answer, the decision, and the image kept for labelling",
                 // The gateway gives up after 30 s; the function ends just before it.

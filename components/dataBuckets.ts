@@ -1,11 +1,20 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { DATASET_EXPIRATION_DAYS, EXPIRE_TAG } from "../lib/datasetRetention";
 import { CHECKPOINTS_PREFIX, DATASETS_PREFIX } from "../lib/layout";
+
+/** Uploads never completed take space nobody sees: both buckets drop them after a week. */
+const ABORT_INCOMPLETE_UPLOADS = {
+    id: "abort-incomplete-uploads",
+    status: "Enabled",
+    filter: { prefix: "" },
+    abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+};
 
 export interface DataBucketsArgs {
     /** The AWS account id, used in the bucket names. */
     readonly accountId: pulumi.Input<string>;
-    /** Days after which objects under `datasets/` expire (default 90). */
+    /** Days after they were written that the objects of an unused (tagged) dataset expire (default 90). */
     readonly datasetExpirationDays?: pulumi.Input<number>;
     /** Days a replaced checkpoint version is kept in the versioned models bucket (default 1). */
     readonly noncurrentCheckpointDays?: pulumi.Input<number>;
@@ -52,51 +61,58 @@ export class DataBuckets extends pulumi.ComponentResource {
             { bucket: this.modelBucket.id, versioningConfiguration: { status: "Enabled" } },
             this.retained,
         );
+        this.expireUnusedDatasets(name, args);
+        this.expireReplacedCheckpoints(name, args);
+        this.registerOutputs({
+            trainingBucketName: this.trainingBucket.bucket,
+            modelBucketName: this.modelBucket.bucket,
+        });
+    }
 
-        const abortIncompleteUploads = {
-            id: "abort-incomplete-uploads",
-            status: "Enabled",
-            filter: { prefix: "" },
-            abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
-        };
+    /**
+     * A dataset's objects expire only once the job-events Lambda has tagged them (nothing uses
+     * the dataset any more: lib/datasetRetention.ts), 90 days after they were written;
+     * `datasets/latest.json` and every dataset in use are never tagged.
+     */
+    private expireUnusedDatasets(name: string, args: DataBucketsArgs): void {
         new aws.s3.BucketLifecycleConfiguration(
             `${name}-training-data-lifecycle`,
             {
                 bucket: this.trainingBucket.id,
                 rules: [
                     {
-                        id: "expire-dataset-snapshots",
+                        id: "expire-unused-datasets",
                         status: "Enabled",
-                        filter: { prefix: DATASETS_PREFIX },
-                        expiration: { days: args.datasetExpirationDays ?? 90 },
+                        filter: {
+                            and: { prefix: DATASETS_PREFIX, tags: { [EXPIRE_TAG.key]: EXPIRE_TAG.value } },
+                        },
+                        expiration: { days: args.datasetExpirationDays ?? DATASET_EXPIRATION_DAYS },
                     },
-                    abortIncompleteUploads,
+                    ABORT_INCOMPLETE_UPLOADS,
                 ],
             },
             { parent: this },
         );
+    }
+
+    /** A spot job rewrites its checkpoint every epoch; versioning would keep every old copy. */
+    private expireReplacedCheckpoints(name: string, args: DataBucketsArgs): void {
         new aws.s3.BucketLifecycleConfiguration(
             `${name}-models-lifecycle`,
             {
                 bucket: this.modelBucket.id,
                 rules: [
                     {
-                        // A spot job rewrites its checkpoint every epoch; versioning would keep every old copy.
                         id: "expire-replaced-checkpoints",
                         status: "Enabled",
                         filter: { prefix: CHECKPOINTS_PREFIX },
                         noncurrentVersionExpiration: { noncurrentDays: args.noncurrentCheckpointDays ?? 1 },
                     },
-                    abortIncompleteUploads,
+                    ABORT_INCOMPLETE_UPLOADS,
                 ],
             },
             { parent: this },
         );
-
-        this.registerOutputs({
-            trainingBucketName: this.trainingBucket.bucket,
-            modelBucketName: this.modelBucket.bucket,
-        });
     }
 
     private privateBucket(name: string, bucketName: pulumi.Output<string>, adoptExisting = false): aws.s3.Bucket {

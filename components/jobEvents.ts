@@ -6,12 +6,18 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { handleJobEvent } from "../handlers/jobEvents/jobEvents";
-import { checkForRetraining } from "../handlers/retrainCheck/retrainCheck";
+import { ScheduledEvent, checkForRetraining } from "../handlers/retrainCheck/retrainCheck";
 import { readEnv } from "../lib/functionEnv";
 import { JOB_EVENTS_ENV, RETRAIN_CHECK_ENV } from "../lib/functionSettings";
 import { PolicyStatement } from "../lib/iam";
 import { JOB_TAGS, TERMINAL_JOB_STATUSES } from "../lib/sagemakerJobs";
-import { DATASETS_PREFIX, RETRAIN_CHECK_KEY, TRAINING_JOB_NAME_PREFIX, TRAINING_OUTPUT_PREFIX } from "../lib/layout";
+import {
+    DATASETS_PREFIX,
+    LATEST_DATASET_KEY,
+    RETRAIN_CHECK_KEY,
+    TRAINING_JOB_NAME_PREFIX,
+    TRAINING_OUTPUT_PREFIX,
+} from "../lib/layout";
 import { AfterJobSettings, MODEL_PACKAGE_GROUP } from "../lib/retrain";
 import type { StackSettings } from "../lib/stackSettings";
 import { LambdaFunction, functionEnvironment } from "./lambdaFunction";
@@ -36,6 +42,8 @@ export interface JobEventsArgs {
     readonly inferenceImage: pulumi.Output<aws.sagemaker.GetPrebuiltEcrImageResult>;
     /** The model the endpoint serves (config modelDataUrl), compared with each finished job; unset when none. */
     readonly servingModelUrl?: pulumi.Input<string>;
+    /** The default event bus, where the functions send each event their retries could not process. */
+    readonly failedEventsBusArn: pulumi.Input<string>;
     /** Who is told, when retraining starts by itself, and the classes it counts (lib/stackSettings.ts). */
     readonly settings: AfterJobSettings & Pick<StackSettings, "classes">;
 }
@@ -90,11 +98,14 @@ export class JobEvents extends pulumi.ComponentResource {
         return new LambdaFunction(
             `${name}-job-events`,
             {
+                accountId: args.accountId,
+                onFailure: args.failedEventsBusArn,
                 description: "Stores, compares, registers and reports each finished BootBoots training or tuning job",
                 timeout: 120,
                 memorySize: 512,
                 environment: functionEnvironment(JOB_EVENTS_ENV, {
                     modelBucket: args.modelBucketName,
+                    trainingBucket: args.trainingBucketName,
                     topicArn: this.topic.arn,
                     modelPackageGroup: this.modelPackageGroup.modelPackageGroupName,
                     inferenceImage: args.inferenceImage.registryPath,
@@ -109,7 +120,8 @@ export class JobEvents extends pulumi.ComponentResource {
                         sagemaker: new SageMakerClient({ maxAttempts: 5 }),
                         sns: new SNSClient({ maxAttempts: 5 }),
                     };
-                    return (event: unknown) => handleJobEvent(clients, settings, event);
+                    return (event: unknown, context: { awsRequestId: string }) =>
+                        handleJobEvent(clients, settings, event, context.awsRequestId);
                 },
             },
             { parent: this },
@@ -147,9 +159,14 @@ export class JobEvents extends pulumi.ComponentResource {
         const fn = new LambdaFunction(
             `${name}-retrain-check`,
             {
+                accountId: args.accountId,
+                onFailure: args.failedEventsBusArn,
                 description: "Starts a BootBoots training job when enough new labels have arrived",
-                timeout: 120,
+                // It waits for the trigger, which waits for data prep (up to 600 s).
+                timeout: 900,
                 memorySize: 512,
+                // One check at a time: a schedule faster than a start cannot start two jobs.
+                reservedConcurrency: 1,
                 environment: functionEnvironment(RETRAIN_CHECK_ENV, {
                     catadataTable: args.catadataTableName,
                     trainingBucket: args.trainingBucketName,
@@ -166,9 +183,11 @@ export class JobEvents extends pulumi.ComponentResource {
                         s3: new S3Client({ maxAttempts: 5 }),
                         dynamodb: new DynamoDBClient({ maxAttempts: 5 }),
                         sagemaker: new SageMakerClient({ maxAttempts: 5 }),
-                        lambda: new LambdaClient({ maxAttempts: 3 }),
+                        // The trigger runs data prep first: never retried by the SDK (the check's own retry
+                        // sends the same request id), and waited for nearly the check's whole time.
+                        lambda: new LambdaClient({ maxAttempts: 1, requestHandler: { requestTimeout: 880_000 } }),
                     };
-                    return () => checkForRetraining(clients, settings);
+                    return (event: unknown) => checkForRetraining(clients, settings, (event ?? {}) as ScheduledEvent);
                 },
             },
             { parent: this },
@@ -223,7 +242,47 @@ function jobEventsStatements(args: JobEventsArgs, topicArn: pulumi.Input<string>
                 "output/decision.json",
                 "output/model-package.json",
                 "notified.json",
+                "job-events.json",
             ].map((file) => pulumi.interpolate`${args.modelBucketArn}/${TRAINING_OUTPUT_PREFIX}*/${file}`),
+        },
+        {
+            // Which datasets are in use: every version's, the serving job's, the latest; then their expiry tags.
+            Sid: "FindDatasetsInUse",
+            Effect: "Allow",
+            Action: ["sagemaker:DescribeModelPackage"],
+            Resource: pulumi.interpolate`arn:aws:sagemaker:${args.region}:${args.accountId}:model-package/${MODEL_PACKAGE_GROUP}/*`,
+        },
+        {
+            Sid: "FindServingDataset",
+            Effect: "Allow",
+            Action: ["sagemaker:DescribeTrainingJob"],
+            Resource: pulumi.interpolate`arn:aws:sagemaker:${args.region}:${args.accountId}:training-job/${TRAINING_JOB_NAME_PREFIX}*`,
+        },
+        {
+            // ListModelPackages takes no resource (SageMaker has no resource-level permission for it).
+            Sid: "ListVersions",
+            Effect: "Allow",
+            Action: ["sagemaker:ListModelPackages"],
+            Resource: "*",
+        },
+        {
+            Sid: "ListDatasets",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: args.trainingBucketArn,
+            Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
+        },
+        {
+            Sid: "TagDatasetsForExpiry",
+            Effect: "Allow",
+            Action: ["s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging"],
+            Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
+        },
+        {
+            Sid: "ReadLatestDataset",
+            Effect: "Allow",
+            Action: ["s3:GetObject"],
+            Resource: pulumi.interpolate`${args.trainingBucketArn}/${LATEST_DATASET_KEY}`,
         },
         {
             Sid: "RegisterVersions",
@@ -253,10 +312,28 @@ function retrainStatements(args: JobEventsArgs): PolicyStatement[] {
             Resource: pulumi.interpolate`arn:aws:sagemaker:${args.region}:${args.accountId}:training-job/${TRAINING_JOB_NAME_PREFIX}*`,
         },
         {
-            Sid: "ReadServingManifest",
+            // The List calls take no resource (SageMaker has no resource-level permission for them).
+            Sid: "FindRunningJobs",
+            Effect: "Allow",
+            Action: ["sagemaker:ListTrainingJobs", "sagemaker:ListHyperParameterTuningJobs"],
+            Resource: "*",
+        },
+        {
+            Sid: "ReadManifestsAndTheLastCheck",
             Effect: "Allow",
             Action: ["s3:GetObject"],
-            Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*/manifest.json`,
+            Resource: [
+                pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*/manifest.json`,
+                pulumi.interpolate`${args.trainingBucketArn}/${RETRAIN_CHECK_KEY}`,
+            ],
+        },
+        {
+            // Without it an expired manifest reads as 403, not as missing.
+            Sid: "TellExpiredManifests",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: args.trainingBucketArn,
+            Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`, RETRAIN_CHECK_KEY] } },
         },
         {
             Sid: "RecordTheCheck",

@@ -22,6 +22,7 @@ export const NOT_IN_LAMBDA_PACKAGES = [
     "@aws-sdk/client-sagemaker",
     "@aws-sdk/client-sagemaker-runtime",
     "@aws-sdk/client-sns",
+    "@aws-sdk/client-sqs",
     "@aws-sdk/util-dynamodb",
     "@aws-sdk/credential-provider-node",
     "@smithy/core",
@@ -29,6 +30,8 @@ export const NOT_IN_LAMBDA_PACKAGES = [
 ];
 
 export interface LambdaFunctionArgs {
+    /** The account the stack deploys to: the role trusts Lambda only on its behalf. */
+    readonly accountId: pulumi.Input<string>;
     /** What the function does, shown in the console. */
     readonly description: pulumi.Input<string>;
     /** Run-time limit in seconds. */
@@ -49,6 +52,11 @@ export interface LambdaFunctionArgs {
     readonly logRetentionDays?: pulumi.Input<number>;
     /** Concurrent executions reserved for (and allowed to) the function; unset leaves it unreserved. */
     readonly reservedConcurrency?: pulumi.Input<number>;
+    /**
+     * For a function invoked asynchronously: the event bus that gets each invocation Lambda's
+     * two retries could not complete (components/failedEvents.ts keeps and reports them).
+     */
+    readonly onFailure?: pulumi.Input<string>;
 }
 
 /**
@@ -76,7 +84,11 @@ export class LambdaFunction extends pulumi.ComponentResource {
             { name: `/aws/lambda/${name}-${pulumi.getStack()}`, retentionInDays: args.logRetentionDays ?? 30 },
             child,
         );
-        this.role = new aws.iam.Role(name, { assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com") }, child);
+        this.role = new aws.iam.Role(
+            name,
+            { assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com", args.accountId) },
+            child,
+        );
         this.rolePolicy = new aws.iam.RolePolicy(
             name,
             {
@@ -89,6 +101,16 @@ export class LambdaFunction extends pulumi.ComponentResource {
                         Resource: pulumi.interpolate`${this.logGroup.arn}:*`,
                     },
                     ...args.statements,
+                    ...(args.onFailure
+                        ? [
+                              {
+                                  Sid: "ReportFailedEvents",
+                                  Effect: "Allow" as const,
+                                  Action: ["events:PutEvents"],
+                                  Resource: args.onFailure,
+                              },
+                          ]
+                        : []),
                 ]),
             },
             child,
@@ -112,6 +134,17 @@ export class LambdaFunction extends pulumi.ComponentResource {
             { ...child, dependsOn: [this.rolePolicy] },
         );
 
+        if (args.onFailure) {
+            new aws.lambda.FunctionEventInvokeConfig(
+                name,
+                {
+                    functionName: this.function.name,
+                    maximumRetryAttempts: 2,
+                    destinationConfig: { onFailure: { destination: args.onFailure } },
+                },
+                child,
+            );
+        }
         this.registerOutputs({ functionName: this.function.name, functionArn: this.function.arn });
     }
 }

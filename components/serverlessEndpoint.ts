@@ -45,7 +45,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
         const role = new aws.iam.Role(
             `${name}-model`,
             {
-                assumeRolePolicy: assumeRolePolicy("sagemaker.amazonaws.com"),
+                assumeRolePolicy: assumeRolePolicy("sagemaker.amazonaws.com", args.accountId),
                 description: "Serves the BootBoots model",
             },
             { parent: this },

@@ -142,7 +142,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
         const role = new aws.iam.Role(
             `${name}-sagemaker`,
             {
-                assumeRolePolicy: assumeRolePolicy("sagemaker.amazonaws.com"),
+                assumeRolePolicy: assumeRolePolicy("sagemaker.amazonaws.com", this.args.accountId),
                 description: "Runs BootBoots training jobs",
             },
             { parent: this },
@@ -160,6 +160,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
         return new LambdaFunction(
             `${name}-data-prep`,
             {
+                accountId: args.accountId,
                 description: "Builds a BootBoots training dataset from catadata and the images bucket",
                 timeout: 600,
                 memorySize: 1024,
@@ -195,6 +196,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
         return new LambdaFunction(
             `${name}-trigger-training`,
             {
+                accountId: args.accountId,
                 description: "Prepares a dataset and starts a BootBoots SageMaker training job",
                 // It waits for data prep (up to 600 s) before starting the job.
                 timeout: 900,
@@ -313,6 +315,7 @@ function dataPrepStatements(args: TrainingPipelineArgs): PolicyStatement[] {
             Effect: "Allow",
             Action: ["s3:ListBucket"],
             Resource: imagesBucketArn,
+            Condition: { StringLike: { "s3:prefix": [pulumi.interpolate`${args.imagesPrefix}*`] } },
         },
         {
             Sid: "ListDatasets",
@@ -337,23 +340,23 @@ function triggerStatements(
     dataPrepFunctionArn: pulumi.Input<string>,
 ): PolicyStatement[] {
     const { accountId, region } = args;
+    const jobs = (kind: string) =>
+        pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:${kind}/${TRAINING_JOB_NAME_PREFIX}*`;
     return [
         {
-            Sid: "RunTrainingJobs",
+            // Only the stack's instance type, and only isolated jobs when isolation is on: what the trigger starts is the stack's to say.
+            Sid: "StartJobs",
             Effect: "Allow",
-            Action: ["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"],
-            Resource: pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:training-job/${TRAINING_JOB_NAME_PREFIX}*`,
+            Action: ["sagemaker:CreateTrainingJob", "sagemaker:CreateHyperParameterTuningJob"],
+            Resource: [jobs("training-job"), jobs("hyper-parameter-tuning-job")],
+            Condition: startConditions(args.settings),
         },
         {
             // The tuner names its training jobs after the tuning job, so they keep the prefix too.
-            Sid: "RunTuningJobs",
+            Sid: "FollowAndTagJobs",
             Effect: "Allow",
-            Action: [
-                "sagemaker:AddTags",
-                "sagemaker:CreateHyperParameterTuningJob",
-                "sagemaker:DescribeHyperParameterTuningJob",
-            ],
-            Resource: pulumi.interpolate`arn:aws:sagemaker:${region}:${accountId}:hyper-parameter-tuning-job/${TRAINING_JOB_NAME_PREFIX}*`,
+            Action: ["sagemaker:AddTags", "sagemaker:DescribeTrainingJob", "sagemaker:DescribeHyperParameterTuningJob"],
+            Resource: [jobs("training-job"), jobs("hyper-parameter-tuning-job")],
         },
         {
             Sid: "PassSageMakerRole",
@@ -380,6 +383,15 @@ function triggerStatements(
             Effect: "Allow",
             Action: ["s3:ListBucket"],
             Resource: args.trainingBucketArn,
+            Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
         },
     ];
+}
+
+/** The conditions on starting a job: the stack's instance type, and network isolation when the stack asks for it. */
+function startConditions(settings: TrainingSettings): NonNullable<PolicyStatement["Condition"]> {
+    return {
+        "ForAllValues:StringEquals": { "sagemaker:InstanceTypes": [settings.trainingInstanceType] },
+        ...(settings.trainingNetworkIsolation ? { Bool: { "sagemaker:NetworkIsolation": "true" } } : {}),
+    };
 }

@@ -21,6 +21,9 @@ const SERVING_MODEL_URL = optionalVar(textVar("SERVING_MODEL_URL"), "");
 /** Image copies in flight at once in data prep: hides S3 latency without tripping its request-rate limits. */
 export const DEFAULT_COPY_CONCURRENCY = 32;
 
+/** The jobs topic, where every message of the stack goes. */
+const TOPIC_ARN = textVar("TOPIC_ARN");
+
 /** Data prep: where the labels and images are, where datasets go, and how they are split. */
 export const DATA_PREP_ENV = {
     /** The catadata table. */
@@ -109,8 +112,10 @@ export type InferEnv = SettingsOf<typeof INFER_ENV>;
 export const JOB_EVENTS_ENV = {
     /** Where the jobs' output is. */
     modelBucket: MODEL_BUCKET,
+    /** Where the datasets are, which it tags for expiry when nothing uses them any more. */
+    trainingBucket: TRAINING_BUCKET,
     /** Where the message about each job goes. */
-    topicArn: textVar("TOPIC_ARN"),
+    topicArn: TOPIC_ARN,
     /** The model package group each completed job is registered in. */
     modelPackageGroup: textVar("MODEL_PACKAGE_GROUP"),
     /** The TF Serving image the registered versions name (the stack's inference image). */
@@ -138,3 +143,12 @@ export const RETRAIN_CHECK_ENV = {
     classes: CLASSES,
 } satisfies EnvSpec;
 export type RetrainCheckEnv = SettingsOf<typeof RETRAIN_CHECK_ENV>;
+
+/** The failed-events function: where its message goes, and the queue it names. */
+export const FAILED_EVENTS_ENV = {
+    /** The jobs topic. */
+    topicArn: TOPIC_ARN,
+    /** The queue that keeps the failed events. */
+    queueUrl: textVar("FAILED_EVENTS_QUEUE_URL"),
+} satisfies EnvSpec;
+export type FailedEventsEnv = SettingsOf<typeof FAILED_EVENTS_ENV>;

@@ -5,6 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 export interface PolicyStatement {
     readonly Sid: string;
     readonly Effect: "Allow" | "Deny";
+    /** Only in a resource's own policy (a queue's, a topic's): the service it lets in. */
+    readonly Principal?: { readonly Service: string };
     readonly Action: readonly string[];
     readonly Resource: pulumi.Input<string> | readonly pulumi.Input<string>[];
     readonly Condition?: Record<string, Record<string, pulumi.Input<string> | readonly pulumi.Input<string>[]>>;
@@ -14,10 +16,22 @@ export function policyDocument(statements: readonly PolicyStatement[]): pulumi.O
     return pulumi.jsonStringify({ Version: "2012-10-17", Statement: statements });
 }
 
-export function assumeRolePolicy(service: string): string {
-    return JSON.stringify({
+/**
+ * A service role's trust policy: only the service, and only on behalf of this account's
+ * resources (`aws:SourceAccount`), so that no other account's resource can make the service
+ * act as this role (the confused deputy).
+ */
+export function assumeRolePolicy(service: string, accountId: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.jsonStringify({
         Version: "2012-10-17",
-        Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
+        Statement: [
+            {
+                Effect: "Allow",
+                Principal: { Service: service },
+                Action: "sts:AssumeRole",
+                Condition: { StringEquals: { "aws:SourceAccount": accountId } },
+            },
+        ],
     });
 }
 

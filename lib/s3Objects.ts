@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { isMissingObject } from "./errors";
+import { awsErrorName, isMissingObject } from "./errors";
 
 /** An object's bytes, or undefined when there is no such object (any other failure is thrown). */
 export async function getObjectIfAny(s3: S3Client, bucket: string, key: string): Promise<Uint8Array | undefined> {
@@ -18,14 +18,31 @@ export async function getJsonIfAny<T>(s3: S3Client, bucket: string, key: string)
     return bytes ? (JSON.parse(Buffer.from(bytes).toString("utf8")) as T) : undefined;
 }
 
-/** Writes a value as JSON, indented so that it reads well in the console. */
-export async function putJsonObject(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
-    await s3.send(
-        new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: JSON.stringify(value, null, 2),
-            ContentType: "application/json",
-        }),
-    );
+/**
+ * Writes a value as JSON, indented so that it reads well in the console. With `onlyIfNew`, S3
+ * writes it only where no object is (`If-None-Match: *`) and the call answers false, not an
+ * error, when one is: a claim or a marker that two writers race for is written once.
+ */
+export async function putJsonObject(
+    s3: S3Client,
+    bucket: string,
+    key: string,
+    value: unknown,
+    onlyIfNew = false,
+): Promise<boolean> {
+    try {
+        await s3.send(
+            new PutObjectCommand({
+                Bucket: bucket,
+                Key: key,
+                Body: JSON.stringify(value, null, 2),
+                ContentType: "application/json",
+                ...(onlyIfNew ? { IfNoneMatch: "*" } : {}),
+            }),
+        );
+        return true;
+    } catch (error) {
+        if (onlyIfNew && awsErrorName(error) === "PreconditionFailed") return false;
+        throw error;
+    }
 }

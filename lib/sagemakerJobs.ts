@@ -1,3 +1,7 @@
+import { DescribeTrainingJobCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { datasetIdOfChannels } from "./dataset";
+import { awsErrorName } from "./errors";
+
 /** What the stack, the Lambdas and the CLI say alike of a SageMaker job: its tags, when it has ended, where it logs. */
 
 /** The tags the trigger puts on every job; a tuning job's training jobs inherit them. */
@@ -26,3 +30,16 @@ export function hasEnded(status: string | undefined): status is TerminalJobStatu
 export const TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs";
 /** Where SageMaker writes every endpoint's log. */
 export const ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints";
+
+/** The dataset a job trained on (its training channel), or undefined when there is no such job, or it names none. */
+export async function datasetOfJob(sagemaker: SageMakerClient, job: string): Promise<string | undefined> {
+    try {
+        const described = await sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: job }));
+        return datasetIdOfChannels(described.InputDataConfig);
+    } catch (error) {
+        // SageMaker answers a job it does not have with a ValidationException.
+        if (awsErrorName(error) === "ValidationException" || awsErrorName(error) === "ResourceNotFound")
+            return undefined;
+        throw error;
+    }
+}

@@ -249,7 +249,7 @@ export const STACK_SETTINGS = {
         rule: booleanField,
         default: false,
         example: "true",
-        doc: "`true` after a `pulumi destroy`: use the kept buckets instead of creating them",
+        doc: "`true` after a `pulumi destroy`: use the kept buckets and events table instead of creating them",
     }),
     cameraRateLimit: required<number>({
         rule: rangeField("number", (v) => v > 0 && v <= 10_000, "requests per second above 0, at most 10000"),

@@ -13,7 +13,6 @@ import {
     validateEvent,
 } from "./eventFields";
 import { TRAINING_JOB_NAME_PREFIX } from "./layout";
-import { INSTANCE_TYPE_PATTERN } from "./stackSettings";
 
 /** SageMaker's own limit on a training job's run time. */
 export const MAX_RUNTIME_LIMIT_SECONDS = 28 * 24 * 3600;
@@ -49,7 +48,7 @@ export interface TriggerEvent {
     readonly dropoutRate: number;
     /** Managed spot training, with checkpoints. */
     readonly spot: boolean;
-    /** The training instance type, `ml.*`. */
+    /** The training instance type: always the stack's trainingInstanceType, the one its role may start. */
     readonly instanceType: string;
     /** The job's run-time limit in seconds. */
     readonly maxRuntimeSeconds: number;
@@ -57,6 +56,8 @@ export interface TriggerEvent {
     readonly classWeights: "balanced" | "none";
     /** Search the hyperparameters with SageMaker's tuner instead of training once. */
     readonly tune?: TuneRequest;
+    /** Names the job instead of the invocation's request id: a caller that may retry (the scheduled check) sends the same one. */
+    readonly requestId?: string;
 }
 
 /** How large a tuning job may grow. */
@@ -90,7 +91,7 @@ export const TUNING_JOB_NAME_PATTERN = new RegExp(
 const ranges = contract.hyperparameterRanges;
 
 /** Each payload field's rule: the trigger validates with them, the CLI derives its option parsers from them. */
-export const TRIGGER_EVENT_RULES: Readonly<Record<keyof TriggerEvent, FieldRule>> = {
+export const TRIGGER_EVENT_RULES: Readonly<Record<Exclude<keyof TriggerEvent, "instanceType">, FieldRule>> = {
     skipDataPrep: booleanField,
     datasetId: patternField(DATASET_ID_PATTERN, "a dataset id such as 20260221T153033Z-4f2a"),
     epochs: rangeField(ranges.epochs),
@@ -99,10 +100,10 @@ export const TRIGGER_EVENT_RULES: Readonly<Record<keyof TriggerEvent, FieldRule>
     trainOnlyTopLayer: booleanField,
     dropoutRate: rangeField(ranges.dropout_rate),
     spot: booleanField,
-    instanceType: patternField(INSTANCE_TYPE_PATTERN, "a SageMaker instance type such as ml.m5.xlarge"),
     maxRuntimeSeconds: integerField(60, MAX_RUNTIME_LIMIT_SECONDS),
     classWeights: oneOfField(["balanced", "none"]),
     tune: objectField('an object such as {"maxJobs": 12, "parallelJobs": 3}'),
+    requestId: patternField(/^[A-Za-z0-9._-]{1,100}$/, "1-100 letters, digits, '.', '_' or '-'"),
 };
 
 const defaults = contract.hyperparameterDefaults;
@@ -144,6 +145,7 @@ export function parseTriggerEvent(
     }
     return {
         tune,
+        ...(given.requestId !== undefined ? { requestId: given.requestId } : {}),
         skipDataPrep: given.skipDataPrep ?? false,
         datasetId: given.datasetId,
         epochs: given.epochs ?? TRIGGER_EVENT_DEFAULTS.epochs,
@@ -152,7 +154,8 @@ export function parseTriggerEvent(
         trainOnlyTopLayer: given.trainOnlyTopLayer ?? TRIGGER_EVENT_DEFAULTS.trainOnlyTopLayer,
         dropoutRate: given.dropoutRate ?? TRIGGER_EVENT_DEFAULTS.dropoutRate,
         spot: given.spot ?? stackDefaults.spot,
-        instanceType: given.instanceType ?? stackDefaults.instanceType,
+        // The trigger's role may start only the stack's instance type (sagemaker:InstanceTypes).
+        instanceType: stackDefaults.instanceType,
         maxRuntimeSeconds: given.maxRuntimeSeconds ?? TRIGGER_EVENT_DEFAULTS.maxRuntimeSeconds,
         classWeights: given.classWeights ?? TRIGGER_EVENT_DEFAULTS.classWeights,
     };

@@ -178,6 +178,8 @@ describe("the camera API (Pulumi mocks)", function () {
         for (const resource of [...byAction.values()].flat()) assert.notEqual(resource, "*");
         assert.deepEqual([...byAction.keys()].sort(), [
             "dynamodb:PutItem",
+            // A keep-warm request no retry completed goes to the default bus (components/failedEvents.ts).
+            "events:PutEvents",
             "logs:CreateLogStream",
             "logs:PutLogEvents",
             "s3:GetObject",
@@ -238,6 +240,15 @@ describe("the camera API (Pulumi mocks)", function () {
             tuned.one("aws:lambda/function:Function", "camera-infer").inputs.environment.variables.EVENT_RETENTION_DAYS,
             "30",
         );
+    });
+
+    it("keeps the events table when the stack is destroyed, protects it from deletion, and adopts it again", async () => {
+        const table = withModel.one("aws:dynamodb/table:Table", "camera-events");
+        assert.equal(table.inputs.deletionProtectionEnabled, true);
+        assert.equal(table.options?.retainOnDelete, true, "pulumi destroy leaves the decision history");
+        const adopted = await runStack({ modelDataUrl: MODEL_URL, adoptExistingBuckets: "true" });
+        const read = adopted.one("aws:dynamodb/table:Table", "camera-events");
+        assert.equal(read.readId, "bootboots-events", "read, not created again");
     });
 
     it("names the endpoint's variant after the model's job", () => {

@@ -1,4 +1,11 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+    DeleteObjectCommand,
+    GetObjectCommand,
+    GetObjectTaggingCommand,
+    PutObjectCommand,
+    PutObjectTaggingCommand,
+    S3Client,
+} from "@aws-sdk/client-s3";
 import {
     CreateModelPackageGroupCommand,
     CreateTrainingJobCommand,
@@ -22,6 +29,8 @@ import { Proxy, startProxy } from "./support/proxy";
 import { StackRun, runStack } from "./support/pulumiMocks";
 import { SMALL_SEED, WORLD, seedLabels, seedWorld } from "./support/seed";
 import { checkModelFixture } from "./support/endpointStandIn";
+import { tuningStandIn } from "./support/tuningStandIn";
+import { trainingJobName } from "../lib/triggerEvent";
 
 const ROOT = path.join(__dirname, "..");
 const FIXTURE = (name: string) => path.join(ROOT, ".test-output", name, "output");
@@ -300,87 +309,365 @@ describe("after every job, as deployed: the job-events function's __index.js aga
                       })
                     : undefined,
         };
+        // Lambda retries a failed asynchronous invocation under the same request id.
+        const invocation = { awsRequestId: "sns-down-delivery" };
         await assert.rejects(
-            jobEvents(trainingEvent(name, "Completed")),
+            jobEvents(trainingEvent(name, "Completed"), invocation),
             /Not done for bootboots-sns-down: notify \(InternalError\w*\); the retry completes it\./,
         );
         assert.equal(refused, 5, "the SDK's five attempts");
         proxy.options = {};
         assert.equal((await packages()).length, before + 1);
-        const retried = (await jobEvents(trainingEvent(name, "Completed"))) as Record<string, string>;
+        const retried = (await jobEvents(trainingEvent(name, "Completed"), invocation)) as Record<string, string>;
         assert.equal(retried.notified, "sent");
         assert.match(retried.registered, /^already: /);
         assert.equal((await packages()).length, before + 1);
         assert.equal((await messages()).length, 1);
     });
 
-    it("the scheduled check starts nothing below retrainMinNewLabels, and invokes the trigger once there are enough", async () => {
-        const datasetId = "20261130T120000Z-cafe";
+    it("registers and notifies once for two concurrent deliveries of one event: one claims the job, the other stands back", async () => {
+        const name = "bootboots-delivered-twice";
+        await jobOutput(name, "trained-model");
+        await messages();
+        const before = (await packages()).length;
+        const [first, second] = (await Promise.all([
+            jobEvents(trainingEvent(name, "Completed"), { awsRequestId: "delivery-1" }),
+            jobEvents(trainingEvent(name, "Completed"), { awsRequestId: "delivery-2" }),
+        ])) as Record<string, string>[];
+        const [acted, stoodBack] = first.ignored ? [second, first] : [first, second];
+        assert.match(acted.registered, /^arn:aws:sagemaker:/);
+        assert.match(stoodBack.ignored, /^another delivery of this event \(request delivery-[12]\) is handling it$/);
+        assert.equal((await packages()).length, before + 1, "one version");
+        assert.equal((await messages()).length, 1, "one message");
+        // CreateModelPackage carries the job's idempotency token, so a call retried after a lost answer registers nothing new.
+        const created = proxy.requests.filter((r) => r.headers["x-amz-target"] === "SageMaker.CreateModelPackage");
+        const token = JSON.parse(created.at(-1)!.body.toString()).ClientToken;
+        assert.match(token, /^[0-9a-f]{36}$/);
+        // A delivery after the first finished goes on, and finds every step done.
+        const late = (await jobEvents(trainingEvent(name, "Completed"), { awsRequestId: "delivery-3" })) as Record<
+            string,
+            string
+        >;
+        assert.deepEqual([late.stored, late.notified], ["already", "already"]);
+        assert.match(late.registered, /^already: /);
+    });
+
+    it("never records a failed read as a fact: it throws, registers and tells nothing, and the retry does it all once", async () => {
+        const name = "bootboots-read-fails";
+        await jobOutput(name, "trained-model");
+        await messages();
+        const before = (await packages()).length;
+        const handler = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "job-events"), {
+            AWS_ENDPOINT_URL: proxy.endpoint,
+        });
+        proxy.options = {
+            inject: (request) =>
+                request.method === "GET" && request.url.includes(`/training-output/${name}/output/`)
+                    ? {
+                          status: 503,
+                          body: "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+                      }
+                    : undefined,
+        };
+        const invocation = { awsRequestId: "read-fails-delivery" };
+        try {
+            await assert.rejects(
+                handler(trainingEvent(name, "Completed"), invocation),
+                /SlowDown|reduce your request rate/,
+            );
+        } finally {
+            proxy.options = {};
+        }
+        assert.equal((await packages()).length, before, "no version with n/a figures");
+        assert.deepEqual(await messages(), [], "no message saying it left no evaluation");
+        const retried = (await handler(trainingEvent(name, "Completed"), invocation)) as Record<string, string>;
+        assert.equal(retried.stored, "stored");
+        assert.match(retried.registered, /^arn:aws:sagemaker:/);
+        assert.equal((await packages()).length, before + 1);
+        const [message] = await messages();
+        assert.match(message.body, /^Training job bootboots-read-fails completed\.\nTest macro-F1: \d\.\d{3}\./);
+    });
+
+    it("sends the jobs topic one message naming an event no retry could process (the failed-events function as deployed)", async () => {
+        const notice = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "failed-events"), {
+            AWS_ENDPOINT_URL: moto.endpoint,
+        });
+        await messages();
+        const fn = stack.one("aws:lambda/function:Function", "job-events").state.arn;
+        await notice({
+            version: "0",
+            "detail-type": "Lambda Function Invocation Result - Failure",
+            source: "lambda",
+            time: "2026-12-01T10:05:00Z",
+            detail: {
+                version: "1.0",
+                timestamp: "2026-12-01T10:05:00.000Z",
+                requestContext: {
+                    requestId: "c2a6f2ae",
+                    functionArn: `${fn}:$LATEST`,
+                    condition: "RetriesExhausted",
+                    approximateInvokeCount: 3,
+                },
+                requestPayload: trainingEvent("bootboots-lost", "Completed"),
+                responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
+                responsePayload: {
+                    errorType: "Error",
+                    errorMessage: "Not done for bootboots-lost: register (InternalFailure); the retry completes it.",
+                },
+            },
+        });
+        const [message, ...more] = await messages();
+        assert.deepEqual(more, []);
+        const queue = String(stack.outputs.failedEventsQueueUrl);
+        assert.equal(
+            message.subject,
+            `BootBoots: ${fn.split(":").pop()} could not process the Completed event of training job bootboots-lost`.slice(
+                0,
+                100,
+            ),
+        );
+        assert.equal(
+            message.body.split("\n")[0],
+            `${fn.split(":").pop()} could not process the Completed event of training job bootboots-lost: 3 attempts failed. ` +
+                "The last error: Not done for bootboots-lost: register (InternalFailure); the retry completes it.",
+        );
+        assert.match(
+            message.body,
+            new RegExp(`kept 14 days in the queue ${queue.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`),
+        );
+    });
+
+    it("tags for expiry the datasets nothing uses any more, never the latest or one in use, and untags one used again", async () => {
+        const [unused, latest, usedAgain] = ["20261101T000000Z-0001", "20261102T000000Z-0002", "20261103T000000Z-0003"];
+        const put = (key: string, body = "x") =>
+            s3().send(new PutObjectCommand({ Bucket: WORLD.trainingBucket, Key: key, Body: body }));
+        const tagsOf = async (key: string) =>
+            (await s3().send(new GetObjectTaggingCommand({ Bucket: WORLD.trainingBucket, Key: key }))).TagSet ?? [];
+        const expire = [{ Key: "bootboots:expire", Value: "unused" }];
+        for (const id of [unused, latest, usedAgain]) {
+            await put(`datasets/${id}/training/Boots/a.jpg`);
+            await put(`datasets/${id}/manifest.json`, JSON.stringify({ datasetId: id, images: [] }));
+        }
+        await put("datasets/latest.json", JSON.stringify({ datasetId: latest }));
+        for (const key of [`datasets/${usedAgain}/training/Boots/a.jpg`, `datasets/${usedAgain}/manifest.json`])
+            await s3().send(
+                new PutObjectTaggingCommand({ Bucket: WORLD.trainingBucket, Key: key, Tagging: { TagSet: expire } }),
+            );
+        const name = "bootboots-retention";
+        await jobOutput(name, "trained-model");
+        const event = trainingEvent(name, "Completed");
+        (event.detail.Tags as Record<string, string>)["bootboots:datasetId"] = usedAgain;
+        const result = (await jobEvents(event)) as { retention: { tagged: string[]; untagged: string[] } };
+        assert.ok(result.retention.tagged.includes(unused), JSON.stringify(result.retention));
+        assert.ok(!result.retention.tagged.includes(latest) && !result.retention.tagged.includes(usedAgain));
+        assert.deepEqual(result.retention.untagged, [usedAgain]);
+        for (const key of [`datasets/${unused}/training/Boots/a.jpg`, `datasets/${unused}/manifest.json`])
+            assert.deepEqual(await tagsOf(key), expire, key);
+        for (const id of [latest, usedAgain])
+            for (const key of [`datasets/${id}/training/Boots/a.jpg`, `datasets/${id}/manifest.json`])
+                assert.deepEqual(await tagsOf(key), [], key);
+        assert.deepEqual(await tagsOf("datasets/latest.json"), [], "latest.json is never tagged");
+        // The next job finds nothing more to do for them.
+        const again = (await jobEvents(trainingEvent("bootboots-retention-2", "Failed"))) as Record<string, unknown>;
+        assert.equal(again.retention, undefined, "only a completed job changes the registry");
+    });
+
+    describe("the scheduled retraining check, as deployed", () => {
+        const servingDataset = "20261130T120000Z-cafe";
         const labels = seedLabels(SMALL_SEED);
-        // The serving job's dataset, holding all but 10 of today's labels (one of them labelled otherwise since).
-        const manifest = (held: number) =>
+        const tuning = tuningStandIn();
+        let check: Handler;
+        /** The trigger as the check meets it: one job per request id, on a new dataset of every label. */
+        const trigger = { requests: [] as string[], refuse: undefined as string | undefined, newDataset: 0 };
+        let s3Proxy: Proxy;
+        const time = (minute: number) => `2026-12-02T03:${String(minute).padStart(2, "0")}:00Z`;
+        const scheduled = (minute: number) => ({
+            "detail-type": "Scheduled Event",
+            source: "aws.events",
+            time: time(minute),
+        });
+
+        /** A manifest holding the labels given, the first one labelled otherwise. */
+        const manifest = (id: string, held: typeof labels) =>
             ({
-                datasetId,
-                images: labels.slice(0, held).map((l, i) => ({
+                datasetId: id,
+                images: held.map((l, i) => ({
                     imageName: l.imageName,
                     class: i === 0 ? (l.cat === "Boots" ? "Chi" : "Boots") : l.cat,
                 })),
             }) as unknown as DatasetManifest;
-        await sagemaker().send(
-            new CreateTrainingJobCommand({
-                TrainingJobName: SERVING,
-                RoleArn: "arn:aws:iam::123456789012:role/bootboots-sagemaker",
-                AlgorithmSpecification: { TrainingImage: "image", TrainingInputMode: "File" },
-                InputDataConfig: [
-                    {
-                        ChannelName: "training",
-                        DataSource: {
-                            S3DataSource: {
-                                S3DataType: "S3Prefix",
-                                S3Uri: `s3://${WORLD.trainingBucket}/datasets/${datasetId}/training/`,
-                            },
-                        },
-                    },
-                ],
-                OutputDataConfig: { S3OutputPath: `s3://${WORLD.modelBucket}/training-output/` },
-                ResourceConfig: { InstanceType: "ml.m5.xlarge", InstanceCount: 1, VolumeSizeInGB: 30 },
-                StoppingCondition: { MaxRuntimeInSeconds: 3600 },
-            }),
-        );
-        const trigger = String(stack.outputs.triggerTrainingFunctionName);
-        const invoked: unknown[] = [];
-        await invoke.close();
-        invoke = await startInvokeServer({ [trigger]: async (event) => (invoked.push(event), {}) });
-        const check = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "retrain-check"), {
-            AWS_ENDPOINT_URL: moto.endpoint,
-            AWS_ENDPOINT_URL_LAMBDA: invoke.endpoint,
-        });
-        const put = (m: DatasetManifest) =>
+        const putManifest = (m: DatasetManifest) =>
             s3().send(
                 new PutObjectCommand({
                     Bucket: WORLD.trainingBucket,
-                    Key: `datasets/${datasetId}/manifest.json`,
+                    Key: `datasets/${m.datasetId}/manifest.json`,
                     Body: JSON.stringify(m),
                 }),
             );
+        const lastCheck = () => readJson(WORLD.trainingBucket, "retrain/last-check.json");
 
-        await put(manifest(labels.length - 10));
-        const waiting = (await check({})) as Record<string, unknown>;
-        assert.deepEqual(
-            { ...waiting, checkedAt: undefined },
-            { checkedAt: undefined, newLabels: 11, minNewLabels: 30, servingDataset: datasetId, action: "waiting" },
-        );
-        assert.deepEqual(await readJson(WORLD.trainingBucket, "retrain/last-check.json"), waiting);
-        assert.equal(invoke.invocations.length, 0, "nothing started");
+        before(async () => {
+            await sagemaker().send(
+                new CreateTrainingJobCommand({
+                    TrainingJobName: SERVING,
+                    RoleArn: "arn:aws:iam::123456789012:role/bootboots-sagemaker",
+                    AlgorithmSpecification: { TrainingImage: "image", TrainingInputMode: "File" },
+                    InputDataConfig: [
+                        {
+                            ChannelName: "training",
+                            DataSource: {
+                                S3DataSource: {
+                                    S3DataType: "S3Prefix",
+                                    S3Uri: `s3://${WORLD.trainingBucket}/datasets/${servingDataset}/training/`,
+                                },
+                            },
+                        },
+                    ],
+                    OutputDataConfig: { S3OutputPath: `s3://${WORLD.modelBucket}/training-output/` },
+                    ResourceConfig: { InstanceType: "ml.m5.xlarge", InstanceCount: 1, VolumeSizeInGB: 30 },
+                    StoppingCondition: { MaxRuntimeInSeconds: 3600 },
+                }),
+            );
+            const triggerName = String(stack.outputs.triggerTrainingFunctionName);
+            await invoke.close();
+            invoke = await startInvokeServer({
+                [triggerName]: async (event: any) => {
+                    trigger.requests.push(event.requestId);
+                    if (trigger.refuse) return { success: false, error: trigger.refuse };
+                    const datasetId = `20261202T0300${String(trigger.newDataset).padStart(2, "0")}Z-beef`;
+                    const first = trigger.requests.indexOf(event.requestId) === trigger.requests.length - 1;
+                    if (first) {
+                        trigger.newDataset += 1;
+                        await putManifest(manifest(datasetId, labels.slice(1).concat([labels[0]])));
+                    }
+                    return {
+                        success: true,
+                        trainingJobName: trainingJobName(event.requestId),
+                        datasetId,
+                        alreadyStarted: !first,
+                    };
+                },
+            });
+            s3Proxy = await startProxy(moto.endpoint, { inject: (r) => tuning.inject(r) });
+            check = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "retrain-check"), {
+                AWS_ENDPOINT_URL: moto.endpoint,
+                AWS_ENDPOINT_URL_S3: s3Proxy.endpoint,
+                AWS_ENDPOINT_URL_SAGEMAKER: s3Proxy.endpoint,
+                AWS_ENDPOINT_URL_LAMBDA: invoke.endpoint,
+            });
+        });
 
-        await put(manifest(labels.length - 40));
-        const started = (await check({})) as Record<string, unknown>;
-        assert.equal(started.action, "started");
-        assert.equal(started.newLabels, 41);
-        await new Promise((done) => setTimeout(done, 200));
-        assert.equal(invoke.invocations.length, 1);
-        assert.equal(started.requestId, "invoke-1", "the asynchronous invocation's request id, which names the job");
-        assert.deepEqual(invoked, [{}], "the trigger's default payload");
-        assert.deepEqual(await readJson(WORLD.trainingBucket, "retrain/last-check.json"), started);
+        after(async () => await s3Proxy?.close());
+
+        beforeEach(async () => {
+            s3Proxy.options = { inject: (r) => tuning.inject(r) };
+            tuning.runningTrainingJobs = [];
+            trigger.refuse = undefined;
+            await s3().send(new DeleteObjectCommand({ Bucket: WORLD.trainingBucket, Key: "retrain/last-check.json" }));
+        });
+
+        it("starts nothing below retrainMinNewLabels, then one job for the batch, counted against the newest dataset trained on", async () => {
+            await putManifest(manifest(servingDataset, labels.slice(0, labels.length - 10)));
+            const waiting = (await check(scheduled(0))) as Record<string, unknown>;
+            assert.deepEqual(
+                { ...waiting, checkedAt: undefined },
+                {
+                    checkedAt: undefined,
+                    action: "waiting",
+                    newLabels: 11,
+                    minNewLabels: 30,
+                    countedAgainst: servingDataset,
+                },
+            );
+            assert.deepEqual(await lastCheck(), waiting);
+            assert.equal(trigger.requests.length, 0, "nothing started");
+
+            await putManifest(manifest(servingDataset, labels.slice(0, labels.length - 40)));
+            const before = trigger.requests.length;
+            const started = (await check(scheduled(1))) as Record<string, unknown>;
+            assert.equal(started.action, "started");
+            assert.equal(started.newLabels, 41);
+            assert.equal(started.requestId, "retrain-20261202T030100Z", "named after the schedule's event time");
+            assert.equal(started.trainingJobName, trainingJobName("retrain-20261202T030100Z"));
+            assert.deepEqual(trigger.requests.slice(before), ["retrain-20261202T030100Z"]);
+            assert.deepEqual(await lastCheck(), started);
+
+            // Three checks in a row: the labels are counted against the new job's dataset, and nothing more starts.
+            for (const minute of [2, 3, 4]) {
+                const next = (await check(scheduled(minute))) as Record<string, unknown>;
+                assert.equal(next.action, "waiting");
+                assert.equal(
+                    next.countedAgainst,
+                    started.datasetId,
+                    "the newest of the serving and the started job's datasets",
+                );
+                assert.equal(next.newLabels, 1, "only the label changed since");
+            }
+            assert.equal(trigger.requests.length, before + 1, "one job for the batch");
+        });
+
+        it("is the same request when Lambda retries it after its record failed: one job", async () => {
+            await putManifest(manifest(servingDataset, labels.slice(0, labels.length - 40)));
+            const before = trigger.requests.length;
+            s3Proxy.options = {
+                inject: (r) =>
+                    r.method === "PUT" && r.url.includes("/retrain/last-check.json")
+                        ? {
+                              status: 500,
+                              body: "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>",
+                          }
+                        : tuning.inject(r),
+            };
+            await assert.rejects(check(scheduled(10)), /InternalError|internal error/);
+            s3Proxy.options = { inject: (r) => tuning.inject(r) };
+            const retried = (await check(scheduled(10))) as Record<string, unknown>;
+            assert.equal(retried.action, "started");
+            const sent = trigger.requests.slice(before);
+            assert.deepEqual(
+                sent,
+                ["retrain-20261202T031000Z", "retrain-20261202T031000Z"],
+                "the same request id twice",
+            );
+            assert.equal(new Set(sent.map(trainingJobName)).size, 1, "which names one job");
+        });
+
+        it("starts nothing while a BootBoots job runs, and records a refusal as a failure, not a start", async () => {
+            await putManifest(manifest(servingDataset, labels.slice(0, labels.length - 40)));
+            const before = trigger.requests.length;
+            tuning.runningTrainingJobs = ["bootboots-0123456789abcdef01234567"];
+            const busy = (await check(scheduled(20))) as Record<string, unknown>;
+            assert.equal(busy.action, "waiting");
+            assert.equal(
+                busy.reason,
+                "job bootboots-0123456789abcdef01234567 is still running; the next check counts again",
+            );
+            assert.equal(trigger.requests.length, before);
+
+            tuning.runningTrainingJobs = [];
+            trigger.refuse = "Data prep failed: Every class needs at least one training and one validation image.";
+            const refused = (await check(scheduled(21))) as Record<string, unknown>;
+            assert.equal(refused.action, "failed");
+            assert.equal(refused.reason, trigger.refuse);
+            assert.deepEqual(await lastCheck(), refused);
+        });
+
+        it("says in one sentence when the dataset it counts against has expired, and counts every label", async () => {
+            await s3().send(
+                new DeleteObjectCommand({
+                    Bucket: WORLD.trainingBucket,
+                    Key: `datasets/${servingDataset}/manifest.json`,
+                }),
+            );
+            tuning.runningTrainingJobs = ["bootboots-still-running"];
+            const counted = (await check(scheduled(30))) as Record<string, unknown>;
+            assert.equal(counted.countedAgainst, null);
+            assert.equal(counted.newLabels, labels.length);
+            assert.match(
+                String(counted.reason),
+                new RegExp(`^job bootboots-still-running is still running|dataset ${servingDataset} has expired`),
+            );
+            tuning.runningTrainingJobs = [];
+            await putManifest(manifest(servingDataset, labels));
+        });
     });
 });

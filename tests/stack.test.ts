@@ -61,7 +61,11 @@ describe("the stack (Pulumi mocks)", function () {
         assert.equal(plain.ofType("aws:sagemaker/endpoint:Endpoint").length, 0);
         assert.equal(plain.ofType("aws:sagemaker/model:Model").length, 0);
         assert.equal(plain.ofType("aws:s3/bucket:Bucket").length, 2);
-        assert.equal(plain.ofType("aws:lambda/function:Function").length, 3, "data prep, trigger, job events");
+        assert.equal(
+            plain.ofType("aws:lambda/function:Function").length,
+            4,
+            "data prep, trigger, job events, failed events",
+        );
         assert.equal(plain.ofType("aws:dynamodb/table:Table").length, 0, "catadata is referenced, never created");
         assert.deepEqual(plain.outputs, {
             trainingBucketName: "bootboots-training-data-123456789012",
@@ -71,6 +75,7 @@ describe("the stack (Pulumi mocks)", function () {
             triggerTrainingFunctionName: "bootboots-trigger-training-a1b2c3d",
             notificationTopicArn: "arn:aws:sns:eu-west-2:123456789012:bootboots-jobs-a1b2c3d",
             modelPackageGroupName: "bootboots",
+            failedEventsQueueUrl: "https://sqs.eu-west-2.amazonaws.com/123456789012/bootboots-failed-events-a1b2c3d",
             trainingScriptUri: plain.outputs.trainingScriptUri,
             endpointName: undefined,
             cameraApiUrl: undefined,
@@ -78,6 +83,9 @@ describe("the stack (Pulumi mocks)", function () {
             eventsTableName: undefined,
             imagesBucketName: "bootboots-images-123456789012-eu-west-2",
             imagesPrefix: "catcam-training/",
+            classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
+            targetClass: "Boots",
+            noCatClass: "NoCat",
             catadataTableName: "catadata",
             region: "eu-west-2",
             splitSettings: {
@@ -236,7 +244,7 @@ describe("the stack (Pulumi mocks)", function () {
         }
     });
 
-    it("versions the models bucket and expires datasets/ after 90 days", () => {
+    it("versions the models bucket, and expires a dataset's objects after 90 days only once tagged unused", () => {
         const versioning = plain.one("aws:s3/bucketVersioning:BucketVersioning");
         assert.equal(versioning.inputs.bucket, "bootboots-models-123456789012");
         assert.equal(versioning.inputs.versioningConfiguration.status, "Enabled");
@@ -247,9 +255,15 @@ describe("the stack (Pulumi mocks)", function () {
         assert.equal(lifecycle.inputs.bucket, "bootboots-training-data-123456789012");
         const expiry = lifecycle.inputs.rules.find((r: any) => r.expiration);
         assert.deepEqual(
-            { prefix: expiry.filter.prefix, days: expiry.expiration.days, status: expiry.status },
-            { prefix: "datasets/", days: 90, status: "Enabled" },
+            { filter: expiry.filter, days: expiry.expiration.days, status: expiry.status },
+            {
+                filter: { and: { prefix: "datasets/", tags: { "bootboots:expire": "unused" } } },
+                days: 90,
+                status: "Enabled",
+            },
         );
+        // Nothing else expires there: not latest.json, not a dataset in use (never tagged).
+        assert.equal(lifecycle.inputs.rules.filter((r: any) => r.expiration).length, 1);
     });
 
     it("gives each function nodejs24.x, its timeout and memory, and a 30-day log group", () => {
@@ -291,7 +305,14 @@ describe("the stack (Pulumi mocks)", function () {
                     assert.ok(action !== "*" && !action.endsWith(":*"), `${policy.name}: ${action}`);
                 }
                 for (const resource of resources(statement)) {
-                    const unscoped = ["ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"];
+                    // Calls IAM cannot scope to a resource (docs/design.md, "What IAM cannot express").
+                    const unscoped = [
+                        "ecr:GetAuthorizationToken",
+                        "cloudwatch:PutMetricData",
+                        "sagemaker:ListModelPackages",
+                        "sagemaker:ListTrainingJobs",
+                        "sagemaker:ListHyperParameterTuningJobs",
+                    ];
                     if (resource === "*")
                         assert.ok(
                             actions(statement).every((a) => unscoped.includes(a)),
@@ -318,25 +339,26 @@ describe("the stack (Pulumi mocks)", function () {
     it("lets the trigger run bootboots-* training and tuning jobs, pass the SageMaker role only to SageMaker, invoke data prep and read datasets/", () => {
         const policy = plain.one("aws:iam/rolePolicy:RolePolicy", "trigger-training");
         const allow = allowed(policy);
-        for (const action of ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"]) {
-            assert.deepEqual(
-                allow.get(action),
-                ["arn:aws:sagemaker:eu-west-2:123456789012:training-job/bootboots-*"],
-                action,
-            );
-        }
-        // Tuning jobs: only bootboots-* (the tuner names its training jobs after them).
-        for (const action of ["sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob"]) {
-            assert.deepEqual(
-                allow.get(action),
-                ["arn:aws:sagemaker:eu-west-2:123456789012:hyper-parameter-tuning-job/bootboots-*"],
-                action,
-            );
-        }
-        assert.deepEqual(allow.get("sagemaker:AddTags"), [
+        const jobs = [
             "arn:aws:sagemaker:eu-west-2:123456789012:training-job/bootboots-*",
             "arn:aws:sagemaker:eu-west-2:123456789012:hyper-parameter-tuning-job/bootboots-*",
-        ]);
+        ];
+        // The tuner names its training jobs after the tuning job, so both kinds keep the prefix.
+        for (const action of [
+            "sagemaker:CreateTrainingJob",
+            "sagemaker:CreateHyperParameterTuningJob",
+            "sagemaker:DescribeTrainingJob",
+            "sagemaker:DescribeHyperParameterTuningJob",
+            "sagemaker:AddTags",
+        ]) {
+            assert.deepEqual(allow.get(action), jobs, action);
+        }
+        // Starting a job: only on the stack's instance type, and only isolated while isolation is on.
+        const start = statementsOf(policy).find((s) => actions(s).includes("sagemaker:CreateTrainingJob"))!;
+        assert.deepEqual(start.Condition, {
+            "ForAllValues:StringEquals": { "sagemaker:InstanceTypes": ["ml.m5.xlarge"] },
+            Bool: { "sagemaker:NetworkIsolation": "true" },
+        });
         assert.deepEqual(
             JSON.parse(
                 plain.one("aws:lambda/function:Function", "trigger-training").inputs.environment.variables.TUNING_SPACE,
@@ -350,10 +372,9 @@ describe("the stack (Pulumi mocks)", function () {
             "arn:aws:lambda:eu-west-2:123456789012:function:bootboots-data-prep-a1b2c3d",
         ]);
         assert.deepEqual(allow.get("s3:GetObject"), ["arn:aws:s3:::bootboots-training-data-123456789012/datasets/*"]);
-        // So that S3 answers a missing dataset with 404, not 403: no prefix condition, whose effect on that rule is undocumented.
         const list = statementsOf(policy).find((s) => actions(s).includes("s3:ListBucket"))!;
         assert.deepEqual(resources(list), ["arn:aws:s3:::bootboots-training-data-123456789012"]);
-        assert.equal(list.Condition, undefined);
+        assert.deepEqual(list.Condition, { StringLike: { "s3:prefix": ["datasets/*"] } });
     });
 
     it("lets the SageMaker role read datasets/ and code/, write training-output/ and checkpoints/, log, and pull its image", () => {
@@ -547,7 +568,7 @@ describe("after every job: the job-events rules, topic, model package group and 
 
     it("routes only this stack's finished training and tuning jobs to the job-events function", () => {
         const fn = plain.one("aws:lambda/function:Function", "job-events");
-        const rules = plain.ofType("aws:cloudwatch/eventRule:EventRule");
+        const rules = plain.ofType("aws:cloudwatch/eventRule:EventRule").filter((r) => r.name.includes("-finished"));
         assert.deepEqual(
             rules.map((r) => JSON.parse(r.inputs.eventPattern)),
             [
@@ -569,9 +590,13 @@ describe("after every job: the job-events rules, topic, model package group and 
                 },
             ],
         );
-        for (const target of plain.ofType("aws:cloudwatch/eventTarget:EventTarget"))
+        for (const target of plain
+            .ofType("aws:cloudwatch/eventTarget:EventTarget")
+            .filter((t) => t.name.includes("-finished")))
             assert.equal(target.inputs.arn, fn.state.arn);
-        const permissions = plain.ofType("aws:lambda/permission:Permission");
+        const permissions = plain
+            .ofType("aws:lambda/permission:Permission")
+            .filter((p) => p.name.includes("-finished"));
         assert.equal(permissions.length, 2);
         assert.ok(permissions.every((p) => p.inputs.principal === "events.amazonaws.com" && p.inputs.sourceArn));
         // The trigger tags every job with the stack, which is what the rules match.
@@ -617,13 +642,23 @@ describe("after every job: the job-events rules, topic, model package group and 
             allowed(configured.ofType("aws:iam/rolePolicy:RolePolicy").find((p) => p.name.includes(name))!);
         const events = policy("job-events");
         assert.deepEqual([...events.keys()].sort(), [
+            "events:PutEvents",
             "logs:CreateLogStream",
             "logs:PutLogEvents",
+            "s3:DeleteObjectTagging",
             "s3:GetObject",
+            "s3:GetObjectTagging",
             "s3:ListBucket",
             "s3:PutObject",
+            "s3:PutObjectTagging",
             "sagemaker:CreateModelPackage",
+            "sagemaker:DescribeModelPackage",
+            "sagemaker:DescribeTrainingJob",
+            "sagemaker:ListModelPackages",
             "sns:Publish",
+        ]);
+        assert.deepEqual(events.get("s3:PutObjectTagging"), [
+            "arn:aws:s3:::bootboots-training-data-123456789012/datasets/*",
         ]);
         assert.deepEqual(events.get("sagemaker:CreateModelPackage"), [
             "arn:aws:sagemaker:eu-west-2:123456789012:model-package-group/bootboots",
@@ -638,18 +673,68 @@ describe("after every job: the job-events rules, topic, model package group and 
         const check = policy("retrain-check");
         assert.deepEqual([...check.keys()].sort(), [
             "dynamodb:Scan",
+            "events:PutEvents",
             "lambda:InvokeFunction",
             "logs:CreateLogStream",
             "logs:PutLogEvents",
             "s3:GetObject",
+            "s3:ListBucket",
             "s3:PutObject",
             "sagemaker:DescribeTrainingJob",
+            "sagemaker:ListHyperParameterTuningJobs",
+            "sagemaker:ListTrainingJobs",
         ]);
         assert.deepEqual(check.get("lambda:InvokeFunction"), [
             configured.one("aws:lambda/function:Function", "trigger-training").state.arn,
         ]);
         assert.deepEqual(check.get("s3:PutObject"), [
             "arn:aws:s3:::bootboots-training-data-123456789012/retrain/last-check.json",
+        ]);
+        // SageMaker's List calls have no resource-level permission: the one "*" of these roles.
+        assert.deepEqual(check.get("sagemaker:ListTrainingJobs"), ["*"]);
+        const retrain = configured.one("aws:lambda/function:Function", "retrain-check");
+        assert.equal(retrain.inputs.timeout, 900, "it waits for the trigger, which waits for data prep");
+        assert.equal(retrain.inputs.reservedConcurrentExecutions, 1, "one check at a time");
+    });
+
+    it("keeps every event no retry could process for 14 days, and sends the jobs topic one message naming it", async () => {
+        const invokeConfigs = configured.ofType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");
+        const asynchronous = ["job-events", "retrain-check", "camera-infer"].map((name) =>
+            configured.one("aws:lambda/function:Function", name),
+        );
+        assert.deepEqual(
+            invokeConfigs.map((c) => c.inputs.functionName).sort(),
+            asynchronous.map((fn) => fn.state.name).sort(),
+            "every asynchronous function of the stack (job events, the check, keep-warm's) has an on-failure destination",
+        );
+        for (const config of invokeConfigs) {
+            assert.equal(config.inputs.maximumRetryAttempts, 2);
+            assert.equal(
+                config.inputs.destinationConfig.onFailure.destination,
+                "arn:aws:events:eu-west-2:123456789012:event-bus/default",
+            );
+        }
+        const queue = configured.one("aws:sqs/queue:Queue", "failed-events");
+        assert.equal(queue.inputs.messageRetentionSeconds, 14 * 86_400);
+        const rule = configured.one("aws:cloudwatch/eventRule:EventRule", "failed-events");
+        assert.deepEqual(JSON.parse(rule.inputs.eventPattern), {
+            source: ["lambda"],
+            "detail-type": ["Lambda Function Invocation Result - Failure"],
+            detail: { requestContext: { functionArn: asynchronous.map((fn) => ({ prefix: fn.state.arn })) } },
+        });
+        const notice = configured.one("aws:lambda/function:Function", "failed-events");
+        const targets = configured
+            .ofType("aws:cloudwatch/eventTarget:EventTarget")
+            .filter((t) => t.inputs.rule === rule.state.name);
+        assert.deepEqual(targets.map((t) => t.inputs.arn).sort(), [queue.state.arn, notice.state.arn].sort());
+        // Only that rule may send to the queue.
+        const [statement] = JSON.parse(configured.one("aws:sqs/queuePolicy:QueuePolicy").inputs.policy).Statement;
+        assert.deepEqual(statement.Principal, { Service: "events.amazonaws.com" });
+        assert.deepEqual(statement.Condition, { ArnEquals: { "aws:SourceArn": rule.state.arn } });
+        assert.deepEqual([...allowed(configured.one("aws:iam/rolePolicy:RolePolicy", "failed-events")).keys()].sort(), [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "sns:Publish",
         ]);
     });
 });

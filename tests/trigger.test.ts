@@ -6,7 +6,7 @@ import { metricDefinitions } from "../lib/contract";
 import { contract } from "../lib/contract";
 import { DatasetManifest } from "../lib/dataset";
 import { TriggerSettings, triggerTraining } from "../handlers/trigger/triggerTraining";
-import { TriggerSuccess } from "../lib/triggerEvent";
+import { TriggerSuccess, trainingJobName } from "../lib/triggerEvent";
 import { loadDeployedHandler } from "./support/deployedLambda";
 import { InvokeServer, startInvokeServer } from "./support/lambdaInvokeServer";
 import { Moto, clientConfig, sharedMoto } from "./support/moto";
@@ -96,7 +96,8 @@ describe("trigger-training", function () {
             [{ batchSize: 0 }, /"batchSize".*integer from 1/],
             [{ dropoutRate: 1 }, /"dropoutRate".*at least 0 and less than 1/],
             [{ dropoutRate: -0.1 }, /"dropoutRate"/],
-            [{ instanceType: "m5.xlarge" }, /"instanceType".*ml\.m5\.xlarge/],
+            // The instance type is the stack's: the role may start no other (trainingInstanceType).
+            [{ instanceType: "ml.p3.2xlarge" }, /Unknown field "instanceType"/],
             [{ skipDataPrep: true, datasetId: "latest" }, /"datasetId".*20260221T153033Z-4f2a/],
             [{ datasetId: "20260221T153033Z-4f2a" }, /"datasetId".*skipDataPrep/],
             [{ classWeights: "auto" }, /"classWeights".*"balanced", "none"/],
@@ -236,6 +237,19 @@ describe("trigger-training", function () {
         assert.equal((retry as TriggerSuccess).datasetId, first.datasetId);
         assert.equal(await jobCount(), jobs);
         assert.equal(invoke.invocations.length, invocations, "the retry prepares no new dataset");
+    });
+
+    it("names the job after the payload's requestId, so a caller's retry under another invocation is the same request", async () => {
+        await firstJob();
+        const [invocations, jobs] = [invoke.invocations.length, await jobCount()];
+        const payload = { skipDataPrep: true, requestId: "retrain-20261202T030000Z" };
+        const started = (await triggerTraining(clients(), settings, payload, "invocation-a")) as TriggerSuccess;
+        const again = (await triggerTraining(clients(), settings, payload, "invocation-b")) as TriggerSuccess;
+        assert.equal(started.trainingJobName, trainingJobName("retrain-20261202T030000Z"));
+        assert.deepEqual([started.alreadyStarted, again.alreadyStarted], [false, true]);
+        assert.equal(again.trainingJobName, started.trainingJobName);
+        assert.equal(await jobCount(), jobs + 1);
+        assert.equal(invoke.invocations.length, invocations, "skipDataPrep: no data prep either time");
     });
 
     it("reports SageMaker's ResourceInUse, from a retry that raced the first, as the job already started", async () => {

@@ -2,6 +2,8 @@ import { NotFoundError, explainAwsError } from "../errors";
 import { CliContext } from "../context";
 import { getObjectJson } from "./s3json";
 import { RETRAIN_CHECK_KEY, TRAINING_OUTPUT_PREFIX } from "../../lib/layout";
+import { awsErrorName } from "../../lib/errors";
+import { FAILED_EVENT_DAYS } from "../../lib/failedEvents";
 import { RetrainCheck } from "../../lib/retrain";
 
 /** A job's version in the model package group, as the job-events function registered it. */
@@ -84,4 +86,28 @@ export async function lastRetrainCheck(context: CliContext): Promise<RetrainChec
             throw error;
         },
     );
+}
+
+/** The events no retry could process, kept in the stack's queue (docs/design.md §12); undefined for a stack from before it. */
+export async function failedEvents(context: CliContext): Promise<{ queueUrl: string; count: number } | undefined> {
+    const queueUrl = await context.stack.optionalOutput("failedEventsQueueUrl");
+    if (typeof queueUrl !== "string" || !queueUrl) return undefined;
+    const { GetQueueAttributesCommand } = await import("@aws-sdk/client-sqs");
+    try {
+        const attributes = await context.aws.sqs.send(
+            new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
+        );
+        return { queueUrl, count: Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) };
+    } catch (error) {
+        // A queue the stack no longer has (or not yet): nothing to count.
+        if (/QueueDoesNotExist|NonExistentQueue/.test(awsErrorName(error))) return undefined;
+        throw explainAwsError(error, `counting the failed events in ${queueUrl}`);
+    }
+}
+
+/** One line on them: none, or how many, where, and how to read them. */
+export function failedEventsLine(failed: { queueUrl: string; count: number }): string {
+    return failed.count === 0
+        ? "Failed events: none (every asynchronous event of the stack was processed)."
+        : `Failed events: ${failed.count} that no retry could process, kept ${FAILED_EVENT_DAYS} days in ${failed.queueUrl} (aws sqs receive-message --queue-url ${failed.queueUrl}); the jobs topic named each one.`;
 }

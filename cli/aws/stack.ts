@@ -1,3 +1,4 @@
+import { contract } from "../../lib/contract";
 import { CliError, NotFoundError } from "../errors";
 import { PulumiMissing, stackOutputs } from "./pulumi";
 
@@ -65,6 +66,21 @@ export class StackResolver {
             if (error instanceof PulumiMissing) return undefined;
             throw error;
         }
+    }
+
+    /**
+     * The stack's classes, in model-output order, the target and the no-cat class: its outputs,
+     * else (a stack from before they were exported, or no Pulumi CLI) the defaults.
+     */
+    async classes(): Promise<{ classes: readonly string[]; targetClass: string; noCatClass: string }> {
+        const [classes, targetClass, noCatClass] = await Promise.all(
+            ["classes", "targetClass", "noCatClass"].map((name) => this.optionalOutput(name)),
+        );
+        return {
+            classes: Array.isArray(classes) ? (classes as string[]) : contract.classes,
+            targetClass: typeof targetClass === "string" ? targetClass : contract.decision.targetClass,
+            noCatClass: typeof noCatClass === "string" ? noCatClass : contract.noCatClass,
+        };
     }
 
     /** Where a name came from, for messages: the flag, the environment variable or the stack output. */

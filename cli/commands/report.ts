@@ -8,6 +8,7 @@ import { TRAINING_JOB_NAME_PREFIX } from "../../lib/layout";
 import { openInBrowser } from "../browser";
 import { CliContext } from "../context";
 import { jobDataset } from "../aws/datasets";
+import { expiredDataset } from "../../lib/datasetRetention";
 import { CliError, NotFoundError, explainAwsError } from "../errors";
 import { JobPoint, MAX_WRONG_SHOWN, TargetScore, WrongImage, jobReportHtml } from "../report/jobReport";
 import { describeJob, jobName, readJobOutput } from "../aws/jobs";
@@ -231,7 +232,11 @@ export async function report(context: CliContext, given: string | undefined, opt
         `${wrong.shown.length} of ${wrong.total} mistakes shown`,
         `${points.length} job(s) in the history`,
         ...(leftOut ? [`${leftOut} left out without a test evaluation or dataset`] : []),
-        ...(manifest ? [] : [`dataset ${datasetId ?? "unknown"} not found, so no pictures or training counts`]),
+        ...(manifest
+            ? []
+            : [
+                  `${datasetId ? expiredDataset(datasetId) : "the job names no dataset"}, so no pictures or training counts`,
+              ]),
     ];
     context.out(`Report: ${file} (${Math.round(summary.bytes / 1024)} KB; ${notes.join("; ")}).`);
 }

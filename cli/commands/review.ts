@@ -3,6 +3,7 @@ import type { JobEvaluation } from "../../lib/jobOutput";
 import { REVIEW_QUEUE_KEY } from "../../lib/layout";
 import { CliContext } from "../context";
 import { jobDataset } from "../aws/datasets";
+import { expiredDataset } from "../../lib/datasetRetention";
 import { endpointCost, scoreS3Images } from "../aws/endpoint";
 import { CliError } from "../errors";
 import { table } from "../format";
@@ -82,7 +83,7 @@ export async function review(context: CliContext, given: string | undefined, opt
         throw new CliError(`Job ${name} names no dataset in its training channel, so its images cannot be found.`);
     if (!manifest)
         throw new CliError(
-            `The dataset ${datasetId} that job ${name} trained on is gone, so its images cannot be found: review a newer job.`,
+            `Job ${name}'s ${expiredDataset(datasetId)}, so its images cannot be found: review a newer job.`,
         );
     const byFile = new Map(manifest.images.map((image) => [manifestFileName(image), image]));
     const answers = heldOutAnswers(evaluation, byFile);

@@ -4,7 +4,7 @@ import { DescribeHyperParameterTuningJobResponse, DescribeTrainingJobResponse } 
 import { TRAINING_JOB_NAME_PATTERN, TUNING_JOB_NAME_PATTERN } from "../../lib/triggerEvent";
 import { describeRetrainCheck } from "../../lib/retrain";
 import { CliContext } from "../context";
-import { lastRetrainCheck, registeredVersion, registryLine } from "../aws/registry";
+import { failedEvents, failedEventsLine, lastRetrainCheck, registeredVersion, registryLine } from "../aws/registry";
 import { NotFoundError, explainAwsError } from "../errors";
 import { seconds, table, decisionLines, nearCopyLine } from "../format";
 import { describeJob, describeTuningJob, jobName, readJobOutput } from "../aws/jobs";
@@ -247,14 +247,20 @@ export async function status(context: CliContext, job: string | undefined, optio
     if (!options.watch) {
         // Only a completed job has a version in the registry.
         const completed = described.TrainingJobStatus === "Completed";
-        const [version, check] = await Promise.all([
+        const [version, check, failed] = await Promise.all([
             completed ? registeredVersion(context, name) : undefined,
             lastRetrainCheck(context),
+            failedEvents(context),
         ]);
         if (options.json)
             return context.out(
                 JSON.stringify(
-                    { ...summary(described), modelRegistry: version ?? null, retrainCheck: check ?? null },
+                    {
+                        ...summary(described),
+                        modelRegistry: version ?? null,
+                        retrainCheck: check ?? null,
+                        failedEvents: failed ?? null,
+                    },
                     null,
                     2,
                 ),
@@ -262,6 +268,7 @@ export async function status(context: CliContext, job: string | undefined, optio
         describe(context, described);
         if (completed) context.out(registryLine(version));
         if (check) context.out(`Scheduled retraining, last check: ${describeRetrainCheck(check)}`);
+        if (failed) context.out(failedEventsLine(failed));
         return;
     }
     described = options.json

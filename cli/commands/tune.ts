@@ -7,7 +7,6 @@ import { TriggerOptions, invokeTrigger, sendTrigger, triggerPayload } from "../a
 export interface TuneOptions extends TriggerOptions {
     readonly maxJobs?: number;
     readonly parallel?: number;
-    readonly instanceType?: string;
     readonly maxRuntime?: number;
     readonly yes?: boolean;
     readonly async?: boolean;
@@ -80,10 +79,8 @@ export interface TuningCost {
 }
 
 async function worstCase(context: CliContext, options: TuneOptions, maxJobs: number): Promise<TuningCost> {
-    const instanceType =
-        options.instanceType ?? ((await context.stack.optionalOutput("trainingInstanceType")) as string | undefined);
-    if (!instanceType)
-        throw new CliError("The stack has no output trainingInstanceType: run 'pulumi up', or give --instance-type.");
+    const instanceType = (await context.stack.optionalOutput("trainingInstanceType")) as string | undefined;
+    if (!instanceType) throw new CliError("The stack has no output trainingInstanceType: run 'pulumi up' first.");
     const region = await context.aws.sagemaker.config.region();
     const maxRuntimeSeconds = options.maxRuntime ?? TRIGGER_EVENT_DEFAULTS.maxRuntimeSeconds;
     const instanceHours = (maxJobs * maxRuntimeSeconds) / 3600;
@@ -135,7 +132,6 @@ export async function tune(context: CliContext, options: TuneOptions): Promise<v
     const payload = {
         ...triggerPayload(options),
         tune: { maxJobs, parallelJobs },
-        ...(options.instanceType ? { instanceType: options.instanceType } : {}),
         ...(options.maxRuntime ? { maxRuntimeSeconds: options.maxRuntime } : {}),
     };
     if (options.async) {

@@ -34,7 +34,7 @@ export class LabelSession extends QueueSession<LabellingQueue> {
     async label(key: string, given: unknown) {
         const item = this.item(key);
         if (this.done.has(item.key)) throw new HttpError(409, `${item.key} was already done in this session.`);
-        const label = given === MULTI_LABEL ? MULTI_LABEL : this.queue.classes.find((c) => c === given);
+        const label = this.knownLabel(given);
         if (!label) throw new HttpError(400, `Unknown label ${JSON.stringify(given)}.`);
         let write: Written | undefined;
         try {
@@ -104,7 +104,7 @@ export class LabelSession extends QueueSession<LabellingQueue> {
         return {
             mode: "label",
             session: this.session,
-            classes: this.queue.classes.map((className, i) => ({ className, key: String(i + 1) })),
+            classes: this.classButtons(),
             multiLabel: MULTI_LABEL,
             current: left[0] ?? null,
             labelled: this.written.length,

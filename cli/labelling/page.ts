@@ -49,6 +49,21 @@ function say(text, kind) {
   $("message").className = kind || "";
 }
 
+function row(...cells) {
+  const tr = document.createElement("tr");
+  for (const text of cells) tr.appendChild(document.createElement("td")).textContent = text;
+  return tr;
+}
+
+function button(key, text, data, disabled) {
+  const b = document.createElement("button");
+  Object.assign(b.dataset, data);
+  b.disabled = Boolean(disabled);
+  b.appendChild(document.createElement("kbd")).textContent = key;
+  b.appendChild(document.createTextNode(text));
+  return b;
+}
+
 function render() {
   const item = state.current;
   const review = state.mode === "review";
@@ -56,11 +71,14 @@ function render() {
   $("warning").textContent = state.blocking || state.warning || "";
   $("progress").textContent = (review ? "Changed " + state.labelled + ", kept " : "Labelled " + state.labelled + ", skipped ")
     + state.skipped + ", left " + state.left + " of " + state.total;
-  $("perclass").innerHTML = Object.entries(state.perClass).map(([c, n]) => "<tr><td>" + c + "</td><td>" + n + "</td></tr>").join("");
-  $("buttons").innerHTML = state.classes.map((c) => '<button data-label="' + c.className + '"><kbd>' + c.key + "</kbd>" + c.className + "</button>").join("")
-    + '<button data-label="' + state.multiLabel + '"><kbd>m</kbd>' + state.multiLabel + " (more than one cat)</button>"
-    + (review ? '<button data-action="skip"><kbd>⏎</kbd>keep the label</button>' : '<button data-action="skip"><kbd>s</kbd>skip</button>')
-    + '<button data-action="undo"' + (state.canUndo ? "" : " disabled") + '><kbd>u</kbd>undo the last label</button>';
+  // Every name from the queue goes in as text, never as HTML.
+  $("perclass").replaceChildren(...Object.entries(state.perClass).map(([c, n]) => row(c, String(n))));
+  $("buttons").replaceChildren(
+    ...state.classes.map((c) => button(c.key, c.className, { label: c.className })),
+    button("m", state.multiLabel + " (more than one cat)", { label: state.multiLabel }),
+    review ? button("⏎", "keep the label", { action: "skip" }) : button("s", "skip", { action: "skip" }),
+    button("u", "undo the last label", { action: "undo" }, !state.canUndo),
+  );
   if (!item) {
     $("image").removeAttribute("src");
     $("key").textContent = "";

@@ -6,6 +6,8 @@ export const MULTI_LABEL = "Multi";
 
 /** The stack the labeller is run against, to refuse a queue made for another one. */
 export interface LabelStack {
+    /** The stack's classes, in model-output order: the only labels the page offers. */
+    readonly classes: readonly string[];
     readonly trainingBucket: string;
     readonly imagesBucket: string;
     readonly catadataTable: string;
@@ -47,6 +49,16 @@ export interface SessionDeps {
     readonly newSessionId: () => string;
 }
 
+/** The keys that pick each class on the page: 1–9, then the letters the page's own keys (m, s, u) leave. */
+export function classKeys(classes: readonly string[]): string[] {
+    const letters = [..."abcdefghijklnopqrtvwxyz"];
+    return classes.map((_, i) => (i < 9 ? String(i + 1) : letters[i - 9]));
+}
+
+function sameClasses(a: readonly unknown[], b: readonly string[]): boolean {
+    return Array.isArray(a) && a.length === b.length && a.every((c, i) => c === b[i]);
+}
+
 /** What every queue file holds besides its items: where it belongs (one stack) and its classes. */
 export interface QueueFile {
     readonly version: 1;
@@ -64,8 +76,10 @@ export interface QueueFile {
  */
 export abstract class QueueSession<Q extends PageQueue> {
     private activeSession = "";
-    /** Why nothing can be done here (a queue of another stack), or undefined. */
+    /** Why nothing can be done here (a queue of another stack, or of other classes), or undefined. */
     readonly blocking?: string;
+    /** The stack's classes: the labels offered, whatever the queue file says. */
+    protected readonly classes: readonly string[];
     /** The labels this session set, per class (Multi included). */
     protected readonly perClass: Record<string, number>;
 
@@ -81,10 +95,24 @@ export abstract class QueueSession<Q extends PageQueue> {
     ) {
         const { stack } = deps;
         ({ dynamodb: this.dynamodb, sdk: this.sdk, newSessionId: this.newSessionId } = deps);
-        this.perClass = Object.fromEntries([...queue.classes, MULTI_LABEL].map((c) => [c, 0]));
+        this.classes = stack.classes;
+        this.perClass = Object.fromEntries([...stack.classes, MULTI_LABEL].map((c) => [c, 0]));
         if (queue.catadataTable !== stack.catadataTable || queue.imagesBucket !== stack.imagesBucket) {
             this.blocking = `This queue was made for table ${queue.catadataTable} and bucket ${queue.imagesBucket}, not this stack's (${stack.catadataTable}, ${stack.imagesBucket}): run ${remake} for this stack. Nothing can be labelled here.`;
+        } else if (!sameClasses(queue.classes, stack.classes)) {
+            this.blocking = `This queue names other classes than this stack's (${stack.classes.join(", ")}): run ${remake} for this stack. Nothing can be labelled here.`;
         }
+    }
+
+    /** The page's class buttons: each of the stack's classes with its key. */
+    protected classButtons() {
+        const keys = classKeys(this.classes);
+        return this.classes.map((className, i) => ({ className, key: keys[i] }));
+    }
+
+    /** A label the page sent, as one of the stack's classes or Multi; undefined for anything else. */
+    protected knownLabel(given: unknown): string | undefined {
+        return given === MULTI_LABEL ? MULTI_LABEL : this.classes.find((c) => c === given);
     }
 
     /** Opening the page claims the queue; an older page is told so on its next action. */

@@ -35,7 +35,7 @@ export class ReviewSession extends QueueSession<ReviewQueue> {
     /** A class key: the label becomes that class, unless the row changed since the review was made. */
     async label(key: string, given: unknown) {
         const item = this.open(key);
-        const to = given === MULTI_LABEL ? MULTI_LABEL : this.queue.classes.find((c) => c === given);
+        const to = this.knownLabel(given);
         if (!to) throw new HttpError(400, `Unknown label ${JSON.stringify(given)}.`);
         if (to === item.label) return this.skip(key);
         const stored = await this.storedLabel(item);
@@ -101,7 +101,7 @@ export class ReviewSession extends QueueSession<ReviewQueue> {
         return {
             mode: "review",
             session: this.session,
-            classes: this.queue.classes.map((className, i) => ({ className, key: String(i + 1) })),
+            classes: this.classButtons(),
             multiLabel: MULTI_LABEL,
             current: left[0] ?? null,
             labelled: changed,

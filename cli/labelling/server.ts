@@ -1,6 +1,5 @@
 import { randomBytes, timingSafeEqual } from "crypto";
 import * as http from "http";
-import { Readable } from "stream";
 import { awsErrorName } from "../../lib/errors";
 import { LABELLING_QUEUE_KEY, REVIEW_QUEUE_KEY } from "../../lib/layout";
 import { CliContext } from "../context";
@@ -99,32 +98,49 @@ function routes(
         "GET /api/state": async (_request, response) => json(response, 200, session.claim()),
         "GET /api/image": async (_request, response, url) => {
             const item = session.item(url.searchParams.get("key") ?? "");
-            try {
-                const object = await context.aws.s3.send(
-                    new s3.GetObjectCommand({ Bucket: session.queue.imagesBucket, Key: item.key }),
-                );
-                // Always a JPEG, whatever Content-Type the object carries: an HTML one must not run as this page.
-                response.writeHead(200, {
-                    ...SAFE_HEADERS,
-                    "content-type": "image/jpeg",
-                    "content-security-policy": "default-src 'none'; sandbox",
-                });
-                (object.Body as Readable).pipe(response);
-            } catch (error) {
-                const name = awsErrorName(error);
-                if (name === "NoSuchKey" || name === "NotFound") {
-                    throw new HttpError(
-                        404,
-                        `${item.key} is gone from s3://${session.queue.imagesBucket}: press s to skip it.`,
-                    );
-                }
-                throw new HttpError(503, `${explainAwsError(error, `reading ${item.key}`).message} Try again.`);
-            }
+            const bytes = await readImage(context, s3, session.queue.imagesBucket, item.key);
+            // Always a JPEG, whatever Content-Type the object carries: an HTML one must not run as this page.
+            response.writeHead(200, {
+                ...SAFE_HEADERS,
+                "content-type": "image/jpeg",
+                "content-length": String(bytes.length),
+                "content-security-policy": "default-src 'none'; sandbox",
+            });
+            response.end(bytes);
         },
         "POST /api/label": action((body) => session.label(String(body.key), body.label)),
         "POST /api/skip": action((body) => session.skip(String(body.key))),
         "POST /api/undo": action(() => session.undo()),
     };
+}
+
+/**
+ * An image's bytes, read whole before anything is answered: a connection S3 drops mid-image
+ * is a 502 for that image, and the server (and its undo history) goes on.
+ */
+async function readImage(
+    context: CliContext,
+    s3: typeof import("@aws-sdk/client-s3"),
+    bucket: string,
+    key: string,
+): Promise<Uint8Array> {
+    let object;
+    try {
+        object = await context.aws.s3.send(new s3.GetObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (error) {
+        const name = awsErrorName(error);
+        if (name === "NoSuchKey" || name === "NotFound")
+            throw new HttpError(404, `${key} is gone from s3://${bucket}: press s to skip it.`);
+        throw new HttpError(503, `${explainAwsError(error, `reading ${key}`).message} Try again.`);
+    }
+    try {
+        return await object.Body!.transformToByteArray();
+    } catch (error) {
+        throw new HttpError(
+            502,
+            `S3 broke off sending ${key} (${(error as Error).message}): reload the page to try again, or press s to skip it.`,
+        );
+    }
 }
 
 /** The queue a mode works through: suggest's labelling queue, or review's suspect labels. */

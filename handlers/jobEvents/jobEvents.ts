@@ -1,4 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import { createHash } from "crypto";
 import { CreateModelPackageCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { compareModels, notComparable, verdict } from "../../lib/comparison";
@@ -19,6 +20,8 @@ import {
     parseJobEvent,
     tuningNotice,
 } from "./jobNotice";
+import { retireUnusedDatasets } from "./datasetRetention";
+import { claimJob, finishClaim } from "./jobClaim";
 
 export interface JobEventClients {
     readonly s3: S3Client;
@@ -37,6 +40,8 @@ export interface JobEventResult {
     readonly notified?: "sent" | "already";
     readonly verdict?: string;
     readonly ignored?: string;
+    /** The datasets tagged for expiry (nothing uses them any more), and those untagged (used again). */
+    readonly retention?: { readonly tagged: string[]; readonly untagged: string[] };
 }
 
 /** The markers that make a second delivery of an event do nothing twice. */
@@ -92,8 +97,58 @@ async function notifyOnce(
     const sent = await clients.sns.send(
         new PublishCommand({ TopicArn: settings.topicArn, Subject: subject, Message: body }),
     );
-    await putJsonObject(clients.s3, settings.modelBucket, markerKey, { messageId: sent.MessageId, subject });
+    await putJsonObject(clients.s3, settings.modelBucket, markerKey, { messageId: sent.MessageId, subject }, true);
     return "sent";
+}
+
+/** Stores evaluation.json and decision.json beside the model, out of output.tar.gz, once. */
+async function storeFiles(clients: JobEventClients, settings: JobEventSettings, outputDir: string, files: JobFiles) {
+    if (files.source === "plain") return "already" as const;
+    if (!files.evaluation) return "no evaluation" as const;
+    await putJsonObject(clients.s3, settings.modelBucket, `${outputDir}${EVALUATION_FILE}`, files.evaluation);
+    if (files.decision)
+        await putJsonObject(clients.s3, settings.modelBucket, `${outputDir}${DECISION_FILE}`, files.decision);
+    return "stored" as const;
+}
+
+/** Registers the job's model once: the marker tells a later run, the ClientToken a retried call. */
+async function registerOnce(
+    clients: JobEventClients,
+    settings: JobEventSettings,
+    job: Extract<FinishedJob, { kind: "training" }>,
+    paths: { modelUrl: string; outputDir: string },
+    figures: ReturnType<typeof figuresOf>,
+    sentence: string,
+): Promise<string> {
+    const markerKey = `${paths.outputDir}${REGISTERED_MARKER}`;
+    const marker = await getJsonIfAny<{ modelPackageArn: string }>(clients.s3, settings.modelBucket, markerKey);
+    if (marker) return `already: ${marker.modelPackageArn}`;
+    const request = modelPackageRequest({
+        group: settings.modelPackageGroup,
+        job: job.name,
+        datasetId: job.datasetId,
+        modelUrl: paths.modelUrl,
+        evaluationUrl: `s3://${settings.modelBucket}/${paths.outputDir}${EVALUATION_FILE}`,
+        inferenceImage: settings.inferenceImage,
+        figures,
+        verdict: sentence,
+    });
+    const created = await clients.sagemaker.send(
+        new CreateModelPackageCommand({ ...request, ClientToken: clientToken(job.name) }),
+    );
+    await putJsonObject(
+        clients.s3,
+        settings.modelBucket,
+        markerKey,
+        { modelPackageArn: created.ModelPackageArn },
+        true,
+    );
+    return created.ModelPackageArn!;
+}
+
+/** CreateModelPackage's idempotency token: one per job, so a call retried after a lost answer registers nothing new. */
+function clientToken(job: string): string {
+    return createHash("sha256").update(`register:${job}`).digest("hex").slice(0, 36);
 }
 
 /** A completed training job: its files stored plain, the verdict, a registered version, and (unless a tuner ran it) a message. */
@@ -105,49 +160,18 @@ async function completedTrainingJob(
 ): Promise<JobEventResult> {
     const modelUrl = job.modelUrl ?? jobModelUrl(settings.modelBucket, job.name);
     const { outputDir } = jobFileSources(modelUrl);
-    const files = (await step(failures, "read", () => jobFiles(clients, settings, outputDir))) ?? {
-        source: "none" as const,
-    };
-    let stored: JobEventResult["stored"] = files.source === "plain" ? "already" : "no evaluation";
-    if (files.source === "archive" && files.evaluation) {
-        stored = await step(failures, "store", async () => {
-            await putJsonObject(clients.s3, settings.modelBucket, `${outputDir}${EVALUATION_FILE}`, files.evaluation);
-            if (files.decision)
-                await putJsonObject(clients.s3, settings.modelBucket, `${outputDir}${DECISION_FILE}`, files.decision);
-            return "stored" as const;
-        });
-    }
+    // A read that fails is no fact about the job: it throws, and Lambda's retry reads again.
+    const files = await jobFiles(clients, settings, outputDir);
+    const stored =
+        (await step(failures, "store", () => storeFiles(clients, settings, outputDir, files))) ?? "no evaluation";
     const figures = figuresOf(files.evaluation, files.decision);
     const sentence = files.evaluation
         ? ((await step(failures, "compare", () => verdictAgainstServing(clients, settings, job.name, files))) ??
           "The comparison with the serving model failed; npx bootboots compare runs it.")
         : "It left no evaluation.json, so it was not compared.";
-    const registered = await step(failures, "register", async () => {
-        const marker = await getJsonIfAny<{ modelPackageArn: string }>(
-            clients.s3,
-            settings.modelBucket,
-            `${outputDir}${REGISTERED_MARKER}`,
-        );
-        if (marker) return `already: ${marker.modelPackageArn}`;
-        const created = await clients.sagemaker.send(
-            new CreateModelPackageCommand(
-                modelPackageRequest({
-                    group: settings.modelPackageGroup,
-                    job: job.name,
-                    datasetId: job.datasetId,
-                    modelUrl,
-                    evaluationUrl: `s3://${settings.modelBucket}/${outputDir}${EVALUATION_FILE}`,
-                    inferenceImage: settings.inferenceImage,
-                    figures,
-                    verdict: sentence,
-                }),
-            ),
-        );
-        await putJsonObject(clients.s3, settings.modelBucket, `${outputDir}${REGISTERED_MARKER}`, {
-            modelPackageArn: created.ModelPackageArn,
-        });
-        return created.ModelPackageArn!;
-    });
+    const registered = await step(failures, "register", () =>
+        registerOnce(clients, settings, job, { modelUrl, outputDir }, figures, sentence),
+    );
     const notified = job.tuningJob
         ? undefined
         : await step(failures, "notify", () =>
@@ -155,61 +179,86 @@ async function completedTrainingJob(
                   completedNotice(job.name, figures, sentence, `npx bootboots deploy ${job.name}`),
               ),
           );
-    return { job: job.name, stored, registered, notified, verdict: sentence };
+    // The registry changed: which datasets nothing uses any more may change too.
+    const retention = await step(failures, "retention", () => retireUnusedDatasets(clients, settings, job.datasetId));
+    return { job: job.name, stored, registered, notified, verdict: sentence, retention };
+}
+
+/** A failed or stopped training job: one message (unless a tuner ran it). */
+async function endedTrainingJob(
+    clients: JobEventClients,
+    settings: JobEventSettings,
+    job: Extract<FinishedJob, { kind: "training" }>,
+    failures: string[],
+): Promise<JobEventResult> {
+    if (job.tuningJob) return { job: job.name };
+    const marker = `${TRAINING_OUTPUT_PREFIX}${job.name}/output/${NOTIFIED_MARKER}`;
+    const notified = await step(failures, "notify", () =>
+        notifyOnce(clients, settings, marker, async () =>
+            failedNotice(job.name, job.status, job.failureReason, "Training"),
+        ),
+    );
+    return { job: job.name, notified };
+}
+
+/** A tuning job that ended: one message naming its best training job, with that job's figures and verdict. */
+async function endedTuningJob(
+    clients: JobEventClients,
+    settings: JobEventSettings,
+    job: Extract<FinishedJob, { kind: "tuning" }>,
+    failures: string[],
+): Promise<JobEventResult> {
+    const marker = `${TRAINING_OUTPUT_PREFIX}${job.name}/${NOTIFIED_MARKER}`;
+    const notified = await step(failures, "notify", () =>
+        notifyOnce(clients, settings, marker, async () => {
+            if (job.status !== "Completed" || !job.bestJob)
+                return failedNotice(job.name, job.status, job.failureReason, "Tuning");
+            const files = await jobFiles(clients, settings, `${TRAINING_OUTPUT_PREFIX}${job.bestJob}/output/`);
+            const sentence = files.evaluation
+                ? await verdictAgainstServing(clients, settings, job.bestJob, files)
+                : "Its best job left no evaluation.json, so it was not compared.";
+            const figures = figuresOf(files.evaluation, files.decision);
+            return tuningNotice(job.name, job.bestJob, figures, sentence, `npx bootboots deploy ${job.name}`);
+        }),
+    );
+    return { job: job.name, notified };
 }
 
 /**
  * The job-events Lambda: on every finished job of the stack (EventBridge), stores its
  * evaluation beside the model, compares it with the serving model, registers it in the model
- * package group and tells the user; a repeated event does nothing twice, and a step that failed
- * is done by the retry.
+ * package group and tells the user. One delivery claims the job (two concurrent ones do not
+ * both act), each step is done once (its marker), a failed read is retried rather than
+ * recorded, and a step that failed is done by Lambda's retry of the same invocation.
  */
 export async function handleJobEvent(
     clients: JobEventClients,
     settings: JobEventSettings,
     event: unknown,
+    requestId: string,
+    now: () => Date = () => new Date(),
 ): Promise<JobEventResult> {
     const job = parseJobEvent(event);
     if (!job) return { ignored: "not a finished training or tuning job" };
-    const failures: string[] = [];
-    let result: JobEventResult;
-    if (job.kind === "training" && job.status === "Completed") {
-        result = await completedTrainingJob(clients, settings, job, failures);
-    } else if (job.kind === "training") {
-        const notified = job.tuningJob
-            ? undefined
-            : await step(failures, "notify", () =>
-                  notifyOnce(
-                      clients,
-                      settings,
-                      `${TRAINING_OUTPUT_PREFIX}${job.name}/output/${NOTIFIED_MARKER}`,
-                      async () => failedNotice(job.name, job.status, job.failureReason, "Training"),
-                  ),
-              );
-        result = { job: job.name, notified };
-    } else {
-        const marker = `${TRAINING_OUTPUT_PREFIX}${job.name}/${NOTIFIED_MARKER}`;
-        const notified = await step(failures, "notify", () =>
-            notifyOnce(clients, settings, marker, async () => {
-                if (job.status !== "Completed" || !job.bestJob)
-                    return failedNotice(job.name, job.status, job.failureReason, "Tuning");
-                const files = await jobFiles(clients, settings, `${TRAINING_OUTPUT_PREFIX}${job.bestJob}/output/`);
-                const sentence = files.evaluation
-                    ? await verdictAgainstServing(clients, settings, job.bestJob, files)
-                    : "Its best job left no evaluation.json, so it was not compared.";
-                return tuningNotice(
-                    job.name,
-                    job.bestJob,
-                    figuresOf(files.evaluation, files.decision),
-                    sentence,
-                    `npx bootboots deploy ${job.name}`,
-                );
-            }),
-        );
-        result = { job: job.name, notified };
+    const claim = await claimJob(clients.s3, settings.modelBucket, job.name, requestId, now());
+    if (!claim.claimed) {
+        const ignored = {
+            job: job.name,
+            ignored: `another delivery of this event (request ${claim.by}) is handling it`,
+        };
+        console.log(JSON.stringify(ignored));
+        return ignored;
     }
+    const failures: string[] = [];
+    const result =
+        job.kind === "tuning"
+            ? await endedTuningJob(clients, settings, job, failures)
+            : job.status === "Completed"
+              ? await completedTrainingJob(clients, settings, job, failures)
+              : await endedTrainingJob(clients, settings, job, failures);
     console.log(JSON.stringify(result));
-    // Lambda retries a failed asynchronous invocation: the steps done are not done again.
+    // Lambda retries a failed asynchronous invocation under the same request id: the steps done are not done again.
     if (failures.length) throw new Error(`Not done for ${job.name}: ${failures.join(", ")}; the retry completes it.`);
+    await finishClaim(clients.s3, settings.modelBucket, job.name, requestId, now());
     return result;
 }

@@ -277,10 +277,11 @@ export async function triggerTraining(
     clients: TriggerClients,
     settings: TriggerSettings,
     rawEvent: unknown,
-    requestId: string,
+    invocationRequestId: string,
 ): Promise<TriggerResult> {
     try {
         const event = parseTriggerEvent(rawEvent, settings);
+        const requestId = event.requestId ?? invocationRequestId;
         const existing = await startedBefore(clients, settings, event, requestId);
         if (existing) return existing;
 

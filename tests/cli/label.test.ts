@@ -6,6 +6,7 @@ import * as http from "http";
 import * as path from "path";
 import { LABELLING_QUEUE_KEY } from "../../lib/layout";
 import { clientConfig } from "../support/moto";
+import { startProxy } from "../support/proxy";
 import { IMAGES_PREFIX } from "../support/seed";
 import {
     CHROMIUM,
@@ -375,6 +376,92 @@ describe("the bootboots command: suggest and label", function () {
             await browser.close();
             offline.stop();
             elsewhere.stop();
+        }
+    });
+
+    it("answers 502 for an image S3 breaks off mid-way, and goes on: the next try, a label and its undo all work", async () => {
+        let cuts = 0;
+        const s3Proxy = await startProxy(moto.endpoint, {
+            cutBodyAfter: (r) => (r.method === "GET" && r.url.includes("/pool/") && cuts++ === 0 ? 200 : undefined),
+        });
+        const labelling = await startLabelCommand([], { AWS_ENDPOINT_URL_S3: s3Proxy.endpoint });
+        try {
+            const url = new URL(labelling.url);
+            const call = (route: string, body?: object) =>
+                fetch(`${url.origin}${route}${route.includes("?") ? "&" : "?"}token=${url.searchParams.get("token")}`, {
+                    method: body ? "POST" : "GET",
+                    headers: { "content-type": "application/json" },
+                    body: body ? JSON.stringify(body) : undefined,
+                });
+            let state = await (await call("/api/state")).json();
+            // Other tests label the first images of the shared queue: go on to one nobody labelled.
+            const rowNameOf = (item: { key: string; rowName?: string }) =>
+                item.rowName ?? item.key.slice(IMAGES_PREFIX.length);
+            while ((await row(rowNameOf(state.current)))?.cat)
+                state = await (await call("/api/skip", { key: state.current.key, session: state.session })).json();
+            const image = `/api/image?key=${encodeURIComponent(state.current.key)}`;
+            const broken = await call(image);
+            assert.equal(broken.status, 502);
+            assert.match(
+                (await broken.json()).error,
+                /^S3 broke off sending \S+: reload the page to try again, or press s to skip it\.$|^S3 broke off sending \S+ \(.*\): reload the page/,
+            );
+            const whole = await call(image);
+            assert.equal(whole.status, 200);
+            assert.equal(whole.headers.get("content-type"), "image/jpeg");
+            const rowName = rowNameOf(state.current);
+            const labelled = await call("/api/label", {
+                key: state.current.key,
+                label: CLASSES[2],
+                session: state.session,
+            });
+            assert.equal(labelled.status, 200, await labelled.clone().text());
+            assert.equal((await row(rowName))?.cat?.S, CLASSES[2]);
+            const undone = await call("/api/undo", { session: state.session });
+            assert.equal(undone.status, 200, "the undo history survived the broken image");
+            assert.equal((await row(rowName))?.cat, undefined);
+        } finally {
+            labelling.stop();
+            await s3Proxy.close();
+        }
+    });
+
+    it("offers only the stack's classes, as text: a hostile queue file is refused and runs nothing", async function () {
+        const original = await readQueue();
+        const hostile = '<img src=x onerror="window.pwned=1">';
+        await s3().send(
+            new PutObjectCommand({
+                Bucket: world.trainingBucket,
+                Key: LABELLING_QUEUE_KEY,
+                Body: JSON.stringify({ ...original, classes: [CLASSES[0], hostile, ...CLASSES.slice(2)] }),
+            }),
+        );
+        const { chromium } = await import("playwright-core");
+        const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+        const labelling = await startLabelCommand();
+        try {
+            const page = await browser.newPage();
+            await page.goto(labelling.url);
+            await page.waitForFunction(() =>
+                /other classes than this stack's/.test(document.getElementById("warning")?.textContent ?? ""),
+            );
+            const buttons = await page.$$eval("#buttons button[data-label]", (bs) => bs.map((b) => b.textContent));
+            assert.deepEqual(
+                buttons.slice(0, CLASSES.length),
+                CLASSES.map((c, i) => `${i + 1}${c}`),
+            );
+            assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+            assert.equal(await page.$$eval("img", (images) => images.length), 1, "only the picture");
+        } finally {
+            await browser.close();
+            labelling.stop();
+            await s3().send(
+                new PutObjectCommand({
+                    Bucket: world.trainingBucket,
+                    Key: LABELLING_QUEUE_KEY,
+                    Body: JSON.stringify(original),
+                }),
+            );
         }
     });
 

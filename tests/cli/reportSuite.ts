@@ -177,6 +177,24 @@ export function reportSuite(): void {
             }
         });
 
+        it("says in one sentence that the job's dataset has expired, and reports the figures without its pictures", async () => {
+            const job = "bootboots-report-expired-dataset";
+            await completedJob(
+                job,
+                fixtureOutput("trained-model"),
+                ["evaluation.json", "decision.json"],
+                "20250101T000000Z-dead",
+            );
+            const out = path.join(workDir, "expired.html");
+            const result = await cli("report", job, "--no-open", "--out", out);
+            assert.equal(result.code, 0, result.err);
+            assert.match(
+                result.out,
+                /; dataset 20250101T000000Z-dead has expired \(no model used it, so S3 removed it 90 days after it was written\), so no pictures or training counts\)\.\n$/,
+            );
+            assert.ok(fs.existsSync(out));
+        });
+
         it("refuses a job trained before the test split, and one that does not exist, in one sentence", async () => {
             const legacy = await cli(
                 "report",

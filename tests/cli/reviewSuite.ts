@@ -180,6 +180,22 @@ export function reviewSuite(): void {
             assert.match(words.out, /Next: npx bootboots label --review$/m);
         });
 
+        it("says in one sentence that the job's dataset has expired", async () => {
+            const job = "bootboots-review-expired-dataset";
+            await completedJob(
+                job,
+                fixtureOutput("trained-model"),
+                ["evaluation.json", "decision.json"],
+                "20250101T000000Z-dead",
+            );
+            const result = await cli("review", job);
+            assert.equal(result.code, 1);
+            assert.match(
+                result.err,
+                /^error: Job bootboots-review-expired-dataset's dataset 20250101T000000Z-dead has expired \(no model used it, so S3 removed it 90 days after it was written\), so its images cannot be found: review a newer job\.\n$/,
+            );
+        });
+
         it("--score-training says what it costs, then finds a mislabelled training image through the endpoint", async () => {
             const calls = endpoint.proxy.requests.length;
             const run = await cli("review", JOB, "--score-training", "1", "--json");

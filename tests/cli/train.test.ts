@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/client-cloudwatch-logs";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { DescribeTrainingJobCommand } from "@aws-sdk/client-sagemaker";
+import { CreateQueueCommand, SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -21,6 +22,7 @@ import {
     invoke,
     jobCount,
     moto,
+    outputs,
     proxy,
     s3,
     sagemaker,
@@ -199,6 +201,46 @@ describe("the bootboots command: train, status and deploy", function () {
             assert.match(run.out, /created \S+, started \S+, ended \S+/);
             assert.match(run.out, /elapsed \d+ s, training/);
             assert.match(run.out, /train:progress\s+100/);
+        });
+
+        it("status counts the events no retry could process, and shows the last retraining check in one line", async () => {
+            const queueUrl = String(outputs.failedEventsQueueUrl);
+            const sqs = new SQSClient(clientConfig(moto.endpoint));
+            await sqs.send(new CreateQueueCommand({ QueueName: queueUrl.split("/").pop()! }));
+            const none = await cli("status");
+            assert.match(none.out, /^Failed events: none \(every asynchronous event of the stack was processed\)\.$/m);
+            await sqs.send(
+                new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ requestContext: {} }) }),
+            );
+            await s3().send(
+                new PutObjectCommand({
+                    Bucket: world.trainingBucket,
+                    Key: "retrain/last-check.json",
+                    Body: JSON.stringify({
+                        checkedAt: "2026-12-02T03:00:00.000Z",
+                        action: "waiting",
+                        newLabels: 12,
+                        minNewLabels: 50,
+                        countedAgainst: "20261130T120000Z-cafe",
+                        reason: "job bootboots-0123 is still running; the next check counts again",
+                    }),
+                }),
+            );
+            const run = await cli("status");
+            assert.equal(run.code, 0, run.err);
+            assert.match(
+                run.out,
+                new RegExp(
+                    `^Failed events: 1 that no retry could process, kept 14 days in ${queueUrl.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} `,
+                    "m",
+                ),
+            );
+            assert.match(
+                run.out,
+                /^Scheduled retraining, last check: 2026-12-02T03:00:00\.000Z: 12 new labels not in dataset 20261130T120000Z-cafe, 50 needed: nothing started \(job bootboots-0123 is still running; the next check counts again\)\.$/m,
+            );
+            const json = JSON.parse((await cli("status", "--json")).out);
+            assert.deepEqual(json.failedEvents, { queueUrl, count: 1 });
         });
 
         it("status --watch shows elapsed time and each epoch's figures while training: a line per epoch piped, in place on a terminal", async () => {

@@ -95,6 +95,15 @@ function providerState(type: string, name: string, inputs: Record<string, any>, 
                 ...inputs,
                 arn: `arn:aws:sagemaker:${REGION}:${ACCOUNT_ID}:model-package-group/${inputs.modelPackageGroupName}`,
             };
+        case "aws:sqs/queue:Queue": {
+            const queueName = inputs.name ?? autoName;
+            return {
+                ...inputs,
+                name: queueName,
+                arn: `arn:aws:sqs:${REGION}:${ACCOUNT_ID}:${queueName}`,
+                url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT_ID}/${queueName}`,
+            };
+        }
         case "aws:sagemaker/model:Model":
         case "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
             return { ...inputs, name: inputs.name ?? autoName };

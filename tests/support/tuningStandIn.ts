@@ -4,7 +4,8 @@ import { operationProblems, serviceModel } from "./serviceModel";
 /**
  * SageMaker's tuning API, which moto lacks, answered as the API reference documents it:
  * CreateHyperParameterTuningJob (checked against the service model and the documented
- * rules), DescribeHyperParameterTuningJob.
+ * rules), DescribeHyperParameterTuningJob, ListHyperParameterTuningJobs; and ListTrainingJobs
+ * of the jobs in progress, which moto never has.
  * Plugged into the proxy in front of moto; every other request goes on to moto.
  */
 export interface TuningStandIn {
@@ -14,6 +15,8 @@ export interface TuningStandIn {
     readonly refused: string[];
     /** What DescribeHyperParameterTuningJob adds to a job: status, counters, best training job. */
     progress: Record<string, Record<string, unknown>>;
+    /** Training jobs that ListTrainingJobs reports InProgress (moto's jobs are all Completed at once). */
+    runningTrainingJobs: string[];
     inject(request: RecordedRequest): InjectedResponse | undefined;
 }
 
@@ -73,13 +76,55 @@ export function tuningRequestProblem(request: unknown): string | undefined {
     return problems.length ? problems.join("; ") : tuningRuleProblem(request);
 }
 
+function ok(body: unknown): InjectedResponse {
+    return { status: 200, headers: JSON_HEADERS, body: JSON.stringify(body) };
+}
+
 export function tuningStandIn(): TuningStandIn {
     const standIn: TuningStandIn = {
         created: new Map(),
         refused: [],
         progress: {},
+        runningTrainingJobs: [],
         inject(request) {
             const target = request.headers["x-amz-target"];
+            if (
+                target === "SageMaker.ListTrainingJobs" &&
+                JSON.parse(request.body.toString()).StatusEquals === "InProgress"
+            ) {
+                return ok({
+                    TrainingJobSummaries: standIn.runningTrainingJobs.map((name) => ({
+                        TrainingJobName: name,
+                        TrainingJobArn: `arn:aws:sagemaker:eu-west-2:123456789012:training-job/${name}`,
+                        CreationTime: 1_767_225_600,
+                        TrainingJobStatus: "InProgress",
+                    })),
+                });
+            }
+            if (target === "SageMaker.ListHyperParameterTuningJobs") {
+                const { StatusEquals, NameContains } = JSON.parse(request.body.toString());
+                const summaries = [...standIn.created.keys()]
+                    .map((name) => ({
+                        name,
+                        status: String(standIn.progress[name]?.HyperParameterTuningJobStatus ?? "InProgress"),
+                    }))
+                    .filter(
+                        (j) =>
+                            (!StatusEquals || j.status === StatusEquals) &&
+                            (!NameContains || j.name.includes(NameContains)),
+                    );
+                return ok({
+                    HyperParameterTuningJobSummaries: summaries.map((j) => ({
+                        HyperParameterTuningJobName: j.name,
+                        HyperParameterTuningJobArn: `arn:aws:sagemaker:eu-west-2:123456789012:hyper-parameter-tuning-job/${j.name}`,
+                        HyperParameterTuningJobStatus: j.status,
+                        Strategy: "Bayesian",
+                        CreationTime: 1_767_225_600,
+                        TrainingJobStatusCounters: {},
+                        ObjectiveStatusCounters: {},
+                    })),
+                });
+            }
             if (target === "SageMaker.CreateHyperParameterTuningJob") {
                 const body = JSON.parse(request.body.toString());
                 const problem = tuningRequestProblem(body);

@@ -8,6 +8,11 @@ import { rankScore, rankTopClasses } from "../../cli/labelling/queue";
 import { decisionMetrics, evaluationReport } from "../../cli/report/evaluationReport";
 import { StackResolver } from "../../cli/aws/stack";
 import { setEnv } from "../support/env";
+import { openSecretUrl } from "../../cli/browser";
+import { classKeys } from "../../cli/labelling/queueSession";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 
 const CLASSES = ["Boots", "Chi", "NoCat"];
 
@@ -302,5 +307,37 @@ describe("the endpoint's refusals, in words", () => {
         );
         assert.equal(modelErrorReason("out of memory\nstack"), "the model refused it (out of memory)");
         assert.match(modelErrorReason("x".repeat(500)), /^the model refused it \(x{200}…\)$/);
+    });
+});
+
+describe("the label page's address, kept off the command line", () => {
+    it("opens the page through a launcher file only this user may read, so the token is never in a process's arguments", async () => {
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "fake-opener-"));
+        const seen = path.join(bin, "seen");
+        // The desktop's opener, as a script that writes down what it was given.
+        for (const opener of ["xdg-open", "open"])
+            fs.writeFileSync(path.join(bin, opener), `#!/bin/sh\nprintf '%s' "$*" > '${seen}'\n`, { mode: 0o755 });
+        const restore = setEnv({ PATH: `${bin}${path.delimiter}${process.env.PATH}` });
+        try {
+            const url = "http://127.0.0.1:41234/?token=0123456789abcdef0123456789abcdef";
+            const file = openSecretUrl(url);
+            for (let i = 0; i < 100 && !fs.existsSync(seen); i++) await new Promise((done) => setTimeout(done, 20));
+            const args = fs.readFileSync(seen, "utf8");
+            assert.equal(args, file, "the opener is given the file");
+            assert.ok(!args.includes("0123456789abcdef"), "and never the token");
+            assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+            assert.match(
+                fs.readFileSync(file, "utf8"),
+                /<meta http-equiv="refresh" content="0; url=http:\/\/127\.0\.0\.1:41234\/\?token=0123456789abcdef0123456789abcdef">/,
+            );
+        } finally {
+            restore();
+        }
+    });
+
+    it("gives each class a key: 1-9, then the letters the page's own keys leave", () => {
+        const many = Array.from({ length: 14 }, (_, i) => `Cat${i}`);
+        assert.deepEqual(classKeys(many), ["1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e"]);
+        assert.ok(!classKeys(Array.from({ length: 30 }, (_, i) => `C${i}`)).some((k) => ["m", "s", "u"].includes(k)));
     });
 });
