@@ -1,5 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { STACK_SETTINGS, StackSetting, StackSettingKey, StackSettings, parseSetting } from "./lib/stackSettings";
+import {
+    RETIRED_SETTINGS,
+    STACK_SETTINGS,
+    StackSetting,
+    StackSettingKey,
+    StackSettings,
+    parseSetting,
+} from "./lib/stackSettings";
 import { leavesMostForTraining } from "./lib/dataset";
 
 /** Every setting of the stack, parsed and checked (lib/stackSettings.ts; docs/design.md, "Stack config"). */
@@ -68,12 +75,23 @@ function checkAcrossSettings(settings: StackSettings, get: RawConfig): void {
     }
 }
 
+/** A key that no longer exists stops the program with what replaced it, rather than being ignored. */
+export class RetiredSettingError extends pulumi.RunError {
+    constructor(key: string) {
+        super(
+            `Config ${CONFIG_NAMESPACE}:${key} is no longer read: ${RETIRED_SETTINGS[key]}. Run: pulumi config rm ${key}`,
+        );
+        this.name = "RetiredSettingError";
+    }
+}
+
 /** Parses and checks every key; throws a ConfigError naming the first bad one. */
 export function parseStackConfig(read: RawConfig): StackConfig {
     const get: RawConfig = (key) => {
         const value = read(key);
         return value === undefined || value === "" ? undefined : value;
     };
+    for (const key of Object.keys(RETIRED_SETTINGS)) if (get(key) !== undefined) throw new RetiredSettingError(key);
     const settings = parseEachSetting(get) as unknown as StackSettings;
     checkAcrossSettings(settings, get);
     return settings;

@@ -1,3 +1,6 @@
+import { VISIT_RULES, VisitFigures, VisitRuleName } from "../lib/jobOutput";
+import { countsInWords } from "../lib/visitPromise";
+import { contract } from "../lib/contract";
 import type { Decision, NearCopies } from "../lib/jobOutput";
 
 /** A plain-text table with right-aligned numbers. */
@@ -52,4 +55,24 @@ export function decisionLines(decision: Decision): string[] {
     ];
     if (decision.limit_unresolved) lines.push(`Note: ${decision.limit_unresolved}.`);
     return lines;
+}
+
+/** The names of the three rules per visit, as a user reads them. */
+export const VISIT_RULE_NAMES: Readonly<Record<VisitRuleName, string>> = {
+    visit: "visit rule (the model's)",
+    frame: "one frame at the per-frame threshold",
+    firmware: `the firmware's (most likely, ≥ ${contract.decision.firmwareMinConfidence.toFixed(2)})`,
+};
+
+/** The three rules side by side on one side's visits: target visits acted on, other visits acted on, frames until it acted. */
+export function visitRulesTable(figures: Readonly<Record<VisitRuleName, VisitFigures>>, targetClass: string): string {
+    return table(
+        ["rule", `${targetClass} visits acted on`, "other visits acted on", "frames to act (median)"],
+        VISIT_RULES.map((rule) => [
+            VISIT_RULE_NAMES[rule],
+            countsInWords(figures[rule].recall_counts, figures[rule].recall_interval),
+            countsInWords(figures[rule].false_alarm_counts, figures[rule].false_alarm_interval),
+            figures[rule].median_frames_to_act ?? "never",
+        ]),
+    );
 }

@@ -1,4 +1,5 @@
 import { Comparison, ComparedModel, Decision, Delta, compareModels, notComparable, signed } from "../lib/comparison";
+import { jobVisitPromise } from "../lib/visitPromise";
 import { CliContext } from "./context";
 import { CliError } from "./errors";
 import { table } from "./format";
@@ -11,6 +12,8 @@ export type CompareOutcome =
           readonly comparison: Comparison;
           /** Each model's decision, with its intervals where the job wrote them. */
           readonly decisions: { readonly candidate?: Decision; readonly baseline?: Decision };
+          /** Each model's promise per visit in words (lib/visitPromise.ts), for jobs since visits. */
+          readonly promises: { readonly candidate?: string[]; readonly baseline?: string[] };
       }
     | {
           readonly kind: "not comparable";
@@ -48,6 +51,7 @@ export async function compareJobs(
         kind: "compared",
         comparison: compareModels(a, b),
         decisions: { candidate: a.evaluation.decision, baseline: b.evaluation.decision },
+        promises: { candidate: jobVisitPromise(a.evaluation), baseline: jobVisitPromise(b.evaluation) },
     };
 }
 
@@ -65,8 +69,8 @@ function row(name: string, d: Delta): (string | number)[] {
 /** The comparison as a table: per-class F1, macro-F1, and the target class's decision figures. */
 export function comparisonTable(c: Comparison): string {
     return [
-        `Candidate ${c.candidate} against baseline ${c.baseline}, on the ${c.commonImages} test images common to both (the candidate's labels).`,
-        `Each delta has a 95% paired bootstrap interval (${c.resamples} resamples of those images); "significant" means it excludes 0.`,
+        `Candidate ${c.candidate} against baseline ${c.baseline}, on the ${c.commonImages} test images (${c.commonVisits} visits) common to both (the candidate's labels).`,
+        `Each delta has a 95% paired bootstrap interval (${c.resamples} resamples of those visits, each with all its frames); "significant" means it excludes 0.`,
         table(
             ["", "candidate", "baseline", "delta", "95% interval", "significant"],
             [
@@ -74,6 +78,8 @@ export function comparisonTable(c: Comparison): string {
                 row("macro-F1", c.macroF1),
                 row(`${c.targetClass} recall`, c.targetRecall),
                 row(`${c.targetClass} false-alarm rate`, c.falseAlarmRate),
+                row(`${c.targetClass} visits acted on`, c.visitRecall),
+                row("other visits acted on", c.visitFalseAlarmRate),
             ],
         ),
         `${c.targetClass} thresholds: candidate ${c.thresholds.candidate.toFixed(3)}, baseline ${c.thresholds.baseline.toFixed(3)} (each model's own).`,

@@ -45,7 +45,7 @@ export interface CameraApiArgs {
     /** The default event bus, where a keep-warm request no retry could complete is sent. */
     readonly failedEventsBusArn: pulumi.Input<string>;
     /** Throttling, reserved concurrency, keep-warm, the camera's role and the events table (lib/stackSettings.ts). */
-    readonly settings: CameraSettings & Pick<StackSettings, "classes" | "adoptExistingBuckets">;
+    readonly settings: CameraSettings & Pick<StackSettings, "classes" | "adoptExistingBuckets" | "visitGapMinutes">;
 }
 
 /**
@@ -57,6 +57,8 @@ export interface CameraApiArgs {
 export class CameraApi extends pulumi.ComponentResource {
     public readonly api: aws.apigatewayv2.Api;
     public readonly eventsTable: aws.dynamodb.Table;
+    /** Each camera's current visit: the frames the visit rule decides on. */
+    public readonly visitsTable: aws.dynamodb.Table;
     public readonly inferFunction: aws.lambda.CallbackFunction<unknown, unknown>;
     public readonly invokePolicy: aws.iam.Policy;
     /** `https://<api>.execute-api.<region>.amazonaws.com/infer`. */
@@ -69,6 +71,7 @@ export class CameraApi extends pulumi.ComponentResource {
     ) {
         super("bootboots:camera:CameraApi", name, {}, opts);
         this.eventsTable = this.createEventsTable(name);
+        this.visitsTable = this.createVisitsTable(name);
         this.inferFunction = this.createInferFunction(name);
         this.api = new aws.apigatewayv2.Api(
             name,
@@ -84,6 +87,7 @@ export class CameraApi extends pulumi.ComponentResource {
             url: this.url,
             invokePolicyArn: this.invokePolicy.arn,
             eventsTableName: this.eventsTable.name,
+            visitsTableName: this.visitsTable.name,
         });
     }
 
@@ -114,6 +118,20 @@ export class CameraApi extends pulumi.ComponentResource {
         );
     }
 
+    /** One item per camera (lib/visits.ts VisitState); a state only lasts a visit, so TTL clears it and destroy deletes it. */
+    private createVisitsTable(name: string): aws.dynamodb.Table {
+        return new aws.dynamodb.Table(
+            `${name}-visits`,
+            {
+                billingMode: "PAY_PER_REQUEST",
+                hashKey: "camera",
+                attributes: [{ name: "camera", type: "S" }],
+                ttl: { attributeName: "expiresAt", enabled: true },
+            },
+            { parent: this },
+        );
+    }
+
     private createInferFunction(name: string): aws.lambda.CallbackFunction<unknown, unknown> {
         const a = this.args;
         return new LambdaFunction(
@@ -139,6 +157,8 @@ export class CameraApi extends pulumi.ComponentResource {
                     imagesPrefix: a.imagesPrefix,
                     catadataTable: a.catadataTableName,
                     eventsTable: this.eventsTable.name,
+                    visitsTable: this.visitsTable.name,
+                    visitGapMinutes: a.settings.visitGapMinutes,
                     eventRetentionDays: a.settings.eventRetentionDays,
                     inferenceDeadlineMs: INFERENCE_DEADLINE_MS,
                 }),
@@ -182,6 +202,12 @@ export class CameraApi extends pulumi.ComponentResource {
                 Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [CAMERA_IMAGE_NAME_GLOB] } },
             },
             { Sid: "WriteEvents", Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: this.eventsTable.arn },
+            {
+                Sid: "KeepVisits",
+                Effect: "Allow",
+                Action: ["dynamodb:GetItem", "dynamodb:PutItem"],
+                Resource: this.visitsTable.arn,
+            },
             {
                 // The threshold of whichever model answers: a job's decision.json or output.tar.gz, or the configured model's.
                 Sid: "ReadDecisions",

@@ -28,18 +28,43 @@ export interface MostLikelyCat {
     readonly index: number;
 }
 
+/** The visit a frame belongs to, as the camera API keeps it (lib/visits.ts). */
+export interface CameraVisit {
+    /** `<camera>@<first frame's time>`. */
+    readonly id: string;
+    /** Frames seen so far, this one included. */
+    readonly frames: number;
+    readonly startedAt: string;
+    /** The 1-based frame at which the visit rule first acted, once it has. */
+    readonly actedAt?: number;
+}
+
+/**
+ * The decision on a frame: per visit (the model's visit rule over the visit's frames so far),
+ * or, for a model trained before visits, per frame (its per-frame threshold).
+ */
 export interface CameraDecision {
     readonly targetClass: string;
+    /** This frame's target probability. */
     readonly probability: number;
-    /** The threshold the answering model's training job chose on validation. */
+    /** "visit": the mean over the visit's last `window` frames decided; "frame": this frame alone. */
+    readonly rule: "visit" | "frame";
+    /** What was compared with the threshold: the window mean, or this frame's probability. */
+    readonly score: number;
+    /** The rule's threshold, chosen on validation by the answering model's training job. */
     readonly threshold: number;
-    /** probability ≥ threshold: the camera's deterrent should fire. */
+    /** score ≥ threshold: the camera's deterrent should fire. */
     readonly act: boolean;
+    /** The visit rule's window, in frames. */
+    readonly window?: number;
+    /** The model's per-frame threshold (the frame rule's). */
+    readonly frameThreshold: number;
     readonly maxFalseAlarmRate: number;
+    readonly visit?: CameraVisit;
 }
 
 /** What was not written after the answer was known; the answer still stands. */
-export type NotStored = "image" | "row" | "event";
+export type NotStored = "image" | "row" | "event" | "visit";
 
 export interface CameraAnswer {
     readonly success: true;
@@ -78,6 +103,11 @@ export interface CameraEvent {
     readonly targetClass: string;
     readonly probability: number;
     readonly threshold: number;
+    /** The rule that acted, its score, and the visit with the frame it acted at (1-based). */
+    readonly rule?: "visit" | "frame";
+    readonly score?: number;
+    readonly visit?: string;
+    readonly visitFrame?: number;
     readonly trainingJobName?: string;
     readonly modelDataUrl?: string;
     /** Epoch seconds after which DynamoDB's TTL removes the row. */

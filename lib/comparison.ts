@@ -1,4 +1,5 @@
 import { Decision, JobEvaluation } from "./jobOutput";
+import { windowMean } from "./visits";
 
 export type { Decision, JobEvaluation };
 
@@ -14,7 +15,7 @@ export interface Delta {
     readonly baseline: number;
     /** candidate − baseline. */
     readonly delta: number;
-    /** The 95% interval of the delta over bootstrap resamples of the common images. */
+    /** The 95% interval of the delta over bootstrap resamples of the common visits (all frames of a visit together). */
     readonly low: number;
     readonly high: number;
     /** The interval excludes 0. */
@@ -26,6 +27,8 @@ export interface Comparison {
     readonly baseline: string;
     /** Test images both models were evaluated on; labels are the candidate's. */
     readonly commonImages: number;
+    /** The visits those images make (the candidate's test_visits; a frame it does not place is a visit of its own). */
+    readonly commonVisits: number;
     readonly classes: readonly string[];
     readonly targetClass: string;
     /** Each model's own threshold for the target class. */
@@ -34,6 +37,9 @@ export interface Comparison {
     readonly macroF1: Delta;
     readonly targetRecall: Delta;
     readonly falseAlarmRate: Delta;
+    /** Per visit, each model by its own rule (its visit rule, else one frame at its threshold). */
+    readonly visitRecall: Delta;
+    readonly visitFalseAlarmRate: Delta;
     readonly resamples: number;
 }
 
@@ -143,11 +149,80 @@ function percentile(sorted: Float64Array, q: number): number {
     return sorted[below] + (sorted[above] - sorted[below]) * (position - below);
 }
 
+/** The common test images, grouped into visits in capture order (the candidate's test_visits), each image once. */
+function commonVisits(candidate: ComparedModel, baseline: ComparedModel): string[][] {
+    const classes = candidate.evaluation.classes;
+    const test = candidate.evaluation.test!;
+    const shared = (name: string) =>
+        name in baseline.evaluation.test!.predictions &&
+        name in test.predictions &&
+        classes.includes(test.labels[name]);
+    const placed = new Set<string>();
+    const visits: string[][] = [];
+    for (const visit of candidate.evaluation.test_visits ?? []) {
+        const frames = visit.frames.filter((name) => shared(name) && !placed.has(name));
+        frames.forEach((name) => placed.add(name));
+        if (frames.length > 0) visits.push(frames);
+    }
+    for (const name of Object.keys(test.predictions).sort()) if (shared(name) && !placed.has(name)) visits.push([name]);
+    return visits;
+}
+
+/** Whether a model acts on a visit by its own rule: its visit rule over the frames so far, else one frame at its threshold. */
+function actsOnVisit(decision: Decision, scores: readonly number[]): boolean {
+    const rule = decision.visit_rule;
+    if (!rule) return scores.some((score) => score >= decision.threshold);
+    return scores.some((_, i) => windowMean(scores.slice(0, i + 1), rule.frames) >= rule.threshold);
+}
+
+/** One model's answers on the common frames (in visit order) and its act on each visit. */
+function answersOf(model: ComparedModel, visits: readonly string[][], target: number) {
+    const test = model.evaluation.test!;
+    const decision = model.evaluation.decision!;
+    const frames = visits.flat();
+    return {
+        predicted: Int32Array.from(frames, (name) => argmax(test.predictions[name])),
+        called: Uint8Array.from(frames, (name) => (test.predictions[name][target] >= decision.threshold ? 1 : 0)),
+        visitActs: Uint8Array.from(visits, (visit) =>
+            actsOnVisit(
+                decision,
+                visit.map((name) => test.predictions[name][target]),
+            )
+                ? 1
+                : 0,
+        ),
+    };
+}
+
+/** Per visit: the share of target visits acted on, and of the other visits, over a multiset of visits. */
+function visitRates(indices: ArrayLike<number>, isTarget: Uint8Array, acts: Uint8Array) {
+    let targets = 0;
+    let targetsActed = 0;
+    let others = 0;
+    let othersActed = 0;
+    for (let j = 0; j < indices.length; j++) {
+        const v = indices[j];
+        if (isTarget[v]) {
+            targets += 1;
+            targetsActed += acts[v];
+        } else {
+            others += 1;
+            othersActed += acts[v];
+        }
+    }
+    return {
+        visitRecall: targets ? targetsActed / targets : 0,
+        visitFalseAlarmRate: others ? othersActed / others : 0,
+    };
+}
+
 /**
  * Compares two models on the test images both saw, with the candidate's labels: per-class
- * F1, macro-F1, and the target class's recall and false-alarm rate at each model's own
- * threshold. Each difference gets a 95% paired-bootstrap interval (the same resampled
- * images for both models); it is significant when the interval excludes 0.
+ * F1, macro-F1, the target class's recall and false-alarm rate at each model's own per-frame
+ * threshold, and per visit the target visits and other visits each model acts on by its own
+ * rule. Each difference gets a 95% paired-bootstrap interval that resamples visits (all
+ * frames of a visit together: they are near-copies, not independent images), the same
+ * resampled visits for both models; it is significant when the interval excludes 0.
  */
 export function compareModels(
     candidate: ComparedModel,
@@ -157,69 +232,71 @@ export function compareModels(
 ): Comparison {
     const classes = candidate.evaluation.classes;
     const candidateTest = candidate.evaluation.test!;
-    const baselineTest = baseline.evaluation.test!;
-    const names = Object.keys(candidateTest.predictions)
-        .filter((name) => name in baselineTest.predictions && classes.includes(candidateTest.labels[name]))
-        .sort();
     const targetClass = candidate.evaluation.decision!.target_class;
     const target = classes.indexOf(targetClass);
-    const thresholds = {
-        candidate: candidate.evaluation.decision!.threshold,
-        baseline: baseline.evaluation.decision!.threshold,
-    };
+    const visits = commonVisits(candidate, baseline);
+    const frames = visits.flat();
+    const labels = Int32Array.from(frames, (name) => classes.indexOf(candidateTest.labels[name]));
+    const isTargetVisit = Uint8Array.from(visits, (visit) => (candidateTest.labels[visit[0]] === targetClass ? 1 : 0));
+    const a = answersOf(candidate, visits, target);
+    const b = answersOf(baseline, visits, target);
+    const firstFrame = Int32Array.from(visits, (_, v) => visits.slice(0, v).reduce((n, f) => n + f.length, 0));
 
-    const n = names.length;
-    const labels = Int32Array.from(names, (name) => classes.indexOf(candidateTest.labels[name]));
-    const model = (test: typeof candidateTest, threshold: number) => ({
-        predicted: Int32Array.from(names, (name) => argmax(test.predictions[name])),
-        called: Uint8Array.from(names, (name) => (test.predictions[name][target] >= threshold ? 1 : 0)),
-    });
-    const a = model(candidateTest, thresholds.candidate);
-    const b = model(baselineTest, thresholds.baseline);
-    const all = Int32Array.from({ length: n }, (_, i) => i);
-    const observed = {
-        candidate: statistics(all, labels, a.predicted, a.called, classes.length, target),
-        baseline: statistics(all, labels, b.predicted, b.called, classes.length, target),
+    const measure = (visitSample: ArrayLike<number>) => {
+        const frameSample: number[] = [];
+        for (let j = 0; j < visitSample.length; j++) {
+            const v = visitSample[j];
+            for (let f = 0; f < visits[v].length; f++) frameSample.push(firstFrame[v] + f);
+        }
+        const of = (m: typeof a) => ({
+            ...statistics(frameSample, labels, m.predicted, m.called, classes.length, target),
+            ...visitRates(visitSample, isTargetVisit, m.visitActs),
+        });
+        return { candidate: of(a), baseline: of(b) };
     };
-
-    const keys = ["macroF1", "targetRecall", "falseAlarmRate", ...classes.map((_, c) => `f1:${c}`)];
+    const keys = [
+        "macroF1",
+        "targetRecall",
+        "falseAlarmRate",
+        "visitRecall",
+        "visitFalseAlarmRate",
+        ...classes.map((_, c) => `f1:${c}`),
+    ];
+    type Measured = ReturnType<typeof measure>["candidate"];
+    const value = (m: Measured, key: string) =>
+        key.startsWith("f1:") ? m.perClassF1[Number(key.slice(3))] : (m[key as keyof Measured] as number);
+    const observed = measure(Int32Array.from(visits, (_, v) => v));
     const deltas = new Map(keys.map((key) => [key, new Float64Array(resamples)]));
-    const value = (s: Statistics, key: string) =>
-        key.startsWith("f1:") ? s.perClassF1[Number(key.slice(3))] : (s[key as keyof Statistics] as number);
     const next = random(seed);
-    const sample = new Int32Array(n);
+    const sample = new Int32Array(visits.length);
     for (let r = 0; r < resamples; r++) {
-        for (let j = 0; j < n; j++) sample[j] = Math.floor(next() * n);
-        const sa = statistics(sample, labels, a.predicted, a.called, classes.length, target);
-        const sb = statistics(sample, labels, b.predicted, b.called, classes.length, target);
-        for (const key of keys) deltas.get(key)![r] = value(sa, key) - value(sb, key);
+        for (let j = 0; j < sample.length; j++) sample[j] = Math.floor(next() * sample.length);
+        const resampled = measure(sample);
+        for (const key of keys) deltas.get(key)![r] = value(resampled.candidate, key) - value(resampled.baseline, key);
     }
     const delta = (key: string): Delta => {
         const sorted = deltas.get(key)!.sort();
-        const low = percentile(sorted, 0.025);
-        const high = percentile(sorted, 0.975);
-        const candidateValue = value(observed.candidate, key);
-        const baselineValue = value(observed.baseline, key);
-        return {
-            candidate: candidateValue,
-            baseline: baselineValue,
-            delta: candidateValue - baselineValue,
-            low,
-            high,
-            significant: low > 0 || high < 0,
-        };
+        const [low, high] = [percentile(sorted, 0.025), percentile(sorted, 0.975)];
+        const [c, b0] = [value(observed.candidate, key), value(observed.baseline, key)];
+        return { candidate: c, baseline: b0, delta: c - b0, low, high, significant: low > 0 || high < 0 };
     };
     return {
         candidate: candidate.jobName,
         baseline: baseline.jobName,
-        commonImages: n,
+        commonImages: frames.length,
+        commonVisits: visits.length,
         classes,
         targetClass,
-        thresholds,
+        thresholds: {
+            candidate: candidate.evaluation.decision!.threshold,
+            baseline: baseline.evaluation.decision!.threshold,
+        },
         perClassF1: Object.fromEntries(classes.map((c, i) => [c, delta(`f1:${i}`)])),
         macroF1: delta("macroF1"),
         targetRecall: delta("targetRecall"),
         falseAlarmRate: delta("falseAlarmRate"),
+        visitRecall: delta("visitRecall"),
+        visitFalseAlarmRate: delta("visitFalseAlarmRate"),
         resamples,
     };
 }
@@ -235,6 +312,10 @@ export function significantlyWorse(comparison: Comparison): string[] {
     if (comparison.falseAlarmRate.significant && comparison.falseAlarmRate.delta > 0) {
         worse.push(say(`${comparison.targetClass} false-alarm rate`, comparison.falseAlarmRate));
     }
+    if (comparison.visitRecall.significant && comparison.visitRecall.delta < 0)
+        worse.push(say(`${comparison.targetClass} visits acted on`, comparison.visitRecall));
+    if (comparison.visitFalseAlarmRate.significant && comparison.visitFalseAlarmRate.delta > 0)
+        worse.push(say("other cats' visits acted on", comparison.visitFalseAlarmRate));
     return worse;
 }
 
@@ -247,12 +328,12 @@ export function verdict(comparison: Comparison): { word: "better" | "worse" | "n
     const worse = significantlyWorse(comparison);
     const better = comparison.macroF1.significant && comparison.macroF1.delta > 0;
     const word = worse.length > 0 ? "worse" : better ? "better" : "no different";
-    const on = `on the ${comparison.commonImages} test images both saw`;
+    const on = `on the ${comparison.commonImages} test images (${comparison.commonVisits} visits) both saw`;
     const sentence =
         word === "worse"
             ? `${comparison.candidate} is significantly worse than ${comparison.baseline} ${on}: ${worse.join("; ")}.`
             : word === "better"
               ? `${comparison.candidate} is significantly better than ${comparison.baseline} ${on} (macro-F1 ${signed(comparison.macroF1.delta)}, 95% interval ${signed(comparison.macroF1.low)} to ${signed(comparison.macroF1.high)}).`
-              : `${comparison.candidate} is no different from ${comparison.baseline} ${on}: no significant difference in macro-F1, ${comparison.targetClass} recall or false-alarm rate.`;
+              : `${comparison.candidate} is no different from ${comparison.baseline} ${on}: no significant difference in macro-F1, ${comparison.targetClass} recall or false-alarm rate, per image or per visit.`;
     return { word, sentence };
 }

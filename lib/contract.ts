@@ -45,6 +45,10 @@ export interface Contract {
     readonly decision: {
         readonly targetClass: string;
         readonly maxFalseAlarmRate: number;
+        /** The window lengths (frames) train.py tries for the visit rule. */
+        readonly visitWindows: readonly number[];
+        /** The firmware's own rule, a baseline: the target most likely with at least this probability. */
+        readonly firmwareMinConfidence: number;
     };
     /** The published Keras MobileNetV2 ImageNet weights without the top, for 224-pixel inputs. */
     readonly baseWeights: {

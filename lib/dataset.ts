@@ -24,20 +24,6 @@ export const SPLIT_RULES = Object.fromEntries(SPLIT_KEYS.map((key) => [key, STAC
     Record<keyof SplitSettings, FieldRule>
 >;
 
-/**
- * The capture time an image's file name carries, ISO-8601 in UTC unless it names an offset:
- * the camera's `2026-02-21T15:30:33.123Z.jpg`, and names whose time parts are joined by `-`
- * or `_` where a file system forbids `:` (`2026-02-21T15-30-33_Boots.jpg`).
- */
-export function captureTime(fileName: string): Date | undefined {
-    const match = /(\d{4})-(\d\d)-(\d\d)T(\d\d)[:_-](\d\d)[:_-](\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?/.exec(fileName);
-    if (!match) return undefined;
-    const [, year, month, day, hour, minute, second, fraction = "", zone = "Z"] = match;
-    const offset = zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
-    const time = new Date(`${year}-${month}-${day}T${hour}:${minute}:${second}${fraction.slice(0, 4)}${offset}`);
-    return Number.isNaN(time.getTime()) ? undefined : time;
-}
-
 /** The dataset id form (docs/design.md, "S3 layout"): sorts by time, e.g. `20260221T153033Z-4f2a`. */
 export const DATASET_ID_PATTERN = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/;
 
@@ -61,28 +47,6 @@ export function newDatasetId(now: Date, randomHex: string): string {
 export interface DatasetPointer {
     /** The newest complete dataset. */
     readonly datasetId: string;
-}
-
-/**
- * The visit an image belongs to within its class, named by what groups it: frames a camera
- * takes seconds apart are near-copies, so a visit must sit on one side of the split.
- * - a name carrying a capture time: its UTC window of splitWindowMinutes (`time:<window start>`);
- * - a plain number (`540.jpeg`): its block of splitNumberBlock numbers (`block:<number / block>`);
- * - any other name: the image alone (its imageName, so that it keeps the side it had before).
- */
-export function visitGroup(
-    imageName: string,
-    rule: Pick<SplitSettings, "splitWindowMinutes" | "splitNumberBlock">,
-): string {
-    const fileName = imageName.slice(imageName.lastIndexOf("/") + 1);
-    const time = captureTime(fileName);
-    if (time) {
-        const windowMs = rule.splitWindowMinutes * 60_000;
-        return `time:${new Date(Math.floor(time.getTime() / windowMs) * windowMs).toISOString()}`;
-    }
-    const number = /^(\d+)\.jpe?g$/i.exec(fileName)?.[1];
-    if (number) return `block:${BigInt(number) / BigInt(rule.splitNumberBlock)}`;
-    return imageName;
 }
 
 /** A count on each side of the split. */
@@ -143,7 +107,13 @@ export interface ManifestImage {
     readonly key: string;
     readonly class: string;
     readonly split: Split;
-    /** The visit it belongs to (visitGroup); its whole group is on one side. Datasets built before the grouped split have none. */
+    /** Its visit (lib/visits.ts groupVisits): every frame of a visit is on one side. */
+    readonly visit?: string;
+    /** The capture time its name carries (ISO-8601 UTC): the frames' order within the visit. */
+    readonly capturedAt?: string;
+    /** The camera its catadata row names, when it names one. */
+    readonly camera?: string;
+    /** The visit as datasets built before lib/visits.ts named it (a clock window); newer ones say `visit`. */
     readonly group?: string;
     /** True when the end marker was added. */
     readonly repaired: boolean;
@@ -190,7 +160,7 @@ export interface LabelShortfall {
 /**
  * The split's expected sides (a class of three or more visits keeps one on each side, as the
  * split does; its hashes then give about the fractions), and what is missing for a first job.
- * `visitCounts` are the visits (visitGroup) of each class's labels.
+ * `visitCounts` are the visits (lib/visits.ts groupVisits) of each class's labels.
  */
 export function labelShortfall(
     labelCounts: Readonly<Record<string, number>>,

@@ -103,6 +103,10 @@ export const INFER_ENV = {
     eventsTable: textVar("EVENTS_TABLE"),
     /** Days an event is kept. */
     eventRetentionDays: numberVar("EVENT_RETENTION_DAYS"),
+    /** Each camera's current visit (lib/visits.ts VisitState). */
+    visitsTable: textVar("VISITS_TABLE"),
+    /** The longest gap between two frames of one visit (stack setting visitGapMinutes). */
+    visitGapMinutes: numberVar("VISIT_GAP_MINUTES"),
     /** The time the endpoint gets, retries included, inside the gateway's 30 s (a test may set less). */
     inferenceDeadlineMs: optionalVar(numberVar("INFERENCE_DEADLINE_MS"), INFERENCE_DEADLINE_MS),
 } satisfies EnvSpec;

@@ -22,6 +22,57 @@ export interface Decision {
     readonly test_false_alarm_rate_interval?: [number, number];
     /** Why the false-alarm limit cannot be checked on so few validation images, when it cannot. */
     readonly limit_unresolved?: string;
+    /** The rule per visit (jobs since visits): absent in older models, which then decide per frame. */
+    readonly visit_rule?: VisitRule;
+}
+
+/**
+ * train.py's rule per visit (training/visits.py): act at the first frame where the mean target
+ * probability over the visit's last `frames` frames reaches `threshold`.
+ */
+export interface VisitRule {
+    readonly kind: "window_mean";
+    readonly frames: number;
+    readonly threshold: number;
+    /** Why the per-visit limit cannot be checked on so few non-target validation visits, when it cannot. */
+    readonly limit_unresolved?: string;
+    /** The rule's figures on the validation visits it was chosen on. */
+    readonly validation?: VisitFigures;
+}
+
+/** One rule's figures over visits, with counts and 95 % Wilson intervals (training/visits.py visit_figures). */
+export interface VisitFigures {
+    readonly recall: number | null;
+    readonly recall_counts: [number, number];
+    readonly recall_interval: [number, number];
+    readonly false_alarm_rate: number | null;
+    readonly false_alarm_counts: [number, number];
+    readonly false_alarm_interval: [number, number];
+    /** Frames until it acted on a target visit, the median; null when it never did. */
+    readonly median_frames_to_act: number | null;
+}
+
+/** The three rules train.py measures per visit: its own, one frame at the per-frame threshold, and the firmware's. */
+export const VISIT_RULES = ["visit", "frame", "firmware"] as const;
+export type VisitRuleName = (typeof VISIT_RULES)[number];
+
+/** One held-out visit in evaluation.json: its frames in capture order and where each rule acted (0-based, or null). */
+export interface EvaluatedVisit {
+    readonly visit: string;
+    readonly class: string;
+    readonly frames: readonly string[];
+    readonly acted_at: Readonly<Record<VisitRuleName, number | null>>;
+    /** Its score under the chosen window: the rule acts on it when the score reaches the threshold. */
+    readonly score: number;
+}
+
+/** evaluation.json's `visits`: each side's figures per rule. */
+export interface VisitEvaluation {
+    readonly interval_method: string;
+    /** Whether the visits came from the dataset's manifest (else each frame is a visit of its own). */
+    readonly from_manifest: boolean;
+    readonly validation: Readonly<Record<VisitRuleName, VisitFigures>>;
+    readonly test?: Readonly<Record<VisitRuleName, VisitFigures>>;
 }
 
 /** The files train.py writes: in the model archive and output.tar.gz (decision.json), and beside model.tar.gz when stored plain. */
@@ -75,6 +126,10 @@ export interface JobEvaluation {
     readonly validation_predictions?: Record<string, number[]>;
     /** Test images with a near-copy in training (jobs since the leak count). */
     readonly near_copies?: NearCopies;
+    /** Per visit (jobs since visits): the three rules' figures, and every held-out visit. */
+    readonly visits?: VisitEvaluation;
+    readonly validation_visits?: readonly EvaluatedVisit[];
+    readonly test_visits?: readonly EvaluatedVisit[];
 }
 
 /** One class's figures; the intervals are there for jobs since the error bars. */

@@ -6,6 +6,8 @@ export interface Label {
     readonly imageName: string;
     readonly sourceKey: string;
     readonly label: string;
+    /** The camera the row names (the infer Lambda writes it), when it names one. */
+    readonly camera?: string;
 }
 
 /** S3's limit on a key, in UTF-8 bytes. */
@@ -57,7 +59,7 @@ export function resolveLabels(
     imagesPrefix: string,
 ): { labels: Label[]; skipped: SkippedImage[]; unlabelled: number } {
     const classByLowerName = new Map(classes.map((c) => [c.toLowerCase(), c]));
-    const byKey = new Map<string, { imageNames: string[]; labels: Set<string> }>();
+    const byKey = new Map<string, { imageNames: string[]; labels: Set<string>; camera?: string }>();
     const skipped: SkippedImage[] = [];
     let unlabelled = 0;
     for (const item of items) {
@@ -87,7 +89,7 @@ export function resolveLabels(
             skipped.push({ imageName, reason: label.reason });
             continue;
         }
-        const entry = byKey.get(sourceKey) ?? { imageNames: [], labels: new Set<string>() };
+        const entry = byKey.get(sourceKey) ?? { imageNames: [], labels: new Set<string>(), camera: item.camera?.S };
         entry.imageNames.push(imageName);
         entry.labels.add(label.label);
         byKey.set(sourceKey, entry);
@@ -99,7 +101,8 @@ export function resolveLabels(
             const reason = `conflicting labels: ${[...entry.labels].sort().join(", ")}`;
             skipped.push(...entry.imageNames.map((imageName) => ({ imageName, reason })));
         } else {
-            labels.push({ imageName: entry.imageNames[0], sourceKey, label: [...entry.labels][0] });
+            const camera = entry.camera ? { camera: entry.camera } : {};
+            labels.push({ imageName: entry.imageNames[0], sourceKey, label: [...entry.labels][0], ...camera });
         }
     }
     return { labels, skipped, unlabelled };

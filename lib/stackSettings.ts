@@ -170,11 +170,11 @@ export const STACK_SETTINGS = {
         example: "200",
         doc: "integer ≥ 1",
     }),
-    splitWindowMinutes: required<number>({
+    visitGapMinutes: required<number>({
         rule: integerField(1, 10_080),
-        default: 60,
-        example: "60",
-        doc: "integer 1–10,080: images of a class named by capture time in one UTC window of this many minutes are one visit (§4)",
+        default: 10,
+        example: "10",
+        doc: "integer 1–10,080: frames of one camera taken at most this many minutes apart are one visit (§4): the split keeps a visit on one side, train.py and the camera decide per visit",
     }),
     splitNumberBlock: required<number>({
         rule: integerField(1, 1_000_000),
@@ -340,9 +340,18 @@ export const SPLIT_KEYS = [
     "validationSplit",
     "testSplit",
     "maxNoCatSamples",
-    "splitWindowMinutes",
+    "visitGapMinutes",
     "splitNumberBlock",
 ] as const satisfies readonly StackSettingKey[];
+
+/**
+ * Settings that no longer exist, each with the sentence that says what replaced it: the stack
+ * config and data prep's event refuse them by name, rather than ignore a value the user set.
+ */
+export const RETIRED_SETTINGS: Readonly<Record<string, string>> = {
+    splitWindowMinutes:
+        "splitWindowMinutes was replaced by visitGapMinutes: a visit is now the frames of one camera taken at most visitGapMinutes apart (default 10), not a clock window",
+};
 
 /** The setting's default as design.md's table shows it. */
 export function defaultText(key: StackSettingKey): string {

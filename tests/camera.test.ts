@@ -11,12 +11,12 @@ import { CameraAnswer } from "../lib/cameraApi";
 import { INFER_ENV } from "../lib/functionSettings";
 import { jobModelUrl, servingRequestBody } from "../lib/serving";
 import { Handler, loadDeployedHandler } from "./support/deployedLambda";
-import { EndpointStandIn, sampleFiles, startEndpointStandIn } from "./support/endpointStandIn";
+import { EndpointStandIn, MODEL_FIXTURE, sampleFiles, startEndpointStandIn } from "./support/endpointStandIn";
 import { httpApiEvent } from "./support/httpApiEvent";
 import { Moto, clientConfig, sharedMoto } from "./support/moto";
 import { InjectedResponse, Proxy, RecordedRequest, startProxy } from "./support/proxy";
 import { runStack } from "./support/pulumiMocks";
-import { WORLD, createEventsTable, seedWorld } from "./support/seed";
+import { VISITS_TABLE, WORLD, createEventsTable, createVisitsTable, seedWorld } from "./support/seed";
 import { setEnv } from "./support/env";
 import { startSigV4Gateway } from "./support/sigv4Gateway";
 
@@ -31,10 +31,12 @@ const JOB_OLD = "bootboots-000000000000000000000003";
 const LOW_THRESHOLD = 0.02;
 const HIGH_THRESHOLD = 0.999999;
 
-function decision(threshold: number) {
+/** A decision.json; with `visitWindow`, a visit rule over that many frames at the same threshold. */
+function decision(threshold: number, visitWindow?: number) {
     return {
         target_class: "Boots",
         threshold,
+        ...(visitWindow ? { visit_rule: { kind: "window_mean", frames: visitWindow, threshold } } : {}),
         max_false_alarm_rate: 0.01,
         validation_recall: 0.9,
         validation_false_alarm_rate: 0.0,
@@ -52,6 +54,12 @@ async function outputArchive(files: Record<string, object>): Promise<Buffer> {
 }
 
 type Answer = CameraAnswer & { success: boolean; error?: string };
+
+/** The time a stored image's name carries (`…/2026-12-01T06-15-00.123Z-ab12.jpg`): when the gateway received it. */
+function keyTime(key: string): Date {
+    const [, day, hh, mm, rest] = /(\d{4}-\d\d-\d\d)T(\d\d)-(\d\d)-(\d\d\.\d{3}Z)/.exec(key)!;
+    return new Date(`${day}T${hh}:${mm}:${rest}`);
+}
 
 describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, against moto and the TF Serving stand-in)", function () {
     this.timeout(300_000);
@@ -114,9 +122,10 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         s3 = direct.s3;
         dynamodb = direct.dynamodb;
         await createEventsTable(dynamodb, EVENTS_TABLE);
+        await createVisitsTable(dynamodb);
         const put = (key: string, body: Buffer | string) =>
             s3.send(new PutObjectCommand({ Bucket: WORLD.modelBucket, Key: key, Body: body }));
-        await put(`training-output/${JOB_LOW}/output/decision.json`, JSON.stringify(decision(LOW_THRESHOLD)));
+        await put(`training-output/${JOB_LOW}/output/decision.json`, JSON.stringify(decision(LOW_THRESHOLD, 1)));
         await put(
             `training-output/${JOB_HIGH}/output/output.tar.gz`,
             await outputArchive({ "decision.json": decision(HIGH_THRESHOLD), "evaluation.json": { accuracy: 0.9 } }),
@@ -172,12 +181,19 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         const p = answer.predictions!;
         assert.ok(Math.abs(Object.values(p).reduce((a, b) => a + b, 0) - 1) < 1e-4);
         assert.deepEqual(answer.mostLikelyCat, { name: "Boots", confidence: p.Boots, index: 0 });
+        // The first frame of camera garden-1: a visit of one frame, on which the visit rule acted.
+        const at = keyTime(answer.image.key);
         assert.deepEqual(answer.decision, {
             targetClass: "Boots",
             probability: p.Boots,
+            rule: "visit",
+            score: p.Boots,
             threshold: LOW_THRESHOLD,
             act: true,
+            window: 1,
+            frameThreshold: LOW_THRESHOLD,
             maxFalseAlarmRate: 0.01,
+            visit: { id: `garden-1@${at.toISOString()}`, frames: 1, startedAt: at.toISOString(), actedAt: 1 },
         });
         assert.deepEqual(answer.model, {
             trainingJobName: JOB_LOW,
@@ -229,6 +245,9 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
                 threshold: event.threshold,
                 trainingJobName: event.trainingJobName,
                 day: event.day,
+                rule: event.rule,
+                visit: event.visit,
+                visitFrame: event.visitFrame,
             },
             {
                 camera: "garden-1",
@@ -236,6 +255,9 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
                 threshold: LOW_THRESHOLD,
                 trainingJobName: JOB_LOW,
                 day: row.createdAt.slice(0, 10),
+                rule: "visit",
+                visit: answer.decision!.visit!.id,
+                visitFrame: 1,
             },
         );
         assert.equal(event.expiresAt, Math.floor(Date.parse(row.createdAt) / 1000) + 365 * 86400);
@@ -251,13 +273,22 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         assert.ok(
             answer.mostLikelyCat!.confidence >= 0.5 || answer.mostLikelyCat!.confidence > answer.predictions!.Chi,
         );
-        assert.deepEqual(answer.decision, {
+        // A model trained before visits: the frame alone decides, at its per-frame threshold, and the answer says so.
+        const { visit, ...frameDecision } = answer.decision!;
+        assert.deepEqual(frameDecision, {
             targetClass: "Boots",
             probability: answer.predictions!.Boots,
+            rule: "frame",
+            score: answer.predictions!.Boots,
             threshold: HIGH_THRESHOLD,
             act: false,
+            frameThreshold: HIGH_THRESHOLD,
             maxFalseAlarmRate: 0.01,
         });
+        assert.match(visit!.id, /^garden-cam@/, "the camera named by the session of the role that signed");
+        assert.deepEqual(answer.warnings, [
+            "The model has no visit rule (it was trained before visits): this frame was judged alone, at its per-frame threshold.",
+        ]);
         assert.equal(answer.model!.trainingJobName, JOB_HIGH);
         assert.equal((await events()).length, eventsBefore, "no event when the decision does not act");
     });
@@ -445,7 +476,7 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
             [
                 "everything fails",
                 (r) => (isImage(r) ? noBucket : r.method === "POST" ? ddbDown : undefined),
-                ["event", "image", "row"],
+                ["event", "image", "row", "visit"],
             ],
         ];
         for (const [what, inject, notStored] of cases) {
@@ -598,6 +629,144 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
         );
         // The row went in: the image's prediction waits for labelling, though its file is missing.
         assert.ok((await rows()).some((r) => `catcam-training/${r.imageName}` === answer.image.key));
+    });
+
+    describe("per visit", () => {
+        /** A frame of `camera` received at `timeEpoch`, answered by the handler given. */
+        const frameAt = async (body: Buffer, camera: string, timeEpoch: number, handler = infer) => {
+            const event = httpApiEvent({
+                body,
+                headers: { "Content-Type": "image/jpeg", "X-Bootboots-Camera": camera },
+                timeEpoch,
+            });
+            const result = await handler(event);
+            return { status: result.statusCode as number, answer: JSON.parse(result.body) as Answer };
+        };
+        const visitState = async (camera: string) =>
+            unmarshall(
+                (
+                    await dynamodb.send(
+                        new GetItemCommand({
+                            TableName: VISITS_TABLE,
+                            Key: { camera: { S: camera } },
+                            ConsistentRead: true,
+                        }),
+                    )
+                ).Item!,
+            );
+
+        it("keeps one visit per camera: frames within visitGapMinutes join it, two at once lose neither, a gap starts the next", async () => {
+            const start = Date.UTC(2026, 11, 2, 7, 0, 0);
+            // Five frames of one camera at once: each write is conditional, so every one is counted.
+            const together = await Promise.all([0, 1, 2, 3, 4].map((i) => frameAt(boots, "porch", start + i * 1000)));
+            for (const { status } of together) assert.equal(status, 200);
+            const state = await visitState("porch");
+            assert.equal(state.frames, 5);
+            assert.equal(state.version, 5);
+            assert.equal(state.visit, `porch@${new Date(start).toISOString()}`);
+            assert.deepEqual(together.map((f) => f.answer.decision!.visit!.frames).sort(), [1, 2, 3, 4, 5]);
+            // Nine minutes later it goes on; eleven minutes after that a new visit starts.
+            const goesOn = await frameAt(boots, "porch", start + 9 * 60_000);
+            assert.equal(goesOn.answer.decision!.visit!.frames, 6);
+            assert.equal(goesOn.answer.decision!.visit!.actedAt, 1);
+            const next = await frameAt(boots, "porch", start + 20 * 60_000 + 1);
+            assert.deepEqual(next.answer.decision!.visit, {
+                id: `porch@${new Date(start + 20 * 60_000 + 1).toISOString()}`,
+                frames: 1,
+                startedAt: new Date(start + 20 * 60_000 + 1).toISOString(),
+                actedAt: 1,
+            });
+            // Another camera at the same time is its own visit; its state expires a day after the visit could go on.
+            await frameAt(boots, "shed", start + 9 * 60_000);
+            const shed = await visitState("shed");
+            assert.equal(shed.frames, 1);
+            assert.equal(shed.expiresAt, Math.floor((start + 9 * 60_000) / 1000) + 600 + 86_400);
+        });
+
+        it("judges the frame alone, says so and names the visit in notStored when the visit cannot be recorded", async () => {
+            const down: InjectedResponse = {
+                status: 500,
+                headers: { "content-type": "application/x-amz-json-1.0" },
+                body: JSON.stringify({
+                    __type: "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                    message: "boom",
+                }),
+            };
+            aws.options = { inject: (r) => (r.body.toString().includes(`"${VISITS_TABLE}"`) ? down : undefined) };
+            const { status, answer } = await frameAt(boots, "porch", Date.UTC(2026, 11, 2, 9, 0, 0));
+            assert.equal(status, 200);
+            assert.equal(answer.decision!.act, true);
+            assert.equal(answer.decision!.visit!.frames, 1);
+            assert.deepEqual(answer.notStored, ["visit"]);
+            assert.ok(
+                answer.warnings!.includes(
+                    "The visit could not be recorded (see the function's log): this frame was judged alone.",
+                ),
+            );
+            assert.doesNotMatch(JSON.stringify(answer), /boom|InternalServerError/);
+        });
+
+        it("acts at the frame the job measured: every test visit replayed in order acts where acted_at.visit says", async () => {
+            const fixture = path.join(MODEL_FIXTURE, "output");
+            const evaluation = JSON.parse(fs.readFileSync(path.join(fixture, "evaluation.json"), "utf8"));
+            const measured = JSON.parse(fs.readFileSync(path.join(fixture, "decision.json"), "utf8"));
+            assert.ok(measured.visit_rule, "the fixture model has a visit rule");
+            const job = "bootboots-000000000000000000000004";
+            await s3.send(
+                new PutObjectCommand({
+                    Bucket: WORLD.modelBucket,
+                    Key: `training-output/${job}/output/decision.json`,
+                    Body: JSON.stringify(measured),
+                }),
+            );
+            // The endpoint answers each test frame with the model's own test probabilities, as the job recorded them.
+            const answerOf = new Map<string, number[]>();
+            const bodyOf = new Map<string, Buffer>();
+            for (const [name, className] of Object.entries(evaluation.test.labels as Record<string, string>)) {
+                const jpeg = fs.readFileSync(path.join(MODEL_FIXTURE, "test-samples", className, name));
+                bodyOf.set(name, jpeg);
+                answerOf.set(servingRequestBody(jpeg), evaluation.test.predictions[name]);
+            }
+            runtime.options = {
+                inject: (r) => {
+                    const probabilities = answerOf.get(r.body.toString());
+                    if (!r.url.includes("/invocations") || !probabilities) return undefined;
+                    return {
+                        status: 200,
+                        headers: { "content-type": "application/json", "x-amzn-invoked-production-variant": job },
+                        body: JSON.stringify({ predictions: [probabilities] }),
+                    };
+                },
+            };
+            const replayed = await freshHandler();
+            const visits = evaluation.test_visits as {
+                visit: string;
+                frames: string[];
+                acted_at: { visit: number | null };
+            }[];
+            let acted = 0;
+            for (const [index, visit] of visits.entries()) {
+                // Each visit from a camera of its own, its frames 30 s apart in capture order.
+                const start = Date.UTC(2026, 11, 3, 8, 0, 0);
+                const acts: boolean[] = [];
+                for (const [frame, name] of visit.frames.entries()) {
+                    const { answer } = await frameAt(
+                        bodyOf.get(name)!,
+                        `replay-${index}`,
+                        start + frame * 30_000,
+                        replayed,
+                    );
+                    assert.equal(answer.decision!.rule, "visit", JSON.stringify(answer));
+                    assert.equal(answer.model!.trainingJobName, job);
+                    acts.push(answer.decision!.act);
+                }
+                const first = acts.indexOf(true);
+                assert.equal(first === -1 ? null : first, visit.acted_at.visit, `${visit.visit}: ${acts}`);
+                if (first !== -1) acted += 1;
+            }
+            assert.equal(visits.length, 21);
+            assert.ok(acted > 0, "some test visit was acted on");
+        });
     });
 
     it("keeps the endpoint warm on the schedule's event with one small image, and stores nothing", async () => {

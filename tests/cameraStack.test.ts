@@ -177,6 +177,7 @@ describe("the camera API (Pulumi mocks)", function () {
         }
         for (const resource of [...byAction.values()].flat()) assert.notEqual(resource, "*");
         assert.deepEqual([...byAction.keys()].sort(), [
+            "dynamodb:GetItem",
             "dynamodb:PutItem",
             // A keep-warm request no retry completed goes to the default bus (components/failedEvents.ts).
             "events:PutEvents",
@@ -203,6 +204,11 @@ describe("the camera API (Pulumi mocks)", function () {
         assert.deepEqual(byAction.get("dynamodb:PutItem"), [
             "arn:aws:dynamodb:eu-west-2:123456789012:table/catadata",
             "arn:aws:dynamodb:eu-west-2:123456789012:table/bootboots-events",
+            "arn:aws:dynamodb:eu-west-2:123456789012:table/bootboots-camera-visits-a1b2c3d",
+        ]);
+        // Each camera's visit: read and written, nothing else.
+        assert.deepEqual(byAction.get("dynamodb:GetItem"), [
+            "arn:aws:dynamodb:eu-west-2:123456789012:table/bootboots-camera-visits-a1b2c3d",
         ]);
         assert.deepEqual(byAction.get("s3:GetObject"), [
             "arn:aws:s3:::bootboots-models-123456789012/training-output/*/output/decision.json",
@@ -240,6 +246,17 @@ describe("the camera API (Pulumi mocks)", function () {
             tuned.one("aws:lambda/function:Function", "camera-infer").inputs.environment.variables.EVENT_RETENTION_DAYS,
             "30",
         );
+    });
+
+    it("keeps each camera's visit in a table of its own, cleared by TTL, and tells the function the gap", () => {
+        const table = withModel.one("aws:dynamodb/table:Table", "camera-visits");
+        assert.equal(table.inputs.name, undefined, "auto-named: destroy deletes it, since a state lasts a visit");
+        assert.equal(table.inputs.hashKey, "camera");
+        assert.deepEqual(table.inputs.ttl, { attributeName: "expiresAt", enabled: true });
+        assert.equal(table.inputs.billingMode, "PAY_PER_REQUEST");
+        assert.notEqual(table.options?.retainOnDelete, true);
+        const env = withModel.one("aws:lambda/function:Function", "camera-infer").inputs.environment.variables;
+        assert.deepEqual([env.VISITS_TABLE, env.VISIT_GAP_MINUTES], ["bootboots-camera-visits-a1b2c3d", "10"]);
     });
 
     it("keeps the events table when the stack is destroyed, protects it from deletion, and adopts it again", async () => {

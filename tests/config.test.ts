@@ -60,7 +60,11 @@ describe("stack config rules", () => {
             /imagesPrefix = "catcam-training": must be a key prefix that ends with '\/'/,
         ],
         [{ maxNoCatSamples: "0" }, /maxNoCatSamples = "0": must be an integer from 1/],
-        [{ splitWindowMinutes: "0" }, /splitWindowMinutes = "0": must be an integer from 1 to 10080/],
+        [{ visitGapMinutes: "0" }, /visitGapMinutes = "0": must be an integer from 1 to 10080/],
+        [
+            { splitWindowMinutes: "60" },
+            /Config bootboots-ai:splitWindowMinutes is no longer read: splitWindowMinutes was replaced by visitGapMinutes: a visit is now .*\. Run: pulumi config rm splitWindowMinutes$/,
+        ],
         [{ splitNumberBlock: "2.5" }, /splitNumberBlock = "2.5": must be an integer from 1/],
         [
             { trainingInstanceType: "m5.xlarge" },
@@ -96,7 +100,7 @@ describe("stack config rules", () => {
             validationSplit: 0.2,
             testSplit: 0.1,
             maxNoCatSamples: 200,
-            splitWindowMinutes: 60,
+            visitGapMinutes: 10,
             splitNumberBlock: 20,
             targetClass: "Boots",
             maxFalseAlarmRate: 0.01,

@@ -6,6 +6,7 @@ import {
     PutObjectTaggingCommand,
     S3Client,
 } from "@aws-sdk/client-s3";
+import { jobVisitPromise } from "../lib/visitPromise";
 import {
     CreateModelPackageGroupCommand,
     CreateTrainingJobCommand,
@@ -210,10 +211,13 @@ describe("after every job, as deployed: the job-events function's __index.js aga
         const [message, ...more] = await messages();
         assert.deepEqual(more, []);
         assert.equal(message.subject, `BootBoots: ${CANDIDATE} completed`);
+        assert.match(message.body, /\nVisits of your own cats or of no cat misted: \d+ of 18 \(/);
         assert.equal(
             message.body,
             [
                 `Training job ${CANDIDATE} completed.`,
+                // The promise per visit leads, in the words of lib/visitPromise.ts.
+                ...jobVisitPromise(evaluation)!,
                 `Test macro-F1: ${evaluation.test.macro_f1.toFixed(3)}.`,
                 `Boots at threshold ${decision.threshold.toFixed(3)}: recall ${decision.test_recall.toFixed(3)}, false-alarm rate ${decision.test_false_alarm_rate.toFixed(3)} on the test set.`,
                 expected.sentence,
@@ -385,7 +389,10 @@ describe("after every job, as deployed: the job-events function's __index.js aga
         assert.match(retried.registered, /^arn:aws:sagemaker:/);
         assert.equal((await packages()).length, before + 1);
         const [message] = await messages();
-        assert.match(message.body, /^Training job bootboots-read-fails completed\.\nTest macro-F1: \d\.\d{3}\./);
+        assert.match(
+            message.body,
+            /^Training job bootboots-read-fails completed\.\nVisits of your own cats .*\n.*\nTest macro-F1: \d\.\d{3}\./,
+        );
     });
 
     it("sends the jobs topic one message naming an event no retry could process (the failed-events function as deployed)", async () => {

@@ -28,8 +28,11 @@ const LOOK_ALIKE = [
 const METRIC_DEFINITIONS = metricDefinitions;
 const ACCESS_DENIED = { status: 403, body: "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>" };
 
+/** A copy's GET of a whole image (not the 3-byte probe before the plan). */
 const isImageGet = (request: RecordedRequest) =>
-    request.method === "GET" && request.url.startsWith(`/${world.imagesBucket}/catcam-training/`);
+    request.method === "GET" &&
+    request.url.startsWith(`/${world.imagesBucket}/catcam-training/`) &&
+    request.headers.range === undefined;
 const isDatasetPut = (request: RecordedRequest) =>
     request.method === "PUT" && request.url.startsWith(`/${world.trainingBucket}/datasets/`);
 const failed = (result: unknown): string => {
@@ -184,6 +187,10 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         );
         assert.equal(channels.code, stack.outputs.trainingScriptUri);
         assert.equal(channels.test, `s3://${world.trainingBucket}/datasets/${reference.result.datasetId}/test/`);
+        assert.equal(
+            channels.manifest,
+            `s3://${world.trainingBucket}/datasets/${reference.result.datasetId}/manifest.json`,
+        );
         assert.equal(sent[1].HyperParameters.target_class, "Boots");
         assert.equal(
             channels.base_weights,
@@ -234,7 +241,7 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         let cuts = 0;
         proxy.options = {
             cutBodyAfter: (request) =>
-                request.method === "GET" && request.url.split("?")[0] === victim ? (cuts++, 8) : undefined,
+                isImageGet(request) && request.url.split("?")[0] === victim ? (cuts++, 8) : undefined,
         };
         const error = failed(await (await deployed("data-prep"))({}));
         assert.equal(cuts, 4, "four reads of the body, then it gives up");
@@ -448,7 +455,7 @@ describe("the deployed Lambdas under faults (their __index.js against moto behin
         );
         assert.deepEqual(
             definition.InputDataConfig.map((c: any) => c.ChannelName),
-            ["training", "validation", "test", "code", "base_weights"],
+            ["training", "validation", "test", "manifest", "code", "base_weights"],
         );
 
         const retry = await (await deployed("trigger-training"))(event, { awsRequestId: "tune-request" });

@@ -92,7 +92,7 @@ describe("the stack (Pulumi mocks)", function () {
                 validationSplit: 0.2,
                 testSplit: 0.1,
                 maxNoCatSamples: 200,
-                splitWindowMinutes: 60,
+                visitGapMinutes: 10,
                 splitNumberBlock: 20,
             },
             trainingInstanceType: "ml.m5.xlarge",
@@ -429,7 +429,7 @@ describe("the stack (Pulumi mocks)", function () {
                 validationSplit: 0.2,
                 testSplit: 0.1,
                 maxNoCatSamples: 200,
-                splitWindowMinutes: 60,
+                visitGapMinutes: 10,
                 splitNumberBlock: 20,
             },
         );

@@ -161,6 +161,8 @@ describe("trigger-training", function () {
                 ["training", `${datasetUri}training/`],
                 ["validation", `${datasetUri}validation/`],
                 ["test", `${datasetUri}test/`],
+                // Each image's visit and capture time: train.py decides per visit by them.
+                ["manifest", `${datasetUri}manifest.json`],
                 ["code", settings.trainingScriptUri],
                 ["base_weights", settings.baseWeightsUri],
             ],

@@ -12,6 +12,7 @@ IDENTITY_EXCLUDES = {
     "training",
     "validation",
     "test",
+    "manifest",
     "model_dir",
     "output_data_dir",
     "base_weights_dir",

@@ -127,17 +127,17 @@ def add_intervals(report, labels, predicted):
     return report
 
 
-def unresolved_limit(others, max_false_alarm_rate):
-    """Why the false-alarm limit cannot be checked on so few non-target images, or None when it can."""
+def unresolved_limit(others, max_false_alarm_rate, unit="images"):
+    """Why the false-alarm limit cannot be checked on so few non-target images (or visits), or None when it can."""
     if max_false_alarm_rate <= 0:
         return None
     needed = int(np.ceil(1 / max_false_alarm_rate - 1e-9))
     if others >= needed:
         return None
     return (
-        f"the validation set has {others} non-target images, fewer than 1 / max_false_alarm_rate = {needed}: "
+        f"the validation set has {others} non-target {unit}, fewer than 1 / max_false_alarm_rate = {needed}: "
         f"a false-alarm rate of {max_false_alarm_rate:g} cannot be told from none seen; "
-        "label more images of the other classes"
+        f"label more {unit} of the other classes"
     )
 
 

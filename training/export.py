@@ -18,8 +18,9 @@ from evaluation import (
     decision_threshold,
     unresolved_limit,
 )
-from job import SERVING, TrainingError
+from job import DECISION, SERVING, TrainingError
 from model import base_of
+from visits import choose_visit_rule, group_visits, read_manifest, rule_figures, unresolved_visit_limit, visit_entries
 
 # Images per call when the exported model evaluates the held-out files.
 SERVING_BATCH = 16
@@ -67,9 +68,6 @@ def export(model, args):
     return export_dir
 
 
-# ---------------------------------------------------------------- held-out evaluation and the decision threshold
-
-
 def repair_jpeg(data):
     """A JPEG cut short before its end marker (FF D9) gets one, as data prep repairs them for training."""
     truncated = tf.logical_and(
@@ -103,59 +101,139 @@ def serve_files(serving, paths):
     return np.array(probabilities), kept, failed
 
 
-def held_out_evaluation(args, export_dir):
-    """The decision threshold picked on validation, the test set's report, and the validation answers, all through
-    the exported model."""
-    serving = tf.saved_model.load(str(export_dir)).signatures[SERVING["signature"]]
-    target = args.classes.index(args.target_class)
+def served_side(serving, folder, classes):
+    """One held-out side through the exported model.
 
-    validation = labelled_files(args.validation, args.classes)
-    val_probabilities, val_kept, _ = serve_files(serving, [p for p, _ in validation])
-    val_label_of = dict(validation)
-    val_labels = np.array([val_label_of[path] for path in val_kept])
-    # What bootboots review reads to find suspect labels without paying for the endpoint.
-    val_answers = {
-        "validation_labels": {path.name: args.classes[val_label_of[path]] for path in val_kept},
-        "validation_predictions": {
-            path.name: [float(p) for p in row] for path, row in zip(val_kept, val_probabilities, strict=True)
-        },
-    }
-    threshold = decision_threshold(val_probabilities[:, target], val_labels == target, args.max_false_alarm_rate)
-    val_recall, val_false_alarm = alarm_rates(val_probabilities[:, target], val_labels == target, threshold)
+    Args:
+        serving: the exported serving signature.
+        folder: the side's channel folder (<Class>/<file>).
+        classes: the class names, in model-output order.
+
+    Returns:
+        (probabilities, paths read, class indices, paths that could not be read).
+    """
+    files = labelled_files(folder, classes)
+    probabilities, kept, failed = serve_files(serving, [p for p, _ in files])
+    label_of = dict(files)
+    return probabilities, kept, np.array([label_of[path] for path in kept], dtype=int), failed
+
+
+def frame_decision(args, target, validation):
+    """The per-frame threshold chosen on the validation frames, with its figures there.
+
+    Args:
+        args: the job's arguments (target class, false-alarm limit).
+        target: the target class's index.
+        validation: served_side's answer for the validation side.
+    """
+    probabilities, _, labels, _ = validation
+    scores, is_target = probabilities[:, target], labels == target
+    threshold = decision_threshold(scores, is_target, args.max_false_alarm_rate)
+    recall, false_alarm = alarm_rates(scores, is_target, threshold)
     decision = {
         "target_class": args.target_class,
         "threshold": threshold,
         "max_false_alarm_rate": args.max_false_alarm_rate,
-        "validation_recall": val_recall,
-        "validation_false_alarm_rate": val_false_alarm,
+        "validation_recall": recall,
+        "validation_false_alarm_rate": false_alarm,
         "test_recall": None,
         "test_false_alarm_rate": None,
         "interval_method": "Wilson score, 95 %",
-        **decision_figures("validation", val_probabilities[:, target], val_labels == target, threshold),
+        **decision_figures("validation", scores, is_target, threshold),
     }
-    unresolved = unresolved_limit(int((val_labels != target).sum()), args.max_false_alarm_rate)
+    unresolved = unresolved_limit(int((~is_target).sum()), args.max_false_alarm_rate)
     if unresolved:
         decision["limit_unresolved"] = unresolved
         print(f"warning: {unresolved}", flush=True)
-    if args.test is None:
-        return decision, None, val_answers
+    return decision
 
-    started = time.perf_counter()
-    files = labelled_files(args.test, args.classes)
-    probabilities, kept, failed = serve_files(serving, [p for p, _ in files])
+
+def validation_answers(validation, classes):
+    """What bootboots review reads to find suspect labels without paying for the endpoint."""
+    probabilities, kept, labels, _ = validation
+    return {
+        "validation_labels": {path.name: classes[label] for path, label in zip(kept, labels, strict=True)},
+        "validation_predictions": {
+            path.name: [float(p) for p in row] for path, row in zip(kept, probabilities, strict=True)
+        },
+    }
+
+
+def test_report(args, test, seconds_started):
+    """The test side's per-class report with intervals, and every answer by file name."""
+    probabilities, kept, labels, failed = test
     if not kept:
         raise TrainingError(f"the test channel ({args.test}) holds no readable image: prepare a new dataset")
-    label_of = dict(files)
-    labels = np.array([label_of[path] for path in kept])
-    report = add_intervals(
-        classification_report(labels, probabilities.argmax(axis=1), args.classes), labels, probabilities.argmax(axis=1)
-    )
-    decision["test_recall"], decision["test_false_alarm_rate"] = alarm_rates(
-        probabilities[:, target], labels == target, threshold
-    )
-    decision.update(decision_figures("test", probabilities[:, target], labels == target, threshold))
+    predicted = probabilities.argmax(axis=1)
+    report = add_intervals(classification_report(labels, predicted, args.classes), labels, predicted)
     report["skipped_undecodable"] = failed
-    report["labels"] = {path.name: args.classes[label_of[path]] for path in kept}
+    report["labels"] = {path.name: args.classes[label] for path, label in zip(kept, labels, strict=True)}
     report["predictions"] = {path.name: [float(p) for p in row] for path, row in zip(kept, probabilities, strict=True)}
-    report["seconds"] = time.perf_counter() - started
-    return decision, report, val_answers
+    report["seconds"] = time.perf_counter() - seconds_started
+    return report
+
+
+def side_visits(side, frame_info):
+    """A served side's frames grouped into visits, in capture order."""
+    probabilities, kept, labels, _ = side
+    return group_visits([path.name for path in kept], labels, probabilities, frame_info)
+
+
+def per_visit(args, target, frame_threshold, validation, test):
+    """The visit rule chosen on the validation visits, and the three rules' figures per visit.
+
+    Args:
+        args: the job's arguments (classes, false-alarm limit, manifest channel).
+        target: the target class's index.
+        frame_threshold: the per-frame threshold, for the frame rule.
+        validation: served_side's answer for validation; test: for test, or None.
+
+    Returns:
+        (the visit rule for decision.json, the figures for evaluation.json's `visits`, and
+        evaluation.json's `validation_visits` and `test_visits`).
+    """
+    frame_info = read_manifest(args.manifest)
+    sides = {"validation": side_visits(validation, frame_info)}
+    if test is not None:
+        sides["test"] = side_visits(test, frame_info)
+    rule = choose_visit_rule(sides["validation"], target, args.max_false_alarm_rate, DECISION["visitWindows"])
+    unresolved = unresolved_visit_limit(sides["validation"], target, args.max_false_alarm_rate)
+    if unresolved:
+        rule["limit_unresolved"] = unresolved
+        print(f"warning: {unresolved}", flush=True)
+    settings = {
+        "visit_rule": rule,
+        "frame_threshold": frame_threshold,
+        "firmware_min_confidence": DECISION["firmwareMinConfidence"],
+    }
+    figures = {"interval_method": "Wilson score, 95 %, over visits", "from_manifest": bool(frame_info)}
+    entries = {}
+    for side, visits in sides.items():
+        acted, figures[side] = rule_figures(visits, target, settings)
+        entries[f"{side}_visits"] = visit_entries(visits, acted, args.classes, target, rule["frames"])
+    rule["validation"] = figures["validation"]["visit"]
+    return rule, figures, entries
+
+
+def held_out_evaluation(args, export_dir):
+    """Everything measured through the exported model on the held-out sides.
+
+    Returns:
+        (decision.json, the test report or None, the validation answers, the per-visit figures
+        and entries for evaluation.json).
+    """
+    serving = tf.saved_model.load(str(export_dir)).signatures[SERVING["signature"]]
+    target = args.classes.index(args.target_class)
+    validation = served_side(serving, args.validation, args.classes)
+    decision = frame_decision(args, target, validation)
+    report, test = None, None
+    if args.test is not None:
+        started = time.perf_counter()
+        test = served_side(serving, args.test, args.classes)
+        report = test_report(args, test, started)
+        scores, is_target, threshold = test[0][:, target], test[2] == target, decision["threshold"]
+        decision["test_recall"], decision["test_false_alarm_rate"] = alarm_rates(scores, is_target, threshold)
+        decision.update(decision_figures("test", scores, is_target, threshold))
+    rule, figures, entries = per_visit(args, target, decision["threshold"], validation, test)
+    decision["visit_rule"] = rule
+    return decision, report, validation_answers(validation, args.classes), {"visits": figures, **entries}

@@ -144,6 +144,7 @@ def add_folders(parser, env):
         ("training", "SM_CHANNEL_TRAINING"),
         ("validation", "SM_CHANNEL_VALIDATION"),
         ("test", "SM_CHANNEL_TEST"),
+        ("manifest", "SM_CHANNEL_MANIFEST"),
         ("model_dir", "SM_MODEL_DIR"),
         ("output_data_dir", "SM_OUTPUT_DATA_DIR"),
         ("base_weights_dir", "SM_CHANNEL_BASE_WEIGHTS"),

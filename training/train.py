@@ -183,6 +183,22 @@ def measure_near_copies(model, train_images, train_paths, args):
     )
 
 
+def print_visit_figures(figures, rule):
+    """One line per side and rule: the visits acted on, of the target's and of the others'."""
+    print(
+        f"visit rule kind={rule['kind']} frames={rule['frames']} threshold={rule['threshold']:.6f}",
+        flush=True,
+    )
+    for side in ("validation", "test"):
+        for name, f in figures.get(side, {}).items():
+            print(
+                f"visits {side} rule={name} recall={f['recall_counts'][0]}/{f['recall_counts'][1]} "
+                f"false_alarms={f['false_alarm_counts'][0]}/{f['false_alarm_counts'][1]} "
+                f"median_frames_to_act={f['median_frames_to_act']}",
+                flush=True,
+            )
+
+
 def main(argv=None):
     job_started = time.perf_counter()
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -232,8 +248,10 @@ def main(argv=None):
     print(f"saved model to {export_dir}", flush=True)
 
     held_out_started = time.perf_counter()
-    decision, test_report, validation_answers = held_out_evaluation(args, export_dir)
+    decision, test_report, validation_answers, visits = held_out_evaluation(args, export_dir)
     report.update(validation_answers)
+    report.update(visits)
+    print_visit_figures(visits["visits"], decision["visit_rule"])
     print(
         f"held-out evaluation seconds={time.perf_counter() - held_out_started:.2f} (threshold on validation, test set)",
         flush=True,

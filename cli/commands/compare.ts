@@ -30,6 +30,9 @@ export async function compare(
     } else if (outcome.kind === "serving already") {
         context.out(`${outcome.candidate} is the model serving now: name another job to compare it with.`);
     } else if (outcome.kind === "compared") {
+        // Each job's promise per visit leads: it is what a user lives.
+        for (const [role, lines] of Object.entries(outcome.promises))
+            if (lines) for (const line of lines) context.out(`${role}: ${line}`);
         context.out(comparisonTable(outcome.comparison));
         for (const [role, decision] of Object.entries(outcome.decisions))
             if (decision) for (const line of decisionLines(decision)) context.out(`${role}: ${line}`);

@@ -1,3 +1,4 @@
+import { countVisits } from "../../lib/visits";
 import { contract } from "../../lib/contract";
 import {
     MIN_TRAINING_IMAGES,
@@ -5,7 +6,6 @@ import {
     SplitSettings,
     VISITS_FOR_EVERY_SIDE,
     labelShortfall,
-    visitGroup,
 } from "../../lib/dataset";
 import { awsErrorName } from "../../lib/errors";
 import { CATADATA_KEY, catadataKeyProblem, createBucketCommand, createTableCommand } from "../../lib/prerequisites";
@@ -181,7 +181,13 @@ async function diagnose(context: CliContext, note: Note, fail: Fail): Promise<st
         listImageKeys(context, imagesBucket, imagesPrefix),
     ]);
     const visits = Object.fromEntries(
-        classes.map((c) => [c, new Set(labels.labelledNames[c].map((name) => visitGroup(name, split))).size]),
+        classes.map((c) => [
+            c,
+            countVisits(
+                labels.labelledNames[c].map((imageName) => ({ imageName })),
+                split,
+            ),
+        ]),
     );
     const shortfall = labelShortfall(labels.labelCounts, visits, classes, contract.noCatClass, split);
     // A class whose labels share visits says so: its frames of one visit count once.

@@ -3,14 +3,14 @@ import * as path from "path";
 import { ListTrainingJobsCommand } from "@aws-sdk/client-sagemaker";
 import type { DescribeTrainingJobResponse } from "@aws-sdk/client-sagemaker";
 import { DatasetManifest, manifestFileName } from "../../lib/dataset";
-import type { JobEvaluation } from "../../lib/jobOutput";
+import type { EvaluatedVisit, JobEvaluation } from "../../lib/jobOutput";
 import { TRAINING_JOB_NAME_PREFIX } from "../../lib/layout";
 import { openInBrowser } from "../browser";
 import { CliContext } from "../context";
 import { jobDataset } from "../aws/datasets";
 import { expiredDataset } from "../../lib/datasetRetention";
 import { CliError, NotFoundError, explainAwsError } from "../errors";
-import { JobPoint, MAX_WRONG_SHOWN, TargetScore, WrongImage, jobReportHtml } from "../report/jobReport";
+import { JobPoint, JobReport, MAX_WRONG_SHOWN, TargetScore, WrongImage, jobReportHtml } from "../report/jobReport";
 import { describeJob, jobName, readJobOutput } from "../aws/jobs";
 import { getObjectBytes } from "../aws/s3json";
 
@@ -167,6 +167,19 @@ function targetScores(
     }));
 }
 
+/** The job's figures per visit and each visit's score, for the per-visit section; undefined before visits. */
+function visitsOf(evaluation: JobEvaluation, target: string | undefined): JobReport["visits"] {
+    const rule = evaluation.decision?.visit_rule;
+    if (!evaluation.visits || !rule) return undefined;
+    const scores = (visits: readonly EvaluatedVisit[] | undefined) =>
+        (visits ?? []).map((v) => ({ probability: v.score, isTarget: v.class === target }));
+    return {
+        figures: evaluation.visits,
+        rule,
+        scores: { validation: scores(evaluation.validation_visits), test: scores(evaluation.test_visits) },
+    };
+}
+
 /** Writes one self-contained HTML report of a completed job and opens it where a browser is available. */
 export async function report(context: CliContext, given: string | undefined, options: ReportOptions): Promise<void> {
     const name = await jobName(context, given, true);
@@ -205,6 +218,7 @@ export async function report(context: CliContext, given: string | undefined, opt
                     : undefined,
         },
         nearCopies: evaluation.near_copies,
+        visits: visitsOf(evaluation, target),
         history: points,
         wrong: wrong.shown,
         wrongTotal: wrong.total,

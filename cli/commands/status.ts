@@ -1,3 +1,4 @@
+import type { JobEvaluation } from "../../lib/jobOutput";
 import { awsErrorName } from "../../lib/errors";
 import type { FilteredLogEvent } from "@aws-sdk/client-cloudwatch-logs";
 import { DescribeHyperParameterTuningJobResponse, DescribeTrainingJobResponse } from "@aws-sdk/client-sagemaker";
@@ -6,7 +7,8 @@ import { describeRetrainCheck } from "../../lib/retrain";
 import { CliContext } from "../context";
 import { failedEvents, failedEventsLine, lastRetrainCheck, registeredVersion, registryLine } from "../aws/registry";
 import { NotFoundError, explainAwsError } from "../errors";
-import { seconds, table, decisionLines, nearCopyLine } from "../format";
+import { seconds, table, decisionLines, nearCopyLine, visitRulesTable } from "../format";
+import { jobVisitPromise } from "../../lib/visitPromise";
 import { describeJob, describeTuningJob, jobName, readJobOutput } from "../aws/jobs";
 import { sleep } from "../../lib/backoff";
 import { EPOCH_LINE } from "../../lib/contract";
@@ -240,6 +242,13 @@ async function tuningStatus(context: CliContext, name: string, options: StatusOp
     if (summary.best) context.out(`Deploy the best: npx bootboots deploy ${name}`);
 }
 
+/** A completed job's promise per visit, then the three rules side by side on the test visits (jobs since visits). */
+function visitLines(evaluation: JobEvaluation | undefined): string[] {
+    const perVisit = evaluation?.visits?.test;
+    if (!perVisit) return [];
+    return [...jobVisitPromise(evaluation)!, visitRulesTable(perVisit, evaluation.decision?.target_class ?? "target")];
+}
+
 export async function status(context: CliContext, job: string | undefined, options: StatusOptions): Promise<void> {
     if (job && TUNING_JOB_NAME_PATTERN.test(job)) return tuningStatus(context, job, options);
     const name = await jobName(context, job);
@@ -247,10 +256,16 @@ export async function status(context: CliContext, job: string | undefined, optio
     if (!options.watch) {
         // Only a completed job has a version in the registry.
         const completed = described.TrainingJobStatus === "Completed";
-        const [version, check, failed] = await Promise.all([
+        const [version, check, failed, evaluation] = await Promise.all([
             completed ? registeredVersion(context, name) : undefined,
             lastRetrainCheck(context),
             failedEvents(context),
+            completed
+                ? readJobOutput(context, described).then(
+                      (o) => o.evaluation,
+                      () => undefined,
+                  )
+                : undefined,
         ]);
         if (options.json)
             return context.out(
@@ -260,12 +275,14 @@ export async function status(context: CliContext, job: string | undefined, optio
                         modelRegistry: version ?? null,
                         retrainCheck: check ?? null,
                         failedEvents: failed ?? null,
+                        visits: evaluation?.visits?.test ?? null,
                     },
                     null,
                     2,
                 ),
             );
         describe(context, described);
+        for (const line of visitLines(evaluation)) context.out(line);
         if (completed) context.out(registryLine(version));
         if (check) context.out(`Scheduled retraining, last check: ${describeRetrainCheck(check)}`);
         if (failed) context.out(failedEventsLine(failed));
@@ -296,6 +313,7 @@ export async function status(context: CliContext, job: string | undefined, optio
     if (evaluation instanceof Error) {
         context.out(`No per-class evaluation: ${evaluation.message}`);
     } else {
+        for (const line of visitLines(evaluation)) context.out(line);
         context.out(`Validation accuracy ${(100 * evaluation.accuracy).toFixed(1)}%`);
         const perClass = Object.fromEntries(evaluation.classes.map((c) => [c, evaluation.per_class[c]]));
         context.out(perClassTable({ classes: evaluation.classes, perClass }));

@@ -1,5 +1,6 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { captureTime, sourceKeyOf } from "../../lib/dataset";
+import { sourceKeyOf } from "../../lib/dataset";
+import { captureTime } from "../../lib/visits";
 import { CliContext } from "../context";
 import { explainAwsError } from "../errors";
 import type { QueueFile } from "./queueSession";

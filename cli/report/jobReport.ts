@@ -1,6 +1,14 @@
 import { createHash } from "crypto";
-import type { Decision, NearCopies, PerClassFigures } from "../../lib/jobOutput";
-import { decisionLines, nearCopyLine } from "../format";
+import {
+    VISIT_RULES,
+    type Decision,
+    type NearCopies,
+    type PerClassFigures,
+    type VisitEvaluation,
+    type VisitRule,
+} from "../../lib/jobOutput";
+import { countsInWords, visitPromise } from "../../lib/visitPromise";
+import { VISIT_RULE_NAMES, decisionLines, nearCopyLine } from "../format";
 
 /** An image's target-class probability, and whether it is of the target class. */
 export interface TargetScore {
@@ -40,6 +48,12 @@ export interface JobReport {
     /** The target class's probability and whether the image is of it: each test image, and each validation one (jobs since review). */
     readonly targetScores: { readonly test: readonly TargetScore[]; readonly validation?: readonly TargetScore[] };
     readonly nearCopies?: NearCopies;
+    /** Per visit (jobs since visits): the three rules' figures, the visit rule, and each visit's score and whether it was the target's. */
+    readonly visits?: {
+        readonly figures: VisitEvaluation;
+        readonly rule: VisitRule;
+        readonly scores: { readonly validation: readonly TargetScore[]; readonly test: readonly TargetScore[] };
+    };
     /** Oldest first; the report's job among them. */
     readonly history: readonly JobPoint[];
     /** The mistakes shown (capped), most confident first, and how many there were. */
@@ -58,7 +72,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 60re
 h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; } td, th { padding: 0.2rem 0.7rem; text-align: right; border-bottom: 1px solid #eee; }
 th:first-child, td:first-child { text-align: left; }
-.note { color: #555; } .warn { color: #a40; }
+.note { color: #555; } .warn { color: #a40; } .promise { font-size: 1.1rem; font-weight: 600; }
 .thumbs { display: flex; flex-wrap: wrap; gap: 0.8rem; }
 figure { margin: 0; width: 10rem; font-size: 12px; } figure img { width: 10rem; height: 7.5rem; object-fit: cover; background: #eee; }
 .missing { width: 10rem; height: 7.5rem; background: #eee; display: flex; align-items: center; justify-content: center; }
@@ -174,11 +188,26 @@ function legend(entries: readonly [string, string][], x: number, y: number): str
         .join("");
 }
 
-/** Recall and false-alarm rate of the target class against the threshold on one side, the chosen threshold and the limit marked. */
+/** What a threshold chart marks: the chosen threshold, the false-alarm limit, and the target's name. */
+interface ChartMarks {
+    readonly threshold: number;
+    readonly limit: number;
+    readonly targetClass: string;
+}
+
+/** A frame decision's marks on the per-frame chart. */
+const frameMarks = (d: Decision | undefined): ChartMarks | undefined =>
+    d && { threshold: d.threshold, limit: d.max_false_alarm_rate, targetClass: d.target_class };
+
+/**
+ * Recall and false-alarm rate of the target class against the threshold on one side, the chosen
+ * threshold and the limit marked: per image (the frame's probability) or per visit (its score).
+ */
 export function thresholdChart(
     scores: readonly TargetScore[],
-    decision: Decision | undefined,
+    marks: ChartMarks | undefined,
     side: "validation" | "test",
+    unit: "images" | "visits" = "images",
 ): string {
     const a: Axes = { width: 640, height: 320, left: 50, bottom: 40, xMax: 1, yMax: 1 };
     const curve = thresholdCurve(scores);
@@ -193,7 +222,12 @@ export function thresholdChart(
                 : [[p.threshold, figure(p)]],
         );
     const parts = [
-        axes(a, "threshold on the target probability", "share of images", [0, 0.25, 0.5, 0.75, 1]),
+        axes(
+            a,
+            unit === "images" ? "threshold on the target probability" : "threshold on the visit's score",
+            `share of ${unit}`,
+            [0, 0.25, 0.5, 0.75, 1],
+        ),
         polyline(
             a,
             steps((p) => p.recall),
@@ -207,26 +241,33 @@ export function thresholdChart(
             'class="false-alarm-curve"',
         ),
     ];
-    const d = decision;
-    if (d) {
+    const m = marks;
+    if (m) {
         parts.push(
-            `<line class="chosen-threshold" x1="${xOf(a, d.threshold)}" y1="${yOf(a, 0)}" x2="${xOf(a, d.threshold)}" y2="${yOf(a, 1)}" stroke="#333" stroke-dasharray="5 3"/>`,
-            `<text x="${xOf(a, d.threshold) + 4}" y="${yOf(a, 1) + 12}">chosen ${fixed(d.threshold)}</text>`,
-            `<line class="false-alarm-limit" x1="${a.left}" y1="${yOf(a, d.max_false_alarm_rate)}" x2="${xOf(a, 1)}" y2="${yOf(a, d.max_false_alarm_rate)}" stroke="${PALETTE[1]}" stroke-dasharray="2 3"/>`,
-            `<text x="${xOf(a, 1) - 4}" y="${yOf(a, d.max_false_alarm_rate) - 4}" text-anchor="end">limit ${d.max_false_alarm_rate}</text>`,
+            `<line class="chosen-threshold" x1="${xOf(a, m.threshold)}" y1="${yOf(a, 0)}" x2="${xOf(a, m.threshold)}" y2="${yOf(a, 1)}" stroke="#333" stroke-dasharray="5 3"/>`,
+            `<text x="${xOf(a, m.threshold) + 4}" y="${yOf(a, 1) + 12}">chosen ${fixed(m.threshold)}</text>`,
+            `<line class="false-alarm-limit" x1="${a.left}" y1="${yOf(a, m.limit)}" x2="${xOf(a, 1)}" y2="${yOf(a, m.limit)}" stroke="${PALETTE[1]}" stroke-dasharray="2 3"/>`,
+            `<text x="${xOf(a, 1) - 4}" y="${yOf(a, m.limit) - 4}" text-anchor="end">limit ${m.limit}</text>`,
         );
     }
+    const target = m?.targetClass ?? "target";
     parts.push(
         legend(
-            [
-                [`${d?.target_class ?? "target"} recall`, PALETTE[0]],
-                ["false-alarm rate", PALETTE[1]],
-            ],
-            a.width - 170,
+            unit === "images"
+                ? [
+                      [`${target} recall`, PALETTE[0]],
+                      ["false-alarm rate", PALETTE[1]],
+                  ]
+                : [
+                      [`${target} visits acted on`, PALETTE[0]],
+                      ["other visits acted on", PALETTE[1]],
+                  ],
+            a.width - 190,
             a.height / 2,
         ),
     );
-    return `<svg id="threshold-${side}" role="img" aria-label="recall and false-alarm rate against the threshold (${side})" width="${a.width}" height="${a.height}">${parts.join("")}</svg>`;
+    const id = unit === "images" ? `threshold-${side}` : `visits-${side}`;
+    return `<svg id="${id}" role="img" aria-label="recall and false-alarm rate per ${unit === "images" ? "image" : "visit"} against the threshold (${side})" width="${a.width}" height="${a.height}">${parts.join("")}</svg>`;
 }
 
 /** Test F1 of each class against its training images, one line per class through the jobs in order. */
@@ -304,6 +345,39 @@ function thumbnails(report: JobReport): string {
     return `${shown}<div class="thumbs">${figures.join("")}</div>`;
 }
 
+/** The three rules side by side on the test visits, as an HTML table. */
+function visitRulesHtml(figures: VisitEvaluation, targetClass: string): string {
+    const test = figures.test;
+    if (!test) return "";
+    const rows = VISIT_RULES.map(
+        (rule) =>
+            `<tr><td>${escapeHtml(VISIT_RULE_NAMES[rule])}</td><td>${countsInWords(test[rule].recall_counts, test[rule].recall_interval)}</td>` +
+            `<td>${countsInWords(test[rule].false_alarm_counts, test[rule].false_alarm_interval)}</td><td>${test[rule].median_frames_to_act ?? "never"}</td></tr>`,
+    );
+    return `<table id="visit-rules"><tr><th>rule</th><th>${escapeHtml(targetClass)} visits acted on</th><th>other visits acted on</th><th>frames to act (median)</th></tr>${rows.join("")}</table>`;
+}
+
+/** The section per visit: the promise in words, the three rules, and the curves on validation and test. */
+function visitSection(report: JobReport): string {
+    const v = report.visits;
+    if (!v?.figures.test) return "<h2>Per visit</h2><p>This job was trained before decisions per visit.</p>";
+    const target = report.decision?.target_class ?? "target";
+    const marks = {
+        threshold: v.rule.threshold,
+        limit: report.decision?.max_false_alarm_rate ?? 0,
+        targetClass: target,
+    };
+    return `<h2>Per visit</h2>
+${visitPromise(v.figures.test.visit, target)
+    .map((line) => `<p class="promise">${escapeHtml(line)}</p>`)
+    .join("\n")}
+<p class="note">The visit rule acts at the first frame where the mean ${escapeHtml(target)} probability over the visit's last ${v.rule.frames} frame(s) reaches ${fixed(v.rule.threshold)}; the other two act on one frame. ${escapeHtml(v.figures.interval_method)}.</p>
+${v.rule.limit_unresolved ? `<p class="warn">Note: ${escapeHtml(v.rule.limit_unresolved)}.</p>` : ""}
+${visitRulesHtml(v.figures, target)}
+<p class="note">On the validation visits, where the job chose the threshold:</p>${thresholdChart(v.scores.validation, marks, "validation", "visits")}
+<p class="note">On the held-out test visits:</p>${thresholdChart(v.scores.test, marks, "test", "visits")}`;
+}
+
 /**
  * One self-contained HTML file: charts drawn here as inline SVG, images embedded as data URLs,
  * no script, and a Content-Security-Policy that lets nothing load from anywhere else.
@@ -329,18 +403,19 @@ ${
         : "<p>This job has no decision threshold.</p>"
 }
 ${report.nearCopies ? `<p>${escapeHtml(nearCopyLine(report.nearCopies))}</p>` : ""}
+${visitSection(report)}
 <h2>Confusion matrix (test)</h2>
 ${confusionHeatMap(report.classes, report.confusionMatrix)}
 <h2>Per class (test)</h2>
 ${perClassTable(report)}
 ${report.intervalMethod ? `<p class="note">Intervals: ${escapeHtml(report.intervalMethod)}.</p>` : ""}
-<h2>Threshold</h2>
+<h2>Threshold per frame</h2>
 ${
     report.targetScores.validation
-        ? `<p class="note">On validation, where the job chose it:</p>${thresholdChart(report.targetScores.validation, d, "validation")}<p class="note">On the held-out test set:</p>`
+        ? `<p class="note">On validation, where the job chose it:</p>${thresholdChart(report.targetScores.validation, frameMarks(d), "validation")}<p class="note">On the held-out test set:</p>`
         : ""
 }
-${thresholdChart(report.targetScores.test, d, "test")}
+${thresholdChart(report.targetScores.test, frameMarks(d), "test")}
 <h2>Have I labelled enough?</h2>
 <p class="note">Each class's test F1 against its training images, over the last ${report.history.length} job(s): a line that still climbs says more labels of that cat will help.</p>
 ${labelledEnoughChart(report.classes, report.history)}

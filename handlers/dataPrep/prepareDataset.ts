@@ -4,6 +4,7 @@ import { AttributeValue, DynamoDBClient, ScanCommand, ScanCommandOutput } from "
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import {
+    ClassCounts,
     DataPrepResult,
     DatasetManifest,
     ManifestImage,
@@ -20,9 +21,10 @@ import { booleanField, validateEvent } from "../../lib/eventFields";
 import { hasEndMarker, isJpeg } from "../../lib/jpeg";
 import { LATEST_DATASET_KEY } from "../../lib/layout";
 import type { DataPrepEnv } from "../../lib/functionSettings";
-import { S3_MAX_KEY_BYTES, resolveLabels } from "../../lib/labels";
+import { Label, S3_MAX_KEY_BYTES, resolveLabels } from "../../lib/labels";
+import { RETIRED_SETTINGS } from "../../lib/stackSettings";
 import { putJsonObject } from "../../lib/s3Objects";
-import { PlannedImage, SplitRule, countClasses, datasetFileName, planSplit } from "./split";
+import { PlannedImage, SplitRule, countClasses, datasetFileName, planSplit, sampleLabels } from "./split";
 
 /** How many skipped images the result lists (the manifest lists all). */
 const SKIPPED_IN_RESULT = 50;
@@ -53,7 +55,7 @@ const EVENT_RULES = {
     validationSplit: SPLIT_RULES.validationSplit,
     testSplit: SPLIT_RULES.testSplit,
     maxNoCatSamples: SPLIT_RULES.maxNoCatSamples,
-    splitWindowMinutes: SPLIT_RULES.splitWindowMinutes,
+    visitGapMinutes: SPLIT_RULES.visitGapMinutes,
     splitNumberBlock: SPLIT_RULES.splitNumberBlock,
 };
 
@@ -70,8 +72,9 @@ async function scanTable(
             page = await clients.dynamodb.send(
                 new ScanCommand({
                     TableName: settings.tableName,
-                    ProjectionExpression: "#name, #cat",
-                    ExpressionAttributeNames: { "#name": "imageName", "#cat": "cat" },
+                    // The camera names the visit's frames (lib/visits.ts); placeholders, since a projection may not hold reserved words.
+                    ProjectionExpression: "#name, #cat, #camera",
+                    ExpressionAttributeNames: { "#name": "imageName", "#cat": "cat", "#camera": "camera" },
                     ExclusiveStartKey: exclusiveStartKey,
                     Limit: settings.scanPageSize,
                 }),
@@ -127,6 +130,58 @@ async function readObject(
 }
 
 type CopyOutcome = { image: ManifestImage } | { skipped: SkippedImage } | { cancelled: true };
+type ProbeOutcome = { usable: Label } | { skipped: SkippedImage } | { cancelled: true };
+
+/** The longest split folder name: a key that fits with it fits on any side. */
+const LONGEST_SPLIT = "validation";
+
+/** Why an image's bytes cannot go into a dataset, or undefined when they can. */
+function unusableBytes(body: Uint8Array): string | undefined {
+    return isJpeg(body) ? undefined : "not a JPEG (no FF D8 FF header)";
+}
+
+/**
+ * Whether an image can be copied, before the split is planned: its dataset key fits S3's limit
+ * and its first bytes are a JPEG's (a ranged GET of 3 bytes). The split then counts only the
+ * visits whose images will be copied, so a class keeps a visit on every side.
+ */
+async function probeImage(
+    clients: DataPrepClients,
+    settings: DataPrepSettings,
+    prefix: string,
+    image: Label,
+    abortSignal: AbortSignal,
+): Promise<ProbeOutcome> {
+    if (abortSignal.aborted) return { cancelled: true };
+    const key = `${prefix}${LONGEST_SPLIT}/${image.label}/${datasetFileName(image.sourceKey, settings.imagesPrefix)}`;
+    if (Buffer.byteLength(key, "utf8") > S3_MAX_KEY_BYTES) {
+        const reason = `dataset key longer than S3's ${S3_MAX_KEY_BYTES}-byte limit`;
+        return { skipped: { imageName: image.imageName, reason } };
+    }
+    let head: Uint8Array | undefined;
+    try {
+        head = await readHead(clients.s3, settings.imagesBucket, image.sourceKey, abortSignal);
+    } catch (error) {
+        throw sourceError(settings, image, error);
+    }
+    if (head === undefined) return { skipped: missingImage(settings, image) };
+    const reason = unusableBytes(head);
+    return reason ? { skipped: { imageName: image.imageName, reason } } : { usable: image };
+}
+
+function missingImage(settings: DataPrepSettings, image: Label): SkippedImage {
+    return { imageName: image.imageName, reason: `missing object s3://${settings.imagesBucket}/${image.sourceKey}` };
+}
+
+function sourceError(settings: DataPrepSettings, image: Label, error: unknown): Error {
+    return userFacingError(
+        describeAwsError(
+            error,
+            `s3://${settings.imagesBucket}/${image.sourceKey}`,
+            "check the imagesBucketName config",
+        ),
+    );
+}
 
 /** One image: a GET of the source and, unless a dry run, one PUT of the (repaired) copy. */
 async function copyImage(
@@ -139,37 +194,16 @@ async function copyImage(
 ): Promise<CopyOutcome> {
     if (abortSignal.aborted) return { cancelled: true };
     const key = `${prefix}${image.split}/${image.label}/${datasetFileName(image.sourceKey, settings.imagesPrefix)}`;
-    if (Buffer.byteLength(key, "utf8") > S3_MAX_KEY_BYTES) {
-        return {
-            skipped: {
-                imageName: image.imageName,
-                reason: `dataset key longer than S3's ${S3_MAX_KEY_BYTES}-byte limit`,
-            },
-        };
-    }
     let body: Uint8Array | undefined;
     try {
         body = await readObject(clients.s3, settings.imagesBucket, image.sourceKey, abortSignal);
     } catch (error) {
-        throw userFacingError(
-            describeAwsError(
-                error,
-                `s3://${settings.imagesBucket}/${image.sourceKey}`,
-                "check the imagesBucketName config",
-            ),
-        );
+        throw sourceError(settings, image, error);
     }
-    if (body === undefined) {
-        return {
-            skipped: {
-                imageName: image.imageName,
-                reason: `missing object s3://${settings.imagesBucket}/${image.sourceKey}`,
-            },
-        };
-    }
-    if (!isJpeg(body)) {
-        return { skipped: { imageName: image.imageName, reason: "not a JPEG (no FF D8 FF header)" } };
-    }
+    // Probed before the plan; changed since only by a race with a writer of the images bucket.
+    if (body === undefined) return { skipped: missingImage(settings, image) };
+    const reason = unusableBytes(body);
+    if (reason) return { skipped: { imageName: image.imageName, reason } };
     const repaired = !hasEndMarker(body);
     const content = repaired ? Buffer.concat([body, Buffer.from([0xff, 0xd9])]) : body;
     if (!dryRun) {
@@ -183,13 +217,15 @@ async function copyImage(
             { abortSignal },
         );
     }
-    const copied = {
+    const copied: ManifestImage = {
         imageName: image.imageName,
         sourceKey: image.sourceKey,
         key,
         class: image.label,
         split: image.split,
-        group: image.group,
+        visit: image.visit,
+        ...(image.capturedAt ? { capturedAt: image.capturedAt } : {}),
+        ...(image.camera ? { camera: image.camera } : {}),
         repaired,
         bytes: content.length,
     };
@@ -197,27 +233,25 @@ async function copyImage(
 }
 
 /**
- * Copies every planned image, at most `concurrency` at once. The first fatal error
- * cancels the copies still queued and aborts those in flight; it is thrown only once
- * nothing is in flight, so no work outlives the invocation.
+ * Runs `work` on every item, at most `concurrency` at once. The first fatal error cancels the
+ * items still queued and aborts those in flight; it is thrown only once nothing is in flight,
+ * so no work outlives the invocation.
  */
-async function copyAll(
-    clients: DataPrepClients,
-    settings: DataPrepSettings,
-    prefix: string,
-    planned: readonly PlannedImage[],
-    dryRun: boolean,
-): Promise<CopyOutcome[]> {
-    const limit = pLimit(settings.copyConcurrency);
+async function runAll<T, R>(
+    items: readonly T[],
+    concurrency: number,
+    work: (item: T, abortSignal: AbortSignal) => Promise<R>,
+): Promise<R[]> {
+    const limit = pLimit(concurrency);
     const controller = new AbortController();
     // Every request in flight listens on the one signal: more than Node's default of 10.
     setMaxListeners(0, controller.signal);
     let firstError: unknown;
     const settled = await Promise.allSettled(
-        planned.map((image) =>
+        items.map((item) =>
             limit(async () => {
                 try {
-                    return await copyImage(clients, settings, prefix, image, dryRun, controller.signal);
+                    return await work(item, controller.signal);
                 } catch (error) {
                     if (!controller.signal.aborted) {
                         firstError = error;
@@ -229,7 +263,7 @@ async function copyAll(
         ),
     );
     if (firstError !== undefined) throw firstError;
-    return settled.map((outcome) => (outcome as PromiseFulfilledResult<CopyOutcome>).value);
+    return settled.map((outcome) => (outcome as PromiseFulfilledResult<R>).value);
 }
 
 /** Every object under the prefix, key → size. */
@@ -273,11 +307,163 @@ async function checkWritten(
     }
 }
 
+/** The event, defaults filled in from the stack's split settings; a retired field is refused by name. */
+function readEvent(rawEvent: unknown, settings: DataPrepSettings): DataPrepEvent {
+    const retired = Object.keys(RETIRED_SETTINGS).find((key) => Object.hasOwn((rawEvent ?? {}) as object, key));
+    if (retired) throw userFacingError(`Invalid data-prep event: ${RETIRED_SETTINGS[retired]}.`);
+    const given = validateEvent<DataPrepEvent>(rawEvent, EVENT_RULES, "data-prep");
+    const event: DataPrepEvent = {
+        dryRun: given.dryRun ?? false,
+        validationSplit: given.validationSplit ?? settings.split.validationSplit,
+        testSplit: given.testSplit ?? settings.split.testSplit,
+        maxNoCatSamples: given.maxNoCatSamples ?? settings.split.maxNoCatSamples,
+        visitGapMinutes: given.visitGapMinutes ?? settings.split.visitGapMinutes,
+        splitNumberBlock: given.splitNumberBlock ?? settings.split.splitNumberBlock,
+    };
+    if (!leavesMostForTraining(event.validationSplit, event.testSplit)) {
+        throw userFacingError(
+            `Invalid "validationSplit" ${event.validationSplit} with "testSplit" ${event.testSplit}: together they must stay below 0.5, so that most images train.`,
+        );
+    }
+    return event;
+}
+
+/** The first bytes of an object, or undefined when it does not exist. */
+async function readHead(
+    s3: S3Client,
+    bucket: string,
+    key: string,
+    abortSignal: AbortSignal,
+): Promise<Uint8Array | undefined> {
+    try {
+        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: "bytes=0-2" }), {
+            abortSignal,
+        });
+        return await object.Body!.transformToByteArray();
+    } catch (error) {
+        if (isMissingObject(error)) return undefined;
+        throw error;
+    }
+}
+
+/** Every usable image copied by the plan, sorted by key, and every image left out. */
+async function copyDataset(
+    clients: DataPrepClients,
+    settings: DataPrepSettings,
+    event: DataPrepEvent,
+    prefix: string,
+    labels: readonly Label[],
+): Promise<{ images: ManifestImage[]; skipped: SkippedImage[] }> {
+    const rule: SplitRule = { classes: settings.classes, noCatClass: settings.noCatClass, ...event };
+    const skipped: SkippedImage[] = [];
+    const usable: Label[] = [];
+    const probe = (image: Label, signal: AbortSignal) => probeImage(clients, settings, prefix, image, signal);
+    for (const outcome of await runAll(labels, settings.copyConcurrency, probe)) {
+        if ("usable" in outcome) usable.push(outcome.usable);
+        else if ("skipped" in outcome) skipped.push(outcome.skipped);
+    }
+    const copy = (image: PlannedImage, signal: AbortSignal) =>
+        copyImage(clients, settings, prefix, image, event.dryRun, signal);
+    const images: ManifestImage[] = [];
+    for (const outcome of await runAll(planSplit(usable, rule), settings.copyConcurrency, copy)) {
+        if ("image" in outcome) images.push(outcome.image);
+        else if ("skipped" in outcome) skipped.push(outcome.skipped);
+    }
+    images.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { images, skipped };
+}
+
+/** Throws, naming them, when a class lacks a training or a validation image. */
+function checkEveryClassTrains(settings: DataPrepSettings, classDistribution: Record<string, ClassCounts>): void {
+    const short = Object.entries(classDistribution).filter(([, c]) => c.training === 0 || c.validation === 0);
+    if (short.length === 0) return;
+    const detail = short
+        .map(([name, c]) => `${name} (available ${c.available}, training ${c.training}, validation ${c.validation})`)
+        .join("; ");
+    throw userFacingError(
+        `Every class needs at least one training and one validation image, and these do not: ${detail}. ` +
+            `Label more images of them in '${settings.tableName}', or remove them from the classes config.`,
+    );
+}
+
+/** The manifest of the images copied: the settings, the counts per class and side, every image and every skip. */
+function manifestOf(
+    settings: DataPrepSettings,
+    event: DataPrepEvent,
+    datasetId: string,
+    createdAt: Date,
+    copied: { images: ManifestImage[]; skipped: SkippedImage[]; available: Map<string, number>; unlabelled: number },
+): DatasetManifest {
+    const { images, skipped, available, unlabelled } = copied;
+    const classDistribution = countClasses(settings.classes, available, images);
+    checkEveryClassTrains(settings, classDistribution);
+    const count = (split: string) => images.filter((i) => i.split === split).length;
+    const { dryRun: _dryRun, ...split } = event;
+    return {
+        datasetId,
+        createdAt: createdAt.toISOString(),
+        sourceBucket: settings.imagesBucket,
+        sourcePrefix: settings.imagesPrefix,
+        classes: settings.classes,
+        ...split,
+        classDistribution,
+        trainingImages: count("training"),
+        validationImages: count("validation"),
+        testImages: count("test"),
+        repairedImages: images.filter((i) => i.repaired).length,
+        unlabelledImages: unlabelled,
+        images,
+        skipped,
+    };
+}
+
+/** The manifest, the check of what was written against it, then latest.json. */
+async function publishDataset(
+    clients: DataPrepClients,
+    settings: DataPrepSettings,
+    manifest: DatasetManifest,
+): Promise<void> {
+    const { datasetId } = manifest;
+    await putJsonObject(clients.s3, settings.trainingBucket, `${datasetPrefix(datasetId)}manifest.json`, manifest);
+    await checkWritten(clients, settings, manifest);
+    try {
+        await putJsonObject(clients.s3, settings.trainingBucket, LATEST_DATASET_KEY, { datasetId });
+    } catch (error) {
+        throw userFacingError(
+            `Dataset ${datasetId} is complete but was not marked latest (${describeAwsError(error, `s3://${settings.trainingBucket}/${LATEST_DATASET_KEY}`, "check the function's role")}): ` +
+                `train on it with {"skipDataPrep": true, "datasetId": "${datasetId}"} (npx bootboots train --dataset ${datasetId}), or run data prep again.`,
+        );
+    }
+}
+
+/** What data prep answers for a dataset built (or counted). */
+function successOf(settings: DataPrepSettings, manifest: DatasetManifest, dryRun: boolean, started: number) {
+    const uri = (side: string) => `s3://${settings.trainingBucket}/${datasetPrefix(manifest.datasetId)}${side}/`;
+    return {
+        success: true as const,
+        dryRun,
+        datasetId: manifest.datasetId,
+        trainingUri: uri("training"),
+        validationUri: uri("validation"),
+        testUri: uri("test"),
+        trainingImages: manifest.trainingImages,
+        validationImages: manifest.validationImages,
+        testImages: manifest.testImages,
+        classDistribution: manifest.classDistribution,
+        repairedImages: manifest.repairedImages,
+        unlabelledImages: manifest.unlabelledImages,
+        skipped: manifest.skipped.slice(0, SKIPPED_IN_RESULT),
+        skippedCount: manifest.skipped.length,
+        durationMs: Date.now() - started,
+    };
+}
+
 /**
  * Builds a new dataset snapshot under `datasets/<id>/` from the labels table and the
- * images bucket, checks that what was written matches its manifest, then points
- * `datasets/latest.json` at it. A failure before that last write leaves the previous
- * dataset as the latest one.
+ * images bucket: the labels, NoCat's sample, a probe of every image, the split by visit of
+ * those that can be copied, the copies; then checks that what was written matches its
+ * manifest and points `datasets/latest.json` at it. A failure before that last write
+ * leaves the previous dataset as the latest one.
  */
 export async function prepareDataset(
     clients: DataPrepClients,
@@ -287,112 +473,23 @@ export async function prepareDataset(
 ): Promise<DataPrepResult> {
     const started = Date.now();
     try {
-        const given = validateEvent<DataPrepEvent>(rawEvent, EVENT_RULES, "data-prep");
-        const event: DataPrepEvent = {
-            dryRun: given.dryRun ?? false,
-            validationSplit: given.validationSplit ?? settings.split.validationSplit,
-            testSplit: given.testSplit ?? settings.split.testSplit,
-            maxNoCatSamples: given.maxNoCatSamples ?? settings.split.maxNoCatSamples,
-            splitWindowMinutes: given.splitWindowMinutes ?? settings.split.splitWindowMinutes,
-            splitNumberBlock: given.splitNumberBlock ?? settings.split.splitNumberBlock,
-        };
-        if (!leavesMostForTraining(event.validationSplit, event.testSplit)) {
-            throw userFacingError(
-                `Invalid "validationSplit" ${event.validationSplit} with "testSplit" ${event.testSplit}: together they must stay below 0.5, so that most images train.`,
-            );
-        }
-        const rule: SplitRule = {
+        const event = readEvent(rawEvent, settings);
+        const resolved = resolveLabels(await scanTable(clients, settings), settings.classes, settings.imagesPrefix);
+        const sample = sampleLabels(resolved.labels, {
             classes: settings.classes,
             noCatClass: settings.noCatClass,
-            validationSplit: event.validationSplit,
-            testSplit: event.testSplit,
-            maxNoCatSamples: event.maxNoCatSamples,
-            splitWindowMinutes: event.splitWindowMinutes,
-            splitNumberBlock: event.splitNumberBlock,
-        };
-
-        const { labels, skipped, unlabelled } = resolveLabels(
-            await scanTable(clients, settings),
-            settings.classes,
-            settings.imagesPrefix,
-        );
-        const { planned, available } = planSplit(labels, rule);
-
+            ...event,
+        });
         const datasetId = newDatasetId(now(), randomBytes(2).toString("hex"));
-        const prefix = datasetPrefix(datasetId);
-        const images: ManifestImage[] = [];
-        for (const outcome of await copyAll(clients, settings, prefix, planned, event.dryRun)) {
-            if ("image" in outcome) images.push(outcome.image);
-            else if ("skipped" in outcome) skipped.push(outcome.skipped);
-        }
-        images.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-
-        const classDistribution = countClasses(settings.classes, available, images);
-        const short = Object.entries(classDistribution).filter(([, c]) => c.training === 0 || c.validation === 0);
-        if (short.length > 0) {
-            const detail = short
-                .map(
-                    ([name, c]) =>
-                        `${name} (available ${c.available}, training ${c.training}, validation ${c.validation})`,
-                )
-                .join("; ");
-            throw userFacingError(
-                `Every class needs at least one training and one validation image, and these do not: ${detail}. ` +
-                    `Label more images of them in '${settings.tableName}', or remove them from the classes config.`,
-            );
-        }
-
-        const trainingImages = images.filter((i) => i.split === "training").length;
-        const testImages = images.filter((i) => i.split === "test").length;
-        const manifest: DatasetManifest = {
-            datasetId,
-            createdAt: now().toISOString(),
-            sourceBucket: settings.imagesBucket,
-            sourcePrefix: settings.imagesPrefix,
-            classes: settings.classes,
-            validationSplit: event.validationSplit,
-            testSplit: event.testSplit,
-            maxNoCatSamples: event.maxNoCatSamples,
-            splitWindowMinutes: event.splitWindowMinutes,
-            splitNumberBlock: event.splitNumberBlock,
-            classDistribution,
-            trainingImages,
-            validationImages: images.length - trainingImages - testImages,
-            testImages,
-            repairedImages: images.filter((i) => i.repaired).length,
-            unlabelledImages: unlabelled,
-            images,
-            skipped,
-        };
-        if (!event.dryRun) {
-            await putJsonObject(clients.s3, settings.trainingBucket, `${prefix}manifest.json`, manifest);
-            await checkWritten(clients, settings, manifest);
-            try {
-                await putJsonObject(clients.s3, settings.trainingBucket, LATEST_DATASET_KEY, { datasetId });
-            } catch (error) {
-                throw userFacingError(
-                    `Dataset ${datasetId} is complete but was not marked latest (${describeAwsError(error, `s3://${settings.trainingBucket}/${LATEST_DATASET_KEY}`, "check the function's role")}): ` +
-                        `train on it with {"skipDataPrep": true, "datasetId": "${datasetId}"} (npx bootboots train --dataset ${datasetId}), or run data prep again.`,
-                );
-            }
-        }
-        return {
-            success: true,
-            dryRun: event.dryRun,
-            datasetId,
-            trainingUri: `s3://${settings.trainingBucket}/${prefix}training/`,
-            validationUri: `s3://${settings.trainingBucket}/${prefix}validation/`,
-            testUri: `s3://${settings.trainingBucket}/${prefix}test/`,
-            trainingImages: manifest.trainingImages,
-            validationImages: manifest.validationImages,
-            testImages,
-            classDistribution,
-            repairedImages: manifest.repairedImages,
-            unlabelledImages: unlabelled,
-            skipped: skipped.slice(0, SKIPPED_IN_RESULT),
-            skippedCount: skipped.length,
-            durationMs: Date.now() - started,
-        };
+        const copied = await copyDataset(clients, settings, event, datasetPrefix(datasetId), sample.kept);
+        const manifest = manifestOf(settings, event, datasetId, now(), {
+            images: copied.images,
+            skipped: [...resolved.skipped, ...copied.skipped],
+            available: sample.available,
+            unlabelled: resolved.unlabelled,
+        });
+        if (!event.dryRun) await publishDataset(clients, settings, manifest);
+        return successOf(settings, manifest, event.dryRun, started);
     } catch (error) {
         if (isUserFacing(error)) return { success: false, error: error.message };
         return {

@@ -1,11 +1,13 @@
 import { createHash } from "crypto";
-import { visitGroup } from "../../lib/dataset";
 import type { ClassCounts, ManifestImage, Split, SplitSettings } from "../../lib/dataset";
 import { Label } from "../../lib/labels";
+import { groupVisits } from "../../lib/visits";
 
-/** An image with its visit and the side of the split it falls on. */
+/** An image with its visit (lib/visits.ts) and the side of the split it falls on. */
 export interface PlannedImage extends Label {
-    readonly group: string;
+    readonly visit: string;
+    /** The capture time its name carries, when it carries one. */
+    readonly capturedAt?: string;
     readonly split: Split;
 }
 
@@ -65,50 +67,64 @@ export function splitCounts(
 }
 
 /**
- * Stable, stratified plan by visit: NoCat keeps the images with the lowest sample hashes;
- * each class's images are grouped into visits (visitGroup), and each visit's split hash puts
- * all its images in validation, test or training (splitCounts over the visits). An image
- * keeps its side as images are added, as long as the fractions stay the same.
+ * The labels a dataset draws on, and how many each class has: NoCat is cut to maxNoCatSamples by
+ * the images with the lowest sample hashes (stable as images are added); the other classes keep all.
  */
-export function planSplit(
+export function sampleLabels(
     labels: readonly Label[],
     rule: SplitRule,
-): { planned: PlannedImage[]; available: Map<string, number> } {
+): { kept: Label[]; available: Map<string, number> } {
     const byClass = new Map<string, Label[]>(rule.classes.map((c) => [c, []]));
     for (const label of labels) byClass.get(label.label)!.push(label);
     const available = new Map([...byClass].map(([c, images]) => [c, images.length]));
+    const kept = [...byClass].flatMap(([className, images]) =>
+        className === rule.noCatClass && images.length > rule.maxNoCatSamples
+            ? bySampleFraction(images).slice(0, rule.maxNoCatSamples)
+            : images,
+    );
+    return { kept, available };
+}
 
+/**
+ * Stable, stratified plan by visit: each class's images are grouped into visits (lib/visits.ts
+ * groupVisits: the frames of one camera within visitGapMinutes of each other), and each visit's
+ * split hash puts all its images in validation, test or training (splitCounts over the visits).
+ * An image keeps its side as images are added, as long as its visit keeps its first frame.
+ * Plan only images that will be copied: the small-class rules count the visits given.
+ */
+export function planSplit(images: readonly Label[], rule: SplitRule): PlannedImage[] {
     const planned: PlannedImage[] = [];
-    for (const [className, images] of byClass) {
-        const kept =
-            className === rule.noCatClass && images.length > rule.maxNoCatSamples
-                ? bySampleFraction(images).slice(0, rule.maxNoCatSamples)
-                : images;
+    for (const className of rule.classes) {
+        const ofClass = images.filter((image) => image.label === className);
+        const visitOf = groupVisits(ofClass, rule);
         const visits = new Map<string, Label[]>();
-        for (const image of kept) {
-            const group = visitGroup(image.imageName, rule);
-            const members = visits.get(group);
+        for (const image of ofClass) {
+            const visit = visitOf.get(image.imageName)!.visit;
+            const members = visits.get(visit);
             if (members) members.push(image);
-            else visits.set(group, [image]);
+            else visits.set(visit, [image]);
         }
         const bySplitHash = [...visits]
-            .map(([group, members]) => ({ group, members, fraction: stableFraction("split", group) }))
-            .sort((a, b) => a.fraction - b.fraction || (a.group < b.group ? -1 : 1));
+            .map(([visit, members]) => ({ visit, members, fraction: stableFraction("split", visit) }))
+            .sort((a, b) => a.fraction - b.fraction || (a.visit < b.visit ? -1 : 1));
         const counts = splitCounts(
             bySplitHash.map((visit) => visit.fraction),
             rule,
         );
-        bySplitHash.forEach(({ group, members }, index) => {
+        bySplitHash.forEach(({ visit, members }, index) => {
             const split: Split =
                 index < counts.validation
                     ? "validation"
                     : index < counts.validation + counts.test
                       ? "test"
                       : "training";
-            for (const image of members) planned.push({ ...image, group, split });
+            for (const image of members) {
+                const capturedAt = visitOf.get(image.imageName)!.capturedAt;
+                planned.push({ ...image, visit, ...(capturedAt ? { capturedAt } : {}), split });
+            }
         });
     }
-    return { planned, available };
+    return planned;
 }
 
 /**
@@ -124,13 +140,13 @@ export function datasetFileName(sourceKey: string, imagesPrefix: string): string
 export function countClasses(
     classes: readonly string[],
     available: ReadonlyMap<string, number>,
-    images: readonly Pick<ManifestImage, "class" | "split" | "group">[],
+    images: readonly Pick<ManifestImage, "class" | "split" | "visit">[],
 ): Record<string, ClassCounts> {
     const distribution: Record<string, ClassCounts> = {};
     for (const className of classes) {
         const ofClass = images.filter((i) => i.class === className);
         const onSide = (split: Split) => ofClass.filter((i) => i.split === split);
-        const visitsOn = (split: Split) => new Set(onSide(split).map((i) => i.group)).size;
+        const visitsOn = (split: Split) => new Set(onSide(split).map((i) => i.visit)).size;
         distribution[className] = {
             available: available.get(className) ?? 0,
             training: onSide("training").length,

@@ -1,4 +1,5 @@
 import {
+    CameraVisit,
     CAMERA_HEADER,
     CAMERA_NAME_PATTERN,
     CAMERA_ROW_SOURCE,
@@ -12,6 +13,7 @@ import {
 import { Decision, decide } from "../../lib/jobOutput";
 import { backoffMs } from "../../lib/backoff";
 import { hasFrameHeader, repairJpeg } from "../../lib/jpeg";
+import { DEFAULT_CAMERA, VisitState, windowMean } from "../../lib/visits";
 
 /** The parts of an API Gateway HTTP API event (payload format 2.0) the camera API reads. */
 export interface HttpApiEvent {
@@ -24,6 +26,8 @@ export interface HttpApiEvent {
         readonly requestId?: string;
         readonly timeEpoch?: number;
         readonly http?: { readonly method?: string; readonly path?: string };
+        /** AWS_IAM authorization: who signed the request. */
+        readonly authorizer?: { readonly iam?: { readonly userArn?: string } };
     };
 }
 
@@ -122,13 +126,60 @@ export function readClasses(probabilities: readonly number[], classes: readonly 
     return { mostLikelyCat, predictions, top3 };
 }
 
-/** The decision of the model that answered; none when it has no decision.json. */
+/**
+ * Which camera sent a frame: the `x-bootboots-camera` header, else the session name of the
+ * assumed role that signed it (the AWS IoT credentials provider names it after the thing),
+ * else the one default camera.
+ */
+export function cameraName(request: Pick<CameraRequest, "camera">, event: HttpApiEvent): string {
+    if (request.camera) return request.camera;
+    const arn = event.requestContext?.authorizer?.iam?.userArn ?? "";
+    const session = /^arn:aws[\w-]*:sts::\d{12}:assumed-role\/[^/]+\/(.+)$/.exec(arn)?.[1];
+    const name = session?.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64);
+    return name || DEFAULT_CAMERA;
+}
+
+/** The visit as the answer gives it. */
+function visitOf(state: VisitState): CameraVisit {
+    return {
+        id: state.visit,
+        frames: state.frames,
+        startedAt: state.startedAt,
+        ...(state.actedAt !== undefined ? { actedAt: state.actedAt } : {}),
+    };
+}
+
+/**
+ * The decision of the model that answered, none when it has no decision.json: by its visit
+ * rule over the visit's frames so far (`visit`, this frame included), or by its per-frame
+ * threshold when it has no visit rule or the visit is not known.
+ */
 export function cameraDecision(
     decision: Decision | undefined,
     predictions: Readonly<Record<string, number>>,
+    visit?: VisitState,
 ): CameraDecision | undefined {
     if (!decision) return undefined;
-    return { ...decide(decision, predictions), maxFalseAlarmRate: decision.max_false_alarm_rate };
+    const frame = decide(decision, predictions);
+    const base = {
+        targetClass: frame.targetClass,
+        probability: frame.probability,
+        frameThreshold: decision.threshold,
+        maxFalseAlarmRate: decision.max_false_alarm_rate,
+        ...(visit ? { visit: visitOf(visit) } : {}),
+    };
+    const rule = decision.visit_rule;
+    if (!rule || !visit)
+        return { ...base, rule: "frame", score: frame.probability, threshold: decision.threshold, act: frame.act };
+    const score = windowMean(visit.scores, rule.frames);
+    return {
+        ...base,
+        rule: "visit",
+        score,
+        threshold: rule.threshold,
+        act: score >= rule.threshold,
+        window: rule.frames,
+    };
 }
 
 /**
@@ -192,6 +243,9 @@ export function eventRow(args: {
         targetClass: args.decision.targetClass,
         probability: args.decision.probability,
         threshold: args.decision.threshold,
+        rule: args.decision.rule,
+        score: args.decision.score,
+        ...(args.decision.visit ? { visit: args.decision.visit.id, visitFrame: args.decision.visit.frames } : {}),
         ...(args.trainingJobName ? { trainingJobName: args.trainingJobName } : {}),
         ...(args.modelDataUrl ? { modelDataUrl: args.modelDataUrl } : {}),
         expiresAt: Math.floor(args.at.getTime() / 1000) + args.retentionDays * 86_400,

@@ -2,7 +2,9 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { randomBytes } from "crypto";
-import { CameraAnswer, KEEP_WARM_JPEG_BASE64 } from "../../lib/cameraApi";
+import { CameraAnswer, CameraDecision, KEEP_WARM_JPEG_BASE64, NotStored } from "../../lib/cameraApi";
+import { awsErrorName } from "../../lib/errors";
+import { DEFAULT_CAMERA, VisitState, nextVisitState } from "../../lib/visits";
 import type { InferEnv } from "../../lib/functionSettings";
 import { maxJpegBytes, readPredictions } from "../../lib/serving";
 import { AnsweringModel, answeringModels } from "./answeringModels";
@@ -11,6 +13,7 @@ import {
     HttpApiEvent,
     HttpApiResult,
     cameraDecision,
+    cameraName,
     catadataRow,
     eventRow,
     httpResult,
@@ -20,8 +23,12 @@ import {
 } from "./cameraRules";
 import { callEndpoint } from "./endpointCall";
 import { Stored, StoredImage, frameStore, outcomes } from "./frameStore";
+import { visitStore } from "./visitStore";
 
 export { readModelDecision } from "./answeringModels";
+
+/** The camera a stored row names: none for the one default camera, which is what a row without one means. */
+const rowCamera = (frame: Frame) => (frame.camera === DEFAULT_CAMERA ? undefined : frame.camera);
 
 export interface InferClients {
     readonly s3: S3Client;
@@ -32,13 +39,23 @@ export interface InferClients {
 /** The infer function's settings: its environment (lib/functionSettings.ts INFER_ENV). */
 export type InferSettings = InferEnv;
 
-/** One request under way: what it asked, when, and the image's write, started before anything else. */
+/** One request under way: what it asked, which camera, when, and the image's write, started before anything else. */
 interface Frame {
     readonly request: CameraRequest;
     readonly requestId: string;
+    readonly camera: string;
     readonly at: Date;
     readonly started: number;
     readonly image: Promise<{ stored: Stored; image: StoredImage }>;
+    /** The camera's visit as it was when the request came (inference only); undefined when it could not be read. */
+    readonly visitRead?: Promise<VisitState | undefined>;
+}
+
+/** What the visit rule made of a frame: the decision, the visit's write, and a warning when it judged the frame alone. */
+interface Judged {
+    readonly decision?: CameraDecision;
+    readonly visit?: Stored;
+    readonly warning?: string;
 }
 
 /**
@@ -50,6 +67,7 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
     const maxBytes = maxJpegBytes();
     const modelOf = answeringModels(clients.s3, settings);
     const store = frameStore(clients, settings, () => randomBytes(2).toString("hex"));
+    const visits = visitStore(clients.dynamodb, settings);
 
     /** The one failure path: the writes under way finish, the log gets AWS's words, the camera ours. */
     async function fail(
@@ -64,7 +82,7 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
             JSON.stringify({
                 requestId: frame.requestId,
                 status: 503,
-                camera: frame.request.camera,
+                camera: frame.camera,
                 imageKey: image.key,
                 endpointError: logged,
                 notStored,
@@ -80,14 +98,14 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
     async function training(frame: Frame): Promise<HttpApiResult> {
         const { stored, image } = await frame.image;
         const row = store.row(
-            catadataRow({ imageName: image.fileName, createdAt: frame.at.toISOString(), camera: frame.request.camera }),
+            catadataRow({ imageName: image.fileName, createdAt: frame.at.toISOString(), camera: rowCamera(frame) }),
         );
         const { notStored, errors } = await outcomes([Promise.resolve(stored), row]);
         console.log(
             JSON.stringify({
                 requestId: frame.requestId,
                 mode: "training",
-                camera: frame.request.camera,
+                camera: frame.camera,
                 imageKey: image.key,
                 notStored,
                 errors,
@@ -108,19 +126,55 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
         return httpResult(200, answer);
     }
 
+    /**
+     * The decision by the model's visit rule: the frame joins its camera's visit (a conditional
+     * write, read again when another frame wrote first), and the rule decides on the visit's
+     * frames so far. A model without a visit rule decides on the frame alone, and so does a
+     * frame whose visit could not be recorded; the answer says so.
+     */
+    async function judge(frame: Frame, model: AnsweringModel, predictions: Record<string, number>): Promise<Judged> {
+        const decision = model.decision;
+        if (!decision) return {};
+        const score = predictions[decision.target_class] ?? 0;
+        const acts = (state: VisitState) => cameraDecision(decision, predictions, state)!.act;
+        const alone = decision.visit_rule
+            ? undefined
+            : "The model has no visit rule (it was trained before visits): this frame was judged alone, at its per-frame threshold.";
+        try {
+            const visit = await visits.add({ camera: frame.camera, at: frame.at, score }, acts, frame.visitRead!);
+            return {
+                decision: cameraDecision(decision, predictions, visit),
+                visit: { part: "visit", ok: true },
+                warning: alone,
+            };
+        } catch (error) {
+            const state = nextVisitState(
+                undefined,
+                { camera: frame.camera, at: frame.at, score },
+                settings.visitGapMinutes,
+            );
+            return {
+                decision: cameraDecision(decision, predictions, state),
+                visit: { part: "visit", ok: false, error: `${awsErrorName(error)}: ${(error as Error).message}` },
+                warning:
+                    alone ?? "The visit could not be recorded (see the function's log): this frame was judged alone.",
+            };
+        }
+    }
+
     /** The row and, when the decision acts, the event: written once the image has its name. */
     function recordWrites(
         frame: Frame,
         image: StoredImage,
         model: AnsweringModel,
-        classes: ReturnType<typeof readClasses>,
-    ) {
-        const decision = cameraDecision(model.decision, classes.predictions);
+        top3: ReturnType<typeof readClasses>["top3"],
+        decision: CameraDecision | undefined,
+    ): Promise<Stored>[] {
         const row = catadataRow({
             imageName: image.fileName,
             createdAt: frame.at.toISOString(),
-            camera: frame.request.camera,
-            top3: classes.top3,
+            camera: rowCamera(frame),
+            top3,
             modelDataUrl: model.modelDataUrl ?? undefined,
         });
         const writes = [store.row(row)];
@@ -128,7 +182,7 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
             const event = eventRow({
                 fileName: image.fileName,
                 at: frame.at,
-                camera: frame.request.camera,
+                camera: frame.camera,
                 imageKey: image.key,
                 decision,
                 trainingJobName: model.trainingJobName ?? undefined,
@@ -137,32 +191,24 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
             });
             writes.push(store.event(event));
         }
-        return { decision, writes };
+        return writes;
     }
 
-    async function inference(frame: Frame): Promise<HttpApiResult> {
-        const called = await callEndpoint(clients.runtime, settings, frame.request.jpeg);
-        const imageWrite = frame.image.then((w) => w.stored);
-        if (!called.ok) return fail(frame, [imageWrite], called.reason, called.logged);
-        const predictions = readPredictions(called.body, settings.classes);
-        if ("error" in predictions)
-            return fail(
-                frame,
-                [imageWrite],
-                `${predictions.error}; is the deployed model trained on the stack's classes?`,
-                predictions.error,
-            );
-        const classes = readClasses(predictions.probabilities, settings.classes);
-        const model = await modelOf(called.variantName);
-        const { image } = await frame.image;
-        const { decision, writes } = recordWrites(frame, image, model, classes);
-        const { notStored, errors } = await outcomes([imageWrite, ...writes]);
-        const warnings = [
-            ...(model.noDecision ? [`No decision: ${model.noDecision}.`] : []),
-            ...(notStored.length > 0
-                ? [`Not stored: ${notStored.join(", ")} (the answer stands; see the function's log).`]
-                : []),
-        ];
+    /** The answer to a frame the endpoint answered, and its log line. */
+    function answered(
+        frame: Frame,
+        parts: {
+            called: { endpointMs: number; variantName: string };
+            classes: ReturnType<typeof readClasses>;
+            model: AnsweringModel;
+            image: StoredImage;
+            decision?: CameraDecision;
+            notStored: NotStored[];
+            errors: string[];
+            warnings: string[];
+        },
+    ): HttpApiResult {
+        const { called, classes, model, image, decision, notStored, errors, warnings } = parts;
         const totalMs = Date.now() - frame.started;
         const answer: CameraAnswer = {
             success: true,
@@ -185,10 +231,11 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
             JSON.stringify({
                 requestId: frame.requestId,
                 status: 200,
-                camera: frame.request.camera,
+                camera: frame.camera,
                 imageKey: image.key,
                 variant: model.variantName,
                 act: decision?.act ?? null,
+                visit: decision?.visit?.id ?? null,
                 notStored,
                 errors,
                 endpointMs: called.endpointMs,
@@ -198,6 +245,44 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
         return httpResult(200, answer);
     }
 
+    async function inference(frame: Frame): Promise<HttpApiResult> {
+        const called = await callEndpoint(clients.runtime, settings, frame.request.jpeg);
+        const imageWrite = frame.image.then((w) => w.stored);
+        if (!called.ok) return fail(frame, [imageWrite], called.reason, called.logged);
+        const predictions = readPredictions(called.body, settings.classes);
+        if ("error" in predictions)
+            return fail(
+                frame,
+                [imageWrite],
+                `${predictions.error}; is the deployed model trained on the stack's classes?`,
+                predictions.error,
+            );
+        const classes = readClasses(predictions.probabilities, settings.classes);
+        const model = await modelOf(called.variantName);
+        const judged = await judge(frame, model, classes.predictions);
+        const { image } = await frame.image;
+        const writes = recordWrites(frame, image, model, classes.top3, judged.decision);
+        const visitWrite = judged.visit ? [Promise.resolve(judged.visit)] : [];
+        const { notStored, errors } = await outcomes([imageWrite, ...visitWrite, ...writes]);
+        const warnings = [
+            ...(model.noDecision ? [`No decision: ${model.noDecision}.`] : []),
+            ...(judged.warning ? [judged.warning] : []),
+            ...(notStored.length > 0
+                ? [`Not stored: ${notStored.join(", ")} (the answer stands; see the function's log).`]
+                : []),
+        ];
+        return answered(frame, {
+            called,
+            classes,
+            model,
+            image,
+            decision: judged.decision,
+            notStored,
+            errors,
+            warnings,
+        });
+    }
+
     async function handle(event: HttpApiEvent, requestId: string): Promise<HttpApiResult> {
         const started = Date.now();
         const request = parseCameraRequest(event, maxBytes);
@@ -205,10 +290,13 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
             console.log(JSON.stringify({ requestId, status: request.status, refused: request.error }));
             return refusal(request);
         }
-        const at = now();
-        // The image is stored while the endpoint thinks: it feeds labelling whatever the answer.
-        const frame: Frame = { request, requestId, at, started, image: store.image(at, request.jpeg) };
-        return request.mode === "training" ? training(frame) : inference(frame);
+        // When the gateway received it: the frame's time in its visit.
+        const at = event.requestContext?.timeEpoch ? new Date(event.requestContext.timeEpoch) : now();
+        const camera = cameraName(request, event);
+        // The image is stored, and the camera's visit read, while the endpoint thinks; neither read nor write can reject.
+        const frame: Frame = { request, requestId, camera, at, started, image: store.image(at, request.jpeg) };
+        if (request.mode === "training") return training(frame);
+        return inference({ ...frame, visitRead: visits.read(camera).catch(() => undefined) });
     }
 
     /** The schedule's `{"keepWarm": true}`: one small image to the endpoint, and its model's decision read. */

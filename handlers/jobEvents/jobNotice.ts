@@ -1,6 +1,7 @@
 import { JOB_TAGS, TRAINING_LOG_GROUP, TerminalJobStatus, hasEnded } from "../../lib/sagemakerJobs";
 import type { CreateModelPackageInput } from "@aws-sdk/client-sagemaker";
 import type { Decision, JobEvaluation } from "../../lib/jobOutput";
+import { jobVisitPromise } from "../../lib/visitPromise";
 
 /** A finished job, from a "SageMaker Training Job State Change" or "… Tuning Job State Change" event. */
 export type FinishedJob =
@@ -79,18 +80,26 @@ export function failureAdvice(status: string, reason: string | undefined): strin
 export interface JobFigures {
     readonly testMacroF1?: number;
     readonly decision?: Decision;
+    /** The promise per visit, in words (lib/visitPromise.ts), for jobs since visits. */
+    readonly visits?: string[];
 }
 
 export function figuresOf(evaluation: JobEvaluation | undefined, decision: Decision | undefined): JobFigures {
-    return { testMacroF1: evaluation?.test?.macro_f1, decision: decision ?? evaluation?.decision };
+    return {
+        testMacroF1: evaluation?.test?.macro_f1,
+        decision: decision ?? evaluation?.decision,
+        visits: jobVisitPromise(evaluation),
+    };
 }
 
 const figure = (x: number | null | undefined) => (typeof x === "number" ? x.toFixed(3) : "n/a");
 
-/** The message's lines of figures: test macro-F1, and the target class's recall and false alarms at its threshold. */
+/** The message's lines of figures: the promise per visit, test macro-F1, and the target's recall and false alarms per frame. */
 export function figureLines(figures: JobFigures): string[] {
     const d = figures.decision;
     return [
+        // The promise per visit leads: it is what a user lives.
+        ...(figures.visits ?? []),
         `Test macro-F1: ${figure(figures.testMacroF1)}.`,
         d
             ? `${d.target_class} at threshold ${figure(d.threshold)}: recall ${figure(d.test_recall)}, false-alarm rate ${figure(d.test_false_alarm_rate)} on the test set.`

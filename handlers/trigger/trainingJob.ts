@@ -97,6 +97,26 @@ export function trainingHyperParameters(
     };
 }
 
+/**
+ * A job's channels (File mode, S3 prefixes): the dataset's three sides, its manifest (each
+ * image's visit and capture time, which train.py decides per visit by), the script archive and
+ * the ImageNet weights. An isolated job reads nothing else.
+ */
+export function jobChannels(
+    settings: Pick<TrainingJobSettings, "trainingBucket" | "trainingScriptUri" | "baseWeightsUri">,
+    datasetId: string,
+): { name: string; s3Uri: string }[] {
+    const datasetUri = `s3://${settings.trainingBucket}/${datasetPrefix(datasetId)}`;
+    return [
+        { name: "training", s3Uri: `${datasetUri}training/` },
+        { name: "validation", s3Uri: `${datasetUri}validation/` },
+        { name: "test", s3Uri: `${datasetUri}test/` },
+        { name: "manifest", s3Uri: `${datasetUri}manifest.json` },
+        { name: "code", s3Uri: settings.trainingScriptUri },
+        { name: "base_weights", s3Uri: settings.baseWeightsUri },
+    ];
+}
+
 /** What a training job and a tuning job's training-job definition share: image, channels, instance, limits. */
 function jobDefinition(
     checkpointName: string,
@@ -104,8 +124,7 @@ function jobDefinition(
     settings: TrainingJobSettings,
     manifest: DatasetManifest,
 ) {
-    const datasetUri = `s3://${settings.trainingBucket}/${datasetPrefix(manifest.datasetId)}`;
-    const channel = (name: string, s3Uri: string) => ({
+    const channel = ({ name, s3Uri }: { name: string; s3Uri: string }) => ({
         ChannelName: name,
         InputMode: "File" as const,
         DataSource: {
@@ -123,13 +142,7 @@ function jobDefinition(
             TrainingInputMode: "File" as const,
             MetricDefinitions: settings.metricDefinitions.map((m) => ({ Name: m.Name, Regex: m.Regex })),
         },
-        InputDataConfig: [
-            channel("training", `${datasetUri}training/`),
-            channel("validation", `${datasetUri}validation/`),
-            channel("test", `${datasetUri}test/`),
-            channel("code", settings.trainingScriptUri),
-            channel("base_weights", settings.baseWeightsUri),
-        ],
+        InputDataConfig: jobChannels(settings, manifest.datasetId).map(channel),
         OutputDataConfig: { S3OutputPath: `s3://${settings.modelBucket}/${TRAINING_OUTPUT_PREFIX}` },
         ResourceConfig: { InstanceType: event.instanceType as never, InstanceCount: 1, VolumeSizeInGB: 30 },
         StoppingCondition: event.spot

@@ -46,12 +46,19 @@ describe("the bootboots command: compare, the promotion gate and the decision", 
         await serve(WEAK);
         const run = await cli("compare", STRONG);
         assert.equal(run.code, 0, run.err);
+        // Each job's promise per visit leads, in the words a user holds.
+        const lines = run.out.split("\n");
+        assert.match(lines[0], /^candidate: Visits of your own cats or of no cat misted: \d+ of 18 \(\d/);
+        assert.match(lines[1], /^candidate: Boots's visits misted: \d+ of 3 \(/);
+        assert.match(lines[2], /^baseline: Visits of your own cats or of no cat misted: \d+ of 18 \(/);
         assert.ok(
             run.out.includes(
-                `Candidate ${STRONG} against baseline ${WEAK}, on the ${testImages()} test images common to both`,
+                `Candidate ${STRONG} against baseline ${WEAK}, on the ${testImages()} test images (21 visits) common to both`,
             ),
             run.out,
         );
+        assert.match(run.out, /^Boots visits acted on\s+\S+\s+\S+\s+\S+\s+\S+ to \S+\s+(yes|no)$/m);
+        assert.match(run.out, /resamples of those visits, each with all its frames/);
         assert.match(run.out, /^macro-F1\s+\S+\s+\S+\s+\+\S+\s+\+\S+ to \+\S+\s+yes$/m);
         const json = JSON.parse((await cli("compare", STRONG, WEAK, "--json")).out);
         assert.equal(json.commonImages, testImages());
@@ -229,6 +236,14 @@ describe("the bootboots command: compare, the promotion gate and the decision", 
 
         const status = await cli("status", STRONG);
         assert.equal(status.code, 0, status.err);
+        // The promise per visit, then the three rules side by side on the test visits.
+        assert.match(
+            status.out,
+            /^Visits of your own cats or of no cat misted: \d+ of 18 \(.*\)\.\nBoots's visits misted: \d+ of 3 /m,
+        );
+        assert.match(status.out, /^visit rule \(the model's\)\s+\d+ of 3 /m);
+        assert.match(status.out, /^one frame at the per-frame threshold\s+\d+ of 3 /m);
+        assert.match(status.out, /^the firmware's \(most likely, ≥ 0\.80\)\s+\d+ of 3 /m);
         assert.match(
             status.out,
             /^Model registry: bootboots version \d+, Approved \(Deployed with bootboots deploy\.\)\.$/m,

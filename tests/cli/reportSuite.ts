@@ -148,6 +148,28 @@ export function reportSuite(): void {
                 for (const side of ["validation", "test"])
                     for (const part of ["recall-curve", "false-alarm-curve", "chosen-threshold", "false-alarm-limit"])
                         assert.equal(await page.locator(`#threshold-${side} .${part}`).count(), 1, `${side} ${part}`);
+                // Per visit: the promise in words, the three rules side by side, and the curves on validation and test.
+                const promise = await page.locator("p.promise").allInnerTexts();
+                const weakVisits = evaluationOf("weak-model").visits.test;
+                assert.deepEqual(
+                    promise[0]
+                        .match(/misted: (\d+) of (\d+)/)!
+                        .slice(1)
+                        .map(Number),
+                    weakVisits.visit.false_alarm_counts,
+                );
+                assert.match(promise[1], /^Boots's visits misted: \d+ of 3 /);
+                const ruleRows = await page.locator("#visit-rules tr").allInnerTexts();
+                assert.equal(ruleRows.length, 4);
+                for (const [i, rule] of (["visit", "frame", "firmware"] as const).entries())
+                    assert.ok(ruleRows[i + 1].includes(`${weakVisits[rule].recall_counts[0]} of 3`), ruleRows[i + 1]);
+                for (const side of ["validation", "test"])
+                    for (const part of ["recall-curve", "false-alarm-curve", "chosen-threshold"])
+                        assert.equal(
+                            await page.locator(`#visits-${side} .${part}`).count(),
+                            1,
+                            `visits ${side} ${part}`,
+                        );
                 // F1 against training images: each class at each of the two jobs.
                 const points = await page.locator("circle.job-point title").allTextContents();
                 for (const [jobName, base] of [

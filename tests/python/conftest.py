@@ -2,6 +2,7 @@ import json
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +23,27 @@ def class_image(class_index, rng):
     return tf.io.encode_jpeg(np.clip(pixels, 0, 255).astype(np.uint8)).numpy()
 
 
+# Frames per visit on each side, and the time between a visit's frames (the camera's PIR cooldown).
+FRAMES_PER_VISIT = 2
+FRAME_SECONDS = 30
+
+
+def frame_visit(split, class_index, index):
+    """The visit of a generated frame and its capture time: visits of FRAMES_PER_VISIT frames an hour apart,
+    each visit's frames taken in the reverse order of their names (so that their order comes from the manifest)."""
+    visit, frame = divmod(index, FRAMES_PER_VISIT)
+    day = 10 * ["training", "validation", "test"].index(split) + class_index
+    start = datetime(2026, 6, 1, tzinfo=UTC) + timedelta(days=day, hours=visit)
+    captured = start + timedelta(seconds=(FRAMES_PER_VISIT - 1 - frame) * FRAME_SECONDS)
+    iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.000Z")  # noqa: E731
+    return f"garden@{iso(start)}", iso(captured)
+
+
 def write_dataset(root, per_class_training=12, per_class_validation=4, classes=CLASSES, seed=0, per_class_test=6):
-    """Generated JPEGs under training/, validation/ and test/<Class>/, plus a truncated and a corrupt training file."""
+    """Generated JPEGs under training/, validation/ and test/<Class>/, plus a truncated and a corrupt training file,
+    and the manifest data prep would write: each frame's visit and capture time."""
     rng = np.random.default_rng(seed)
+    images = []
     for split, count in (
         ("training", per_class_training),
         ("validation", per_class_validation),
@@ -34,10 +53,15 @@ def write_dataset(root, per_class_training=12, per_class_validation=4, classes=C
             folder = root / split / name
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(count):
-                (folder / f"{split}-{name}-{i:03d}.jpg").write_bytes(class_image(index % len(COLOURS), rng))
+                file_name = f"{split}-{name}-{i:03d}.jpg"
+                (folder / file_name).write_bytes(class_image(index % len(COLOURS), rng))
+                visit, captured = frame_visit(split, index, i)
+                key = f"datasets/generated/{split}/{name}/{file_name}"
+                images.append({"key": key, "class": name, "split": split, "visit": visit, "capturedAt": captured})
     intact = (root / "training" / classes[0] / f"training-{classes[0]}-000.jpg").read_bytes()
     (root / "training" / classes[0] / "truncated.jpg").write_bytes(intact[: len(intact) // 3])
     (root / "training" / classes[1] / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (root / "manifest.json").write_text(json.dumps({"datasetId": "generated", "images": images}))
     return root
 
 
@@ -71,7 +95,7 @@ class SageMakerJob:
     here is this folder.
     """
 
-    def __init__(self, base_dir, hyperparameters, dataset, archive=None, base_weights=None, environment=None):
+    def __init__(self, base_dir, hyperparameters, dataset, channels, archive=None, base_weights=None, environment=None):
         self.base = base_dir
         self.extra_environment = environment or {}
         config = base_dir / "input" / "config"
@@ -85,20 +109,22 @@ class SageMakerJob:
         (config / "resourceconfig.json").write_text(
             json.dumps({"current_host": "localhost", "hosts": ["localhost"], "network_interface_name": "lo"})
         )
-        names = ("training", "validation", "test", "code", "base_weights")
-        channels = {name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"} for name in names}
-        (config / "inputdataconfig.json").write_text(json.dumps(channels))
+        # The channels the deployed trigger sends, by name (scripts/training-inputs.ts prints them).
+        config_of = {name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"} for name in channels}
+        (config / "inputdataconfig.json").write_text(json.dumps(config_of))
         data = base_dir / "input" / "data"
-        for name in names:
-            (data / name).parent.mkdir(parents=True, exist_ok=True)
-        for name in ("training", "validation", "test"):
+        data.mkdir(parents=True, exist_ok=True)
+        files = {"code": archive, "base_weights": base_weights, "manifest": dataset / "manifest.json"}
+        for name in channels:
             target = data / name
-            if not target.exists():
-                target.symlink_to(dataset / name, target_is_directory=True)
-        for name, source in (("code", archive), ("base_weights", base_weights)):
-            (data / name).mkdir(exist_ok=True)
-            if source is not None:
-                shutil.copy(source, data / name / Path(source).name)
+            if name in ("training", "validation", "test"):
+                if not target.exists():
+                    target.symlink_to(dataset / name, target_is_directory=True)
+                continue
+            target.mkdir(exist_ok=True)
+            source = files[name]
+            if source is not None and Path(source).is_file():
+                shutil.copy(source, target / Path(source).name)
         for folder in ("model", "output/data", "checkpoints", "code"):
             (base_dir / folder).mkdir(parents=True, exist_ok=True)
         self.log_path = base_dir / "job.log"
@@ -155,7 +181,13 @@ def job_maker(tmp_path):
         hyperparameters = dict(inputs["hyperParameters"])
         hyperparameters.update(extra_hyperparameters or {})
         job = SageMakerJob(
-            tmp_path / name, hyperparameters, dataset, inputs["archive"]["path"], base_weights, environment
+            tmp_path / name,
+            hyperparameters,
+            dataset,
+            inputs["channels"],
+            inputs["archive"]["path"],
+            base_weights,
+            environment,
         )
         # What SageMaker reads from the job's log: the regexes the trigger sends.
         job.metric_definitions = inputs["metricDefinitions"]

@@ -11,6 +11,7 @@ TRAINING = Path(__file__).resolve().parents[2] / "training"
 sys.path.insert(0, str(TRAINING))
 
 import evaluation as rule  # noqa: E402
+import visits  # noqa: E402
 from checkpoints import EarlyStoppingState  # noqa: E402
 from evaluation import alarm_rates, classification_report, decision_threshold  # noqa: E402
 
@@ -18,7 +19,7 @@ from evaluation import alarm_rates, classification_report, decision_threshold  #
 def test_the_rules_import_no_tensorflow():
     code = (
         f"import sys; sys.path.insert(0, {str(TRAINING)!r}); "
-        "import evaluation, checkpoints; print('tensorflow' in sys.modules)"
+        "import evaluation, checkpoints, visits; print('tensorflow' in sys.modules)"
     )
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
@@ -134,3 +135,79 @@ def test_each_class_gets_wilson_intervals_for_precision_and_recall_and_a_bootstr
     assert again["per_class"]["B"]["f1_interval"] == b["f1_interval"]
     perfect = rule.add_intervals(classification_report(labels, labels, ["A", "B"]), labels, labels)
     assert perfect["per_class"]["A"]["f1_interval"] == [1.0, 1.0]
+
+
+def a_visit(label, target_probabilities, name="v"):
+    """A visit of two classes' probabilities: the target's as given, the other's the rest."""
+    p = np.asarray(target_probabilities, dtype=float)
+    frames = [f"{name}-{i}" for i in range(len(p))]
+    return {"visit": name, "label": label, "frames": frames, "probabilities": np.c_[p, 1 - p]}
+
+
+def test_the_window_mean_covers_the_visits_last_frames_so_far():
+    np.testing.assert_allclose(visits.window_means([0.2, 0.8, 0.5, 0.9], 1), [0.2, 0.8, 0.5, 0.9])
+    np.testing.assert_allclose(visits.window_means([0.2, 0.8, 0.5, 0.9], 2), [0.2, 0.5, 0.65, 0.7])
+    np.testing.assert_allclose(visits.window_means([0.2, 0.8, 0.5, 0.9], 3), [0.2, 0.5, 0.5, 0.7333333])
+
+
+def test_each_rule_acts_at_the_first_frame_where_it_holds():
+    settings = {"visit_rule": {"frames": 2, "threshold": 0.6}, "frame_threshold": 0.7, "firmware_min_confidence": 0.8}
+    weak_entrance = a_visit(0, [0.3, 0.75, 0.7, 0.95])
+    assert visits.acted_at(weak_entrance, "visit", 0, settings) == 2
+    assert visits.acted_at(weak_entrance, "frame", 0, settings) == 1
+    assert visits.acted_at(weak_entrance, "firmware", 0, settings) == 3
+    # The firmware's rule also needs the target to be the most likely class.
+    tie = {**a_visit(0, [0.85]), "probabilities": np.array([[0.85, 0.9]])}
+    assert visits.acted_at(tie, "firmware", 0, settings) is None
+    assert visits.acted_at(a_visit(0, [0.1, 0.2]), "visit", 0, settings) is None
+
+
+def test_the_visit_rule_keeps_non_target_visits_within_the_limit_and_prefers_the_shorter_window():
+    # A household cat with one Boots-like frame in each visit: one frame alone would act on every visit,
+    # a mean over two frames (at most 0.5) separates them from Boots's visits (0.75).
+    others = [a_visit(1, [0.1, 0.9, 0.1, 0.1], f"o{i}") for i in range(50)]
+    boots = [a_visit(0, [0.6, 0.7, 0.8], f"b{i}") for i in range(10)]
+    rule = visits.choose_visit_rule(boots + others, 0, 0.0, [1, 2, 3])
+    assert rule["kind"] == "window_mean" and rule["frames"] == 2
+    for v in others:
+        assert visits.window_means(v["probabilities"][:, 0], 2).max() < rule["threshold"]
+    assert all(visits.window_means(v["probabilities"][:, 0], 2).max() >= rule["threshold"] for v in boots)
+    # Where one frame separates them, the one-frame window wins the tie and acts sooner.
+    clean = [a_visit(1, [0.1, 0.2], f"c{i}") for i in range(50)]
+    assert visits.choose_visit_rule(boots + clean, 0, 0.0, [1, 2, 3])["frames"] == 1
+
+
+def test_visit_figures_count_visits_with_wilson_intervals_and_the_median_frames_to_act():
+    group = [a_visit(0, [0.9], "b1"), a_visit(0, [0.1, 0.9], "b2"), a_visit(0, [0.1], "b3"), a_visit(1, [0.9], "o1")]
+    figures = visits.visit_figures(group, [0, 1, None, 0], 0)
+    assert figures["recall_counts"] == [2, 3] and figures["false_alarm_counts"] == [1, 1]
+    assert figures["recall_interval"] == pytest.approx(rule.wilson_interval(2, 3))
+    assert figures["median_frames_to_act"] == 1.5
+    assert visits.visit_figures(group[2:3], [None], 0)["median_frames_to_act"] is None
+
+
+def test_frames_group_into_visits_in_capture_order_from_the_manifest(tmp_path):
+    manifest = {
+        "images": [
+            {"key": "datasets/x/test/Boots/b.jpg", "visit": "cam@1", "capturedAt": "2026-01-01T00:00:00Z"},
+            {"key": "datasets/x/test/Boots/a.jpg", "visit": "cam@1", "capturedAt": "2026-01-01T00:00:30Z"},
+            {"key": "datasets/x/test/Chi/c.jpg", "group": "time:old", "capturedAt": None},
+        ]
+    }
+    (tmp_path / "manifest.json").write_text(__import__("json").dumps(manifest))
+    info = visits.read_manifest(tmp_path)
+    grouped = visits.group_visits(["a.jpg", "b.jpg", "c.jpg", "d.jpg"], [0, 0, 1, 1], np.eye(2)[[0, 0, 1, 1]], info)
+    assert [(v["visit"], v["frames"]) for v in grouped] == [
+        ("cam@1", ["b.jpg", "a.jpg"]),
+        ("d.jpg", ["d.jpg"]),
+        ("time:old", ["c.jpg"]),
+    ]
+    assert visits.read_manifest(None) == {} and visits.read_manifest(tmp_path / "none") == {}
+
+
+def test_too_few_non_target_visits_is_said_in_visits():
+    few = [a_visit(1, [0.1], f"o{i}") for i in range(12)]
+    assert visits.unresolved_visit_limit(few, 0, 0.01).startswith(
+        "the validation set has 12 non-target visits, fewer than 1 / max_false_alarm_rate = 100"
+    )
+    assert visits.unresolved_visit_limit(few * 10, 0, 0.01) is None

@@ -389,6 +389,7 @@ def test_the_decision_threshold_is_stored_with_the_model(trained):
         *(f"{figure}_{part}" for figure in figures for part in ("counts", "interval")),
         "interval_method",
         "limit_unresolved",
+        "visit_rule",
     }
     assert decision["interval_method"] == "Wilson score, 95 %"
     assert decision["target_class"] == "Boots" and decision["max_false_alarm_rate"] == 0.01
@@ -420,6 +421,43 @@ def test_the_decision_threshold_is_stored_with_the_model(trained):
     assert decision["limit_unresolved"].startswith("the validation set has 24 non-target images, fewer than")
     assert f"warning: {decision['limit_unresolved']}" in log
     assert json.loads((job.output_data_dir / "evaluation.json").read_text())["decision"] == decision
+
+
+def test_the_job_decides_per_visit_in_capture_order_and_measures_three_rules_per_visit(trained):
+    """Visits of two frames from the manifest channel: 2 Boots and 12 other visits on validation, 3 and 18 on test."""
+    job, _, log = trained
+    (visits,) = training_modules("visits")
+    decision = json.loads((job.model_dir / "decision.json").read_text())
+    report = json.loads((job.output_data_dir / "evaluation.json").read_text())
+    rule = decision["visit_rule"]
+    assert rule["kind"] == "window_mean" and rule["frames"] in CONTRACT["decision"]["visitWindows"]
+    assert rule["limit_unresolved"].startswith("the validation set has 12 non-target visits, fewer than 1 / ")
+    assert rule["validation"]["recall_counts"][1] == 2 and rule["validation"]["false_alarm_counts"] == [0, 12]
+    assert report["visits"]["from_manifest"] is True
+    test = report["test_visits"]
+    assert len(test) == 21 and sum(v["class"] == "Boots" for v in test) == 3
+    # Each visit's frames in capture order, which the manifest gives as the reverse of their names.
+    boots = next(v for v in test if v["frames"][0].startswith("test-Boots-001"))
+    assert boots["frames"] == ["test-Boots-001.jpg", "test-Boots-000.jpg"]
+    settings = {
+        "visit_rule": rule,
+        "frame_threshold": decision["threshold"],
+        "firmware_min_confidence": CONTRACT["decision"]["firmwareMinConfidence"],
+    }
+    for entry in test:
+        probabilities = np.array([report["test"]["predictions"][name] for name in entry["frames"]])
+        visit = {"probabilities": probabilities}
+        for name in ("visit", "frame", "firmware"):
+            assert entry["acted_at"][name] == visits.acted_at(visit, name, 0, settings), (entry, name)
+        assert entry["score"] == pytest.approx(visits.window_means(probabilities[:, 0], rule["frames"]).max())
+    for name, figures in report["visits"]["test"].items():
+        acted = [v for v in test if v["acted_at"][name] is not None]
+        assert figures["recall_counts"] == [sum(v["class"] == "Boots" for v in acted), 3], name
+        assert figures["false_alarm_counts"] == [sum(v["class"] != "Boots" for v in acted), 18], name
+        assert figures["false_alarm_interval"] == pytest.approx(visits.wilson_interval(*figures["false_alarm_counts"]))
+        line = f"visits test rule={name} recall={figures['recall_counts'][0]}/3 "
+        assert line in log, line
+    assert len(report["validation_visits"]) == 14
 
 
 def test_the_served_model_repairs_a_jpeg_missing_its_end_marker(trained):
@@ -527,7 +565,10 @@ def test_the_job_counts_test_images_with_a_near_copy_in_training(tuned_on_visits
     expected = sorted(file for file, visit in test_frames if visit in training_visits)
     assert 0 < len(expected) < len(test_frames), (expected, test_frames)
 
-    leak = json.loads((job.output_data_dir / "evaluation.json").read_text())["near_copies"]
+    report = json.loads((job.output_data_dir / "evaluation.json").read_text())
+    leak = report["near_copies"]
+    # Without a manifest (a dataset made by hand), each frame is a visit of its own.
+    assert report["visits"]["from_manifest"] is False and len(report["test_visits"]) == len(test_frames)
     assert leak["test_images"] == len(test_frames)
     assert leak["with_near_copy"] == len(expected), leak
     assert leak["min_similarity"] == 0.95

@@ -8,6 +8,8 @@ export interface HttpRequestParts {
     readonly rawQueryString?: string;
     readonly method?: string;
     readonly path?: string;
+    /** When the gateway received the request, ms since the epoch (now when unset). */
+    readonly timeEpoch?: number;
 }
 
 /**
@@ -19,7 +21,7 @@ export function httpApiEvent(request: HttpRequestParts): Record<string, unknown>
     const headers = Object.fromEntries(Object.entries(request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     const rawQueryString = request.rawQueryString ?? "";
     const query = new URLSearchParams(rawQueryString);
-    const now = new Date();
+    const now = new Date(request.timeEpoch ?? Date.now());
     const method = request.method ?? "POST";
     const path = request.path ?? "/infer";
     return {

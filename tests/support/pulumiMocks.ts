@@ -70,8 +70,10 @@ function providerState(type: string, name: string, inputs: Record<string, any>, 
                 apiEndpoint: `https://a1b2c3d4e5.execute-api.${REGION}.amazonaws.com`,
                 executionArn: `arn:aws:execute-api:${REGION}:${ACCOUNT_ID}:a1b2c3d4e5`,
             };
-        case "aws:dynamodb/table:Table":
-            return { ...inputs, arn: `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/${inputs.name}` };
+        case "aws:dynamodb/table:Table": {
+            const tableName = inputs.name ?? autoName;
+            return { ...inputs, name: tableName, arn: `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/${tableName}` };
+        }
         case "aws:iam/policy:Policy":
             return {
                 ...inputs,

@@ -32,6 +32,8 @@ export interface SeedLabel {
     readonly cat: string;
     /** The object's bytes; null for a label whose image is missing. */
     readonly body: Buffer | null;
+    /** The row's camera, as the infer Lambda writes it. */
+    readonly camera?: string;
 }
 
 /** Both name styles of the original: old numeric `.jpeg` names and new timestamp `.jpg` names. */
@@ -98,6 +100,20 @@ export async function createEventsTable(dynamodb: DynamoDBClient, tableName: str
     );
 }
 
+/** The camera API's visits table (components/cameraApi.ts): one item per camera, as the stack names it under the mocks. */
+export const VISITS_TABLE = "bootboots-camera-visits-a1b2c3d";
+
+export async function createVisitsTable(dynamodb: DynamoDBClient, tableName = VISITS_TABLE): Promise<void> {
+    await dynamodb.send(
+        new CreateTableCommand({
+            TableName: tableName,
+            KeySchema: [{ AttributeName: "camera", KeyType: "HASH" }],
+            AttributeDefinitions: [{ AttributeName: "camera", AttributeType: "S" }],
+            BillingMode: "PAY_PER_REQUEST",
+        }),
+    );
+}
+
 /** Writes the labels to the table and their images (where they have one) to the bucket. */
 export async function putLabels(
     s3: S3Client,
@@ -127,7 +143,13 @@ export async function putLabels(
             new BatchWriteItemCommand({
                 RequestItems: {
                     [world.table]: batch.map((l) => ({
-                        PutRequest: { Item: { imageName: { S: l.imageName }, cat: { S: l.cat } } },
+                        PutRequest: {
+                            Item: {
+                                imageName: { S: l.imageName },
+                                cat: { S: l.cat },
+                                ...(l.camera ? { camera: { S: l.camera } } : {}),
+                            },
+                        },
                     })),
                 },
             }),

@@ -8,13 +8,15 @@ import { gzipSync } from "zlib";
 import {
     endpointBackoffMs,
     cameraDecision,
+    cameraName,
     catadataRow,
     eventRow,
     isRetryableEndpointError,
     parseCameraRequest,
     readClasses,
 } from "../../handlers/infer/cameraRules";
-import { cameraImageFileName, keepWarmSchedule } from "../../lib/cameraApi";
+import { CameraDecision, cameraImageFileName, keepWarmSchedule } from "../../lib/cameraApi";
+import { nextVisitState, windowMean } from "../../lib/visits";
 import { Decision } from "../../lib/jobOutput";
 import { maxJpegBytes, modelOfVariant, readPredictions, servingRequestBody, variantNameFor } from "../../lib/serving";
 import { hasFrameHeader, repairJpeg } from "../../lib/jpeg";
@@ -153,17 +155,62 @@ describe("the camera API's rules", () => {
         );
     });
 
-    it("acts at or above the answering model's threshold, and decides nothing without one", () => {
+    it("acts per frame at or above a model's threshold when it has no visit rule, and decides nothing without one", () => {
         const decision = { target_class: "Boots", threshold: 0.9, max_false_alarm_rate: 0.01 } as Decision;
         assert.deepEqual(cameraDecision(decision, { Boots: 0.9 }), {
             targetClass: "Boots",
             probability: 0.9,
+            rule: "frame",
+            score: 0.9,
             threshold: 0.9,
             act: true,
+            frameThreshold: 0.9,
             maxFalseAlarmRate: 0.01,
         });
         assert.equal(cameraDecision(decision, { Boots: 0.8999 })!.act, false);
         assert.equal(cameraDecision(undefined, { Boots: 1 }), undefined);
+    });
+
+    it("acts per visit: the mean over the visit's last frames reaches the visit rule's threshold", () => {
+        const decision = {
+            target_class: "Boots",
+            threshold: 0.9,
+            max_false_alarm_rate: 0.01,
+            visit_rule: { kind: "window_mean", frames: 2, threshold: 0.7 },
+        } as Decision;
+        const gap = 10;
+        const at = (seconds: number) => new Date(Date.UTC(2026, 11, 1, 6, 0, seconds));
+        // A weak first frame as Boots walks in, then two clear ones.
+        let state = nextVisitState(undefined, { camera: "garden", at: at(0), score: 0.5 }, gap);
+        const first = cameraDecision(decision, { Boots: 0.5 }, state)!;
+        assert.deepEqual([first.rule, first.score, first.act, first.window], ["visit", 0.5, false, 2]);
+        state = nextVisitState(state, { camera: "garden", at: at(30), score: 0.85 }, gap);
+        const second = cameraDecision(decision, { Boots: 0.85 }, state)!;
+        assert.equal(second.score, 0.675);
+        assert.equal(second.act, false, "0.85 alone would pass the per-frame 0.9 no more than the visit's 0.7");
+        state = nextVisitState(state, { camera: "garden", at: at(60), score: 0.8 }, gap);
+        const third = cameraDecision(decision, { Boots: 0.8 }, state)!;
+        assert.deepEqual([third.score, third.act, third.threshold, third.frameThreshold], [0.825, true, 0.7, 0.9]);
+        assert.deepEqual(third.visit, {
+            id: "garden@2026-12-01T06:00:00.000Z",
+            frames: 3,
+            startedAt: at(0).toISOString(),
+        });
+        // Eleven minutes later the next frame starts a new visit.
+        state = nextVisitState(state, { camera: "garden", at: at(60 + 11 * 60), score: 0.8 }, gap);
+        assert.deepEqual([state.visit, state.frames, state.scores], ["garden@2026-12-01T06:12:00.000Z", 1, [0.8]]);
+        assert.equal(state.version, 4);
+        assert.equal(windowMean([0.1, 0.2, 0.9], 3), (0 + 0.1 + 0.2 + 0.9) / 3);
+    });
+
+    it("names the camera by its header, else by the session of the role that signed, else the default", () => {
+        const signedBy = (userArn: string) => ({ requestContext: { authorizer: { iam: { userArn } } } });
+        const roleArn = "arn:aws:sts::123456789012:assumed-role/bootboots-camera/porch-cam";
+        assert.equal(cameraName({ camera: "garden" }, signedBy(roleArn)), "garden");
+        assert.equal(cameraName({}, signedBy(roleArn)), "porch-cam");
+        assert.equal(cameraName({}, signedBy("arn:aws:sts::123456789012:assumed-role/r/thing@home")), "thing-home");
+        assert.equal(cameraName({}, signedBy("arn:aws:iam::123456789012:user/alice")), "default");
+        assert.equal(cameraName({}, {}), "default");
     });
 
     it("reads the endpoint's answer, or says why it cannot", () => {
@@ -211,12 +258,17 @@ describe("the camera API's rules", () => {
             modelDataUrl: "s3://b/m.tar.gz",
         });
         assert.equal("cat" in row, false);
-        const decision = {
+        const decision: CameraDecision = {
             targetClass: "Boots",
             probability: 0.95,
+            rule: "visit",
+            score: 0.92,
             threshold: 0.9,
             act: true,
+            window: 2,
+            frameThreshold: 0.97,
             maxFalseAlarmRate: 0.01,
+            visit: { id: "garden@2026-12-01T06:14:30.000Z", frames: 2, startedAt: "2026-12-01T06:14:30.000Z" },
         };
         const e = eventRow({
             fileName: "2026-12-01T06-15-00.123Z-ab12.jpg",
@@ -229,6 +281,10 @@ describe("the camera API's rules", () => {
         assert.equal(e.eventId, "2026-12-01T06-15-00.123Z-ab12");
         assert.equal(e.expiresAt, Math.floor(at.getTime() / 1000) + 365 * 86400);
         assert.equal(e.camera, undefined);
+        assert.deepEqual(
+            [e.rule, e.score, e.visit, e.visitFrame],
+            ["visit", 0.92, "garden@2026-12-01T06:14:30.000Z", 2],
+        );
     });
 
     it("names a model's variant after its job in the stack's bucket, else a hash; and finds the model again from the name", () => {

@@ -57,8 +57,14 @@ describe("comparing two models", () => {
         const reverse = compareModels(weak, strong);
         assert.deepEqual(
             significantlyWorse(reverse).map((w) => w.split(" (")[0]),
-            // The weak model calls NoCat images Boots: more false alarms too.
-            ["macro-F1", "Boots recall", "Boots false-alarm rate"],
+            // The weak model calls NoCat images Boots: more false alarms too, per image and per visit.
+            [
+                "macro-F1",
+                "Boots recall",
+                "Boots false-alarm rate",
+                "Boots visits acted on",
+                "other cats' visits acted on",
+            ],
         );
     });
 
@@ -79,6 +85,77 @@ describe("comparing two models", () => {
         assert.equal(comparison.targetRecall.candidate, 0);
         assert.equal(comparison.targetRecall.baseline, 1);
         assert.deepEqual(comparison.thresholds, { candidate: 0.9, baseline: 0.5 });
+    });
+
+    it("resamples visits, not frames: ten near-copies of one visit count as one visit, and widen the interval", () => {
+        const strong = model("strong", 120, 30);
+        const weak = model("weak", 120, 22);
+        // The same frames, told as 12 visits of 10 frames each (frames of one class, in order).
+        const byVisit = (m: ComparedModel): ComparedModel => {
+            const names = Object.keys(m.evaluation.test!.labels);
+            const visits = Array.from({ length: 12 }, (_, v) => {
+                const frames = names
+                    .filter((_, i) => i % 3 === v % 3)
+                    .slice(Math.floor(v / 3) * 10, Math.floor(v / 3) * 10 + 10);
+                return {
+                    visit: `v${v}`,
+                    class: m.evaluation.test!.labels[frames[0]],
+                    frames,
+                    acted_at: { visit: null, frame: null, firmware: null },
+                    score: 0,
+                };
+            });
+            return { ...m, evaluation: { ...m.evaluation, test_visits: visits } };
+        };
+        const frames = compareModels(strong, weak);
+        const visits = compareModels(byVisit(strong), byVisit(weak));
+        assert.equal(frames.commonVisits, 120);
+        assert.equal(visits.commonVisits, 12);
+        assert.equal(visits.commonImages, 120);
+        assert.equal(visits.macroF1.delta, frames.macroF1.delta, "the same figures");
+        const width = (d: { low: number; high: number }) => d.high - d.low;
+        assert.ok(
+            width(visits.macroF1) > 1.5 * width(frames.macroF1),
+            `${width(visits.macroF1)} vs ${width(frames.macroF1)}`,
+        );
+    });
+
+    it("acts on a visit by each model's own rule: its visit rule's window mean, else any frame at its threshold", () => {
+        const boots = (scores: number[]) => scores.map((p) => [p, (1 - p) / 2, (1 - p) / 2]);
+        const frames = ["a.jpg", "b.jpg", "c.jpg"];
+        const evaluation = (scores: number[], visitRule?: { frames: number; threshold: number }) => ({
+            accuracy: 0,
+            classes: CLASSES,
+            per_class: {},
+            confusion_matrix: [],
+            test: {
+                accuracy: 0,
+                macro_f1: 0,
+                predictions: Object.fromEntries(frames.map((f, i) => [f, boots(scores)[i]])),
+                labels: Object.fromEntries(frames.map((f) => [f, "Boots"])),
+            },
+            decision: {
+                ...model("x", 3, 1).evaluation.decision!,
+                threshold: 0.7,
+                ...(visitRule ? { visit_rule: { kind: "window_mean" as const, ...visitRule } } : {}),
+            },
+            test_visits: [
+                {
+                    visit: "v",
+                    class: "Boots",
+                    frames,
+                    acted_at: { visit: null, frame: null, firmware: null },
+                    score: 0,
+                },
+            ],
+        });
+        // One strong frame among weak ones: the frame rule acts, a mean over two frames does not.
+        const spike = [0.2, 0.8, 0.2];
+        const c = compareModels(
+            { jobName: "frame", evaluation: evaluation(spike) },
+            { jobName: "visit", evaluation: evaluation(spike, { frames: 2, threshold: 0.6 }) },
+        );
+        assert.deepEqual([c.visitRecall.candidate, c.visitRecall.baseline], [1, 0]);
     });
 
     it("names what makes two jobs not comparable", () => {

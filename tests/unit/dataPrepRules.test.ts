@@ -1,12 +1,15 @@
 import { strict as assert } from "assert";
 import { readLabel, resolveLabels } from "../../lib/labels";
-import { SPLIT_DEFAULTS, captureTime, sourceKeyOf, visitGroup } from "../../lib/dataset";
+import { SPLIT_DEFAULTS, sourceKeyOf } from "../../lib/dataset";
+import { captureTime, countVisits, groupVisits } from "../../lib/visits";
 import { Label } from "../../lib/labels";
 import {
     PlannedImage,
     countClasses,
     datasetFileName,
+    SplitRule,
     planSplit,
+    sampleLabels,
     splitCounts,
     stableFraction,
 } from "../../handlers/dataPrep/split";
@@ -26,6 +29,11 @@ const labels = (className: string, count: number, from = 0): Label[] =>
         label: className,
     }));
 const rule = { ...SPLIT_DEFAULTS, classes: CLASSES, noCatClass: "NoCat", maxNoCatSamples: 50 };
+/** Data prep's plan of every label (all copied): NoCat's sample, then the split by visit. */
+const plan = (labelled: readonly Label[], splitRule: SplitRule) => {
+    const { kept, available } = sampleLabels(labelled, splitRule);
+    return { planned: planSplit(kept, splitRule), available };
+};
 
 describe("label rules", () => {
     it("matches classes case-insensitively and names what it cannot use", () => {
@@ -99,31 +107,57 @@ const numbered = (className: string, from: number, count: number): Label[] =>
 /** Each visit's sides; a visit on one side has one entry. */
 const sidesByVisit = (planned: readonly PlannedImage[]) => {
     const sides = new Map<string, Set<string>>();
-    for (const p of planned) sides.set(p.group, new Set([...(sides.get(p.group) ?? []), p.split]));
+    for (const p of planned) sides.set(p.visit, new Set([...(sides.get(p.visit) ?? []), p.split]));
     return sides;
 };
 
 describe("visits", () => {
-    it("groups capture-time names by their UTC window, numbered names by block, any other name alone", () => {
-        const hour = { splitWindowMinutes: 60, splitNumberBlock: 20 };
-        assert.equal(visitGroup("2026-02-21T15:30:33.123Z.jpg", hour), "time:2026-02-21T15:00:00.000Z");
-        assert.equal(visitGroup(`${PREFIX}2026-02-21T15:59:59.999Z.jpg`, hour), "time:2026-02-21T15:00:00.000Z");
-        assert.equal(visitGroup("2026-02-21T16:00:00.000Z.jpg", hour), "time:2026-02-21T16:00:00.000Z");
-        // Time parts joined by '-' or '_' where ':' is not allowed, and an offset, all read as UTC.
-        assert.equal(visitGroup("2026-02-21T06-15-00.jpg", hour), "time:2026-02-21T06:00:00.000Z");
-        assert.equal(visitGroup("2026-02-21T10_05_01_Boots.jpg", hour), "time:2026-02-21T10:00:00.000Z");
-        assert.equal(visitGroup("2026-02-21T10:05:01+02:00.jpg", hour), "time:2026-02-21T08:00:00.000Z");
-        assert.equal(
-            visitGroup("2026-02-21T15:30:33Z.jpg", { ...hour, splitWindowMinutes: 15 }),
-            "time:2026-02-21T15:30:00.000Z",
+    it("groups one camera's frames by the gap between them, numbered names by block, any other name alone", () => {
+        const gap = { visitGapMinutes: 10, splitNumberBlock: 20 };
+        const visitOf = (names: string[], cameras: (string | undefined)[] = []) => {
+            const visits = groupVisits(
+                names.map((imageName, i) => ({ imageName, camera: cameras[i] })),
+                gap,
+            );
+            return names.map((name) => visits.get(name)!.visit);
+        };
+        // A visit that crosses the hour stays one: 10 minutes apart at most, however the clock falls.
+        assert.deepEqual(
+            visitOf(["2026-02-21T15:55:00Z.jpg", "2026-02-21T16:04:59Z.jpg", "2026-02-21T16:14:59Z.jpg"]),
+            [
+                "default@2026-02-21T15:55:00.000Z",
+                "default@2026-02-21T15:55:00.000Z",
+                "default@2026-02-21T15:55:00.000Z",
+            ],
         );
-        assert.equal(visitGroup("540.jpeg", hour), "block:27");
-        assert.equal(visitGroup("559.jpg", hour), "block:27");
-        assert.equal(visitGroup("560.jpeg", hour), "block:28");
-        assert.equal(visitGroup("540.jpeg", { ...hour, splitNumberBlock: 100 }), "block:5");
-        assert.equal(visitGroup("12345678901234567890.jpeg", hour), "block:617283945061728394");
-        assert.equal(visitGroup(`${PREFIX}Boots-7.jpg`, hour), `${PREFIX}Boots-7.jpg`);
-        assert.equal(visitGroup("2026-13-45T99:99:99Z.jpg", hour), "2026-13-45T99:99:99Z.jpg");
+        // A gap of more than 10 minutes starts a new visit; the order of the names given does not matter.
+        assert.deepEqual(visitOf(["2026-02-21T16:20:01Z.jpg", "2026-02-21T16:10:00Z.jpg"]), [
+            "default@2026-02-21T16:20:01.000Z",
+            "default@2026-02-21T16:10:00.000Z",
+        ]);
+        // Two cameras at the same time are two visits; a row without one is the default camera's.
+        assert.deepEqual(visitOf(["2026-02-21T08:00:00Z.jpg", "2026-02-21T08:00:30Z.jpg"], ["garden", "porch"]), [
+            "garden@2026-02-21T08:00:00.000Z",
+            "porch@2026-02-21T08:00:30.000Z",
+        ]);
+        // Time parts joined by '-' or '_' where ':' is not allowed, an offset, and the camera API's own names.
+        assert.deepEqual(visitOf(["2026-02-21T06-15-00.jpg", "2026-02-21T08_20_00+02:00.jpg"]), [
+            "default@2026-02-21T06:15:00.000Z",
+            "default@2026-02-21T06:15:00.000Z",
+        ]);
+        assert.equal(
+            groupVisits([{ imageName: `${PREFIX}2026-12-01T06-15-00.123Z-ab12.jpg` }], gap).get(
+                `${PREFIX}2026-12-01T06-15-00.123Z-ab12.jpg`,
+            )?.capturedAt,
+            "2026-12-01T06:15:00.123Z",
+        );
+        assert.deepEqual(visitOf(["540.jpeg", "559.jpg", "560.jpeg"]), ["block:27", "block:27", "block:28"]);
+        assert.deepEqual(visitOf(["12345678901234567890.jpeg"]), ["block:617283945061728394"]);
+        assert.deepEqual(visitOf([`${PREFIX}Boots-7.jpg`, "2026-13-45T99:99:99Z.jpg"]), [
+            `${PREFIX}Boots-7.jpg`,
+            "2026-13-45T99:99:99Z.jpg",
+        ]);
+        assert.equal(countVisits([{ imageName: "1.jpeg" }, { imageName: "2.jpeg" }, { imageName: "x.jpg" }], gap), 2);
         assert.equal(captureTime("no time here.jpg"), undefined);
     });
 
@@ -134,14 +168,14 @@ describe("visits", () => {
             ).flat(),
             ...numbered("Boots", 0, 2_000),
         ];
-        const { planned } = planSplit(frames, rule);
+        const { planned } = plan(frames, rule);
         const sides = sidesByVisit(planned);
         assert.equal(sides.size, 120 + 100);
         for (const [group, onSides] of sides) assert.equal(onSides.size, 1, `${group} straddles ${[...onSides]}`);
         const groups = countClasses(
             CLASSES,
             new Map(),
-            planned.map((p) => ({ class: p.label, split: p.split, group: p.group })),
+            planned.map((p) => ({ class: p.label, split: p.split, visit: p.visit })),
         ).Boots.groups!;
         assert.equal(groups.training + groups.validation + groups.test, 220);
         assert.ok(groups.validation / 220 > 0.12 && groups.validation / 220 < 0.28, JSON.stringify(groups));
@@ -154,7 +188,7 @@ describe("visits", () => {
             ...visit("Chi", "2026-03-02T08:00:00Z", 20),
             ...numbered("Chi", 100, 1_000),
         ];
-        const before = new Map(planSplit(first, rule).planned.map((p) => [p.imageName, p.split]));
+        const before = new Map(plan(first, rule).planned.map((p) => [p.imageName, p.split]));
         const later = [
             ...first,
             ...visit("Chi", "2026-03-01T08:10:00Z", 5),
@@ -163,7 +197,7 @@ describe("visits", () => {
                 visit("Chi", `2026-04-01T${String(i % 24).padStart(2, "0")}:00:00Z`, 3),
             ).flat(),
         ];
-        const after = planSplit(later, rule).planned;
+        const after = plan(later, rule).planned;
         assert.ok(after.some((p) => p.split === "test"));
         assert.deepEqual(
             after.filter((p) => before.has(p.imageName) && before.get(p.imageName) !== p.split),
@@ -183,13 +217,13 @@ describe("visits", () => {
                 ...visit("Chi", `2026-05-${dd}T12:00:00Z`, 2),
                 ...visit("Chi", `2026-05-${dd}T19:00:00Z`, 8),
             ];
-            const planned = planSplit(three, rule).planned;
+            const planned = plan(three, rule).planned;
             const sides = sidesByVisit(planned);
             assert.equal(sides.size, 3);
             assert.deepEqual([...new Set(planned.map((p) => p.split))].sort(), ["test", "training", "validation"], dd);
-            const two = planSplit(three.slice(0, 17), rule).planned;
+            const two = plan(three.slice(0, 17), rule).planned;
             assert.deepEqual([...new Set(two.map((p) => p.split))].sort(), ["training", "validation"], dd);
-            const one = planSplit(three.slice(0, 15), rule).planned;
+            const one = plan(three.slice(0, 15), rule).planned;
             assert.equal(new Set(one.map((p) => p.split)).size, 1, dd);
             assert.notEqual(one[0].split, "test", dd);
         }
@@ -199,11 +233,11 @@ describe("visits", () => {
         const rows = seedLabels(SEED_COUNTS).map((l) => row(l.imageName, l.cat));
         const { labels: resolved } = resolveLabels(rows, Object.keys(SEED_COUNTS), PREFIX);
         const classes = Object.keys(SEED_COUNTS);
-        const { planned, available } = planSplit(resolved, { ...SPLIT_DEFAULTS, classes, noCatClass: "NoCat" });
+        const { planned, available } = plan(resolved, { ...SPLIT_DEFAULTS, classes, noCatClass: "NoCat" });
         const counts = countClasses(
             classes,
             available,
-            planned.map((p) => ({ class: p.label, split: p.split, group: p.group })),
+            planned.map((p) => ({ class: p.label, split: p.split, visit: p.visit })),
         );
         for (const className of classes) {
             const c = counts[className];
@@ -220,7 +254,7 @@ describe("visits", () => {
 
 describe("split rules", () => {
     it("sends about validationSplit of each class to validation and testSplit to test, and caps NoCat by a separate hash", () => {
-        const { planned, available } = planSplit(
+        const { planned, available } = plan(
             [...labels("Boots", 400), ...labels("Chi", 300), ...labels("NoCat", 400)],
             rule,
         );
@@ -240,16 +274,16 @@ describe("split rules", () => {
     });
 
     it("splits by hash: validation below validationSplit, test up to validationSplit + testSplit, the rest training", () => {
-        for (const image of planSplit(labels("Boots", 200), rule).planned) {
+        for (const image of plan(labels("Boots", 200), rule).planned) {
             const f = stableFraction("split", image.imageName);
             assert.equal(image.split, f < 0.2 ? "validation" : f < 0.3 ? "test" : "training", image.imageName);
         }
     });
 
     it("keeps the validation side when the test fraction grows: new test images come from training only", () => {
-        const smaller = new Map(planSplit(labels("Boots", 300), rule).planned.map((p) => [p.imageName, p.split]));
+        const smaller = new Map(plan(labels("Boots", 300), rule).planned.map((p) => [p.imageName, p.split]));
         let moved = 0;
-        for (const image of planSplit(labels("Boots", 300), { ...rule, testSplit: 0.2 }).planned) {
+        for (const image of plan(labels("Boots", 300), { ...rule, testSplit: 0.2 }).planned) {
             const before = smaller.get(image.imageName);
             if (image.split !== before) {
                 assert.deepEqual([before, image.split], ["training", "test"], image.imageName);
@@ -262,7 +296,7 @@ describe("split rules", () => {
     it("gives a class of three or more an image in each split, of two none to test", () => {
         for (const n of [3, 4, 5, 8]) {
             for (let from = 0; from < 200; from += n) {
-                const splits = planSplit(labels("Chi", n, from), rule).planned.map((p) => p.split);
+                const splits = plan(labels("Chi", n, from), rule).planned.map((p) => p.split);
                 for (const split of ["training", "validation", "test"])
                     assert.ok(splits.includes(split as never), `${n} from ${from}: ${splits}`);
             }
@@ -273,18 +307,18 @@ describe("split rules", () => {
     });
 
     it("keeps every image on its side when images are added", () => {
-        const before = new Map(planSplit(labels("Boots", 100), rule).planned.map((p) => [p.imageName, p.split]));
-        const after = planSplit([...labels("Boots", 100), ...labels("Boots", 30, 100)], rule).planned;
+        const before = new Map(plan(labels("Boots", 100), rule).planned.map((p) => [p.imageName, p.split]));
+        const after = plan([...labels("Boots", 100), ...labels("Boots", 30, 100)], rule).planned;
         assert.ok(after.some((p) => p.split === "test"));
         const moved = after.filter((p) => before.has(p.imageName) && before.get(p.imageName) !== p.split);
         assert.deepEqual(moved, []);
     });
 
     it("gives a class of two one image on each side, and a class of one the side its hash gives it", () => {
-        const two = planSplit(labels("Chi", 2), rule).planned;
+        const two = plan(labels("Chi", 2), rule).planned;
         assert.deepEqual(two.map((p) => p.split).sort(), ["training", "validation"]);
         for (const image of labels("Chi", 20)) {
-            const [one] = planSplit([image], rule).planned;
+            const [one] = plan([image], rule).planned;
             assert.equal(
                 one.split,
                 stableFraction("split", image.imageName) < rule.validationSplit ? "validation" : "training",

@@ -14,6 +14,7 @@ const comparison = (macro: ReturnType<typeof delta>, recall = delta(0, -0.1, 0.1
     candidate: "new",
     baseline: "old",
     commonImages: 120,
+    commonVisits: 40,
     classes: ["Boots", "NoCat"],
     targetClass: "Boots",
     thresholds: { candidate: 0.5, baseline: 0.5 },
@@ -21,6 +22,8 @@ const comparison = (macro: ReturnType<typeof delta>, recall = delta(0, -0.1, 0.1
     macroF1: macro,
     targetRecall: recall,
     falseAlarmRate: delta(0, -0.01, 0.01),
+    visitRecall: delta(0, -0.1, 0.1),
+    visitFalseAlarmRate: delta(0, -0.01, 0.01),
     resamples: 2000,
 });
 
@@ -66,7 +69,7 @@ describe("job-event rules", () => {
         assert.equal(verdict(comparison(delta(0.07, 0.02, 0.12))).word, "better");
         assert.equal(
             verdict(comparison(delta(0.07, 0.02, 0.12))).sentence,
-            "new is significantly better than old on the 120 test images both saw (macro-F1 +0.070, 95% interval +0.020 to +0.120).",
+            "new is significantly better than old on the 120 test images (40 visits) both saw (macro-F1 +0.070, 95% interval +0.020 to +0.120).",
         );
         assert.equal(verdict(comparison(delta(0.01, -0.02, 0.04))).word, "no different");
         assert.equal(verdict(comparison(delta(0.07, 0.02, 0.12), delta(-0.2, -0.3, -0.1))).word, "worse");

@@ -93,6 +93,7 @@ describe("trigger rules", () => {
                 ["training", "s3://training/datasets/20260101T000000Z-abcd/training/"],
                 ["validation", "s3://training/datasets/20260101T000000Z-abcd/validation/"],
                 ["test", "s3://training/datasets/20260101T000000Z-abcd/test/"],
+                ["manifest", "s3://training/datasets/20260101T000000Z-abcd/manifest.json"],
                 ["code", "s3://models/code/sourcedir-x.tar.gz"],
                 ["base_weights", "s3://models/base-weights/w_no_top.h5"],
             ],
