@@ -13,7 +13,7 @@ import { tensorflowImage } from "./lib/images";
 import { splitSettingsOf } from "./lib/dataset";
 import { checkPrerequisites } from "./prerequisites";
 
-// config → what must exist → data buckets → training pipeline → (once a model exists) serverless endpoint → camera API
+// config → what must exist → data buckets → training pipeline → after-job events → (once a model exists) serverless endpoint → camera API → failed events
 const config = loadStackConfig();
 const accountId = aws.getCallerIdentityOutput().accountId;
 const region = aws.getRegionOutput().region;
@@ -78,28 +78,31 @@ const endpoint = config.modelDataUrl
       })
     : undefined;
 
-const camera =
-    endpoint && config.modelDataUrl
-        ? new CameraApi("bootboots-camera", {
-              accountId,
-              region,
-              endpointName: endpoint.endpoint.name,
-              endpointArn: endpoint.endpoint.arn,
-              modelDataUrl: config.modelDataUrl,
-              modelBucketName: buckets.modelBucket.bucket,
-              modelBucketArn: buckets.modelBucket.arn,
-              imagesBucketName,
-              imagesPrefix: config.imagesPrefix,
-              catadataTableName,
-              failedEventsBusArn,
-              settings: config,
-          })
-        : undefined;
+// From the first `pulumi up`, model or not: without one it keeps every image for labelling.
+const camera = new CameraApi("bootboots-camera", {
+    accountId,
+    region,
+    model:
+        endpoint && config.modelDataUrl
+            ? {
+                  endpointName: endpoint.endpoint.name,
+                  endpointArn: endpoint.endpoint.arn,
+                  modelDataUrl: config.modelDataUrl,
+              }
+            : undefined,
+    modelBucketName: buckets.modelBucket.bucket,
+    modelBucketArn: buckets.modelBucket.arn,
+    imagesBucketName,
+    imagesPrefix: config.imagesPrefix,
+    catadataTableName,
+    failedEventsBusArn,
+    settings: config,
+});
 
 const failedEvents = new FailedEvents("bootboots", {
     accountId,
     topicArn: jobEvents.topic.arn,
-    functionArns: [jobEvents.jobEventsFunction, jobEvents.retrainFunction, camera?.inferFunction].flatMap((fn) =>
+    functionArns: [jobEvents.jobEventsFunction, jobEvents.retrainFunction, camera.inferFunction].flatMap((fn) =>
         fn ? [fn.arn] : [],
     ),
 });
@@ -117,9 +120,9 @@ export const failedEventsQueueUrl = failedEvents.queue.url;
 export const trainingScriptUri = pipeline.trainingScriptUri;
 export const endpointName = endpoint?.endpoint.name;
 // What the camera calls, and what its role needs to call it; `bootboots events` reads the table.
-export const cameraApiUrl = camera?.url;
-export const cameraInvokePolicyArn = camera?.invokePolicy.arn;
-export const eventsTableName = camera?.eventsTable.name;
+export const cameraApiUrl = camera.url;
+export const cameraInvokePolicyArn = camera.invokePolicy.arn;
+export const eventsTableName = camera.eventsTable.name;
 // What `bootboots suggest` and `label` read and write: the camera's images and their labels.
 export { imagesBucketName, catadataTableName };
 export const imagesPrefix = config.imagesPrefix;

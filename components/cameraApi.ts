@@ -26,12 +26,17 @@ export interface CameraApiArgs {
     readonly accountId: pulumi.Input<string>;
     /** The stack's region, for ARNs and the deploy-time check of the model's decision. */
     readonly region: pulumi.Input<string>;
-    /** The serverless endpoint the camera's images go to. */
-    readonly endpointName: pulumi.Input<string>;
-    /** Its ARN: the only endpoint the function may invoke. */
-    readonly endpointArn: pulumi.Input<string>;
-    /** The model the endpoint is configured with; its decision.json gives the threshold. */
-    readonly modelDataUrl: pulumi.Input<string>;
+    /**
+     * The deployed model, once there is one: the endpoint the camera's images go to (the only
+     * one the function may invoke) and the model it is configured with (its decision.json gives
+     * the rule). Without it the API stores every image for labelling and answers that no model
+     * is deployed yet.
+     */
+    readonly model?: {
+        readonly endpointName: pulumi.Input<string>;
+        readonly endpointArn: pulumi.Input<string>;
+        readonly modelDataUrl: pulumi.Input<string>;
+    };
     /** The models bucket, where the stack's jobs keep their decision.json. */
     readonly modelBucketName: pulumi.Input<string>;
     /** Its ARN, for IAM. */
@@ -80,9 +85,10 @@ export class CameraApi extends pulumi.ComponentResource {
         );
         this.createRoute(name);
         this.invokePolicy = this.createInvokePolicy(name);
-        if (args.settings.keepWarmMinutes > 0) this.scheduleKeepWarm(name);
+        // Keeping a model warm needs a model.
+        if (args.model && args.settings.keepWarmMinutes > 0) this.scheduleKeepWarm(name);
         this.url = pulumi.interpolate`${this.api.apiEndpoint}${CAMERA_ROUTE_PATH}`;
-        this.warnWithoutDecision();
+        if (args.model) this.warnWithoutDecision(args.model.modelDataUrl);
         this.registerOutputs({
             url: this.url,
             invokePolicyArn: this.invokePolicy.arn,
@@ -149,9 +155,9 @@ export class CameraApi extends pulumi.ComponentResource {
                 reservedConcurrency:
                     a.settings.cameraReservedConcurrency > 0 ? a.settings.cameraReservedConcurrency : -1,
                 environment: functionEnvironment(INFER_ENV, {
-                    endpointName: a.endpointName,
+                    endpointName: a.model?.endpointName ?? "",
                     classes: a.settings.classes,
-                    modelDataUrl: a.modelDataUrl,
+                    modelDataUrl: a.model?.modelDataUrl ?? "",
                     modelBucket: a.modelBucketName,
                     imagesBucket: a.imagesBucketName,
                     imagesPrefix: a.imagesPrefix,
@@ -182,9 +188,7 @@ export class CameraApi extends pulumi.ComponentResource {
         const a = this.args;
         const table = (tableName: pulumi.Input<string>) =>
             pulumi.interpolate`arn:aws:dynamodb:${a.region}:${a.accountId}:table/${tableName}`;
-        const configured = pulumi.output(a.modelDataUrl).apply(decisionSources);
         return [
-            { Sid: "InvokeEndpoint", Effect: "Allow", Action: ["sagemaker:InvokeEndpoint"], Resource: a.endpointArn },
             {
                 // Only new objects (If-None-Match: *) under the API's own names: a user's image is never written over.
                 Sid: "StoreNewImages",
@@ -207,6 +211,21 @@ export class CameraApi extends pulumi.ComponentResource {
                 Effect: "Allow",
                 Action: ["dynamodb:GetItem", "dynamodb:PutItem"],
                 Resource: this.visitsTable.arn,
+            },
+            ...(a.model ? this.modelStatements(a.model) : []),
+        ];
+    }
+
+    /** With a model: invoke its endpoint, and read the decision of whichever model answers. */
+    private modelStatements(model: NonNullable<CameraApiArgs["model"]>): PolicyStatement[] {
+        const a = this.args;
+        const configured = pulumi.output(model.modelDataUrl).apply(decisionSources);
+        return [
+            {
+                Sid: "InvokeEndpoint",
+                Effect: "Allow",
+                Action: ["sagemaker:InvokeEndpoint"],
+                Resource: model.endpointArn,
             },
             {
                 // The threshold of whichever model answers: a job's decision.json or output.tar.gz, or the configured model's.
@@ -357,9 +376,9 @@ export class CameraApi extends pulumi.ComponentResource {
     }
 
     /** `pulumi preview` and `up` say so when the configured model has no threshold: the camera then gets no decision. */
-    private warnWithoutDecision(): void {
+    private warnWithoutDecision(modelDataUrlInput: pulumi.Input<string>): void {
         const profile = new pulumi.Config("aws").get("profile");
-        pulumi.all([this.args.modelDataUrl, this.args.region]).apply(async ([modelDataUrl, region]) => {
+        pulumi.all([modelDataUrlInput, this.args.region]).apply(async ([modelDataUrl, region]) => {
             try {
                 const decision = await readModelDecision(
                     new S3Client({ region, ...(profile ? { profile } : {}), maxAttempts: 2 }),

@@ -17,6 +17,10 @@ export const TRAINING_MODE = "training";
 /** What a catadata row written by the camera API says of where it came from. */
 export const CAMERA_ROW_SOURCE = "camera";
 
+/** What the API answers, with the image kept, before any model is deployed. */
+export const NO_MODEL_WARNING =
+    "No model is deployed yet: the image was kept for labelling (npx bootboots label), and the camera acts once a model is deployed (npx bootboots deploy).";
+
 /** The gateway answers after 30 s whatever happens: the endpoint gets what is left of that. */
 export const GATEWAY_TIMEOUT_MS = 30_000;
 export const INFERENCE_DEADLINE_MS = 24_000;

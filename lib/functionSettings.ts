@@ -86,12 +86,12 @@ export type TriggerEnv = SettingsOf<typeof TRIGGER_ENV>;
 
 /** The camera API's infer function. */
 export const INFER_ENV = {
-    /** The serverless endpoint the camera's images go to. */
-    endpointName: textVar("ENDPOINT_NAME"),
+    /** The serverless endpoint the camera's images go to; "" before any model is deployed. */
+    endpointName: optionalVar(textVar("ENDPOINT_NAME"), ""),
     /** The class list in model-output order. */
     classes: CLASSES,
-    /** The configured model; its variant, and the stack's jobs, are the models that may answer. */
-    modelDataUrl: textVar("MODEL_DATA_URL"),
+    /** The configured model; its variant, and the stack's jobs, are the models that may answer ("" without one). */
+    modelDataUrl: optionalVar(textVar("MODEL_DATA_URL"), ""),
     /** The stack's models bucket, where its jobs keep their decision.json. */
     modelBucket: MODEL_BUCKET,
     /** Where each camera image is stored. */

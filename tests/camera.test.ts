@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import * as tar from "tar";
 import { runCli } from "../cli/main";
-import { CameraAnswer } from "../lib/cameraApi";
+import { CameraAnswer, NO_MODEL_WARNING } from "../lib/cameraApi";
 import { INFER_ENV } from "../lib/functionSettings";
 import { jobModelUrl, servingRequestBody } from "../lib/serving";
 import { Handler, loadDeployedHandler } from "./support/deployedLambda";
@@ -337,6 +337,30 @@ describe("the camera API as deployed (its __index.js with HTTP API 2.0 events, a
             modelDataUrl: null,
             variantName: "model-0123456789abcdef",
         });
+    });
+
+    it("before any model is deployed, keeps every image and its row for labelling and says so, as a 200 the firmware ignores", async () => {
+        const stack = await runStack({});
+        const fn = stack.one("aws:lambda/function:Function", "camera-infer");
+        const noModel = await loadDeployedHandler(fn, {
+            AWS_ENDPOINT_URL: aws.endpoint,
+            AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: runtime.endpoint,
+            AWS_REGION: "eu-west-2",
+        });
+        const before = invocations();
+        const { status, answer } = await post(boots, { "Content-Type": "image/jpeg" }, undefined, noModel);
+        assert.equal(status, 200);
+        assert.equal(answer.success, true);
+        assert.equal(answer.mostLikelyCat, undefined, "no winner: the firmware logs it and does nothing");
+        assert.equal(answer.decision, undefined);
+        assert.deepEqual(answer.warnings, [NO_MODEL_WARNING]);
+        assert.equal(invocations(), before, "no endpoint is asked");
+        assert.ok((await storedKeys()).includes(answer.image.key));
+        const row = (await rows()).find((r) => `catcam-training/${r.imageName}` === answer.image.key)!;
+        assert.equal(row.cat, undefined, "a row without cat: labelling material");
+        assert.equal(row.source, "camera");
+        assert.equal(row.camera, "garden-cam");
+        assert.deepEqual(await noModel({ keepWarm: true }), { keepWarm: true, skipped: "no model is deployed yet" });
     });
 
     it("in ?mode=training stores the image and its row for labelling and asks the endpoint nothing", async () => {

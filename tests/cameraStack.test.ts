@@ -78,20 +78,27 @@ describe("the camera API (Pulumi mocks)", function () {
         for (let i = 0; i < 100 && !until(); i++) await new Promise((done) => setTimeout(done, 20));
     }
 
-    it("exists only with modelDataUrl, and then exports its URL, invoke policy and events table", () => {
-        assert.equal(plain.ofType("bootboots:camera:CameraApi").length, 0);
-        assert.equal(plain.ofType("aws:apigatewayv2/api:Api").length, 0);
-        assert.equal(plain.ofType("aws:dynamodb/table:Table").length, 0);
-        for (const key of ["cameraApiUrl", "cameraInvokePolicyArn", "eventsTableName"])
-            assert.equal(plain.outputs[key], undefined, key);
-
-        assert.equal(withModel.ofType("bootboots:camera:CameraApi").length, 1);
-        assert.equal(withModel.outputs.cameraApiUrl, "https://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com/infer");
+    it("exists from the first pulumi up, model or not, and exports its URL, invoke policy and events table", async () => {
+        for (const stack of [plain, withModel]) {
+            assert.equal(stack.ofType("bootboots:camera:CameraApi").length, 1);
+            assert.equal(stack.outputs.cameraApiUrl, "https://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com/infer");
+            assert.equal(
+                stack.outputs.cameraInvokePolicyArn,
+                "arn:aws:iam::123456789012:policy/bootboots-camera-invoke-a1b2c3d",
+            );
+            assert.equal(stack.outputs.eventsTableName, "bootboots-events");
+        }
+        // Without a model: no endpoint to invoke, no decision to read, and nothing to keep warm.
+        const env = plain.one("aws:lambda/function:Function", "camera-infer").inputs.environment.variables;
+        assert.deepEqual([env.ENDPOINT_NAME, env.MODEL_DATA_URL], ["", ""]);
+        const actions = statements(plain.one("aws:iam/rolePolicy:RolePolicy", "camera-infer")).flatMap((s) => s.Action);
+        for (const action of ["sagemaker:InvokeEndpoint", "s3:GetObject", "s3:ListBucket"])
+            assert.ok(!actions.includes(action), action);
+        const cold = await runStack({ keepWarmMinutes: "5" });
         assert.equal(
-            withModel.outputs.cameraInvokePolicyArn,
-            "arn:aws:iam::123456789012:policy/bootboots-camera-invoke-a1b2c3d",
+            cold.ofType("aws:cloudwatch/eventRule:EventRule").filter((r) => r.name.includes("keep-warm")).length,
+            0,
         );
-        assert.equal(withModel.outputs.eventsTableName, "bootboots-events");
     });
 
     it("routes POST /infer with AWS_IAM authorization to the infer function, payload format 2.0, within the gateway's 30 s", () => {

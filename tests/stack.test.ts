@@ -57,16 +57,23 @@ describe("the stack (Pulumi mocks)", function () {
         withModel = await runStack({ modelDataUrl: MODEL_URL, endpointProvisionedConcurrency: "2" });
     });
 
-    it("without modelDataUrl: buckets and training pipeline, no endpoint, and its outputs", () => {
+    it("without modelDataUrl: buckets, training pipeline and camera API, no endpoint, and its outputs", () => {
         assert.equal(plain.ofType("aws:sagemaker/endpoint:Endpoint").length, 0);
         assert.equal(plain.ofType("aws:sagemaker/model:Model").length, 0);
         assert.equal(plain.ofType("aws:s3/bucket:Bucket").length, 2);
         assert.equal(
             plain.ofType("aws:lambda/function:Function").length,
-            4,
-            "data prep, trigger, job events, failed events",
+            5,
+            "data prep, trigger, job events, failed events, camera infer",
         );
-        assert.equal(plain.ofType("aws:dynamodb/table:Table").length, 0, "catadata is referenced, never created");
+        assert.deepEqual(
+            plain
+                .ofType("aws:dynamodb/table:Table")
+                .map((t) => t.name)
+                .sort(),
+            ["bootboots-camera-events", "bootboots-camera-visits"],
+            "catadata is referenced, never created",
+        );
         assert.deepEqual(plain.outputs, {
             trainingBucketName: "bootboots-training-data-123456789012",
             modelBucketName: "bootboots-models-123456789012",
@@ -78,9 +85,9 @@ describe("the stack (Pulumi mocks)", function () {
             failedEventsQueueUrl: "https://sqs.eu-west-2.amazonaws.com/123456789012/bootboots-failed-events-a1b2c3d",
             trainingScriptUri: plain.outputs.trainingScriptUri,
             endpointName: undefined,
-            cameraApiUrl: undefined,
-            cameraInvokePolicyArn: undefined,
-            eventsTableName: undefined,
+            cameraApiUrl: "https://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com/infer",
+            cameraInvokePolicyArn: "arn:aws:iam::123456789012:policy/bootboots-camera-invoke-a1b2c3d",
+            eventsTableName: "bootboots-events",
             imagesBucketName: "bootboots-images-123456789012-eu-west-2",
             imagesPrefix: "catcam-training/",
             classes: ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"],
@@ -102,7 +109,11 @@ describe("the stack (Pulumi mocks)", function () {
             String(plain.outputs.trainingScriptUri),
             /^s3:\/\/bootboots-models-123456789012\/code\/sourcedir-[0-9a-f]{16}\.tar\.gz$/,
         );
-        for (const type of ["bootboots:storage:DataBuckets", "bootboots:training:TrainingPipeline"]) {
+        for (const type of [
+            "bootboots:storage:DataBuckets",
+            "bootboots:training:TrainingPipeline",
+            "bootboots:camera:CameraApi",
+        ]) {
             assert.equal(plain.ofType(type).length, 1, type);
         }
     });
@@ -176,7 +187,7 @@ describe("the stack (Pulumi mocks)", function () {
         }
     });
 
-    it("keeps on destroy exactly the two buckets and what protects them", () => {
+    it("keeps on destroy exactly the two buckets, what protects them, and the camera's events table", () => {
         const retained = plain.resources
             .filter((r) => r.options?.retainOnDelete)
             .map((r) => `${r.type.split(":").pop()} ${r.name}`);
@@ -193,6 +204,7 @@ describe("the stack (Pulumi mocks)", function () {
                 ...protections("bootboots-models"),
                 "BucketVersioning bootboots-models-versioning",
                 ...protections("bootboots-training-data"),
+                "Table bootboots-camera-events",
             ].sort(),
         );
     });

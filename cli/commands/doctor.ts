@@ -231,7 +231,7 @@ async function diagnose(context: CliContext, note: Note, fail: Fail): Promise<st
         typeof cameraApi === "string",
         typeof cameraApi === "string"
             ? `deployed at ${cameraApi}`
-            : "not deployed yet (it comes with the first deployed model)",
+            : "not deployed yet (pulumi up deploys it)",
     );
     note("unlabelled images", true, `${unlabelled} under s3://${imagesBucket}/${imagesPrefix}`);
     if (!serving)

@@ -2,7 +2,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { randomBytes } from "crypto";
-import { CameraAnswer, CameraDecision, KEEP_WARM_JPEG_BASE64, NotStored } from "../../lib/cameraApi";
+import { CameraAnswer, CameraDecision, KEEP_WARM_JPEG_BASE64, NO_MODEL_WARNING, NotStored } from "../../lib/cameraApi";
 import { awsErrorName } from "../../lib/errors";
 import { DEFAULT_CAMERA, VisitState, nextVisitState } from "../../lib/visits";
 import type { InferEnv } from "../../lib/functionSettings";
@@ -95,7 +95,12 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
         return refusal({ status: 503, error: `No answer: ${reason}; ${kept}, try again.` });
     }
 
-    async function training(frame: Frame): Promise<HttpApiResult> {
+    /**
+     * The image and its row, for labelling, and no inference: asked for (`?mode=training`), or
+     * no model is deployed yet, when the answer says so in a warning (200 with `success: true`
+     * and no `mostLikelyCat`: the firmware then logs that it has no winner and does nothing).
+     */
+    async function storeOnly(frame: Frame): Promise<HttpApiResult> {
         const { stored, image } = await frame.image;
         const row = store.row(
             catadataRow({ imageName: image.fileName, createdAt: frame.at.toISOString(), camera: rowCamera(frame) }),
@@ -104,7 +109,8 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
         console.log(
             JSON.stringify({
                 requestId: frame.requestId,
-                mode: "training",
+                mode: frame.request.mode,
+                model: settings.endpointName ? settings.endpointName : null,
                 camera: frame.camera,
                 imageKey: image.key,
                 notStored,
@@ -119,9 +125,10 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
             });
         const answer: CameraAnswer = {
             success: true,
-            mode: "training",
+            mode: frame.request.mode,
             image: { bucket: settings.imagesBucket, key: image.key },
             requestId: frame.requestId,
+            ...(frame.request.mode === "inference" ? { warnings: [NO_MODEL_WARNING] } : {}),
         };
         return httpResult(200, answer);
     }
@@ -295,12 +302,13 @@ export function createInferHandler(clients: InferClients, settings: InferSetting
         const camera = cameraName(request, event);
         // The image is stored, and the camera's visit read, while the endpoint thinks; neither read nor write can reject.
         const frame: Frame = { request, requestId, camera, at, started, image: store.image(at, request.jpeg) };
-        if (request.mode === "training") return training(frame);
+        if (request.mode === "training" || !settings.endpointName) return storeOnly(frame);
         return inference({ ...frame, visitRead: visits.read(camera).catch(() => undefined) });
     }
 
     /** The schedule's `{"keepWarm": true}`: one small image to the endpoint, and its model's decision read. */
     async function keepWarm(): Promise<object> {
+        if (!settings.endpointName) return { keepWarm: true, skipped: "no model is deployed yet" };
         const called = await callEndpoint(clients.runtime, settings, Buffer.from(KEEP_WARM_JPEG_BASE64, "base64"));
         if (!called.ok) throw new Error(`Keep-warm got no answer: ${called.reason} (${called.logged}).`);
         const model = await modelOf(called.variantName);
