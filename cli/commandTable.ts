@@ -7,6 +7,7 @@ import type { DeployOptions } from "./commands/deploy";
 import type { DoctorOptions } from "./commands/doctor";
 import type { EvaluateOptions } from "./commands/evaluate";
 import type { EventsOptions } from "./commands/events";
+import type { ImportOptions } from "./commands/import";
 import type { InferOptions } from "./commands/infer";
 import type { LabelOptions } from "./commands/label";
 import type { ReportOptions } from "./commands/report";
@@ -88,6 +89,28 @@ export const COMMANDS: readonly CommandSpec[] = [
         options: [json()],
         examples: ["npx bootboots doctor", "npx bootboots doctor --json"],
         run: async (context, _args, options) => (await import("./commands/doctor")).doctor(context, options),
+    }),
+    spec<ImportOptions>({
+        usage: "import <photos...>",
+        description:
+            "upload your own photos (files or folders) into the images bucket, named by capture time so that visits work; non-JPEGs and duplicates are skipped, and a second run adds nothing",
+        options: [
+            {
+                flags: "--label <class>",
+                description:
+                    "label every photo as this class (a folder that holds one cat): writes their catadata rows",
+            },
+            {
+                flags: "--concurrency <n>",
+                description: "uploads in flight at once",
+                parse: parser(integerField(1, 64)),
+                default: 32,
+            },
+            json("print each photo's outcome as JSON"),
+        ],
+        examples: ["npx bootboots import ~/Pictures/garden", "npx bootboots import ~/Pictures/chi --label Chi"],
+        run: async (context, [photos], options) =>
+            (await import("./commands/import")).importPhotos(context, words(photos), options),
     }),
     spec<TrainOptions>({
         usage: "train",

@@ -13,9 +13,10 @@ export interface InferOptions {
 
 /** What the camera reads, in one line: the likeliest class, the decision, where the image went. */
 function describe(file: string, answer: CameraAnswer): string {
-    if (answer.mode === "training")
-        return `${file}: stored for labelling as s3://${answer.image.bucket}/${answer.image.key}`;
-    const cat = answer.mostLikelyCat!;
+    const stored = `stored for labelling as s3://${answer.image.bucket}/${answer.image.key}`;
+    if (answer.mode === "training") return `${file}: ${stored}`;
+    const cat = answer.mostLikelyCat;
+    if (!cat) return `${file}: ${stored}; no model answered`;
     const d = answer.decision;
     const decision = d
         ? `${d.targetClass} → ${d.act ? "ACT" : "no action"} (${d.probability.toFixed(3)} ${d.act ? "≥" : "<"} threshold ${d.threshold.toFixed(3)} of ${answer.model?.trainingJobName ?? answer.model?.variantName})`

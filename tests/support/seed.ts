@@ -189,3 +189,39 @@ export async function seedWorld(
     await putLabels(direct.s3, direct.dynamodb, WORLD, labels);
     return direct;
 }
+
+/** A tiny JPEG with an EXIF APP1 segment carrying DateTimeOriginal (`YYYY:MM:DD HH:MM:SS`) and, if given, OffsetTimeOriginal. */
+export function jpegWithExif(id: string, dateTimeOriginal: string, offset?: string): Buffer {
+    const ascii = (text: string) => Buffer.from(`${text}\0`, "latin1");
+    const date = ascii(dateTimeOriginal);
+    const zone = offset ? ascii(offset) : undefined;
+    // TIFF, big-endian: IFD0 with one entry (the Exif IFD's offset), then the Exif IFD, then the values.
+    const exifIfdOffset = 8 + 2 + 12 + 4;
+    const entries = zone ? 2 : 1;
+    const valuesOffset = exifIfdOffset + 2 + entries * 12 + 4;
+    const entry = (tag: number, type: number, count: number, value: number) => {
+        const b = Buffer.alloc(12);
+        b.writeUInt16BE(tag, 0);
+        b.writeUInt16BE(type, 2);
+        b.writeUInt32BE(count, 4);
+        b.writeUInt32BE(value, 8);
+        return b;
+    };
+    const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
+    const tiff = Buffer.concat([
+        Buffer.from("MM\0*\0\0\0\x08", "latin1"),
+        u16(1),
+        entry(0x8769, 4, 1, exifIfdOffset),
+        Buffer.alloc(4),
+        u16(entries),
+        entry(0x9003, 2, date.length, valuesOffset),
+        ...(zone ? [entry(0x9011, 2, zone.length, valuesOffset + date.length)] : []),
+        Buffer.alloc(4),
+        date,
+        ...(zone ? [zone] : []),
+    ]);
+    const app1 = Buffer.concat([Buffer.from("Exif\0\0", "latin1"), tiff]);
+    const length = Buffer.alloc(2);
+    length.writeUInt16BE(app1.length + 2);
+    return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe1]), length, app1, tinyJpeg(id).subarray(2)]);
+}
