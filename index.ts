@@ -12,6 +12,7 @@ import { defaultEventBusArn } from "./lib/failedEvents";
 import { tensorflowImage } from "./lib/images";
 import { splitSettingsOf } from "./lib/dataset";
 import { checkPrerequisites } from "./prerequisites";
+import { defaultImagesBucketName } from "./lib/prerequisites";
 
 // config → what must exist → data buckets → training pipeline → after-job events → (once a model exists) serverless endpoint → camera API → failed events
 const config = loadStackConfig();
@@ -20,7 +21,9 @@ const region = aws.getRegionOutput().region;
 
 // The images bucket and the catadata table are the user's: looked up, so that a missing one stops preview.
 const { imagesBucketName, catadataTableName } = checkPrerequisites({
-    imagesBucketName: config.imagesBucketName ?? pulumi.interpolate`bootboots-images-${accountId}-${region}`,
+    imagesBucketName:
+        config.imagesBucketName ??
+        pulumi.all([accountId, region]).apply(([account, r]) => defaultImagesBucketName(account, r)),
     catadataTableName: config.catadataTableName,
     region,
     checkImagesBucket: config.checkImagesBucket,

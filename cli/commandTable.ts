@@ -18,6 +18,7 @@ import type { SuggestOptions } from "./commands/suggest";
 import type { TrainOptions } from "./commands/train";
 import type { TuneOptions } from "./commands/tune";
 import { CliContext } from "./context";
+import { CAN, Permission } from "./iamPolicy";
 
 /** One option of a command, as commander takes it. */
 export interface OptionSpec {
@@ -39,6 +40,8 @@ export interface CommandSpec<O = unknown> {
     readonly description: string;
     readonly options: readonly OptionSpec[];
     readonly examples: readonly string[];
+    /** The AWS actions it calls, and on what: the one source of the CLI user's policy (cli/iamPolicy.ts). */
+    readonly aws: readonly Permission[];
     /** Loads the command's module on first use (so `--help` loads none) and runs it. */
     run(context: CliContext, args: Positional[], options: O): Promise<void>;
 }
@@ -76,6 +79,10 @@ const top: OptionSpec = {
     parse: parser(integerField(1, 1000)),
     default: 10,
 };
+/** Finding the model serving now, and reading its decision. */
+const SERVING: readonly Permission[] = [CAN.findServing, CAN.readModels, CAN.listModels];
+/** A job and what it wrote. */
+const JOB_OUTPUT: readonly Permission[] = [CAN.readJobs, CAN.readModels, CAN.listModels];
 const words = (arg: Positional) => arg as string[];
 const word = (arg: Positional) => arg as string | undefined;
 const spec = <O>(command: CommandSpec<O>) => command as CommandSpec;
@@ -84,14 +91,26 @@ const spec = <O>(command: CommandSpec<O>) => command as CommandSpec;
 export const COMMANDS: readonly CommandSpec[] = [
     spec<DoctorOptions>({
         usage: "doctor",
+        aws: [CAN.listImages, CAN.checkTable, CAN.readLabels, ...SERVING],
         description:
-            "check what the next step needs (AWS access, the stack, the images bucket and catadata table, enough labels) and say what to do next; exits 0 only when nothing blocks it",
-        options: [json()],
-        examples: ["npx bootboots doctor", "npx bootboots doctor --json"],
+            "check everything the next steps need at once (the Pulumi CLI, AWS access, the images bucket and catadata table, the stack, your classes and labels) and say what to do next; exits 0 only when nothing failed",
+        options: [
+            json(),
+            {
+                flags: "--iam-policy",
+                description: "print the least-privilege IAM policy of the user who runs bootboots, as JSON",
+            },
+        ],
+        examples: [
+            "npx bootboots doctor",
+            "npx bootboots doctor --json",
+            "npx bootboots doctor --iam-policy > bootboots-user.json",
+        ],
         run: async (context, _args, options) => (await import("./commands/doctor")).doctor(context, options),
     }),
     spec<ImportOptions>({
         usage: "import <photos...>",
+        aws: [CAN.listImages, CAN.writeImages, CAN.writeLabels],
         description:
             "upload your own photos (files or folders) into the images bucket, named by capture time so that visits work; non-JPEGs and duplicates are skipped, and a second run adds nothing",
         options: [
@@ -114,6 +133,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<TrainOptions>({
         usage: "train",
+        aws: [CAN.invokeFunctions, CAN.readJobs, CAN.listJobs, CAN.readLogs, CAN.readModels, CAN.listModels],
         description: "prepare a dataset and start a SageMaker training job (waits for data prep)",
         options: [
             epochs("training epochs"),
@@ -145,6 +165,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<TuneOptions>({
         usage: "tune",
+        aws: [CAN.invokeFunctions, CAN.prices, CAN.readTuningJobs, CAN.listJobs, CAN.readJobs],
         description: "search the hyperparameters with SageMaker's tuner, after showing the worst-case cost",
         options: [
             {
@@ -179,6 +200,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<SuggestOptions>({
         usage: "suggest",
+        aws: [
+            CAN.readLabels,
+            CAN.listImages,
+            CAN.readImages,
+            CAN.readTraining,
+            CAN.writeTraining,
+            CAN.listTraining,
+            CAN.invokeEndpoint,
+            ...SERVING,
+        ],
         description:
             "rank the unlabelled images by what a label would teach the model serving now, and write the labelling queue",
         options: [
@@ -197,12 +228,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<LabelOptions>({
         usage: "label",
+        aws: [CAN.readTraining, CAN.listTraining, CAN.readImages, CAN.readLabels, CAN.writeLabels],
         description:
             "label the queue of suggest in a local web page (127.0.0.1, a token in the address), one image at a time",
         options: [
             {
                 flags: "--port <n>",
-                description: "port on 127.0.0.1 (default: any free one)",
+                description: "port on 127.0.0.1; 0 takes any free one",
                 parse: parser(integerField(0, 65535)),
                 default: 0,
             },
@@ -217,12 +249,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<ReviewOptions>({
         usage: "review [job]",
+        aws: [...JOB_OUTPUT, CAN.readTraining, CAN.listTraining, CAN.writeTraining, CAN.invokeEndpoint, ...SERVING],
         description:
             "rank the labelled images a completed job (default: the newest) confidently disagrees with, from its validation and test answers (no endpoint cost), and write the review queue for label --review",
         options: [
             {
                 flags: "--min-confidence <p>",
-                description: `the model's guess must be at least this likely (default ${DEFAULT_MIN_CONFIDENCE})`,
+                description: "the model's guess must be at least this likely",
                 parse: parser(numberField(0, 1)),
                 default: DEFAULT_MIN_CONFIDENCE,
             },
@@ -240,6 +273,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<StatusOptions>({
         usage: "status [job]",
+        aws: [
+            ...JOB_OUTPUT,
+            CAN.listJobs,
+            CAN.readTuningJobs,
+            CAN.readLogs,
+            CAN.readRegistry,
+            CAN.readTraining,
+            CAN.listTraining,
+            CAN.countFailedEvents,
+        ],
         description: "show a training or tuning job (default: the newest training job); --watch follows it to the end",
         options: [
             { flags: "--watch", description: "follow progress until the job ends, then show its per-class evaluation" },
@@ -256,6 +299,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<CompareOptions>({
         usage: "compare [candidate] [baseline]",
+        aws: [...JOB_OUTPUT, CAN.listJobs, ...SERVING],
         description:
             "compare two jobs' models on their common held-out test images (default: the newest completed job against the model serving now)",
         options: [json()],
@@ -268,6 +312,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<ReportOptions>({
         usage: "report [job]",
+        aws: [...JOB_OUTPUT, CAN.listJobs, CAN.readTraining, CAN.listTraining],
         description:
             "write one self-contained HTML report of a completed job (default: the newest): confusion matrix, per-class figures with intervals, the threshold curve, F1 against training images over the last jobs, and the test images it got wrong",
         options: [
@@ -289,6 +334,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<DeployOptions>({
         usage: "deploy [job]",
+        aws: [...JOB_OUTPUT, CAN.listJobs, CAN.readTuningJobs, ...SERVING, CAN.readRegistry, CAN.approve],
         description:
             "point the stack's endpoint at a completed job's model (a tuning job's best) and run pulumi up, unless it is significantly worse than the serving model",
         options: [
@@ -304,6 +350,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<ClassifyOptions>({
         usage: "classify <images...>",
+        aws: [CAN.invokeEndpoint, ...SERVING, CAN.readModels, CAN.listModels],
         description: "classify JPEG images with the deployed endpoint",
         options: [
             {
@@ -319,6 +366,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<EvaluateOptions>({
         usage: "evaluate",
+        aws: [CAN.readTraining, CAN.listTraining, CAN.invokeEndpoint, ...SERVING, CAN.readModels, CAN.listModels],
         description:
             "run a dataset's held-out test images through the endpoint and report per class and for the decision",
         options: [
@@ -342,6 +390,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<InferOptions>({
         usage: "infer <images...>",
+        aws: [CAN.callCamera],
         description:
             "send JPEG images to the camera API exactly as the camera does (SigV4 with your credentials) and print what the camera reads",
         options: [
@@ -355,6 +404,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     }),
     spec<EventsOptions>({
         usage: "events",
+        aws: [CAN.readEvents],
         description: "list the latest requests whose decision acted (the camera API's events table), newest first",
         options: [
             { flags: "--since <when>", description: "a duration (7d, 24h, 30m) or a date (2026-12-01)", default: "7d" },

@@ -48,10 +48,11 @@ function buildProgram(
         .version(packageJson.version, "--version", "print the version")
         .option("--stack <name>", "the Pulumi stack to read outputs from (default: the selected stack)");
     for (const [key, source] of Object.entries(STACK_NAMES)) {
+        const arg = "arg" in source ? source.arg : "name";
         program.addOption(
             new Option(
-                `${source.flag} <name>`,
-                `the ${key} name (else ${source.env}, else the stack output ${source.output})`,
+                `${source.flag} <${arg}>`,
+                `the ${key} ${arg} (else ${source.env}, else the stack output ${source.output})`,
             ),
         );
     }
@@ -77,7 +78,10 @@ function buildProgram(
             if (o.default !== undefined) option.default(o.default);
             command.addOption(option);
         }
-        command.addHelpText("after", examples(...spec.examples));
+        command.addHelpText(
+            "after",
+            `${examples(...spec.examples)}\nThe stack's names (--stack, --training-bucket, …) work with every command: bootboots --help lists them.\n`,
+        );
         // commander hands the positional arguments, then the options, then the command itself.
         command.action((...received: unknown[]) => {
             const self = received.pop() as Command;
@@ -91,9 +95,7 @@ function buildProgram(
             .exitOverride()
             .configureOutput({ writeOut: io.out, writeErr: io.err })
             // A usage error is one line and a pointer to the help, not the whole help.
-            .showHelpAfterError(`(see 'bootboots ${command === program ? "" : `${command.name()} `}--help')`)
-            // Each command's help lists the options it inherits: --stack and the name flags.
-            .configureHelp({ showGlobalOptions: true });
+            .showHelpAfterError(`(see 'bootboots ${command === program ? "" : `${command.name()} `}--help')`);
     }
     return program;
 }

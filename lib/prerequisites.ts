@@ -5,6 +5,11 @@
  */
 
 /** The catadata table's partition key: every label row is found by its image's name. */
+/** The images bucket's name when the stack config names none. */
+export function defaultImagesBucketName(accountId: string, region: string): string {
+    return `bootboots-images-${accountId}-${region}`;
+}
+
 export const CATADATA_KEY = { name: "imageName", type: "S" } as const;
 
 /** The AWS CLI command that creates the catadata table with the key the stack needs (on-demand). */

@@ -18,9 +18,9 @@ export const STACK_NAMES = {
     modelBucket: { flag: "--model-bucket", env: "BOOTBOOTS_MODEL_BUCKET", output: "modelBucketName" },
     endpoint: { flag: "--endpoint", env: "BOOTBOOTS_ENDPOINT", output: "endpointName" },
     imagesBucket: { flag: "--images-bucket", env: "BOOTBOOTS_IMAGES_BUCKET", output: "imagesBucketName" },
-    imagesPrefix: { flag: "--images-prefix", env: "BOOTBOOTS_IMAGES_PREFIX", output: "imagesPrefix" },
+    imagesPrefix: { flag: "--images-prefix", env: "BOOTBOOTS_IMAGES_PREFIX", output: "imagesPrefix", arg: "prefix" },
     catadataTable: { flag: "--catadata-table", env: "BOOTBOOTS_CATADATA_TABLE", output: "catadataTableName" },
-    cameraApi: { flag: "--camera-api", env: "BOOTBOOTS_CAMERA_API_URL", output: "cameraApiUrl" },
+    cameraApi: { flag: "--camera-api", env: "BOOTBOOTS_CAMERA_API_URL", output: "cameraApiUrl", arg: "url" },
     eventsTable: { flag: "--events-table", env: "BOOTBOOTS_EVENTS_TABLE", output: "eventsTableName" },
 } as const;
 
@@ -100,7 +100,7 @@ export class StackResolver {
         if (typeof value === "string" && value) return value;
         if (key === "cameraApi" || key === "eventsTable") {
             throw new NotFoundError(
-                `The stack has no camera API yet (no output ${source.output}): it is deployed with the endpoint, so deploy a model first (npx bootboots deploy).`,
+                `The stack has no camera API yet (no output ${source.output}): run pulumi up, which deploys it with the rest of the stack.`,
             );
         }
         if (key === "endpoint") {

@@ -1,5 +1,4 @@
-import { countVisits } from "../../lib/visits";
-import { contract } from "../../lib/contract";
+import { execFile } from "child_process";
 import {
     MIN_TRAINING_IMAGES,
     SPLIT_DEFAULTS,
@@ -8,30 +7,90 @@ import {
     labelShortfall,
 } from "../../lib/dataset";
 import { awsErrorName } from "../../lib/errors";
-import { CATADATA_KEY, catadataKeyProblem, createBucketCommand, createTableCommand } from "../../lib/prerequisites";
+import {
+    CATADATA_KEY,
+    catadataKeyProblem,
+    createBucketCommand,
+    createTableCommand,
+    defaultImagesBucketName,
+} from "../../lib/prerequisites";
+import { STACK_SETTINGS } from "../../lib/stackSettings";
+import { countVisits } from "../../lib/visits";
+import { COMMANDS } from "../commandTable";
 import { CliContext } from "../context";
 import { CliError, explainAwsError } from "../errors";
+import { iamPolicyDocument } from "../iamPolicy";
 import { servingJobName } from "../aws/jobs";
-import { listImageKeys, readLabelState } from "../labelling/queue";
+import { StackName } from "../aws/stack";
+import { LabelState, listImageKeys, readLabelState } from "../labelling/queue";
 
 export interface DoctorOptions {
     readonly json?: boolean;
+    readonly iamPolicy?: boolean;
 }
+
+/** ✓ ok, ⚠ a warning that blocks nothing, ✗ a failure, – not checked (what it needs failed). */
+export type CheckStatus = "ok" | "warn" | "fail" | "skipped";
 
 /** One line of the report. */
 export interface DoctorCheck {
     readonly check: string;
+    readonly status: CheckStatus;
+    /** True unless the check failed. */
     readonly ok: boolean;
     /** One sentence: what was found, and when not ok what to do. */
     readonly message: string;
 }
 
-/** The whole report: the checks in order, and the one thing to do next. */
+/** The whole report: every check, and the one thing to do next. */
 export interface DoctorReport {
     readonly checks: readonly DoctorCheck[];
     readonly nextStep: string;
-    /** True when nothing blocks the next step (the exit code is then 0). */
+    /** True when no check failed (the exit code is then 0). */
     readonly ready: boolean;
+}
+
+/** What a check found: a message, and for a failure the step that fixes it. */
+type Verdict =
+    | { readonly status: "ok" | "warn"; readonly message: string }
+    | { readonly status: "fail"; readonly message: string; readonly next: string };
+
+/** What the checks learn on the way, for the ones after them. */
+interface Facts {
+    region?: string;
+    accountId?: string;
+    stackDeployed?: boolean;
+    imagesBucket?: string;
+    imagesPrefix?: string;
+    catadataTable?: string;
+    labels?: LabelState;
+    unlabelled?: number;
+    classes: readonly string[];
+    noCatClass: string;
+}
+
+/** One check of the list: its name, the checks it needs to have passed, and what it does. */
+interface Check {
+    readonly name: string;
+    readonly needs?: readonly string[];
+    run(context: CliContext, facts: Facts): Promise<Verdict>;
+}
+
+const PULUMI_INSTALL = "https://www.pulumi.com/docs/iac/download-install/";
+const AWS_CLI_INSTALL = "https://aws.amazon.com/cli/";
+
+const ok = (message: string): Verdict => ({ status: "ok", message });
+const warn = (message: string): Verdict => ({ status: "warn", message });
+const fail = (message: string, next: string): Verdict => ({ status: "fail", message, next });
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** A name from a flag, a BOOTBOOTS_* variable or the stack; else the stack config's default. */
+async function nameOr(context: CliContext, key: StackName, fallback: string): Promise<string> {
+    try {
+        return await context.stack.name(key);
+    } catch {
+        return fallback;
+    }
 }
 
 /** Where the SDK took the region from, in the order it looks. */
@@ -41,170 +100,187 @@ function regionSource(): string {
     return `the profile ${process.env.AWS_PROFILE ?? "default"}`;
 }
 
-/** A check that stopped the report: what it found, and the next step it calls for. */
-class Blocked extends Error {
-    constructor(readonly nextStep: string) {
-        super(nextStep);
-        this.name = "Blocked";
-    }
-}
-
-/**
- * Checks, in order, what the next step needs, stopping at the first blocker: region and
- * credentials, the stack's outputs, the images bucket and the catadata table, the labels per
- * class against the first job's needs; then whether a model serves, the camera API is deployed,
- * and images wait for labels.
- */
-export async function doctor(context: CliContext, options: DoctorOptions): Promise<void> {
-    const checks: DoctorCheck[] = [];
-    const note: Note = (check, ok, message) => checks.push({ check, ok, message });
-    const fail: Fail = (check, message, nextStep) => {
-        note(check, false, message);
-        throw new Blocked(nextStep);
-    };
-    let nextStep: string;
-    let ready = false;
-    try {
-        nextStep = await diagnose(context, note, fail);
-        ready = true;
-    } catch (error) {
-        if (!(error instanceof Blocked)) throw error;
-        nextStep = error.nextStep;
-    }
-    const report: DoctorReport = { checks, nextStep, ready };
-    if (options.json) context.out(JSON.stringify(report, null, 2));
-    else {
-        for (const c of checks) context.out(`${c.ok ? "✓" : "✗"} ${c.check}: ${c.message}`);
-        context.out(`Next: ${nextStep}`);
-    }
-    if (!ready) throw new CliError(`Not ready: ${checks.at(-1)!.check}. Next: ${nextStep}.`);
-}
-
-/** Adds a line; a ✗ that blocks nothing (no model yet) decides the next step only. */
-type Note = (check: string, ok: boolean, message: string) => void;
-/** Adds a ✗ line that blocks the next step, and stops the report there. */
-type Fail = (check: string, message: string, nextStep: string) => never;
-
-async function diagnose(context: CliContext, note: Note, fail: Fail): Promise<string> {
-    const pass = (check: string, message: string) => note(check, true, message);
-    const s3 = context.aws.s3;
-    let region: string;
-    try {
-        region = await s3.config.region();
-        await s3.config.credentials();
-    } catch (error) {
-        return fail(
-            "AWS",
-            `no region or credentials (${(error as Error).message.split("\n")[0]})`,
-            "configure AWS access: aws configure, or export AWS_PROFILE=<profile> and AWS_REGION=<region>",
-        );
-    }
-    const profile = process.env.AWS_ACCESS_KEY_ID
-        ? "keys from the environment"
-        : `profile ${process.env.AWS_PROFILE ?? "default"}`;
-
-    let trainingBucket: string;
-    try {
-        trainingBucket = await context.stack.name("trainingBucket");
-    } catch (error) {
-        pass("AWS", `region ${region} (from ${regionSource()}), ${profile}`);
-        return fail("stack", (error as Error).message, "deploy the stack: pulumi up");
-    }
-    const stackRegion = await context.stack.optionalOutput("region");
-    if (typeof stackRegion === "string" && stackRegion !== region) {
-        return fail(
-            "AWS",
-            `the CLI's region is ${region} (from ${regionSource()}), the stack's ${stackRegion}`,
-            `export AWS_REGION=${stackRegion}`,
-        );
-    }
-    pass("AWS", `region ${region} (from ${regionSource()}), ${profile}`);
-    pass(
-        "stack",
-        `deployed${context.stack.stack ? ` (stack ${context.stack.stack})` : ""}; training bucket ${trainingBucket}`,
-    );
-
-    const [imagesBucket, imagesPrefix, catadataTable] = await Promise.all([
-        context.stack.name("imagesBucket"),
-        context.stack.name("imagesPrefix"),
-        context.stack.name("catadataTable"),
-    ]);
-    const { HeadBucketCommand } = await import("@aws-sdk/client-s3");
-    try {
-        await s3.send(new HeadBucketCommand({ Bucket: imagesBucket }));
-        pass("images bucket", `s3://${imagesBucket} exists (images under ${imagesPrefix})`);
-    } catch (error) {
-        const name = awsErrorName(error);
-        if (name === "NotFound" || name === "NoSuchBucket")
-            return fail(
-                "images bucket",
-                `s3://${imagesBucket} does not exist`,
-                `create it: ${createBucketCommand(imagesBucket, region)}`,
-            );
-        throw explainAwsError(error, `reading the images bucket ${imagesBucket}`);
-    }
-    const { DescribeTableCommand } = await import("@aws-sdk/client-dynamodb");
-    let table;
-    try {
-        table = (await context.aws.dynamodb.send(new DescribeTableCommand({ TableName: catadataTable }))).Table;
-    } catch (error) {
-        if (awsErrorName(error) !== "ResourceNotFoundException")
-            throw explainAwsError(error, `reading the catadata table ${catadataTable}`);
-        return fail(
-            "catadata table",
-            `${catadataTable} does not exist in ${region}`,
-            `create it: ${createTableCommand(catadataTable, region)}`,
-        );
-    }
-    const hash = table?.KeySchema?.find((k) => k.KeyType === "HASH")?.AttributeName;
-    const problem = catadataKeyProblem(catadataTable, {
-        hashKey: hash,
-        hashKeyType: table?.AttributeDefinitions?.find((a) => a.AttributeName === hash)?.AttributeType,
-        hasRangeKey: Boolean(table?.KeySchema?.some((k) => k.KeyType === "RANGE")),
-    });
-    if (problem)
-        return fail(
-            "catadata table",
-            problem,
-            `create a table keyed by ${CATADATA_KEY.name} and set catadataTableName to it: ${createTableCommand(`${catadataTable}-labels`, region)} && pulumi config set catadataTableName ${catadataTable}-labels && pulumi up`,
-        );
-    pass("catadata table", `${catadataTable} is keyed by ${CATADATA_KEY.name} (${CATADATA_KEY.type})`);
-
-    const classes = contract.classes;
-    // A stack from before a setting existed lacks it in its output: the default holds there.
-    const split: SplitSettings = {
-        ...SPLIT_DEFAULTS,
-        ...((await context.stack.optionalOutput("splitSettings")) as Partial<SplitSettings> | undefined),
-    };
-    const [labels, keys] = await Promise.all([
-        readLabelState(context, catadataTable, imagesPrefix, classes),
-        listImageKeys(context, imagesBucket, imagesPrefix),
-    ]);
-    const visits = Object.fromEntries(
-        classes.map((c) => [
-            c,
-            countVisits(
-                labels.labelledNames[c].map((imageName) => ({ imageName })),
-                split,
+const pulumiCli: Check = {
+    name: "Pulumi CLI",
+    run: () =>
+        new Promise((resolve) =>
+            execFile("pulumi", ["version"], (error, stdout) =>
+                resolve(
+                    error
+                        ? fail(
+                              `the Pulumi CLI is not installed or not on PATH (${PULUMI_INSTALL})`,
+                              `install the Pulumi CLI: ${PULUMI_INSTALL}`,
+                          )
+                        : ok(`pulumi ${stdout.trim()}`),
+                ),
             ),
-        ]),
-    );
-    const shortfall = labelShortfall(labels.labelCounts, visits, classes, contract.noCatClass, split);
-    // A class whose labels share visits says so: its frames of one visit count once.
-    const counts = classes
-        .map((c) =>
-            visits[c] < labels.labelCounts[c]
-                ? `${c} ${labels.labelCounts[c]} (${visits[c]} visit${visits[c] === 1 ? "" : "s"})`
-                : `${c} ${labels.labelCounts[c]}`,
-        )
-        .join(", ");
-    const lacking = classes.filter((c) => shortfall.perClass[c] > 0);
-    const unlabelled = keys.filter((key) => !labels.labelled.has(key)).length;
-    const label =
-        unlabelled > 0
-            ? "npx bootboots suggest, then npx bootboots label"
-            : `put more camera images under s3://${imagesBucket}/${imagesPrefix}, then label them`;
-    if (lacking.length > 0 || shortfall.forTraining > 0) {
+        ),
+};
+
+/** An authenticated call: keys that only look right fail here, not at the first real command. */
+const awsAccess: Check = {
+    name: "AWS",
+    async run(context, facts) {
+        const { GetCallerIdentityCommand, STSClient } = await import("@aws-sdk/client-sts");
+        try {
+            facts.region = await context.aws.s3.config.region();
+            const sts = new STSClient({ region: facts.region, maxAttempts: 2 });
+            const identity = await sts.send(new GetCallerIdentityCommand({}));
+            facts.accountId = identity.Account;
+            return ok(
+                `account ${identity.Account} as ${identity.Arn}, region ${facts.region} (from ${regionSource()})`,
+            );
+        } catch (error) {
+            const first = ((error as Error).message ?? String(error)).split("\n")[0];
+            return fail(
+                `AWS refused or could not be reached (${awsErrorName(error)}: ${first})`,
+                `configure AWS access: install the AWS CLI (${AWS_CLI_INSTALL}), then aws configure, or export AWS_PROFILE=<profile> and AWS_REGION=<region>`,
+            );
+        }
+    },
+};
+
+const sameRegion: Check = {
+    name: "region",
+    needs: ["AWS"],
+    async run(context, facts) {
+        const stackRegion = await context.stack.optionalOutput("region");
+        if (typeof stackRegion === "string" && stackRegion !== facts.region)
+            return fail(
+                `the CLI's region is ${facts.region} (from ${regionSource()}), the stack's ${stackRegion}`,
+                `export AWS_REGION=${stackRegion}`,
+            );
+        return ok(
+            typeof stackRegion === "string" ? `the stack's too` : `${facts.region} (no stack to compare with yet)`,
+        );
+    },
+};
+
+const imagesBucket: Check = {
+    name: "images bucket",
+    needs: ["AWS"],
+    async run(context, facts) {
+        const fallback = defaultImagesBucketName(facts.accountId!, facts.region!);
+        facts.imagesBucket = await nameOr(context, "imagesBucket", fallback);
+        facts.imagesPrefix = await nameOr(context, "imagesPrefix", STACK_SETTINGS.imagesPrefix.default as string);
+        const { HeadBucketCommand } = await import("@aws-sdk/client-s3");
+        try {
+            await context.aws.s3.send(new HeadBucketCommand({ Bucket: facts.imagesBucket }));
+            return ok(`s3://${facts.imagesBucket} exists (images under ${facts.imagesPrefix})`);
+        } catch (error) {
+            const name = awsErrorName(error);
+            if (name !== "NotFound" && name !== "NoSuchBucket")
+                throw explainAwsError(error, `reading the images bucket ${facts.imagesBucket}`);
+            return fail(
+                `s3://${facts.imagesBucket} does not exist`,
+                `create it: ${createBucketCommand(facts.imagesBucket, facts.region!)}`,
+            );
+        }
+    },
+};
+
+const catadataTable: Check = {
+    name: "catadata table",
+    needs: ["AWS"],
+    async run(context, facts) {
+        const table = await nameOr(context, "catadataTable", STACK_SETTINGS.catadataTableName.default as string);
+        const { DescribeTableCommand } = await import("@aws-sdk/client-dynamodb");
+        let described;
+        try {
+            described = (await context.aws.dynamodb.send(new DescribeTableCommand({ TableName: table }))).Table;
+        } catch (error) {
+            if (awsErrorName(error) !== "ResourceNotFoundException")
+                throw explainAwsError(error, `reading the catadata table ${table}`);
+            return fail(
+                `${table} does not exist in ${facts.region}`,
+                `create it: ${createTableCommand(table, facts.region!)}`,
+            );
+        }
+        const hash = described?.KeySchema?.find((k) => k.KeyType === "HASH")?.AttributeName;
+        const problem = catadataKeyProblem(table, {
+            hashKey: hash,
+            hashKeyType: described?.AttributeDefinitions?.find((a) => a.AttributeName === hash)?.AttributeType,
+            hasRangeKey: Boolean(described?.KeySchema?.some((k) => k.KeyType === "RANGE")),
+        });
+        if (problem)
+            return fail(
+                problem,
+                `create a table keyed by ${CATADATA_KEY.name} and set catadataTableName to it: ${createTableCommand(`${table}-labels`, facts.region!)} && pulumi config set catadataTableName ${table}-labels && pulumi up`,
+            );
+        facts.catadataTable = table;
+        return ok(`${table} is keyed by ${CATADATA_KEY.name} (${CATADATA_KEY.type})`);
+    },
+};
+
+const stack: Check = {
+    name: "stack",
+    needs: ["Pulumi CLI", "images bucket", "catadata table"],
+    async run(context, facts) {
+        try {
+            const trainingBucket = await context.stack.name("trainingBucket");
+            facts.stackDeployed = true;
+            const named = context.stack.stack ? ` (stack ${context.stack.stack})` : "";
+            return ok(`deployed${named}; training bucket ${trainingBucket}`);
+        } catch (error) {
+            return fail(
+                (error as Error).message.replace(/\.$/, ""),
+                "deploy the stack: pulumi up (it prints the camera API's address)",
+            );
+        }
+    },
+};
+
+/** The labels of every class the stack has, and those of names it does not have. */
+const knownClasses: Check = {
+    name: "classes",
+    needs: ["catadata table", "images bucket"],
+    async run(context, facts) {
+        facts.labels = await readLabelState(context, facts.catadataTable!, facts.imagesPrefix!, facts.classes);
+        const unknown = Object.entries(facts.labels.unknownLabels).sort((a, b) => b[1] - a[1]);
+        const list = facts.classes.join(",");
+        if (unknown.length === 0) return ok(facts.classes.join(", "));
+        const named = unknown.map(([name, n]) => `${name} (${n})`).join(", ");
+        const total = unknown.reduce((n, [, c]) => n + c, 0);
+        const labels = total === 1 ? "1 label names" : `${total} labels name`;
+        return warn(
+            `${labels} a class not in classes: ${named}; add it (pulumi config set classes ${list},${unknown[0][0]}) or relabel ${total === 1 ? "it" : "them"}`,
+        );
+    },
+};
+
+const enoughLabels: Check = {
+    name: "labels",
+    needs: ["classes"],
+    async run(context, facts) {
+        const split: SplitSettings = {
+            ...SPLIT_DEFAULTS,
+            ...((await context.stack.optionalOutput("splitSettings")) as Partial<SplitSettings> | undefined),
+        };
+        const labels = facts.labels!;
+        const keys = await listImageKeys(context, facts.imagesBucket!, facts.imagesPrefix!);
+        facts.unlabelled = keys.filter((key) => !labels.labelled.has(key)).length;
+        const visits = Object.fromEntries(
+            facts.classes.map((c) => [
+                c,
+                countVisits(
+                    labels.labelledNames[c].map((imageName) => ({ imageName })),
+                    split,
+                ),
+            ]),
+        );
+        const shortfall = labelShortfall(labels.labelCounts, visits, facts.classes, facts.noCatClass, split);
+        const counts = facts.classes
+            .map((c) =>
+                visits[c] < labels.labelCounts[c]
+                    ? `${c} ${labels.labelCounts[c]} (${plural(visits[c], "visit")})`
+                    : `${c} ${labels.labelCounts[c]}`,
+            )
+            .join(", ");
+        const lacking = facts.classes.filter((c) => shortfall.perClass[c] > 0);
+        if (lacking.length === 0 && shortfall.forTraining === 0)
+            return ok(
+                `${counts}: about ${shortfall.estimatedTraining} training images, every class on every side (npx bootboots train --dry-run counts exactly)`,
+            );
         const wants = [
             ...lacking.map(
                 (c) =>
@@ -212,31 +288,167 @@ async function diagnose(context: CliContext, note: Note, fail: Fail): Promise<st
             ),
             ...(shortfall.forTraining > 0 ? [`about ${shortfall.forTraining} more of any cat`] : []),
         ].join(", ");
+        const how =
+            facts.unlabelled > 0
+                ? "npx bootboots suggest, then npx bootboots label"
+                : "npx bootboots import <your photos> --label <cat>, or point the camera at the camera API";
         return fail(
-            "labels",
             `${counts}: the first job needs ${MIN_TRAINING_IMAGES} training images and every class on every side (labels from ${VISITS_FOR_EVERY_SIDE} visits each), about ${shortfall.estimatedTraining} training images now`,
-            `label ${wants} (${label})`,
+            `label ${wants} (${how})`,
         );
-    }
-    pass(
-        "labels",
-        `${counts}: about ${shortfall.estimatedTraining} training images, every class on every side (npx bootboots train --dry-run counts exactly)`,
-    );
+    },
+};
 
-    const serving = await servingJobName(context);
-    const cameraApi = await context.stack.optionalOutput("cameraApiUrl");
-    note("model", Boolean(serving), serving ? `${serving.jobName} is serving` : "no model is serving yet");
-    note(
-        "camera API",
-        typeof cameraApi === "string",
-        typeof cameraApi === "string"
-            ? `deployed at ${cameraApi}`
-            : "not deployed yet (pulumi up deploys it)",
-    );
-    note("unlabelled images", true, `${unlabelled} under s3://${imagesBucket}/${imagesPrefix}`);
-    if (!serving)
+/** Frigate's rule of thumb: keep the largest cat within about three times the smallest. */
+const balance: Check = {
+    name: "balance",
+    needs: ["classes"],
+    async run(_context, facts) {
+        const counts = facts.classes
+            .filter((c) => c !== facts.noCatClass)
+            .map((c) => [c, facts.labels!.labelCounts[c]] as const);
+        const [largest, most] = counts.reduce((a, b) => (b[1] > a[1] ? b : a));
+        const few = counts.filter(([, n]) => n * 3 < most);
+        if (most === 0 || few.length === 0) return ok(`every cat has at least a third of ${largest}'s ${most} labels`);
+        return warn(
+            few
+                .map(
+                    ([c, n]) =>
+                        `${c} has ${n}, under a third of ${largest}'s ${most}: label about ${Math.ceil(most / 3) - n} more ${c}`,
+                )
+                .join("; "),
+        );
+    },
+};
+
+const serving: Check = {
+    name: "model",
+    needs: ["stack"],
+    async run(context) {
+        const job = await servingJobName(context);
+        return job ? ok(`${job.jobName} is serving`) : warn("no model is serving yet");
+    },
+};
+
+const cameraApi: Check = {
+    name: "camera API",
+    needs: ["stack"],
+    async run(context) {
+        const url = await context.stack.optionalOutput("cameraApiUrl");
+        return typeof url === "string" ? ok(`deployed at ${url}`) : fail("not deployed", "deploy the stack: pulumi up");
+    },
+};
+
+/** Every check, in the order of a new user's path: install, access, what must exist, the stack, the labels. */
+const CHECKS: readonly Check[] = [
+    pulumiCli,
+    awsAccess,
+    sameRegion,
+    imagesBucket,
+    catadataTable,
+    stack,
+    knownClasses,
+    enoughLabels,
+    balance,
+    serving,
+    cameraApi,
+];
+
+/** Runs every check whose needs passed; the others are marked as not checked, naming what they wait for. */
+async function runChecks(
+    context: CliContext,
+): Promise<{ checks: DoctorCheck[]; failures: { check: string; next: string }[] }> {
+    const { classes, noCatClass } = await context.stack.classes();
+    const facts: Facts = { classes, noCatClass };
+    const passed = new Set<string>();
+    const checks: DoctorCheck[] = [];
+    const failures: { check: string; next: string }[] = [];
+    for (const check of CHECKS) {
+        const waiting = (check.needs ?? []).filter((need) => !passed.has(need));
+        if (waiting.length > 0) {
+            checks.push({
+                check: check.name,
+                status: "skipped",
+                ok: true,
+                message: `not checked: it needs ${waiting.join(" and ")}`,
+            });
+            continue;
+        }
+        const verdict = await check.run(context, facts);
+        checks.push({
+            check: check.name,
+            status: verdict.status,
+            ok: verdict.status !== "fail",
+            message: verdict.message,
+        });
+        if (verdict.status === "fail") failures.push({ check: check.name, next: verdict.next });
+        else passed.add(check.name);
+    }
+    return { checks, failures };
+}
+
+/** What to do once nothing blocks: train, deploy, or improve the model. */
+async function progressStep(context: CliContext): Promise<string> {
+    const job = await servingJobName(context);
+    if (!job)
         return "npx bootboots train, then npx bootboots status --watch, then npx bootboots deploy (10–20 minutes)";
-    return unlabelled > 0
-        ? "npx bootboots suggest and npx bootboots label, then npx bootboots train to improve the model"
-        : "npx bootboots classify <image.jpg>, then point the camera at the camera API";
+    return "npx bootboots suggest and npx bootboots label, then npx bootboots train to improve the model";
+}
+
+const SYMBOL: Record<CheckStatus, string> = { ok: "✓", warn: "⚠", fail: "✗", skipped: "–" };
+
+/**
+ * Checks everything the next steps need, all at once (doctor's checks are a list, as the AWS
+ * CDK CLI's are): the Pulumi CLI, AWS access (an authenticated call), the images bucket and
+ * catadata table, the stack, the classes, the labels and their balance, the model and the
+ * camera API. Prints each, then the next step once; exits 0 only when nothing failed.
+ */
+export async function doctor(context: CliContext, options: DoctorOptions): Promise<void> {
+    if (options.iamPolicy) return printIamPolicy(context);
+    const { checks, failures } = await runChecks(context);
+    const nextStep = failures[0]?.next ?? (await progressStep(context));
+    const report: DoctorReport = { checks, nextStep, ready: failures.length === 0 };
+    if (options.json) context.out(JSON.stringify(report, null, 2));
+    else {
+        for (const c of checks) context.out(`${SYMBOL[c.status]} ${c.check}: ${c.message}`);
+        context.out(`Next: ${nextStep}`);
+    }
+    if (failures.length > 0) throw new CliError(`Not ready: ${failures.map((f) => f.check).join(", ")}.`);
+}
+
+/** The least-privilege policy of the `bootboots` user: every command's declared actions, on the stack's names. */
+async function printIamPolicy(context: CliContext): Promise<void> {
+    const outputs = ["sagemakerRoleArn", "region", "dataPrepFunctionName", "triggerTrainingFunctionName"];
+    const [roleArn, region, dataPrep, trigger] = await Promise.all(outputs.map((o) => context.stack.optionalOutput(o)));
+    if (typeof roleArn !== "string" || typeof region !== "string")
+        throw new CliError(
+            "The stack is not deployed yet, so its names are unknown: run pulumi up, then doctor --iam-policy.",
+        );
+    const name = (key: StackName) => context.stack.name(key).catch(() => "");
+    const names = {
+        region,
+        accountId: roleArn.split(":")[4],
+        trainingBucket: await name("trainingBucket"),
+        modelBucket: await name("modelBucket"),
+        imagesBucket: await name("imagesBucket"),
+        imagesPrefix: await name("imagesPrefix"),
+        catadataTable: await name("catadataTable"),
+        eventsTable: await name("eventsTable"),
+        functions: [dataPrep, trigger].filter((f): f is string => typeof f === "string"),
+        endpointName: String(
+            (await context.stack.optionalOutput("endpointName")) ?? STACK_SETTINGS.endpointName.default,
+        ),
+        failedEventsQueueUrl: (await context.stack.optionalOutput("failedEventsQueueUrl")) as string | undefined,
+        cameraApiUrl: (await context.stack.optionalOutput("cameraApiUrl")) as string | undefined,
+    };
+    context.out(
+        JSON.stringify(
+            iamPolicyDocument(
+                COMMANDS.flatMap((c) => c.aws),
+                names,
+            ),
+            null,
+            2,
+        ),
+    );
 }

@@ -88,6 +88,8 @@ export interface LabelState {
     readonly labelCounts: Record<string, number>;
     /** The imageName of each labelled row, per class (for counting visits). */
     readonly labelledNames: Record<string, string[]>;
+    /** Labels that name no class of the stack, counted by what they say. */
+    readonly unknownLabels: Record<string, number>;
 }
 
 /** Every catadata row, sorted into labelled and not; labels counted per class (case-insensitively). */
@@ -104,6 +106,7 @@ export async function readLabelState(
         labelled: new Set(),
         labelCounts: Object.fromEntries(classes.map((c) => [c, 0])),
         labelledNames: Object.fromEntries(classes.map((c) => [c, []])),
+        unknownLabels: {},
     };
     const byLower = new Map(classes.map((c) => [c.toLowerCase(), c]));
     let start: Record<string, AttributeValue> | undefined;
@@ -132,7 +135,7 @@ export async function readLabelState(
                 if (className) {
                     state.labelCounts[className] += 1;
                     state.labelledNames[className].push(name);
-                }
+                } else state.unknownLabels[label] = (state.unknownLabels[label] ?? 0) + 1;
             } else {
                 state.unlabelledRows.set(key, name);
                 const stored = storedPrediction(item);

@@ -1,5 +1,6 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { strict as assert } from "assert";
+import { COMMANDS } from "../../cli/commandTable";
 import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -273,8 +274,14 @@ describe("the bootboots command: as a user runs it", function () {
                 help.out,
                 /Exit codes: 0 success, 1 failure .*, 2 usage error, 3 done but some images failed\./,
             );
+            // The stack's names are listed once, in bootboots --help; a command's help points there.
+            assert.match(help.out, /--stack <name>[\s\S]*--training-bucket <name>[\s\S]*--camera-api <url>/);
             const statusHelp = await bin(["status", "--help"]);
-            assert.match(statusHelp.out, /Global Options:[\s\S]*--stack <name>[\s\S]*--training-bucket <name>/);
+            assert.doesNotMatch(statusHelp.out, /--training-bucket <name>|Global Options/);
+            assert.match(
+                statusHelp.out,
+                /The stack's names \(--stack, --training-bucket, …\) work with every command: bootboots --help lists them\./,
+            );
         });
 
         it("starts in well under a second from the compiled CLI", async () => {
@@ -288,6 +295,15 @@ describe("the bootboots command: as a user runs it", function () {
             assert.equal(run.code, 0);
             assert.ok(seconds < 1.0, `bootboots --help took ${seconds} s`);
         });
+    });
+
+    it("shows each default once in every command's help", async () => {
+        for (const spec of COMMANDS) {
+            const command = spec.usage.split(" ")[0];
+            const run = await cli(command, "--help");
+            for (const line of run.out.split("\n"))
+                assert.ok((line.match(/\(default/g) ?? []).length <= 1, `${command}: ${line}`);
+        }
     });
 
     it("has --help with examples for every command, and runs as npx bootboots", async () => {

@@ -1,18 +1,19 @@
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { strict as assert } from "assert";
 import { clientConfig } from "../support/moto";
-import { cli, moto, outputs, stub, useCliWorld, world } from "../support/cliWorld";
+import { cli, moto, outputs, proxy, stub, useCliWorld, world } from "../support/cliWorld";
 
 describe("the bootboots command: doctor", function () {
     this.timeout(300_000);
     useCliWorld();
     const dynamodb = () => new DynamoDBClient(clientConfig(moto.endpoint));
-    /** The report's lines as `✓ check` / `✗ check`, in order. */
+    /** The report's lines as `✓ check` / `⚠ check` / `✗ check` / `– check`, in order. */
     const verdicts = (out: string) =>
         out
             .split("\n")
-            .filter((l) => /^[✓✗] /.test(l))
+            .filter((l) => /^[✓⚠✗–] /.test(l))
             .map((l) => l.split(":")[0]);
+    const nextLines = (out: string) => out.split("\n").filter((l) => l.startsWith("Next:"));
 
     before(async () => {
         // A table keyed otherwise, and one with too few labels (over the world's images).
@@ -54,27 +55,87 @@ describe("the bootboots command: doctor", function () {
         }
     });
 
-    it("in an empty account names the missing bucket, then the missing table, and the command that creates each; exit 1", async () => {
-        const noBucket = await cli("doctor", "--images-bucket", "absent-images", "--catadata-table", "absent-table");
-        assert.equal(noBucket.code, 1);
-        assert.deepEqual(verdicts(noBucket.out), ["✓ AWS", "✓ stack", "✗ images bucket"]);
-        assert.match(noBucket.out, /^✓ AWS: region eu-west-2 \(from AWS_REGION\), keys from the environment$/m);
-        assert.match(noBucket.out, /^✗ images bucket: s3:\/\/absent-images does not exist$/m);
-        assert.match(noBucket.out, /^Next: create it: aws s3 mb s3:\/\/absent-images --region eu-west-2$/m);
-        assert.equal(
-            noBucket.err,
-            "error: Not ready: images bucket. Next: create it: aws s3 mb s3://absent-images --region eu-west-2.\n",
+    it("in an empty account names the missing bucket and the missing table at once, each with its command; exit 1", async () => {
+        const run = await cli("doctor", "--images-bucket", "absent-images", "--catadata-table", "absent-table");
+        assert.equal(run.code, 1);
+        assert.deepEqual(verdicts(run.out), [
+            "✓ Pulumi CLI",
+            "✓ AWS",
+            "✓ region",
+            "✗ images bucket",
+            "✗ catadata table",
+            "– stack",
+            "– classes",
+            "– labels",
+            "– balance",
+            "– model",
+            "– camera API",
+        ]);
+        assert.match(
+            run.out,
+            /^✓ AWS: account 123456789012 as arn:aws:sts::123456789012:\S+, region eu-west-2 \(from AWS_REGION\)$/m,
         );
-        const noTable = await cli("doctor", "--catadata-table", "absent-table");
-        assert.equal(noTable.code, 1);
-        assert.deepEqual(verdicts(noTable.out), ["✓ AWS", "✓ stack", "✓ images bucket", "✗ catadata table"]);
-        assert.match(noTable.out, /^✗ catadata table: absent-table does not exist in eu-west-2$/m);
-        assert.ok(
-            noTable.out.includes(
-                "Next: create it: aws dynamodb create-table --table-name absent-table --region eu-west-2 --attribute-definitions AttributeName=imageName,AttributeType=S --key-schema AttributeName=imageName,KeyType=HASH --billing-mode PAY_PER_REQUEST\n",
-            ),
-            noTable.out,
-        );
+        assert.match(run.out, /^✗ images bucket: s3:\/\/absent-images does not exist$/m);
+        assert.match(run.out, /^✗ catadata table: absent-table does not exist in eu-west-2$/m);
+        assert.match(run.out, /^– stack: not checked: it needs images bucket and catadata table$/m);
+        // The next step once: the first thing to fix.
+        assert.deepEqual(nextLines(run.out), ["Next: create it: aws s3 mb s3://absent-images --region eu-west-2"]);
+        assert.equal(run.err, "error: Not ready: images bucket, catadata table.\n");
+    });
+
+    it("proves AWS access with an authenticated call: keys that only look right fail there", async () => {
+        process.env.AWS_ENDPOINT_URL_STS = proxy.endpoint;
+        proxy.options = {
+            inject: (request) =>
+                request.body.toString().includes("Action=GetCallerIdentity")
+                    ? {
+                          status: 403,
+                          headers: { "content-type": "text/xml" },
+                          body: "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></ErrorResponse>",
+                      }
+                    : undefined,
+        };
+        try {
+            const run = await cli("doctor");
+            assert.equal(run.code, 1);
+            assert.match(
+                run.out,
+                /^✗ AWS: AWS refused or could not be reached \(InvalidClientTokenId: The security token included in the request is invalid\.\)$/m,
+            );
+            assert.match(run.out, /^– images bucket: not checked: it needs AWS$/m);
+            assert.deepEqual(nextLines(run.out), [
+                "Next: configure AWS access: install the AWS CLI (https://aws.amazon.com/cli/), then aws configure, or export AWS_PROFILE=<profile> and AWS_REGION=<region>",
+            ]);
+        } finally {
+            delete process.env.AWS_ENDPOINT_URL_STS;
+            proxy.options = {};
+        }
+    });
+
+    it("without the Pulumi CLI says so with the install link, and still checks the bucket and table", async () => {
+        const path = process.env.PATH;
+        process.env.PATH = "/nonexistent";
+        try {
+            const run = await cli("doctor");
+            assert.equal(run.code, 1);
+            assert.match(
+                run.out,
+                /^✗ Pulumi CLI: the Pulumi CLI is not installed or not on PATH \(https:\/\/www\.pulumi\.com\/docs\/iac\/download-install\/\)$/m,
+            );
+            assert.deepEqual(verdicts(run.out).slice(0, 6), [
+                "✗ Pulumi CLI",
+                "✓ AWS",
+                "✓ region",
+                "✓ images bucket",
+                "✓ catadata table",
+                "– stack",
+            ]);
+            assert.deepEqual(nextLines(run.out), [
+                "Next: install the Pulumi CLI: https://www.pulumi.com/docs/iac/download-install/",
+            ]);
+        } finally {
+            process.env.PATH = path;
+        }
     });
 
     it("names a table keyed otherwise than imageName, and says to make one that is", async () => {
@@ -87,7 +148,7 @@ describe("the bootboots command: doctor", function () {
         );
     });
 
-    it("with too few labels names each class that lacks them and how many more, then the labelling commands", async () => {
+    it("with too few labels names each class that lacks them and how many more, and each cat under a third of the largest", async () => {
         const run = await cli("doctor", "--catadata-table", "few-labels");
         assert.equal(run.code, 1);
         // Boots 7, Chi 1, Kappa 1, NoCat 9, Tau 1, Wolf 1 to training: 20; Chi, Kappa and Mu then add one each,
@@ -98,47 +159,57 @@ describe("the bootboots command: doctor", function () {
         );
         assert.match(
             run.out,
-            /^Next: label 1 more Chi, 2 more Kappa from other visits, 3 more Mu, about 39 more of any cat \(npx bootboots suggest, then npx bootboots label\)$/m,
+            /^⚠ balance: Chi has 2, under a third of Boots's 10: label about 2 more Chi; Kappa has 3, .*; Mu has 0, under a third of Boots's 10: label about 4 more Mu; .*$/m,
         );
+        assert.deepEqual(nextLines(run.out), [
+            "Next: label 1 more Chi, 2 more Kappa from other visits, 3 more Mu, about 39 more of any cat (npx bootboots suggest, then npx bootboots label)",
+        ]);
     });
 
-    it("says train when everything is ready, exits 0, and gives the same report as JSON", async () => {
+    it("says train when everything is ready, exits 0, names labels of unknown classes, and gives the same report as JSON", async () => {
         stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
         const run = await cli("doctor");
         assert.equal(run.code, 0, run.err);
         assert.deepEqual(verdicts(run.out), [
+            "✓ Pulumi CLI",
             "✓ AWS",
-            "✓ stack",
+            "✓ region",
             "✓ images bucket",
             "✓ catadata table",
+            "✓ stack",
+            "⚠ classes",
             "✓ labels",
-            "✗ model",
+            "✓ balance",
+            "⚠ model",
             "✓ camera API",
-            "✓ unlabelled images",
         ]);
-        assert.match(run.out, /^✗ model: no model is serving yet$/m);
         assert.match(
             run.out,
-            /^Next: npx bootboots train, then npx bootboots status --watch, then npx bootboots deploy/m,
+            /^⚠ classes: 1 label names a class not in classes: Garfield \(1\); add it \(pulumi config set classes Boots,Chi,Kappa,Mu,NoCat,Tau,Wolf,Garfield\) or relabel it$/m,
         );
+        assert.match(run.out, /^⚠ model: no model is serving yet$/m);
+        assert.deepEqual(nextLines(run.out), [
+            "Next: npx bootboots train, then npx bootboots status --watch, then npx bootboots deploy (10–20 minutes)",
+        ]);
         assert.equal(run.err, "");
         const json = await cli("doctor", "--json");
         assert.equal(json.code, 0);
         const report = JSON.parse(json.out);
         assert.equal(report.ready, true);
         assert.match(report.nextStep, /^npx bootboots train/);
+        const symbol = { ok: "✓", warn: "⚠", fail: "✗", skipped: "–" } as Record<string, string>;
         assert.deepEqual(
-            report.checks.map((c: { check: string; ok: boolean }) => `${c.ok ? "✓" : "✗"} ${c.check}`),
+            report.checks.map((c: { check: string; status: string }) => `${symbol[c.status]} ${c.check}`),
             verdicts(run.out),
         );
-        assert.equal(report.checks[2].message, `s3://${world.imagesBucket} exists (images under catcam-training/)`);
+        assert.equal(report.checks[3].message, `s3://${world.imagesBucket} exists (images under catcam-training/)`);
     });
 
     it("says pulumi up when the stack has no outputs, and the region to use when the CLI's differs from the stack's", async () => {
         stub.setOutputs({});
         const none = await cli("doctor", "--json");
         assert.equal(none.code, 1);
-        assert.equal(JSON.parse(none.out).nextStep, "deploy the stack: pulumi up");
+        assert.equal(JSON.parse(none.out).nextStep, "deploy the stack: pulumi up (it prints the camera API's address)");
         stub.setOutputs({
             ...Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)),
             region: "us-east-1",
@@ -147,9 +218,36 @@ describe("the bootboots command: doctor", function () {
         assert.equal(elsewhere.code, 1);
         assert.match(
             elsewhere.out,
-            /^✗ AWS: the CLI's region is eu-west-2 \(from AWS_REGION\), the stack's us-east-1$/m,
+            /^✗ region: the CLI's region is eu-west-2 \(from AWS_REGION\), the stack's us-east-1$/m,
         );
-        assert.match(elsewhere.out, /^Next: export AWS_REGION=us-east-1$/m);
+        assert.deepEqual(nextLines(elsewhere.out), ["Next: export AWS_REGION=us-east-1"]);
         stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
+    });
+
+    it("--iam-policy prints the CLI user's least-privilege policy, made from every command's declared actions", async () => {
+        const run = await cli("doctor", "--iam-policy");
+        assert.equal(run.code, 0, run.err);
+        const policy = JSON.parse(run.out);
+        const actions = policy.Statement.flatMap((s: { Action: string[] }) => s.Action);
+        assert.ok(actions.includes("sagemaker:UpdateModelPackage"), "deploy approves the version it deploys");
+        for (const s of policy.Statement) assert.ok(s.Resource.length > 0, s.Sid);
+        const byAction = (action: string) =>
+            policy.Statement.filter((s: { Action: string[] }) => s.Action.includes(action)).flatMap(
+                (s: { Resource: string[] }) => s.Resource,
+            );
+        assert.deepEqual(byAction("lambda:InvokeFunction"), [
+            "arn:aws:lambda:eu-west-2:123456789012:function:bootboots-data-prep-a1b2c3d",
+            "arn:aws:lambda:eu-west-2:123456789012:function:bootboots-trigger-training-a1b2c3d",
+        ]);
+        assert.deepEqual(byAction("s3:PutObject").sort(), [
+            `arn:aws:s3:::${world.imagesBucket}/catcam-training/*`,
+            `arn:aws:s3:::${world.trainingBucket}/*`,
+        ]);
+        assert.deepEqual(byAction("execute-api:Invoke"), [
+            "arn:aws:execute-api:eu-west-2:123456789012:a1b2c3d4e5/$default/POST/infer",
+        ]);
+        // Only List* and pricing take no resource.
+        for (const s of policy.Statement.filter((x: { Resource: string[] }) => x.Resource.includes("*")))
+            for (const action of s.Action) assert.match(action, /^(sagemaker:List|pricing:GetProducts)/);
     });
 });

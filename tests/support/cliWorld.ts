@@ -29,6 +29,8 @@ import { Proxy, startProxy } from "./proxy";
 import { runStack } from "./pulumiMocks";
 import { IMAGES_PREFIX, SMALL_SEED, WORLD, putLabels, seedLabels, seedWorld, tinyJpeg } from "./seed";
 import { StubPulumi, installStubPulumi } from "./stubPulumi";
+import { CLI_ACCESS_KEY, iamActionOf, signedBy } from "./iamActions";
+import { COMMANDS } from "../../cli/commandTable";
 
 export const ROOT = path.join(__dirname, "..", "..");
 export const CLASSES = ["Boots", "Chi", "Kappa", "Mu", "NoCat", "Tau", "Wolf"];
@@ -56,6 +58,8 @@ export const sampleFiles = () => sampleFilesOf(CLASSES);
 export let stub: StubPulumi;
 export let invoke: InvokeServer;
 export let proxy: Proxy;
+/** In front of moto for the command: every S3, DynamoDB, logs and SQS request it sends, recorded. */
+export let recorder: Proxy;
 export let endpoint: EndpointStandIn;
 export let outputs: Record<string, unknown>;
 export let savedEnv: NodeJS.ProcessEnv;
@@ -227,7 +231,10 @@ export function useCliWorld(): void {
 
         const stack = await runStack({});
         outputs = stack.outputs;
-        process.env.AWS_ENDPOINT_URL = moto.endpoint;
+        // The command signs with its own key, and its requests are recorded: the IAM policy is checked against them.
+        process.env.AWS_ACCESS_KEY_ID = CLI_ACCESS_KEY;
+        recorder = await startProxy(moto.endpoint);
+        process.env.AWS_ENDPOINT_URL = recorder.endpoint;
         // SageMaker through the proxy, for the trigger and the command alike: it records, and answers what moto lacks (tuning).
         proxy = await startProxy(moto.endpoint);
         process.env.AWS_ENDPOINT_URL_SAGEMAKER = proxy.endpoint;
@@ -260,6 +267,8 @@ export function useCliWorld(): void {
         });
     });
     after(async () => {
+        checkCalledActionsAreAllowed([recorder, proxy, endpoint?.proxy]);
+        await recorder?.close();
         const invalid = [...(proxy?.invalid ?? []), ...(endpoint?.proxy.invalid ?? [])];
         endpoint?.stop();
         await invoke?.close();
@@ -269,6 +278,27 @@ export function useCliWorld(): void {
         for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
         Object.assign(process.env, savedEnv);
     });
+}
+
+/**
+ * Every AWS action the command called in the suite is in the policy `doctor --iam-policy` makes
+ * from the commands' declarations (cli/commandTable.ts `aws`): the declarations cannot fall
+ * behind what the code calls.
+ */
+function checkCalledActionsAreAllowed(proxies: (Proxy | undefined)[]): void {
+    const allowed = new Set(COMMANDS.flatMap((c) => c.aws.flatMap((p) => p.actions)));
+    const called = new Set(
+        proxies
+            .flatMap((p) => p?.requests ?? [])
+            .filter((r) => signedBy(r) === CLI_ACCESS_KEY)
+            .map(iamActionOf)
+            .filter((a): a is string => a !== undefined),
+    );
+    assert.deepEqual(
+        [...called].filter((a) => !allowed.has(a)).sort(),
+        [],
+        "every action the command called is declared in cli/commandTable.ts",
+    );
 }
 
 /** `bootboots label --no-open` in a child process, as a user runs it: the page's URL once it listens. */

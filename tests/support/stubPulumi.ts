@@ -28,6 +28,10 @@ const args = process.argv.slice(2);
 fs.appendFileSync(${JSON.stringify(callsFile)}, JSON.stringify(args) + "\\n");
 const stackGiven = args.length >= 2 && args[args.length - 2] === "--stack" && /^[\\w.-]+$/.test(args[args.length - 1]);
 const command = stackGiven ? args.slice(0, -2) : args;
+if (args.join(" ") === "version") {
+    process.stdout.write("v3.200.0\\n");
+    process.exit(0);
+}
 const known =
     command.join(" ") === "stack output --json" ||
     command.join(" ") === "up" ||
