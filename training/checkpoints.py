@@ -5,8 +5,6 @@ resumes, and reading a checkpoint back.
 import hashlib
 import json
 
-# ---------------------------------------------------------------- training with checkpoints
-
 # What a checkpoint must share with this run to be resumed: the data and every hyperparameter.
 IDENTITY_EXCLUDES = {
     "training",
@@ -44,15 +42,23 @@ class EarlyStoppingState:
         self.stopped = stopped
         self.history = list(history)
 
-    def update(self, epoch, value, args):
-        """Records epoch's value; returns whether it is the new best."""
+    def update(self, epoch, value, min_delta, patience, enabled=True):
+        """Records epoch's value; returns whether it is the new best.
+
+        Args:
+            epoch: the epoch's number, counted across phases.
+            value: its validation accuracy.
+            min_delta: how much a value must beat the best by to count as better.
+            patience: epochs without a better value before stopping.
+            enabled: whether running out of patience stops the job.
+        """
         self.history.append(value)
-        improved = self.best is None or value > self.best + args.early_stopping_min_delta
+        improved = self.best is None or value > self.best + min_delta
         if improved:
             self.best, self.best_epoch, self.wait = value, epoch, 0
         else:
             self.wait += 1
-            self.stopped = args.early_stopping and self.wait >= args.early_stopping_patience
+            self.stopped = enabled and self.wait >= patience
         return improved
 
     def to_json(self):

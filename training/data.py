@@ -8,9 +8,6 @@ from job import SEED, TrainingError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
-# ---------------------------------------------------------------- data
-
-
 def class_files(folder, name):
     class_dir = folder / name
     return sorted(p for p in class_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if class_dir.is_dir() else []
@@ -53,17 +50,24 @@ def load_split(folder, classes, image_size):
     return np.stack(images), np.array(labels, dtype=np.int32), skipped, paths
 
 
-def augmentation_layers(args):
-    """Random flip, rotation and zoom from the hyperparameters, or None when switched off."""
-    if not args.augmentation:
+def augmentation_layers(enabled, random_flip, random_rotation, random_zoom):
+    """Random flip, rotation and zoom, or None when augmentation is off.
+
+    Args:
+        enabled: whether to augment at all.
+        random_flip: "horizontal", "vertical", "horizontal_and_vertical" or "none".
+        random_rotation: the largest rotation, as a fraction of a full turn (0 for none).
+        random_zoom: the largest zoom, as a fraction (0 for none).
+    """
+    if not enabled:
         return None
     layers = []
-    if args.augmentation_random_flip != "none":
-        layers.append(keras.layers.RandomFlip(args.augmentation_random_flip, seed=SEED))
-    if args.augmentation_random_rotation > 0:
-        layers.append(keras.layers.RandomRotation(args.augmentation_random_rotation, seed=SEED))
-    if args.augmentation_random_zoom > 0:
-        layers.append(keras.layers.RandomZoom(args.augmentation_random_zoom, seed=SEED))
+    if random_flip != "none":
+        layers.append(keras.layers.RandomFlip(random_flip, seed=SEED))
+    if random_rotation > 0:
+        layers.append(keras.layers.RandomRotation(random_rotation, seed=SEED))
+    if random_zoom > 0:
+        layers.append(keras.layers.RandomZoom(random_zoom, seed=SEED))
     return keras.Sequential(layers, name="augmentation") if layers else None
 
 

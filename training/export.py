@@ -58,13 +58,14 @@ class JpegServing(tf.Module):
         return self.model(images, training=False)
 
 
-def export(model, args):
-    export_dir = args.model_dir / "1"
+def export(model, model_dir, image_size, classes):
+    """Writes the serving SavedModel to <model_dir>/1/ and the class names beside it; returns its folder."""
+    export_dir = model_dir / "1"
     if export_dir.exists():
         shutil.rmtree(export_dir)
-    module = JpegServing(serving_model(model), args.image_size)
+    module = JpegServing(serving_model(model), image_size)
     tf.saved_model.save(module, str(export_dir), signatures={SERVING["signature"]: module.serve})
-    (args.model_dir / "class_names.json").write_text(json.dumps(args.classes))
+    (model_dir / "class_names.json").write_text(json.dumps(classes))
     return export_dir
 
 
@@ -118,22 +119,23 @@ def served_side(serving, folder, classes):
     return probabilities, kept, np.array([label_of[path] for path in kept], dtype=int), failed
 
 
-def frame_decision(args, target, validation):
+def frame_decision(validation, target, target_class, max_false_alarm_rate):
     """The per-frame threshold chosen on the validation frames, with its figures there.
 
     Args:
-        args: the job's arguments (target class, false-alarm limit).
-        target: the target class's index.
         validation: served_side's answer for the validation side.
+        target: the target class's index.
+        target_class: its name.
+        max_false_alarm_rate: the share of other frames that may cross the threshold.
     """
     probabilities, _, labels, _ = validation
     scores, is_target = probabilities[:, target], labels == target
-    threshold = decision_threshold(scores, is_target, args.max_false_alarm_rate)
+    threshold = decision_threshold(scores, is_target, max_false_alarm_rate)
     recall, false_alarm = alarm_rates(scores, is_target, threshold)
     decision = {
-        "target_class": args.target_class,
+        "target_class": target_class,
         "threshold": threshold,
-        "max_false_alarm_rate": args.max_false_alarm_rate,
+        "max_false_alarm_rate": max_false_alarm_rate,
         "validation_recall": recall,
         "validation_false_alarm_rate": false_alarm,
         "test_recall": None,
@@ -141,7 +143,7 @@ def frame_decision(args, target, validation):
         "interval_method": "Wilson score, 95 %",
         **decision_figures("validation", scores, is_target, threshold),
     }
-    unresolved = unresolved_limit(int((~is_target).sum()), args.max_false_alarm_rate)
+    unresolved = unresolved_limit(int((~is_target).sum()), max_false_alarm_rate)
     if unresolved:
         decision["limit_unresolved"] = unresolved
         print(f"warning: {unresolved}", flush=True)
@@ -159,15 +161,15 @@ def validation_answers(validation, classes):
     }
 
 
-def test_report(args, test, seconds_started):
+def test_report(test, test_dir, classes, seconds_started):
     """The test side's per-class report with intervals, and every answer by file name."""
     probabilities, kept, labels, failed = test
     if not kept:
-        raise TrainingError(f"the test channel ({args.test}) holds no readable image: prepare a new dataset")
+        raise TrainingError(f"the test channel ({test_dir}) holds no readable image: prepare a new dataset")
     predicted = probabilities.argmax(axis=1)
-    report = add_intervals(classification_report(labels, predicted, args.classes), labels, predicted)
+    report = add_intervals(classification_report(labels, predicted, classes), labels, predicted)
     report["skipped_undecodable"] = failed
-    report["labels"] = {path.name: args.classes[label] for path, label in zip(kept, labels, strict=True)}
+    report["labels"] = {path.name: classes[label] for path, label in zip(kept, labels, strict=True)}
     report["predictions"] = {path.name: [float(p) for p in row] for path, row in zip(kept, probabilities, strict=True)}
     report["seconds"] = time.perf_counter() - seconds_started
     return report
@@ -179,25 +181,25 @@ def side_visits(side, frame_info):
     return group_visits([path.name for path in kept], labels, probabilities, frame_info)
 
 
-def per_visit(args, target, frame_threshold, validation, test):
+def per_visit(sides_served, target, frame_threshold, classes, max_false_alarm_rate, manifest_dir):
     """The visit rule chosen on the validation visits, and the three rules' figures per visit.
 
     Args:
-        args: the job's arguments (classes, false-alarm limit, manifest channel).
+        sides_served: {"validation": served_side's answer, "test": the same or None}.
         target: the target class's index.
         frame_threshold: the per-frame threshold, for the frame rule.
-        validation: served_side's answer for validation; test: for test, or None.
+        classes: the class names, in model-output order.
+        max_false_alarm_rate: the share of other visits that may be acted on.
+        manifest_dir: the manifest channel's folder, or None.
 
     Returns:
         (the visit rule for decision.json, the figures for evaluation.json's `visits`, and
         evaluation.json's `validation_visits` and `test_visits`).
     """
-    frame_info = read_manifest(args.manifest)
-    sides = {"validation": side_visits(validation, frame_info)}
-    if test is not None:
-        sides["test"] = side_visits(test, frame_info)
-    rule = choose_visit_rule(sides["validation"], target, args.max_false_alarm_rate, DECISION["visitWindows"])
-    unresolved = unresolved_visit_limit(sides["validation"], target, args.max_false_alarm_rate)
+    frame_info = read_manifest(manifest_dir)
+    sides = {side: side_visits(served, frame_info) for side, served in sides_served.items() if served is not None}
+    rule = choose_visit_rule(sides["validation"], target, max_false_alarm_rate, DECISION["visitWindows"])
+    unresolved = unresolved_visit_limit(sides["validation"], target, max_false_alarm_rate)
     if unresolved:
         rule["limit_unresolved"] = unresolved
         print(f"warning: {unresolved}", flush=True)
@@ -210,30 +212,42 @@ def per_visit(args, target, frame_threshold, validation, test):
     entries = {}
     for side, visits in sides.items():
         acted, figures[side] = rule_figures(visits, target, settings)
-        entries[f"{side}_visits"] = visit_entries(visits, acted, args.classes, target, rule["frames"])
+        entries[f"{side}_visits"] = visit_entries(visits, acted, classes, target, rule["frames"])
     rule["validation"] = figures["validation"]["visit"]
     return rule, figures, entries
 
 
-def held_out_evaluation(args, export_dir):
+def held_out_evaluation(
+    export_dir, classes, target_class, max_false_alarm_rate, validation_dir, test_dir, manifest_dir
+):
     """Everything measured through the exported model on the held-out sides.
+
+    Args:
+        export_dir: the exported SavedModel.
+        classes: the class names, in model-output order; target_class: the one the camera acts on.
+        max_false_alarm_rate: the limit the thresholds are chosen under.
+        validation_dir, test_dir: the channels' folders (test_dir None without a test channel).
+        manifest_dir: the manifest channel's folder, or None.
 
     Returns:
         (decision.json, the test report or None, the validation answers, the per-visit figures
         and entries for evaluation.json).
     """
     serving = tf.saved_model.load(str(export_dir)).signatures[SERVING["signature"]]
-    target = args.classes.index(args.target_class)
-    validation = served_side(serving, args.validation, args.classes)
-    decision = frame_decision(args, target, validation)
+    target = classes.index(target_class)
+    validation = served_side(serving, validation_dir, classes)
+    decision = frame_decision(validation, target, target_class, max_false_alarm_rate)
     report, test = None, None
-    if args.test is not None:
+    if test_dir is not None:
         started = time.perf_counter()
-        test = served_side(serving, args.test, args.classes)
-        report = test_report(args, test, started)
+        test = served_side(serving, test_dir, classes)
+        report = test_report(test, test_dir, classes, started)
         scores, is_target, threshold = test[0][:, target], test[2] == target, decision["threshold"]
         decision["test_recall"], decision["test_false_alarm_rate"] = alarm_rates(scores, is_target, threshold)
         decision.update(decision_figures("test", scores, is_target, threshold))
-    rule, figures, entries = per_visit(args, target, decision["threshold"], validation, test)
+    sides = {"validation": validation, "test": test}
+    rule, figures, entries = per_visit(
+        sides, target, decision["threshold"], classes, max_false_alarm_rate, manifest_dir
+    )
     decision["visit_rule"] = rule
-    return decision, report, validation_answers(validation, args.classes), {"visits": figures, **entries}
+    return decision, report, validation_answers(validation, classes), {"visits": figures, **entries}

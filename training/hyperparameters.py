@@ -19,9 +19,6 @@ class HyperparameterParser(argparse.ArgumentParser):
         fail(f"Invalid hyperparameters: {message}")
 
 
-# ---------------------------------------------------------------- hyperparameters
-
-
 def parse_bool(text):
     lowered = str(text).strip().lower()
     if lowered in ("true", "1", "yes"):

@@ -13,21 +13,22 @@ HEAD_LEARNING_RATE = 1e-3
 L2_WEIGHT = 1e-4
 
 
-# ---------------------------------------------------------------- model
-
-
-def base_weights_file(args):
+def base_weights_file(base_weights, base_weights_dir):
     """The weights file the base_weights channel delivers, or None to let Keras fetch them.
 
     With the channel the job needs no network: SageMaker copies the file from the models
     bucket, so the job runs under network isolation.
+
+    Args:
+        base_weights: "imagenet" or "none" (random weights, for tests).
+        base_weights_dir: the channel's folder, or None without the channel.
     """
-    if args.base_weights != "imagenet" or args.base_weights_dir is None:
+    if base_weights != "imagenet" or base_weights_dir is None:
         return None
-    files = sorted(args.base_weights_dir.glob("*.h5"))
+    files = sorted(base_weights_dir.glob("*.h5"))
     if len(files) != 1:
         raise TrainingError(
-            f"the base_weights channel ({args.base_weights_dir}) must hold one .h5 weights file, found "
+            f"the base_weights channel ({base_weights_dir}) must hold one .h5 weights file, found "
             f"{len(files)}: run 'pulumi up' to upload the MobileNetV2 weights to the models bucket"
         )
     digest = hashlib.sha256(files[0].read_bytes()).hexdigest()
@@ -35,23 +36,32 @@ def base_weights_file(args):
     return files[0]
 
 
-def build_model(args, num_classes):
-    size = args.image_size
+def build_model(num_classes, image_size, dropout_rate, base_weights, base_weights_dir):
+    """MobileNetV2 (frozen) under a new head: pooling, dropout and a softmax over the classes.
+
+    Args:
+        num_classes: the classes, in model-output order.
+        image_size: the side of the square input, in pixels.
+        dropout_rate: dropout before the head's dense layer.
+        base_weights: "imagenet" or "none" (random weights).
+        base_weights_dir: the base_weights channel's folder, or None.
+    """
+    size = image_size
     inputs = keras.Input(shape=(size, size, 3), name="image")
     # MobileNetV2's own preprocessing, inside the model: pixels 0..255 to -1..1.
     x = keras.layers.Rescaling(1 / 127.5, offset=-1, name="mobilenet_v2_preprocess")(inputs)
-    weights_file = base_weights_file(args)
+    weights_file = base_weights_file(base_weights, base_weights_dir)
     base = keras.applications.MobileNetV2(
         input_shape=(size, size, 3),
         include_top=False,
-        weights=None if args.base_weights == "none" else str(weights_file) if weights_file else "imagenet",
+        weights=None if base_weights == "none" else str(weights_file) if weights_file else "imagenet",
     )
     base.trainable = False
     # training=False keeps BatchNormalization in inference mode even when the base is unfrozen,
     # so fine-tuning on a small dataset does not wreck the pretrained statistics.
     x = base(x, training=False)
     x = keras.layers.GlobalAveragePooling2D(name="pooling")(x)
-    x = keras.layers.Dropout(args.dropout_rate, name="dropout")(x)
+    x = keras.layers.Dropout(dropout_rate, name="dropout")(x)
     outputs = keras.layers.Dense(
         num_classes, activation="softmax", kernel_regularizer=keras.regularizers.L2(L2_WEIGHT), name="probabilities"
     )(x)
@@ -87,8 +97,11 @@ def base_of(model):
     return next(layer for layer in model.layers if layer.name.startswith("mobilenetv2"))
 
 
-def compile_for(model, phase, args):
+def compile_for(model, phase, learning_rate, train_only_top_layer):
+    """Compiles the model for a phase: the head alone on the frozen base, or fine-tuning all of it.
+
+    learning_rate is the rate of the last phase: fine-tuning, or the head alone with train_only_top_layer.
+    """
     base_of(model).trainable = phase == "fine_tune"
-    # learning_rate is the rate of the last phase: fine-tuning, or the head alone with train_only_top_layer.
-    rate = HEAD_LEARNING_RATE if phase == "head" and not args.train_only_top_layer else args.learning_rate
+    rate = HEAD_LEARNING_RATE if phase == "head" and not train_only_top_layer else learning_rate
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])

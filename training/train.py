@@ -36,35 +36,40 @@ from model import build_model, calibrate_batch_norm, compile_for, pooled_feature
 class JobProgress(keras.callbacks.Callback):
     """After each epoch: the early-stopping state, the best weights, then the checkpoint (model, optimizer, state)."""
 
-    def __init__(self, args, phase, stopping, identity, best_weights):
+    def __init__(self, phase, stopping, stopping_rule, identity, best_weights, checkpoint_dir):
         super().__init__()
-        self.args = args
         self.phase = phase
         self.stopping = stopping
+        self.stopping_rule = stopping_rule
         self.identity = identity
         self.best_weights = best_weights
+        self.checkpoint_dir = checkpoint_dir
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.stopping.update(epoch + 1, float((logs or {})["val_accuracy"]), self.args):
+        if self.stopping.update(epoch + 1, float((logs or {})["val_accuracy"]), **self.stopping_rule):
             self.best_weights[:] = self.model.get_weights()
-            if self.args.checkpoint_dir:
-                self.args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-                self.model.save_weights(self.args.checkpoint_dir / "best.weights.h5")
+            if self.checkpoint_dir:
+                self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                self.model.save_weights(self.checkpoint_dir / "best.weights.h5")
         if self.stopping.stopped:
             self.model.stop_training = True
-        directory = self.args.checkpoint_dir
-        if directory:
-            directory.mkdir(parents=True, exist_ok=True)
-            partial = directory / "model.partial.keras"
-            self.model.save(partial)
-            partial.replace(directory / "model.keras")
-            state = {
-                "phase": self.phase,
-                "completed_epochs": epoch + 1,
-                "identity": self.identity,
-                "early_stopping": self.stopping.to_json(),
-            }
-            (directory / "state.json").write_text(json.dumps(state))
+        if self.checkpoint_dir:
+            self.save_checkpoint(epoch + 1)
+
+    def save_checkpoint(self, completed_epochs):
+        """The model (written aside, then moved over the last one) and the state that says where to resume."""
+        directory = self.checkpoint_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = directory / "model.partial.keras"
+        self.model.save(partial)
+        partial.replace(directory / "model.keras")
+        state = {
+            "phase": self.phase,
+            "completed_epochs": completed_epochs,
+            "identity": self.identity,
+            "early_stopping": self.stopping.to_json(),
+        }
+        (directory / "state.json").write_text(json.dumps(state))
 
 
 class ValidationMacroF1(keras.callbacks.Callback):
@@ -96,74 +101,119 @@ class EpochLog(keras.callbacks.Callback):
         print(log_line("epoch", figures, epoch=epoch + 1, phase=self.phase), flush=True)
 
 
-def phases(args):
+def phases(epochs, train_only_top_layer):
     """(phase, first epoch, last epoch): the head on a frozen base, then fine-tuning."""
-    if args.train_only_top_layer or args.epochs == 1:
-        return [("head", 0, args.epochs)]
-    head_epochs = max(1, args.epochs // 5)
-    return [("head", 0, head_epochs), ("fine_tune", head_epochs, args.epochs)]
+    if train_only_top_layer or epochs == 1:
+        return [("head", 0, epochs)]
+    head_epochs = max(1, epochs // 5)
+    return [("head", 0, head_epochs), ("fine_tune", head_epochs, epochs)]
 
 
-def train(args, train_images, train_data, val_data, class_weight, val_images, val_labels):
-    """Trains through the phases, resuming a checkpoint of this run.
+def start_or_resume(checkpoint_dir, identity, new_model):
+    """The model to train: the checkpoint of this run where there is one, else `new_model()`.
 
-    Returns the model holding the best weights, and the state."""
-    identity = run_identity(args)
-    checkpoint = read_checkpoint(args.checkpoint_dir, identity)
-    if checkpoint:
-        print(
-            f"resuming from checkpoint: phase={checkpoint['phase']} completed_epochs={checkpoint['completed_epochs']}",
-            flush=True,
-        )
-        model = keras.models.load_model(args.checkpoint_dir / "model.keras")
-        stopping = EarlyStoppingState.from_json(checkpoint["early_stopping"])
-    else:
-        model = build_model(args, len(args.classes))
-        if args.base_weights == "none":
-            calibrate_batch_norm(model, train_images)
-        stopping = EarlyStoppingState()
-
-    best_weights = []
+    Returns:
+        (model, early-stopping state, epochs completed so far).
+    """
+    checkpoint = read_checkpoint(checkpoint_dir, identity)
+    if not checkpoint:
+        return new_model(), EarlyStoppingState(), 0
+    print(
+        f"resuming from checkpoint: phase={checkpoint['phase']} completed_epochs={checkpoint['completed_epochs']}",
+        flush=True,
+    )
+    model = keras.models.load_model(checkpoint_dir / "model.keras")
     # Epochs are numbered across both phases, so the count alone says where to pick up.
-    completed = checkpoint["completed_epochs"] if checkpoint else 0
-    for phase, first, last in phases(args):
+    return model, EarlyStoppingState.from_json(checkpoint["early_stopping"]), checkpoint["completed_epochs"]
+
+
+def fit_phases(model, stopping, completed, plan, data, checkpoint):
+    """Trains through the phases left, a checkpoint after each epoch.
+
+    Args:
+        model: the model, new or resumed.
+        stopping: the early-stopping state; its rule is `checkpoint["stopping_rule"]`.
+        completed: epochs completed before (a resumed run picks up there).
+        plan: {"phases", "compile": (model, phase) -> None, "classes"}.
+        data: {"train", "validation", "class_weight", "val_images", "val_labels"}.
+        checkpoint: {"dir", "identity", "stopping_rule"}.
+
+    Returns:
+        The weights of the best epoch seen in this run ([] when none was).
+    """
+    best_weights = []
+    for phase, first, last in plan["phases"]:
         start = max(first, completed)
         if start >= last or stopping.stopped:
             continue
         if start == first:
             # A phase resumed midway keeps the compiled optimizer state loaded with the model.
-            compile_for(model, phase, args)
+            plan["compile"](model, phase)
+        progress = JobProgress(
+            phase, stopping, checkpoint["stopping_rule"], checkpoint["identity"], best_weights, checkpoint["dir"]
+        )
         # The checkpoint is written before the epoch's log line, so a logged epoch is never lost.
         model.fit(
-            train_data,
-            validation_data=val_data,
+            data["train"],
+            validation_data=data["validation"],
             epochs=last,
             initial_epoch=start,
-            class_weight=class_weight,
+            class_weight=data["class_weight"],
             callbacks=[
-                ValidationMacroF1(val_images, val_labels, args.classes),
-                JobProgress(args, phase, stopping, identity, best_weights),
+                ValidationMacroF1(data["val_images"], data["val_labels"], plan["classes"]),
+                progress,
                 EpochLog(phase),
             ],
             verbose=0,
         )
         completed = last
+    return best_weights
 
+
+def restore_best(model, best_weights, checkpoint_dir, stopping):
+    """Gives the model the best epoch's weights: this run's, or the checkpoint's when it came before a resume."""
     if best_weights:
         model.set_weights(best_weights)
-    elif args.checkpoint_dir and (args.checkpoint_dir / "best.weights.h5").is_file():
-        # The best epoch came before the last resume: its weights are in the checkpoint.
-        model.load_weights(args.checkpoint_dir / "best.weights.h5")
+    elif checkpoint_dir and (checkpoint_dir / "best.weights.h5").is_file():
+        model.load_weights(checkpoint_dir / "best.weights.h5")
     if stopping.stopped:
         print(f"early stopping: no gain for {stopping.wait} epochs", flush=True)
     print(f"best epoch={stopping.best_epoch} val_accuracy={stopping.best:.6f}", flush=True)
+
+
+def train(args, train_images, data):
+    """Trains through the phases, resuming a checkpoint of this run.
+
+    Returns the model holding the best weights, and the early-stopping state."""
+    identity = run_identity(args)
+
+    def new_model():
+        model = build_model(
+            len(args.classes), args.image_size, args.dropout_rate, args.base_weights, args.base_weights_dir
+        )
+        if args.base_weights == "none":
+            calibrate_batch_norm(model, train_images)
+        return model
+
+    model, stopping, completed = start_or_resume(args.checkpoint_dir, identity, new_model)
+    plan = {
+        "phases": phases(args.epochs, args.train_only_top_layer),
+        "compile": lambda m, phase: compile_for(m, phase, args.learning_rate, args.train_only_top_layer),
+        "classes": args.classes,
+    }
+    stopping_rule = {
+        "min_delta": args.early_stopping_min_delta,
+        "patience": args.early_stopping_patience,
+        "enabled": args.early_stopping,
+    }
+    checkpoint = {"dir": args.checkpoint_dir, "identity": identity, "stopping_rule": stopping_rule}
+    best_weights = fit_phases(model, stopping, completed, plan, data, checkpoint)
+    restore_best(model, best_weights, args.checkpoint_dir, stopping)
     return model, stopping
 
 
-# ---------------------------------------------------------------- evaluation and export
-
-
 def evaluate(model, images, labels, classes):
+    """The validation report of the trained model, per class with intervals."""
     probabilities = model.predict(images.astype(np.float32), batch_size=64, verbose=0)
     predicted = probabilities.argmax(axis=1)
     report = add_intervals(classification_report(labels, predicted, classes), labels, predicted)
@@ -171,10 +221,10 @@ def evaluate(model, images, labels, classes):
     return report
 
 
-def measure_near_copies(model, train_images, train_paths, args):
+def measure_near_copies(model, train_images, train_paths, test_dir, classes, image_size):
     """The test images that have a near-copy in training, by the trained model's features."""
-    files = [path for path, _ in labelled_files(args.test, args.classes)]
-    test_images, test_paths, _ = decode_files(files, args.image_size)
+    files = [path for path, _ in labelled_files(test_dir, classes)]
+    test_images, test_paths, _ = decode_files(files, image_size)
     return near_copies(
         pooled_features(model, train_images),
         [path.name for path in train_paths],
@@ -199,6 +249,88 @@ def print_visit_figures(figures, rule):
             )
 
 
+def load_data(args):
+    """The training and validation images, the datasets that feed training, and the class weights."""
+    train_images, train_labels, train_skipped, train_paths = load_split(args.training, args.classes, args.image_size)
+    val_images, val_labels, val_skipped, _ = load_split(args.validation, args.classes, args.image_size)
+    skipped = train_skipped + val_skipped
+    print(
+        f"images training={len(train_labels)} validation={len(val_labels)} skipped_undecodable={len(skipped)}",
+        flush=True,
+    )
+    for path in skipped:
+        print(f"skipped undecodable image: {path}", flush=True)
+    class_weight = None
+    if args.class_weights is not None:
+        class_weight = {i: args.class_weights[name] for i, name in enumerate(args.classes)}
+        print("class_weights " + " ".join(f"{name}={args.class_weights[name]:g}" for name in args.classes), flush=True)
+    augmentation = augmentation_layers(
+        args.augmentation,
+        args.augmentation_random_flip,
+        args.augmentation_random_rotation,
+        args.augmentation_random_zoom,
+    )
+    data = {
+        "train": as_dataset(train_images, train_labels, args.batch_size, augmentation),
+        "validation": as_dataset(val_images, val_labels, args.batch_size),
+        "class_weight": class_weight,
+        "val_images": val_images,
+        "val_labels": val_labels,
+    }
+    return train_images, train_paths, skipped, data
+
+
+def held_out(args, model, export_dir, report, train_images, train_paths):
+    """The decision and the test figures, through the exported model, added to the report; returns the decision."""
+    started = time.perf_counter()
+    decision, test_report, validation_answers, visits = held_out_evaluation(
+        export_dir,
+        classes=args.classes,
+        target_class=args.target_class,
+        max_false_alarm_rate=args.max_false_alarm_rate,
+        validation_dir=args.validation,
+        test_dir=args.test,
+        manifest_dir=args.manifest,
+    )
+    report.update(validation_answers)
+    report.update(visits)
+    print_visit_figures(visits["visits"], decision["visit_rule"])
+    print(
+        f"held-out evaluation seconds={time.perf_counter() - started:.2f} (threshold on validation, test set)",
+        flush=True,
+    )
+    if test_report is not None:
+        report["test"] = test_report
+        print(f"test images={test_report['images']} seconds={test_report['seconds']:.2f}", flush=True)
+        print(evaluation_table(test_report), flush=True)
+        for figure in figures_of("test"):
+            print(log_line("test", {figure: test_report[figure]}), flush=True)
+        leak = measure_near_copies(model, train_images, train_paths, args.test, args.classes, args.image_size)
+        report["near_copies"] = leak
+        print(
+            f"near-copies test_images={leak['test_images']} with_near_copy={leak['with_near_copy']} "
+            f"min_similarity={leak['min_similarity']}",
+            flush=True,
+        )
+    return decision
+
+
+def write_outputs(args, report, decision):
+    """decision.json with the model (model.tar.gz) and the job's output (output.tar.gz); evaluation.json beside it."""
+    report["decision"] = decision
+    print(
+        f"decision {decision['target_class']} threshold={decision['threshold']:.6f} "
+        f"validation_recall={decision['validation_recall']:.4f} "
+        f"validation_false_alarm_rate={decision['validation_false_alarm_rate']:.4f} "
+        f"test_recall={decision['test_recall']} test_false_alarm_rate={decision['test_false_alarm_rate']}",
+        flush=True,
+    )
+    args.output_data_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (args.model_dir, args.output_data_dir):
+        (folder / "decision.json").write_text(json.dumps(decision, indent=2))
+    (args.output_data_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
+
+
 def main(argv=None):
     job_started = time.perf_counter()
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -210,33 +342,10 @@ def main(argv=None):
         f"batch_size={args.batch_size} train_only_top_layer={args.train_only_top_layer}",
         flush=True,
     )
+    train_images, train_paths, skipped, data = load_data(args)
+    model, stopping = train(args, train_images, data)
 
-    train_images, train_labels, train_skipped, train_paths = load_split(args.training, args.classes, args.image_size)
-    val_images, val_labels, val_skipped, _ = load_split(args.validation, args.classes, args.image_size)
-    skipped = train_skipped + val_skipped
-    print(
-        f"images training={len(train_labels)} validation={len(val_labels)} skipped_undecodable={len(skipped)}",
-        flush=True,
-    )
-    for path in skipped:
-        print(f"skipped undecodable image: {path}", flush=True)
-
-    class_weight = None
-    if args.class_weights is not None:
-        class_weight = {i: args.class_weights[name] for i, name in enumerate(args.classes)}
-        print("class_weights " + " ".join(f"{name}={args.class_weights[name]:g}" for name in args.classes), flush=True)
-
-    model, stopping = train(
-        args,
-        train_images,
-        as_dataset(train_images, train_labels, args.batch_size, augmentation_layers(args)),
-        as_dataset(val_images, val_labels, args.batch_size),
-        class_weight,
-        val_images,
-        val_labels,
-    )
-
-    report = evaluate(model, val_images, val_labels, args.classes)
+    report = evaluate(model, data["val_images"], data["val_labels"], args.classes)
     report["skipped_undecodable"] = skipped
     # Which epoch's weights the model holds: the best of the whole job, across phases and resumes.
     report.update(stopping.to_json())
@@ -244,44 +353,10 @@ def main(argv=None):
     for figure in figures_of("evaluation"):
         print(log_line("evaluation", {figure: report[figure]}), flush=True)
 
-    export_dir = export(model, args)
+    export_dir = export(model, args.model_dir, args.image_size, args.classes)
     print(f"saved model to {export_dir}", flush=True)
-
-    held_out_started = time.perf_counter()
-    decision, test_report, validation_answers, visits = held_out_evaluation(args, export_dir)
-    report.update(validation_answers)
-    report.update(visits)
-    print_visit_figures(visits["visits"], decision["visit_rule"])
-    print(
-        f"held-out evaluation seconds={time.perf_counter() - held_out_started:.2f} (threshold on validation, test set)",
-        flush=True,
-    )
-    if test_report is not None:
-        report["test"] = test_report
-        print(f"test images={test_report['images']} seconds={test_report['seconds']:.2f}", flush=True)
-        print(evaluation_table(test_report), flush=True)
-        for figure in figures_of("test"):
-            print(log_line("test", {figure: test_report[figure]}), flush=True)
-        report["near_copies"] = measure_near_copies(model, train_images, train_paths, args)
-        leak = report["near_copies"]
-        print(
-            f"near-copies test_images={leak['test_images']} with_near_copy={leak['with_near_copy']} "
-            f"min_similarity={leak['min_similarity']}",
-            flush=True,
-        )
-    report["decision"] = decision
-    print(
-        f"decision {decision['target_class']} threshold={decision['threshold']:.6f} "
-        f"validation_recall={decision['validation_recall']:.4f} "
-        f"validation_false_alarm_rate={decision['validation_false_alarm_rate']:.4f} "
-        f"test_recall={decision['test_recall']} test_false_alarm_rate={decision['test_false_alarm_rate']}",
-        flush=True,
-    )
-    # The threshold travels with the model (model.tar.gz) and with the job's output (output.tar.gz).
-    args.output_data_dir.mkdir(parents=True, exist_ok=True)
-    for folder in (args.model_dir, args.output_data_dir):
-        (folder / "decision.json").write_text(json.dumps(decision, indent=2))
-    (args.output_data_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
+    decision = held_out(args, model, export_dir, report, train_images, train_paths)
+    write_outputs(args, report, decision)
     print(f"job seconds={time.perf_counter() - job_started:.2f}", flush=True)
 
 

@@ -58,17 +58,16 @@ def test_decision_threshold_is_the_lowest_score_within_the_false_alarm_limit():
 
 def test_early_stopping_counts_patience_once_for_the_job():
     """The rule itself: one record across phases, stopped after `patience` epochs without gain, restored from JSON."""
-    import argparse as _argparse
     import json
 
-    args = _argparse.Namespace(early_stopping=True, early_stopping_patience=2, early_stopping_min_delta=0.001)
+    rule = {"min_delta": 0.001, "patience": 2, "enabled": True}
     state = EarlyStoppingState()
     for epoch, value in enumerate([0.5, 0.7, 0.7005], start=1):
-        state.update(epoch, value, args)
+        state.update(epoch, value, **rule)
     # A resume, as from a checkpoint: the wait goes on where it was.
     state = EarlyStoppingState.from_json(json.loads(json.dumps(state.to_json())))
     assert (state.best_epoch, state.wait, state.stopped) == (2, 1, False)
-    state.update(4, 0.69, args)
+    state.update(4, 0.69, **rule)
     assert (state.best_epoch, state.wait, state.stopped) == (2, 2, True)
     assert state.history == [0.5, 0.7, 0.7005, 0.69]
 

@@ -25,7 +25,7 @@ TRAINED_MODEL_FIXTURE = ROOT / ".test-output" / "trained-model"
 WEAK_MODEL_FIXTURE = ROOT / ".test-output" / "weak-model"
 LEARNING_EVENT = {"epochs": 12, "learningRate": 0.01, "batchSize": 8, "trainOnlyTopLayer": True, "dropoutRate": 0}
 # The counts data prep would report for write_dataset's images: Boots and Chi each hold one broken file.
-LEARNING_COUNTS = {c: 12 for c in CLASSES} | {"Boots": 13, "Chi": 13}
+LEARNING_COUNTS = {c: 20 for c in CLASSES} | {"Boots": 21, "Chi": 21}
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +98,11 @@ def jpeg_samples():
 
 def test_toolkit_received_the_trigger_hyperparameters(trained):
     job, hyperparameters, log = trained
-    # Balanced weights N / (K * n_c) with N = 86, K = 7, by hand: 86/91 and 86/84.
-    assert json.loads(hyperparameters["class_weights"])["Boots"] == pytest.approx(0.945055)
+    # Balanced weights N / (K * n_c) with N = 142, K = 7, by hand: 142/147 and 142/140.
+    assert json.loads(hyperparameters["class_weights"])["Boots"] == pytest.approx(0.965986)
     # The toolkit decodes the JSON object and hands it to the script as Class=weight,...
-    assert "--class_weights Boots=0.945055,Chi=0.945055,Kappa=1.02381," in log
-    assert "class_weights Boots=0.945055 Chi=0.945055 Kappa=1.02381 Mu=1.02381 NoCat=1.02381" in log
+    assert "--class_weights Boots=0.965986,Chi=0.965986,Kappa=1.014286," in log
+    assert "class_weights Boots=0.965986 Chi=0.965986 Kappa=1.01429 Mu=1.01429 NoCat=1.01429" in log
     assert f"classes={','.join(CLASSES)}" in log
     assert "skipped_undecodable=2" in log
 
