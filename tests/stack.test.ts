@@ -8,6 +8,7 @@ import { lambdaZip, loadDeployedHandler } from "./support/deployedLambda";
 import * as pulumi from "@pulumi/pulumi";
 import { checkPrerequisites } from "../prerequisites";
 import { MockAccount, MockResource, StackRun, runStack, underMocks } from "./support/pulumiMocks";
+import { readmeShows } from "./support/readmeExamples";
 
 const MODEL_URL = "s3://bootboots-models-123456789012/training-output/bootboots-abc/output/model.tar.gz";
 const AWAY_FROM_DEFAULTS = {
@@ -26,6 +27,15 @@ type Statement = {
     Resource: string | string[];
     Condition?: any;
 };
+
+/** The outputs as `pulumi up` ends with them: sorted, keys padded, strings quoted; unset ones left out. */
+function pulumiUpOutputs(outputs: Record<string, unknown>): string {
+    const set = Object.entries(outputs)
+        .filter(([, value]) => value !== undefined)
+        .sort(([a], [b]) => a.localeCompare(b));
+    const width = Math.max(...set.map(([key]) => key.length));
+    return ["Outputs:", ...set.map(([key, value]) => `    ${key.padEnd(width)}: ${JSON.stringify(value)}`)].join("\n");
+}
 
 function statementsOf(policy: MockResource): Statement[] {
     return JSON.parse(policy.inputs.policy).Statement;
@@ -105,6 +115,7 @@ describe("the stack (Pulumi mocks)", function () {
             trainingInstanceType: "ml.m5.xlarge",
             maxTuningCostUsd: 10,
         });
+        readmeShows("pulumi-up", pulumiUpOutputs(plain.outputs));
         assert.match(
             String(plain.outputs.trainingScriptUri),
             /^s3:\/\/bootboots-models-123456789012\/code\/sourcedir-[0-9a-f]{16}\.tar\.gz$/,

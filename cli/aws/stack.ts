@@ -73,8 +73,14 @@ export class StackResolver {
      * else (a stack from before they were exported, or no Pulumi CLI) the defaults.
      */
     async classes(): Promise<{ classes: readonly string[]; targetClass: string; noCatClass: string }> {
+        // Without a stack to read (names given by flags), the defaults.
         const [classes, targetClass, noCatClass] = await Promise.all(
-            ["classes", "targetClass", "noCatClass"].map((name) => this.optionalOutput(name)),
+            ["classes", "targetClass", "noCatClass"].map((name) =>
+                this.optionalOutput(name).catch((error) => {
+                    if (error instanceof CliError) return undefined;
+                    throw error;
+                }),
+            ),
         );
         return {
             classes: Array.isArray(classes) ? (classes as string[]) : contract.classes,

@@ -1,4 +1,3 @@
-import { contract } from "../../lib/contract";
 import { CliContext } from "../context";
 import { Classification, classifyJpeg } from "../aws/endpoint";
 import { CliError, EXIT, InputError } from "../errors";
@@ -23,12 +22,13 @@ type Answer =
  */
 export async function classify(context: CliContext, files: readonly string[], options: ClassifyOptions): Promise<void> {
     const endpointName = await context.stack.name("endpoint");
+    const { classes, targetClass } = await context.stack.classes();
     const decision = await servingDecision(context);
     const answers: Answer[] = [];
     for (const file of files) {
         try {
             const bytes = await readImageFile(file);
-            const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, file, contract.classes);
+            const result = await classifyJpeg(context.aws.runtime, endpointName, bytes, file, classes);
             answers.push({
                 file,
                 ...result,
@@ -43,7 +43,7 @@ export async function classify(context: CliContext, files: readonly string[], op
     if (options.json) {
         context.out(JSON.stringify(answers, null, 2));
     } else {
-        if (typeof decision === "string") context.out(`No ${contract.decision.targetClass} decision: ${decision}.`);
+        if (typeof decision === "string") context.out(`No ${targetClass} decision: ${decision}.`);
         for (const a of answers) {
             if ("error" in a) {
                 context.err(`error: ${a.error}`);

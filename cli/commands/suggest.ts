@@ -1,4 +1,3 @@
-import { contract } from "../../lib/contract";
 import { CliContext } from "../context";
 import { endpointCost, scoreS3Images } from "../aws/endpoint";
 import { NotFoundError } from "../errors";
@@ -62,14 +61,26 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
         context.stack.name("trainingBucket"),
     ]);
     const names: QueueNames = { imagesBucket, imagesPrefix, catadataTable, trainingBucket };
+    // The stack's own cats, in the model's output order: the queue's buttons and the ranking use them.
+    const { classes, targetClass } = await context.stack.classes();
     const [images, labels] = await Promise.all([
         listImages(context, imagesBucket, imagesPrefix),
-        readLabelState(context, catadataTable, imagesPrefix, contract.classes),
+        readLabelState(context, catadataTable, imagesPrefix, classes),
     ]);
     const unlabelled = images.filter((image) => !labels.labelled.has(image.key));
     const { queue, skipped } = serving
-        ? await rankedQueue(context, options, serving.modelDataUrl, names, unlabelled, labels)
-        : { queue: unscoredQueue(context, options, names, unlabelled, labels), skipped: [] };
+        ? await rankedQueue(
+              context,
+              options,
+              serving.modelDataUrl,
+              { ...names, classes, targetClass },
+              unlabelled,
+              labels,
+          )
+        : {
+              queue: unscoredQueue(context, options, { ...names, classes, targetClass }, unlabelled, labels),
+              skipped: [],
+          };
     await putObjectJson(context.aws.s3, trainingBucket, LABELLING_QUEUE_KEY, queue);
     if (options.json) return context.out(JSON.stringify({ ...queue, skipped }, null, 2));
     const items = queue.items;
@@ -93,11 +104,14 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
     context.out("Next: npx bootboots label");
 }
 
+/** The stack's classes in the model's output order, and the one the camera acts on. */
+type StackClasses = { readonly classes: readonly string[]; readonly targetClass: string };
+
 /** The newest unlabelled images, a few from each day, for the first labels (no model to rank them yet). */
 function unscoredQueue(
     context: CliContext,
     options: SuggestOptions,
-    names: QueueNames,
+    names: QueueNames & StackClasses,
     unlabelled: readonly CameraImage[],
     labels: LabelState,
 ): LabellingQueue {
@@ -112,8 +126,6 @@ function unscoredQueue(
         version: 1,
         createdAt: new Date().toISOString(),
         ...names,
-        classes: contract.classes,
-        targetClass: contract.decision.targetClass,
         items: picked.map((image) => {
             const rowName = labels.unlabelledRows.get(image.key);
             return { key: image.key, ...(rowName ? { rowName } : {}) };
@@ -121,23 +133,18 @@ function unscoredQueue(
     };
 }
 
-/** The unlabelled images scored by the serving model (what it scored before is kept), highest score first. */
-async function rankedQueue(
-    context: CliContext,
-    options: SuggestOptions,
+/**
+ * The scores that need no request: those of the same model in the previous queue (images
+ * labelled since drop out), and those the camera API stored when the serving model answered.
+ */
+function reusedScores(
+    previous: LabellingQueue | undefined,
     modelDataUrl: string,
-    names: QueueNames,
-    unlabelledImages: readonly CameraImage[],
+    unlabelled: readonly string[],
     labels: LabelState,
-): Promise<{ queue: LabellingQueue; skipped: { key: string; error: string }[] }> {
-    const endpointName = await context.stack.name("endpoint");
-    const { imagesBucket, imagesPrefix, trainingBucket } = names;
-    const classes = contract.classes;
-    const targetClass = contract.decision.targetClass;
-    const previous = await previousQueue(context, trainingBucket);
-    const unlabelled = unlabelledImages.map((image) => image.key);
-    // Scores of the same model are kept; images labelled since drop out with the rest of the labelled ones.
-    const kept = new Map(
+    { classes, targetClass }: StackClasses,
+): { kept: Map<string, QueueItem>; fromCamera: number } {
+    const kept = new Map<string, QueueItem>(
         previous && previous.modelDataUrl === modelDataUrl
             ? previous.items.filter((i) => !labels.labelled.has(i.key)).map((i) => [i.key, i])
             : [],
@@ -155,6 +162,23 @@ async function rankedQueue(
         });
         fromCamera += 1;
     }
+    return { kept, fromCamera };
+}
+
+/** The unlabelled images scored by the serving model (what it scored before is kept), highest score first. */
+async function rankedQueue(
+    context: CliContext,
+    options: SuggestOptions,
+    modelDataUrl: string,
+    names: QueueNames & StackClasses,
+    unlabelledImages: readonly CameraImage[],
+    labels: LabelState,
+): Promise<{ queue: LabellingQueue; skipped: { key: string; error: string }[] }> {
+    const endpointName = await context.stack.name("endpoint");
+    const { imagesBucket, imagesPrefix, trainingBucket, classes, targetClass } = names;
+    const previous = await previousQueue(context, trainingBucket);
+    const unlabelled = unlabelledImages.map((image) => image.key);
+    const { kept, fromCamera } = reusedScores(previous, modelDataUrl, unlabelled, labels, names);
     const toScore = unlabelled.filter((key) => !kept.has(key)).slice(0, options.limit);
     context.err(
         `${unlabelled.length} unlabelled images under s3://${imagesBucket}/${imagesPrefix}; ${kept.size} already scored by this model. ` +

@@ -19,15 +19,15 @@ import {
     s3,
     sampleFiles,
     withEndpoint,
-    workDir,
     world,
     useCliWorld,
     ensureEvaluatedDataset,
 } from "../support/cliWorld";
+import { readmeShows } from "../support/readmeExamples";
 
 describe("the bootboots command: as a user runs it", function () {
     this.timeout(300_000);
-    useCliWorld();
+    const w = useCliWorld();
     describe("as a user runs it (bin/bootboots.js in a child process)", () => {
         const BIN = path.join(ROOT, "bin", "bootboots.js");
 
@@ -105,7 +105,7 @@ describe("the bootboots command: as a user runs it", function () {
                     Body: JSON.stringify(manifest),
                 }),
             );
-            const outDir = path.join(workDir, "rejected");
+            const outDir = path.join(w.workDir, "rejected");
             const run = await bin(["evaluate", "--dataset", datasetId, "--out", outDir]);
             assert.equal(run.code, 3, run.err);
             assert.match(run.out, /on 6 test images/);
@@ -128,7 +128,7 @@ describe("the bootboots command: as a user runs it", function () {
 
         it("classifies a JPEG missing its end marker: the served model repairs it", async () => {
             const intact = fs.readFileSync(sampleFiles()[0].file);
-            const truncated = path.join(workDir, "truncated.jpg");
+            const truncated = path.join(w.workDir, "truncated.jpg");
             fs.writeFileSync(truncated, intact.subarray(0, intact.length - 2));
             const run = await bin(["classify", truncated, sampleFiles()[0].file, "--json"]);
             assert.equal(run.code, 0, run.err);
@@ -151,6 +151,7 @@ describe("the bootboots command: as a user runs it", function () {
                 ),
                 run.err,
             );
+            readmeShows("deploy-no-pulumi", run.err);
         });
 
         it("says in one sentence when no region is configured, and which region it searched", async () => {
@@ -164,12 +165,14 @@ describe("the bootboots command: as a user runs it", function () {
                 noRegion.err,
                 "error: No AWS region is configured: set AWS_REGION (for example export AWS_REGION=eu-west-2) or use a profile that has a region.\n",
             );
+            readmeShows("no-region", noRegion.err);
             const wrongRegion = await bin(["status"], { AWS_REGION: "us-east-1" });
             assert.equal(wrongRegion.code, 1);
             assert.match(
                 wrongRegion.err,
                 /^error: No BootBoots training job in region us-east-1: if the stack is in another region, set AWS_REGION to it; otherwise start one with npx bootboots train\.\n$/,
             );
+            readmeShows("wrong-region", wrongRegion.err);
         });
 
         it("prints no SDK warning on a supported Node version, and ends quietly when its pipe closes", async () => {
@@ -198,7 +201,7 @@ describe("the bootboots command: as a user runs it", function () {
                 run.err,
                 /^error: No AWS credentials found while .*: run 'aws configure', or set AWS_PROFILE to a profile that has them\.$/m,
             );
-            const unreadable = await bin(["classify", path.join(workDir, "no-such.jpg"), workDir, files[0]]);
+            const unreadable = await bin(["classify", path.join(w.workDir, "no-such.jpg"), w.workDir, files[0]]);
             assert.equal(unreadable.code, 3);
             assert.match(unreadable.err, /no-such\.jpg: cannot read it \(no such file\)/);
             assert.match(unreadable.err, /cannot read it \(it is a directory\)/);
@@ -211,12 +214,14 @@ describe("the bootboots command: as a user runs it", function () {
                 profile.err,
                 /^error: The AWS profile 'no-such-profile' \(from AWS_PROFILE\) is not in ~\/\.aws\/config or ~\/\.aws\/credentials: check its name with 'aws configure list-profiles'\.$/m,
             );
+            readmeShows("profile", profile.err);
             const bucket = await bin(["evaluate", "--training-bucket", "no-such-bucket-123"]);
             assert.equal(bucket.code, 1);
             assert.match(
                 bucket.err,
                 /^error: Bucket no-such-bucket-123 \(from --training-bucket\) does not exist in this account and region/m,
             );
+            readmeShows("missing-bucket", bucket.err);
             const refused = await bin(["status"], { AWS_ENDPOINT_URL_SAGEMAKER: "http://127.0.0.1:9" });
             assert.equal(refused.code, 1);
             assert.match(
@@ -238,6 +243,7 @@ describe("the bootboots command: as a user runs it", function () {
                 dry.err,
                 "error: --dry-run only counts the images data prep would use, so --epochs would do nothing: leave it out.\n",
             );
+            readmeShows("dry-run-epochs", dry.err);
         });
 
         it("train --async prints the name the job will have, and status waits for it to appear", async () => {
@@ -268,6 +274,7 @@ describe("the bootboots command: as a user runs it", function () {
             const usage = await bin(["status", "--bogus"]);
             assert.equal(usage.code, 2);
             assert.equal(usage.err, "error: unknown option '--bogus'\n(see 'bootboots status --help')\n");
+            readmeShows("unknown-option", usage.err);
             const help = await bin(["--help"]);
             assert.match(help.out, /Examples:\n {2}\$ npx bootboots train/);
             assert.match(

@@ -1,11 +1,11 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { CLASSES, cli, sampleFiles, withEndpoint, withoutEndpoint, workDir, useCliWorld } from "../support/cliWorld";
+import { CLASSES, cli, sampleFiles, withEndpoint, withoutEndpoint, useCliWorld } from "../support/cliWorld";
 
 describe("the bootboots command: classify", function () {
     this.timeout(300_000);
-    useCliWorld();
+    const w = useCliWorld();
     it("says no endpoint is deployed yet when the stack has none", async () => {
         withoutEndpoint();
         const run = await cli("classify", sampleFiles()[0].file);
@@ -19,9 +19,9 @@ describe("the bootboots command: classify", function () {
             sampleFiles().find((s) => s.className === "Boots")!,
             sampleFiles().find((s) => s.className === "Chi")!,
         ];
-        const png = path.join(workDir, "cat.png");
+        const png = path.join(w.workDir, "cat.png");
         fs.writeFileSync(png, Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"));
-        const huge = path.join(workDir, "huge.jpg");
+        const huge = path.join(w.workDir, "huge.jpg");
         fs.writeFileSync(
             huge,
             Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(3_200_000, 7), Buffer.from([0xff, 0xd9])]),

@@ -22,15 +22,14 @@ import {
     sagemaker,
     sampleFiles,
     serve,
-    stub,
     withEndpoint,
     useCliWorld,
 } from "../support/cliWorld";
-import { reportSuite } from "./reportSuite";
+import { readmeShows } from "../support/readmeExamples";
 
 describe("the bootboots command: compare, the promotion gate and the decision", function () {
     this.timeout(300_000);
-    useCliWorld();
+    const w = useCliWorld();
     const testImages = () =>
         Object.keys(
             JSON.parse(fs.readFileSync(path.join(fixtureOutput("trained-model"), "evaluation.json"), "utf8")).test
@@ -51,6 +50,7 @@ describe("the bootboots command: compare, the promotion gate and the decision", 
         assert.match(lines[0], /^candidate: Visits of your own cats or of no cat misted: \d+ of 18 \(\d/);
         assert.match(lines[1], /^candidate: Boots's visits misted: \d+ of 3 \(/);
         assert.match(lines[2], /^baseline: Visits of your own cats or of no cat misted: \d+ of 18 \(/);
+        readmeShows("compare-visits", run.out);
         assert.ok(
             run.out.includes(
                 `Candidate ${STRONG} against baseline ${WEAK}, on the ${testImages()} test images (21 visits) common to both`,
@@ -78,7 +78,7 @@ describe("the bootboots command: compare, the promotion gate and the decision", 
 
     it("deploy refuses a model significantly worse than the serving one, and --force deploys it saying what it overrode", async () => {
         await serve(STRONG);
-        const calls = stub.calls().length;
+        const calls = w.stub.calls().length;
         const refused = await cli("deploy", WEAK, "--no-up");
         assert.equal(refused.code, 1);
         assert.match(refused.out, /^macro-F1\s+/m, "the table is shown");
@@ -89,7 +89,7 @@ describe("the bootboots command: compare, the promotion gate and the decision", 
             ),
         );
         assert.ok(
-            stub
+            w.stub
                 .calls()
                 .slice(calls)
                 .every((c) => c[0] !== "config"),
@@ -101,7 +101,7 @@ describe("the bootboots command: compare, the promotion gate and the decision", 
             forced.out,
             new RegExp(`--force: deploying ${WEAK} although it is significantly worse than ${STRONG} on macro-F1`),
         );
-        assert.deepEqual(stub.calls().at(-1)?.slice(0, 4), [
+        assert.deepEqual(w.stub.calls().at(-1)?.slice(0, 4), [
             "config",
             "set",
             "modelDataUrl",
@@ -250,6 +250,4 @@ describe("the bootboots command: compare, the promotion gate and the decision", 
         );
         assert.equal(JSON.parse((await cli("status", STRONG, "--json")).out).modelRegistry.approval, "Approved");
     });
-
-    reportSuite();
 });

@@ -1,12 +1,13 @@
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { strict as assert } from "assert";
 import { clientConfig } from "../support/moto";
-import { cli, moto, outputs, proxy, stub, useCliWorld, world } from "../support/cliWorld";
+import { cli, useCliWorld, world } from "../support/cliWorld";
+import { readmeShows } from "../support/readmeExamples";
 
 describe("the bootboots command: doctor", function () {
     this.timeout(300_000);
-    useCliWorld();
-    const dynamodb = () => new DynamoDBClient(clientConfig(moto.endpoint));
+    const w = useCliWorld();
+    const dynamodb = () => new DynamoDBClient(clientConfig(w.moto.endpoint));
     /** The report's lines as `✓ check` / `⚠ check` / `✗ check` / `– check`, in order. */
     const verdicts = (out: string) =>
         out
@@ -81,11 +82,12 @@ describe("the bootboots command: doctor", function () {
         // The next step once: the first thing to fix.
         assert.deepEqual(nextLines(run.out), ["Next: create it: aws s3 mb s3://absent-images --region eu-west-2"]);
         assert.equal(run.err, "error: Not ready: images bucket, catadata table.\n");
+        readmeShows("doctor-empty", run.out);
     });
 
     it("proves AWS access with an authenticated call: keys that only look right fail there", async () => {
-        process.env.AWS_ENDPOINT_URL_STS = proxy.endpoint;
-        proxy.options = {
+        process.env.AWS_ENDPOINT_URL_STS = w.proxy.endpoint;
+        w.proxy.options = {
             inject: (request) =>
                 request.body.toString().includes("Action=GetCallerIdentity")
                     ? {
@@ -108,7 +110,7 @@ describe("the bootboots command: doctor", function () {
             ]);
         } finally {
             delete process.env.AWS_ENDPOINT_URL_STS;
-            proxy.options = {};
+            w.proxy.options = {};
         }
     });
 
@@ -167,7 +169,7 @@ describe("the bootboots command: doctor", function () {
     });
 
     it("says train when everything is ready, exits 0, names labels of unknown classes, and gives the same report as JSON", async () => {
-        stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
+        w.stub.setOutputs(Object.fromEntries(Object.entries(w.outputs).filter(([, v]) => v !== undefined)));
         const run = await cli("doctor");
         assert.equal(run.code, 0, run.err);
         assert.deepEqual(verdicts(run.out), [
@@ -206,12 +208,12 @@ describe("the bootboots command: doctor", function () {
     });
 
     it("says pulumi up when the stack has no outputs, and the region to use when the CLI's differs from the stack's", async () => {
-        stub.setOutputs({});
+        w.stub.setOutputs({});
         const none = await cli("doctor", "--json");
         assert.equal(none.code, 1);
         assert.equal(JSON.parse(none.out).nextStep, "deploy the stack: pulumi up (it prints the camera API's address)");
-        stub.setOutputs({
-            ...Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)),
+        w.stub.setOutputs({
+            ...Object.fromEntries(Object.entries(w.outputs).filter(([, v]) => v !== undefined)),
             region: "us-east-1",
         });
         const elsewhere = await cli("doctor");
@@ -221,7 +223,7 @@ describe("the bootboots command: doctor", function () {
             /^✗ region: the CLI's region is eu-west-2 \(from AWS_REGION\), the stack's us-east-1$/m,
         );
         assert.deepEqual(nextLines(elsewhere.out), ["Next: export AWS_REGION=us-east-1"]);
-        stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
+        w.stub.setOutputs(Object.fromEntries(Object.entries(w.outputs).filter(([, v]) => v !== undefined)));
     });
 
     it("--iam-policy prints the CLI user's least-privilege policy, made from every command's declared actions", async () => {

@@ -6,17 +6,15 @@ import {
     EVALUATED_DATASET,
     cli,
     ensureEvaluatedDataset,
-    proxy,
     sampleFiles,
     withEndpoint,
     withoutEndpoint,
-    workDir,
     useCliWorld,
 } from "../support/cliWorld";
 
 describe("the bootboots command: evaluate", function () {
     this.timeout(300_000);
-    useCliWorld();
+    const w = useCliWorld();
     const datasetId = EVALUATED_DATASET;
     beforeEach(withEndpoint);
 
@@ -29,7 +27,7 @@ describe("the bootboots command: evaluate", function () {
             className: string;
         }[];
 
-        const outDir = path.join(workDir, "report");
+        const outDir = path.join(w.workDir, "report");
         const run = await cli("evaluate", "--dataset", datasetId, "--concurrency", "3", "--out", outDir);
         assert.equal(run.code, 0, run.err);
         const report = JSON.parse(fs.readFileSync(path.join(outDir, "evaluation.json"), "utf8"));
@@ -61,8 +59,8 @@ describe("the bootboots command: evaluate", function () {
     });
 
     it("tells a forbidden manifest (403) from a missing one", async () => {
-        process.env.AWS_ENDPOINT_URL_S3 = proxy.endpoint;
-        proxy.options = {
+        process.env.AWS_ENDPOINT_URL_S3 = w.proxy.endpoint;
+        w.proxy.options = {
             inject: (request) =>
                 request.url.includes("manifest.json")
                     ? {
@@ -72,7 +70,7 @@ describe("the bootboots command: evaluate", function () {
                     : undefined,
         };
         const run = await cli("evaluate", "--dataset", "20200101T000000Z-0000");
-        proxy.options = {};
+        w.proxy.options = {};
         delete process.env.AWS_ENDPOINT_URL_S3;
         assert.equal(run.code, 1);
         assert.match(

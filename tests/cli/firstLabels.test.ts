@@ -10,11 +10,12 @@ import * as os from "os";
 import * as path from "path";
 import { SPLIT_DEFAULTS } from "../../lib/dataset";
 import { countVisits } from "../../lib/visits";
-import { CHROMIUM, cli, moto, s3, startLabelCommand, world, useCliWorld } from "../support/cliWorld";
+import { CHROMIUM, cli, s3, startLabelCommand, world, useCliWorld } from "../support/cliWorld";
+import { readmeShows } from "../support/readmeExamples";
 
 describe("the bootboots command: the first labels, before any model serves", function () {
     this.timeout(300_000);
-    useCliWorld();
+    const w = useCliWorld();
     /** A prefix of its own, so that other suites' unlabelled images stay out of this queue. */
     const PREFIX = "first-hour/";
     const at = (day: string, minute: number) => `${PREFIX}${day}T15:${String(minute).padStart(2, "0")}:00.000Z.jpg`;
@@ -71,7 +72,7 @@ describe("the bootboots command: the first labels, before any model serves", fun
             );
             await page.keyboard.press("6");
             await page.waitForFunction((key) => document.getElementById("key")?.textContent === key, DAY_BEFORE[1]);
-            const row = await new DynamoDBClient(clientConfig(moto.endpoint)).send(
+            const row = await new DynamoDBClient(clientConfig(w.moto.endpoint)).send(
                 new GetItemCommand({
                     TableName: world.table,
                     Key: { imageName: { S: LONG_VISIT[9].slice(PREFIX.length) } },
@@ -120,6 +121,7 @@ describe("the bootboots command: the first labels, before any model serves", fun
                 lines[0],
                 `Imported 4 of 7 photos to s3://${world.imagesBucket}/${IMPORTED} (1 without EXIF capture time, named by the file's time); labelled 4 as Chi; skipped 3.`,
             );
+            readmeShows("import", run.out);
             const skipped = lines
                 .slice(1)
                 .map((l) => l.replace(folder, "<folder>").replace(folder, "<folder>"))
@@ -152,7 +154,7 @@ describe("the bootboots command: the first labels, before any model serves", fun
                 ),
                 3,
             );
-            const ddb = new DynamoDBClient(clientConfig(moto.endpoint));
+            const ddb = new DynamoDBClient(clientConfig(w.moto.endpoint));
             for (const name of names) {
                 const row = await ddb.send(
                     new GetItemCommand({ TableName: world.table, Key: { imageName: { S: name } } }),

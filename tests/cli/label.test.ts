@@ -16,7 +16,6 @@ import {
     STRONG,
     cli,
     ensureFixtureJobs,
-    moto,
     s3,
     serve,
     startLabelCommand,
@@ -24,13 +23,12 @@ import {
     world,
     useCliWorld,
 } from "../support/cliWorld";
-import { reviewSuite } from "./reviewSuite";
 
 describe("the bootboots command: suggest and label", function () {
     this.timeout(300_000);
-    useCliWorld();
+    const w = useCliWorld();
     const POOL = path.join(ROOT, ".test-output", "trained-model", "test-samples");
-    const ddb = () => new DynamoDBClient(clientConfig(moto.endpoint));
+    const ddb = () => new DynamoDBClient(clientConfig(w.moto.endpoint));
     const poolFiles = () =>
         fs.readdirSync(POOL).flatMap((className) =>
             fs
@@ -180,8 +178,8 @@ describe("the bootboots command: suggest and label", function () {
             await pressAndWait("s", fourth.key);
             assert.match((await page.textContent("#progress")) ?? "", /^Labelled 2, skipped 1, left 39 of 42$/);
             assert.match((await page.textContent("#perclass")) ?? "", /Boots1Chi1Kappa0/);
-            fs.mkdirSync(path.join(ROOT, ".test-output"), { recursive: true });
-            await page.screenshot({ path: path.join(ROOT, ".test-output", "label-page.png") });
+            // The README's screenshot: the page as a user meets it, with the demo model's guesses.
+            await page.screenshot({ path: path.join(ROOT, "docs", "label-page.png") });
 
             // Someone labels the fourth image meanwhile: the page refuses to overwrite it and shows theirs.
             await ddb().send(
@@ -381,7 +379,7 @@ describe("the bootboots command: suggest and label", function () {
 
     it("answers 502 for an image S3 breaks off mid-way, and goes on: the next try, a label and its undo all work", async () => {
         let cuts = 0;
-        const s3Proxy = await startProxy(moto.endpoint, {
+        const s3Proxy = await startProxy(w.moto.endpoint, {
             cutBodyAfter: (r) => (r.method === "GET" && r.url.includes("/pool/") && cuts++ === 0 ? 200 : undefined),
         });
         const labelling = await startLabelCommand([], { AWS_ENDPOINT_URL_S3: s3Proxy.endpoint });
@@ -530,6 +528,4 @@ describe("the bootboots command: suggest and label", function () {
     });
 
     /** Runs `bootboots label` as a user does and waits for the address it prints. */
-
-    reviewSuite();
 });

@@ -12,15 +12,16 @@ import {
     ensureFixtureJobs,
     fixtureOutput,
     s3,
-    workDir,
     world,
+    useCliWorld,
 } from "../support/cliWorld";
 
 /** The README's picture of a report, taken from this test's run. */
 const SCREENSHOT = path.join(ROOT, "docs", "report.png");
 
-/** The report's tests, in the world of the suite that calls it (compare.test.ts): a world is slow to make. */
-export function reportSuite(): void {
+describe("the bootboots command: report", function () {
+    this.timeout(300_000);
+    const w = useCliWorld();
     describe("report", () => {
         const OLDER = "bootboots-report-older-job";
         const NEWER = "bootboots-report-newer-job";
@@ -91,7 +92,7 @@ export function reportSuite(): void {
         });
 
         it("writes one self-contained file that loads nothing, logs no error and shows the job's figures and mistakes", async () => {
-            const file = path.join(workDir, "report.html");
+            const file = path.join(w.workDir, "report.html");
             const run = await cli("report", NEWER, "--out", file, "--no-open");
             assert.equal(run.code, 0, run.err);
             const mistakes = weakMistakes();
@@ -193,7 +194,28 @@ export function reportSuite(): void {
                     await page.locator("figure.wrong", { hasText: missingImage }).locator(".missing").count(),
                     1,
                 );
-                await page.screenshot({ path: SCREENSHOT });
+            } finally {
+                await browser.close();
+            }
+        });
+
+        it("makes the README's screenshot: the whole report of a model that works (test accuracy at least 0.9)", async () => {
+            const strong = evaluationOf("trained-model").test;
+            assert.ok(strong.accuracy >= 0.9, `the demo model's test accuracy is ${strong.accuracy}`);
+            const file = path.join(w.workDir, "strong-report.html");
+            const run = await cli("report", OLDER, "--out", file, "--no-open");
+            assert.equal(run.code, 0, run.err);
+            const { chromium } = await import("playwright-core");
+            const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+            try {
+                const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+                await page.goto(`file://${file}`);
+                await page.waitForLoadState("load");
+                assert.match(
+                    (await page.textContent("body")) ?? "",
+                    new RegExp(`accuracy ${strong.accuracy.toFixed(3)}`),
+                );
+                await page.screenshot({ path: SCREENSHOT, fullPage: true });
             } finally {
                 await browser.close();
             }
@@ -207,7 +229,7 @@ export function reportSuite(): void {
                 ["evaluation.json", "decision.json"],
                 "20250101T000000Z-dead",
             );
-            const out = path.join(workDir, "expired.html");
+            const out = path.join(w.workDir, "expired.html");
             const result = await cli("report", job, "--no-open", "--out", out);
             assert.equal(result.code, 0, result.err);
             assert.match(
@@ -223,7 +245,7 @@ export function reportSuite(): void {
                 "bootboots-legacy-no-test",
                 "--no-open",
                 "--out",
-                path.join(workDir, "x.html"),
+                path.join(w.workDir, "x.html"),
             );
             assert.equal(legacy.code, 1);
             assert.match(
@@ -233,7 +255,7 @@ export function reportSuite(): void {
             const missing = await cli("report", "bootboots-nope", "--no-open");
             assert.notEqual(missing.code, 0);
             assert.match(missing.err, /^error: No training job named bootboots-nope/);
-            assert.ok(!fs.existsSync(path.join(workDir, "x.html")));
+            assert.ok(!fs.existsSync(path.join(w.workDir, "x.html")));
         });
     });
-}
+});

@@ -15,26 +15,24 @@ import {
     STRONG,
     cli,
     completedJob,
-    dataPrep,
-    endpoint,
     ensureFixtureJobs,
     fixtureOutput,
-    moto,
     s3,
     serve,
     startLabelCommand,
     withEndpoint,
-    workDir,
     world,
+    useCliWorld,
 } from "../support/cliWorld";
 
-/** The review's tests, in the world of the suite that calls it (label.test.ts): a world is slow to make. */
-export function reviewSuite(): void {
+describe("the bootboots command: review and label --review", function () {
+    this.timeout(300_000);
+    const w = useCliWorld();
     describe("review and label --review", () => {
         const JOB = "bootboots-reviewed-job";
         const DATASET = "20260401T080000Z-cc03";
         const FIXTURE = path.join(ROOT, ".test-output", "trained-model");
-        const ddb = () => new DynamoDBClient(clientConfig(moto.endpoint));
+        const ddb = () => new DynamoDBClient(clientConfig(w.moto.endpoint));
         const rowName = (name: string) => `review/${name}`;
         const cat = async (name: string) =>
             (await ddb().send(new GetItemCommand({ TableName: world.table, Key: { imageName: { S: rowName(name) } } })))
@@ -119,7 +117,7 @@ export function reviewSuite(): void {
                     Body: JSON.stringify(manifest),
                 }),
             );
-            const output = path.join(workDir, "reviewed-output");
+            const output = path.join(w.workDir, "reviewed-output");
             fs.mkdirSync(output, { recursive: true });
             fs.writeFileSync(path.join(output, "evaluation.json"), JSON.stringify(evaluation));
             fs.copyFileSync(
@@ -137,10 +135,10 @@ export function reviewSuite(): void {
             );
 
         it("ranks the labels the job confidently disagrees with, from its held-out answers alone, and writes the review queue", async () => {
-            const calls = endpoint.proxy.requests.length;
+            const calls = w.endpoint.proxy.requests.length;
             const run = await cli("review", JOB, "--json");
             assert.equal(run.code, 0, run.err);
-            assert.equal(endpoint.proxy.requests.length, calls, "no endpoint request");
+            assert.equal(w.endpoint.proxy.requests.length, calls, "no endpoint request");
             const printed = JSON.parse(run.out);
             const queue = await readQueue();
             assert.deepEqual(printed.items, queue.items);
@@ -197,14 +195,14 @@ export function reviewSuite(): void {
         });
 
         it("--score-training says what it costs, then finds a mislabelled training image through the endpoint", async () => {
-            const calls = endpoint.proxy.requests.length;
+            const calls = w.endpoint.proxy.requests.length;
             const run = await cli("review", JOB, "--score-training", "1", "--json");
             assert.equal(run.code, 0, run.err);
             assert.match(
                 run.err,
                 /Scoring 1 training images \(--score-training 1\): 1 requests to endpoint bootboots, about \$\d+\.\d{4}/,
             );
-            assert.equal(endpoint.proxy.requests.length, calls + 1);
+            assert.equal(w.endpoint.proxy.requests.length, calls + 1);
             const item = (await readQueue()).items.find((i) => i.source === "training");
             assert.deepEqual([item?.rowName, item?.label, item?.guess], [rowName(trainingImage), "Tau", "Wolf"]);
         });
@@ -276,7 +274,7 @@ export function reviewSuite(): void {
             }
 
             // The next dataset takes the corrected label.
-            const result = (await dataPrep({})) as DataPrepSuccess;
+            const result = (await w.dataPrep({})) as DataPrepSuccess;
             assert.ok(result.success, JSON.stringify(result));
             const manifest: DatasetManifest = JSON.parse(
                 await (
@@ -292,4 +290,4 @@ export function reviewSuite(): void {
             assert.equal(image?.class, second.guess);
         });
     });
-}
+});

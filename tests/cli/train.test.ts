@@ -19,22 +19,17 @@ import {
     MODEL_BUCKET,
     cli,
     ensureDataset,
-    invoke,
     jobCount,
-    moto,
-    outputs,
-    proxy,
     s3,
     sagemaker,
-    stub,
-    workDir,
     world,
     useCliWorld,
 } from "../support/cliWorld";
+import { readmeShows } from "../support/readmeExamples";
 
 describe("the bootboots command: train, status and deploy", function () {
     this.timeout(300_000);
-    useCliWorld();
+    const w = useCliWorld();
     /** A job that data prep and the trigger started, for the status and deploy tests. */
     let jobName: string;
 
@@ -61,11 +56,12 @@ describe("the bootboots command: train, status and deploy", function () {
             /Console: https:\/\/eu-west-2\.console\.aws\.amazon\.com\/sagemaker\/home\?region=eu-west-2#\/jobs\/bootboots-/,
         );
         assert.ok(run.out.includes(`Next: npx bootboots status ${jobName} --watch`));
+        readmeShows("train", run.out);
         const job = await sagemaker().send(new DescribeTrainingJobCommand({ TrainingJobName: jobName }));
         assert.equal(job.HyperParameters?.epochs, "5");
         assert.equal(job.HyperParameters?.batch_size, "8");
         assert.ok(
-            stub.calls().every((call) => call.join(" ") === "stack output --json"),
+            w.stub.calls().every((call) => call.join(" ") === "stack output --json"),
             "only read the outputs",
         );
     });
@@ -113,7 +109,7 @@ describe("the bootboots command: train, status and deploy", function () {
     });
 
     it("refuses a bad flag before invoking anything", async () => {
-        const invocations = invoke.invocations.length;
+        const invocations = w.invoke.invocations.length;
         const run = await cli("train", "--epochs", "0");
         assert.notEqual(run.code, 0);
         assert.match(run.err, /--epochs <n>' argument '0' is invalid\. expected an integer from 1 to 10000/);
@@ -128,25 +124,25 @@ describe("the bootboots command: train, status and deploy", function () {
             badRate.err,
             /--learning-rate <x>' argument '1' is invalid\. expected a number greater than 0 and less than 1/,
         );
-        assert.equal(invoke.invocations.length, invocations);
+        assert.equal(w.invoke.invocations.length, invocations);
     });
 
     it("says so when no stack is selected", async () => {
-        stub.setNoStack(true);
+        w.stub.setNoStack(true);
         const run = await cli("train");
-        stub.setNoStack(false);
+        w.stub.setNoStack(false);
         assert.equal(run.code, 1);
         assert.match(run.err, /No Pulumi stack selected: run 'pulumi stack select sandbox' or pass --stack/);
     });
 
     it("takes names from environment variables without asking pulumi, and names a function that does not exist", async () => {
-        const calls = stub.calls().length;
+        const calls = w.stub.calls().length;
         process.env.BOOTBOOTS_TRIGGER_FUNCTION = "no-such-function";
         const run = await cli("train");
         delete process.env.BOOTBOOTS_TRIGGER_FUNCTION;
         assert.equal(run.code, 1);
         assert.match(run.err, /Not found while invoking no-such-function/);
-        assert.equal(stub.calls().length, calls, "pulumi was not needed");
+        assert.equal(w.stub.calls().length, calls, "pulumi was not needed");
     });
 
     it("reports what the trigger refuses", async () => {
@@ -185,14 +181,14 @@ describe("the bootboots command: train, status and deploy", function () {
         // moto reports every job Completed at once: the proxy answers as SageMaker does while one runs.
         const runningUntilDescribed = (name: string, times: number) => {
             let answered = 0;
-            proxy.options = {
+            w.proxy.options = {
                 inject: (request) =>
                     request.headers["x-amz-target"] === "SageMaker.DescribeTrainingJob" && answered++ < times
                         ? inProgress(name)
                         : undefined,
             };
         };
-        afterEach(() => (proxy.options = {}));
+        afterEach(() => (w.proxy.options = {}));
 
         it("status shows the newest job with its times, billing and final metrics", async () => {
             const run = await cli("status");
@@ -204,8 +200,8 @@ describe("the bootboots command: train, status and deploy", function () {
         });
 
         it("status counts the events no retry could process, and shows the last retraining check in one line", async () => {
-            const queueUrl = String(outputs.failedEventsQueueUrl);
-            const sqs = new SQSClient(clientConfig(moto.endpoint));
+            const queueUrl = String(w.outputs.failedEventsQueueUrl);
+            const sqs = new SQSClient(clientConfig(w.moto.endpoint));
             await sqs.send(new CreateQueueCommand({ QueueName: queueUrl.split("/").pop()! }));
             const none = await cli("status");
             assert.match(none.out, /^Failed events: none \(every asynchronous event of the stack was processed\)\.$/m);
@@ -244,7 +240,7 @@ describe("the bootboots command: train, status and deploy", function () {
         });
 
         it("status --watch shows elapsed time and each epoch's figures while training: a line per epoch piped, in place on a terminal", async () => {
-            const logs = new CloudWatchLogsClient(clientConfig(moto.endpoint));
+            const logs = new CloudWatchLogsClient(clientConfig(w.moto.endpoint));
             const group = "/aws/sagemaker/TrainingJobs";
             await logs.send(new CreateLogGroupCommand({ logGroupName: group })).catch(() => undefined);
             const stream = `${jobName}/algo-1-1764000000`;
@@ -296,7 +292,7 @@ describe("the bootboots command: train, status and deploy", function () {
 
         it("status --watch follows the job to the end, then shows its per-class evaluation and the deploy command", async () => {
             const evaluation = path.join(MODEL_FIXTURE, "evaluation.json");
-            const archive = path.join(workDir, "output.tar.gz");
+            const archive = path.join(w.workDir, "output.tar.gz");
             await tar.create({ gzip: true, file: archive, cwd: MODEL_FIXTURE }, ["evaluation.json"]);
             await s3().send(
                 new PutObjectCommand({
@@ -340,7 +336,7 @@ describe("the bootboots command: train, status and deploy", function () {
         });
 
         it("deploy refuses a job that is still running, and sets nothing", async () => {
-            const calls = stub.calls().length;
+            const calls = w.stub.calls().length;
             runningUntilDescribed(jobName, 1);
             const run = await cli("deploy", jobName);
             assert.equal(run.code, 1);
@@ -349,7 +345,7 @@ describe("the bootboots command: train, status and deploy", function () {
                 /is InProgress \(Training\); nothing was deployed: wait for it with npx bootboots status .* --watch/,
             );
             assert.ok(
-                stub
+                w.stub
                     .calls()
                     .slice(calls)
                     .every((c) => c[0] !== "config"),
@@ -360,7 +356,7 @@ describe("the bootboots command: train, status and deploy", function () {
             const run = await cli("deploy", jobName, "--no-up", "--stack", "sandbox");
             assert.equal(run.code, 0, run.err);
             const url = `s3://${MODEL_BUCKET}/training-output/${jobName}/output/model.tar.gz`;
-            assert.deepEqual(stub.calls().at(-1), ["config", "set", "modelDataUrl", url, "--stack", "sandbox"]);
+            assert.deepEqual(w.stub.calls().at(-1), ["config", "set", "modelDataUrl", url, "--stack", "sandbox"]);
             assert.match(run.out, /Next: pulumi up --stack sandbox/);
             // The stack has no endpoint yet: the gate has nothing to compare with, and says so.
             assert.match(run.out, /^No model is serving yet: nothing to compare with\.$/m);
@@ -370,7 +366,7 @@ describe("the bootboots command: train, status and deploy", function () {
             const run = await cli("deploy", jobName);
             assert.equal(run.code, 0, run.err);
             assert.deepEqual(
-                stub
+                w.stub
                     .calls()
                     .slice(-2)
                     .map((c) => c[0]),

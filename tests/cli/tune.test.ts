@@ -9,16 +9,14 @@ import {
     cli,
     ensureDataset,
     ensureFixtureJobs,
-    outputs,
-    proxy,
     serve,
-    stub,
     useCliWorld,
 } from "../support/cliWorld";
+import { readmeShows } from "../support/readmeExamples";
 
 describe("the bootboots command: tune", function () {
     this.timeout(300_000);
-    useCliWorld();
+    const w = useCliWorld();
     let tuning: TuningStandIn;
 
     before(async () => {
@@ -55,7 +53,7 @@ describe("the bootboots command: tune", function () {
         }),
     });
     const answer = (pricing: InjectedResponse) => {
-        proxy.options = {
+        w.proxy.options = {
             inject: (request) =>
                 request.headers["x-amz-target"] === "AWSPriceListService.GetProducts"
                     ? pricing
@@ -66,12 +64,12 @@ describe("the bootboots command: tune", function () {
     beforeEach(() => {
         tuning = tuningStandIn();
         answer(priceList("0.2300000000"));
-        stub.setOutputs({
-            ...Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)),
+        w.stub.setOutputs({
+            ...Object.fromEntries(Object.entries(w.outputs).filter(([, v]) => v !== undefined)),
             endpointName: ENDPOINT,
         });
     });
-    afterEach(() => (proxy.options = {}));
+    afterEach(() => (w.proxy.options = {}));
 
     it("shows the worst case from the Price List and starts a tuning job through the trigger", async () => {
         const run = await cli("tune", "--skip-data-prep", "--max-jobs", "12", "--parallel", "3");
@@ -82,6 +80,7 @@ describe("the bootboots command: tune", function () {
             ),
             run.out,
         );
+        readmeShows("tune-cost", run.out);
         const [, name] =
             /^Tuning job (bootboots-[0-9a-f]{22}) on dataset \S+: up to 12 training jobs, 3 at a time\.$/m.exec(
                 run.out,
@@ -91,7 +90,7 @@ describe("the bootboots command: tune", function () {
             MaxNumberOfTrainingJobs: 12,
             MaxParallelTrainingJobs: 3,
         });
-        const gets = proxy.requests
+        const gets = w.proxy.requests
             .filter((r) => r.headers["x-amz-target"] === "AWSPriceListService.GetProducts")
             .map((r) => JSON.parse(r.body.toString()));
         assert.deepEqual(
@@ -121,7 +120,7 @@ describe("the bootboots command: tune", function () {
             body: JSON.stringify({ __type: "AccessDeniedException", Message: "not allowed" }),
         });
         const creates = () =>
-            proxy.requests.filter((r) => r.headers["x-amz-target"] === "SageMaker.CreateHyperParameterTuningJob")
+            w.proxy.requests.filter((r) => r.headers["x-amz-target"] === "SageMaker.CreateHyperParameterTuningJob")
                 .length;
         const createdBefore = creates();
         const run = await cli("tune", "--skip-data-prep");
@@ -174,7 +173,7 @@ describe("the bootboots command: tune", function () {
         assert.match(status.out, /best hyperparameters: learning_rate=0\.00031 batch_size=16/);
         let polls = 0;
         const described = tuning.inject.bind(tuning);
-        proxy.options = {
+        w.proxy.options = {
             inject: (request) => {
                 if (request.headers["x-amz-target"] === "SageMaker.DescribeHyperParameterTuningJob" && ++polls === 2) {
                     tuning.progress[name] = {
@@ -206,7 +205,7 @@ describe("the bootboots command: tune", function () {
             deployed.out,
         );
         assert.match(deployed.out, /^macro-F1\s+\S+\s+\S+\s+\+\S+/m, "the comparison's table is shown");
-        assert.deepEqual(stub.calls().at(-1)?.slice(0, 4), [
+        assert.deepEqual(w.stub.calls().at(-1)?.slice(0, 4), [
             "config",
             "set",
             "modelDataUrl",

@@ -55,27 +55,45 @@ export async function cli(...args: string[]): Promise<Run> {
 
 export const sampleFiles = () => sampleFilesOf(CLASSES);
 
-export let stub: StubPulumi;
-export let invoke: InvokeServer;
-export let proxy: Proxy;
-/** In front of moto for the command: every S3, DynamoDB, logs and SQS request it sends, recorded. */
-export let recorder: Proxy;
-export let endpoint: EndpointStandIn;
-export let outputs: Record<string, unknown>;
-export let savedEnv: NodeJS.ProcessEnv;
-export let workDir: string;
-export const sagemaker = () => new SageMakerClient(clientConfig(moto.endpoint));
-export const s3 = () => new S3Client(clientConfig(moto.endpoint));
+/** What a suite's world holds once the `before` of `useCliWorld` has made it. */
+export interface CliWorld {
+    /** The Pulumi CLI stand-in on PATH: it answers `pulumi stack output --json` with `outputs`. */
+    stub: StubPulumi;
+    /** The Lambda Invoke stand-in that runs the deployed data prep and trigger. */
+    invoke: InvokeServer;
+    /** In front of moto for SageMaker (and the Price List): records, and answers what moto lacks. */
+    proxy: Proxy;
+    /** In front of moto for the command: every S3, DynamoDB, logs and SQS request it sends, recorded. */
+    recorder: Proxy;
+    /** The TF Serving stand-in serving the trained fixture model as the stack's endpoint. */
+    endpoint: EndpointStandIn;
+    /** The stack's outputs under Pulumi mocks, without a model. */
+    outputs: Record<string, unknown>;
+    /** The environment before the suite, restored after it. */
+    savedEnv: NodeJS.ProcessEnv;
+    /** A scratch folder of the suite's own. */
+    workDir: string;
+    /** The shared moto server. */
+    moto: Moto;
+    /** The stack's data prep as deployed. */
+    dataPrep: Handler;
+}
+
+/** The world of the suite that is running: set by its `before`, for the helpers below. */
+let current: CliWorld | undefined;
+function live(): CliWorld {
+    assert.ok(current, "the suite calls useCliWorld() before it uses the world");
+    return current;
+}
+
+export const sagemaker = () => new SageMakerClient(clientConfig(live().moto.endpoint));
+export const s3 = () => new S3Client(clientConfig(live().moto.endpoint));
 export const jobCount = async () =>
     (await sagemaker().send(new ListTrainingJobsCommand({}))).TrainingJobSummaries?.length ?? 0;
 
-export let moto: Moto;
-/** The stack's data prep as deployed. */
-export let dataPrep: Handler;
-
-export const withEndpoint = () => stub.setOutputs({ ...outputs, endpointName: ENDPOINT });
+export const withEndpoint = () => live().stub.setOutputs({ ...live().outputs, endpointName: ENDPOINT });
 export const withoutEndpoint = () =>
-    stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
+    live().stub.setOutputs(Object.fromEntries(Object.entries(live().outputs).filter(([, v]) => v !== undefined)));
 
 /** Each suite builds what its tests need, once, so that every test also passes when run alone. */
 const memos: (() => void)[] = [];
@@ -87,7 +105,7 @@ const once = <T>(make: () => Promise<T>) => {
 
 /** A dataset marked latest, as data prep builds it (what --skip-data-prep trains on). */
 export const ensureDataset = once(async () => {
-    const result = await dataPrep({});
+    const result = await live().dataPrep({});
     assert.equal(result.success, true, JSON.stringify(result));
 });
 
@@ -130,7 +148,7 @@ export async function completedJob(
             StoppingCondition: { MaxRuntimeInSeconds: 3600 },
         }),
     );
-    const archive = path.join(workDir, `${name}.tar.gz`);
+    const archive = path.join(live().workDir, `${name}.tar.gz`);
     await tar.create({ gzip: true, file: archive, cwd: outputDir }, files);
     await s3().send(
         new PutObjectCommand({
@@ -144,7 +162,7 @@ export async function completedJob(
 /** The pytest suite's two exported models as completed jobs, and one trained before the test split. */
 export const ensureFixtureJobs = once(async () => {
     for (const fixture of ["trained-model", "weak-model"]) checkModelFixture(path.dirname(fixtureOutput(fixture)));
-    const legacyDir = path.join(workDir, "legacy-output");
+    const legacyDir = path.join(live().workDir, "legacy-output");
     fs.mkdirSync(legacyDir, { recursive: true });
     const {
         test: _test,
@@ -217,67 +235,70 @@ export async function serve(job: string): Promise<void> {
 }
 
 /** Sets the world up before the calling suite's tests, and takes it down after them. */
-export function useCliWorld(): void {
+export function useCliWorld(): CliWorld {
+    const w = {} as CliWorld;
     before(async () => {
         memos.forEach((reset) => reset());
-        moto = await sharedMoto();
-        savedEnv = { ...process.env };
-        workDir = fs.mkdtempSync(path.join(os.tmpdir(), "bootboots-cli-"));
-        const direct = await seedWorld(moto.endpoint, seedLabels(SMALL_SEED), clientConfig);
+        current = w;
+        w.moto = await sharedMoto();
+        w.savedEnv = { ...process.env };
+        w.workDir = fs.mkdtempSync(path.join(os.tmpdir(), "bootboots-cli-"));
+        const direct = await seedWorld(w.moto.endpoint, seedLabels(SMALL_SEED), clientConfig);
         await putLabels(direct.s3, direct.dynamodb, world, [
             { imageName: "garfield.jpg", cat: "Garfield", body: tinyJpeg("garfield") },
             { imageName: "gone.jpg", cat: "Chi", body: null },
         ]);
 
         const stack = await runStack({});
-        outputs = stack.outputs;
+        w.outputs = stack.outputs;
         // The command signs with its own key, and its requests are recorded: the IAM policy is checked against them.
         process.env.AWS_ACCESS_KEY_ID = CLI_ACCESS_KEY;
-        recorder = await startProxy(moto.endpoint);
-        process.env.AWS_ENDPOINT_URL = recorder.endpoint;
+        w.recorder = await startProxy(w.moto.endpoint);
+        process.env.AWS_ENDPOINT_URL = w.recorder.endpoint;
         // SageMaker through the proxy, for the trigger and the command alike: it records, and answers what moto lacks (tuning).
-        proxy = await startProxy(moto.endpoint);
-        process.env.AWS_ENDPOINT_URL_SAGEMAKER = proxy.endpoint;
+        w.proxy = await startProxy(w.moto.endpoint);
+        process.env.AWS_ENDPOINT_URL_SAGEMAKER = w.proxy.endpoint;
         // The invoke server first: the trigger's own process is told where Lambda is when it starts.
         const functions: Record<string, Handler> = {};
-        dataPrep = (event) => functions[String(outputs.dataPrepFunctionName)](event);
-        invoke = await startInvokeServer(functions);
+        w.dataPrep = (event) => functions[String(w.outputs.dataPrepFunctionName)](event);
+        w.invoke = await startInvokeServer(functions);
         const lambdaEnv = {
-            AWS_ENDPOINT_URL: moto.endpoint,
-            AWS_ENDPOINT_URL_SAGEMAKER: proxy.endpoint,
-            AWS_ENDPOINT_URL_LAMBDA: invoke.endpoint,
+            AWS_ENDPOINT_URL: w.moto.endpoint,
+            AWS_ENDPOINT_URL_SAGEMAKER: w.proxy.endpoint,
+            AWS_ENDPOINT_URL_LAMBDA: w.invoke.endpoint,
         };
-        functions[String(outputs.dataPrepFunctionName)] = await loadDeployedHandler(
+        functions[String(w.outputs.dataPrepFunctionName)] = await loadDeployedHandler(
             stack.one("aws:lambda/function:Function", "data-prep"),
             lambdaEnv,
         );
-        functions[String(outputs.triggerTrainingFunctionName)] = await loadDeployedHandler(
+        functions[String(w.outputs.triggerTrainingFunctionName)] = await loadDeployedHandler(
             stack.one("aws:lambda/function:Function", "trigger-training"),
             lambdaEnv,
         );
-        endpoint = await startEndpointStandIn(ENDPOINT);
+        w.endpoint = await startEndpointStandIn(ENDPOINT);
 
-        stub = installStubPulumi();
-        stub.setOutputs(Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)));
+        w.stub = installStubPulumi();
+        w.stub.setOutputs(Object.fromEntries(Object.entries(w.outputs).filter(([, v]) => v !== undefined)));
         Object.assign(process.env, {
-            PATH: `${stub.binDir}${path.delimiter}${process.env.PATH}`,
-            AWS_ENDPOINT_URL_LAMBDA: invoke.endpoint,
-            AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: endpoint.endpoint,
-            AWS_ENDPOINT_URL_PRICING: proxy.endpoint,
+            PATH: `${w.stub.binDir}${path.delimiter}${process.env.PATH}`,
+            AWS_ENDPOINT_URL_LAMBDA: w.invoke.endpoint,
+            AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: w.endpoint.endpoint,
+            AWS_ENDPOINT_URL_PRICING: w.proxy.endpoint,
         });
     });
     after(async () => {
-        checkCalledActionsAreAllowed([recorder, proxy, endpoint?.proxy]);
-        await recorder?.close();
-        const invalid = [...(proxy?.invalid ?? []), ...(endpoint?.proxy.invalid ?? [])];
-        endpoint?.stop();
-        await invoke?.close();
-        assert.deepEqual(invoke?.asyncErrors ?? [], [], "no asynchronous invocation (train --async) failed");
-        await proxy?.close();
+        checkCalledActionsAreAllowed([w.recorder, w.proxy, w.endpoint?.proxy]);
+        await w.recorder?.close();
+        const invalid = [...(w.proxy?.invalid ?? []), ...(w.endpoint?.proxy.invalid ?? [])];
+        w.endpoint?.stop();
+        await w.invoke?.close();
+        assert.deepEqual(w.invoke?.asyncErrors ?? [], [], "no asynchronous invocation (train --async) failed");
+        await w.proxy?.close();
         assert.deepEqual(invalid, [], "every SageMaker request was one the service model accepts");
-        for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
-        Object.assign(process.env, savedEnv);
+        for (const key of Object.keys(process.env)) if (!(key in w.savedEnv)) delete process.env[key];
+        Object.assign(process.env, w.savedEnv);
     });
+    return w;
 }
 
 /**
