@@ -37,6 +37,32 @@ function examples(...lines: string[]): string {
     return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
 }
 
+/** One command of the table: its options, its examples, and its action. */
+function addCommand(
+    program: Command,
+    spec: (typeof COMMANDS)[number],
+    run: (action: (context: CliContext) => Promise<void>, command: Command) => Promise<void>,
+): void {
+    const command = program.command(spec.usage).description(spec.description);
+    for (const o of spec.options) {
+        const option = new Option(o.flags, o.description);
+        if (o.parse) option.argParser(o.parse);
+        if (o.choices) option.choices(o.choices);
+        if (o.default !== undefined) option.default(o.default);
+        command.addOption(option);
+    }
+    command.addHelpText(
+        "after",
+        `${examples(...spec.examples)}\nThe stack's names (--stack, --training-bucket, …) work with every command: bootboots --help lists them.\n`,
+    );
+    // commander hands the positional arguments, then the options, then the command itself.
+    command.action((...received: unknown[]) => {
+        const self = received.pop() as Command;
+        const options = received.pop();
+        return run((context) => spec.run(context, received as Positional[], options), self);
+    });
+}
+
 function buildProgram(
     io: CliIO,
     run: (action: (context: CliContext) => Promise<void>, command: Command) => Promise<void>,
@@ -69,26 +95,7 @@ function buildProgram(
             `\nExit codes: ${EXIT.ok} success, ${EXIT.failed} failure (one sentence says why), ${EXIT.usage} usage error, ${EXIT.partial} done but some images failed.\n`,
     );
 
-    for (const spec of COMMANDS) {
-        const command = program.command(spec.usage).description(spec.description);
-        for (const o of spec.options) {
-            const option = new Option(o.flags, o.description);
-            if (o.parse) option.argParser(o.parse);
-            if (o.choices) option.choices(o.choices);
-            if (o.default !== undefined) option.default(o.default);
-            command.addOption(option);
-        }
-        command.addHelpText(
-            "after",
-            `${examples(...spec.examples)}\nThe stack's names (--stack, --training-bucket, …) work with every command: bootboots --help lists them.\n`,
-        );
-        // commander hands the positional arguments, then the options, then the command itself.
-        command.action((...received: unknown[]) => {
-            const self = received.pop() as Command;
-            const options = received.pop();
-            return run((context) => spec.run(context, received as Positional[], options), self);
-        });
-    }
+    for (const spec of COMMANDS) addCommand(program, spec, run);
 
     for (const command of [program, ...program.commands]) {
         command

@@ -145,6 +145,16 @@ export class DataBuckets extends pulumi.ComponentResource {
             },
             retained,
         );
+        this.denyInsecureTransport(name, bucket, publicAccessBlock);
+        return bucket;
+    }
+
+    /** The bucket policy that refuses every request not made over TLS. */
+    private denyInsecureTransport(
+        name: string,
+        bucket: aws.s3.Bucket,
+        publicAccessBlock: aws.s3.BucketPublicAccessBlock,
+    ): void {
         new aws.s3.BucketPolicy(
             `${name}-tls-only`,
             {
@@ -165,8 +175,7 @@ export class DataBuckets extends pulumi.ComponentResource {
                 }),
             },
             // S3 rejects a bucket policy while the public access block is being applied.
-            { ...retained, dependsOn: [publicAccessBlock] },
+            { ...this.retained, dependsOn: [publicAccessBlock] },
         );
-        return bucket;
     }
 }

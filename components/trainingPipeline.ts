@@ -243,6 +243,16 @@ type TrainingImage = pulumi.Output<aws.sagemaker.GetPrebuiltEcrImageResult>;
 function sagemakerStatements(args: TrainingPipelineArgs, trainingImage: TrainingImage): PolicyStatement[] {
     const { accountId, region } = args;
     return [
+        ...datasetReadStatements(args),
+        ...sagemakerModelBucketStatements(args),
+        ...sagemakerLogStatements(region, accountId, TRAINING_LOG_GROUP),
+        ...ecrPullStatements(trainingImage, region),
+    ];
+}
+
+/** Read the datasets of the training bucket; listing them makes a missing one 404 ("No dataset exists yet"), not 403. */
+function datasetReadStatements(args: TrainingPipelineArgs): PolicyStatement[] {
+    return [
         {
             Sid: "ReadDatasets",
             Effect: "Allow",
@@ -256,6 +266,12 @@ function sagemakerStatements(args: TrainingPipelineArgs, trainingImage: Training
             Resource: args.trainingBucketArn,
             Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
         },
+    ];
+}
+
+/** The job reads its code, weights and checkpoints, and writes its output and checkpoints, in the models bucket. */
+function sagemakerModelBucketStatements(args: TrainingPipelineArgs): PolicyStatement[] {
+    return [
         {
             Sid: "ReadCodeWeightsAndCheckpoints",
             Effect: "Allow",
@@ -287,8 +303,6 @@ function sagemakerStatements(args: TrainingPipelineArgs, trainingImage: Training
                 },
             },
         },
-        ...sagemakerLogStatements(region, accountId, TRAINING_LOG_GROUP),
-        ...ecrPullStatements(trainingImage, region),
     ];
 }
 
@@ -371,20 +385,7 @@ function triggerStatements(
             Action: ["lambda:InvokeFunction"],
             Resource: dataPrepFunctionArn,
         },
-        {
-            Sid: "ReadDatasets",
-            Effect: "Allow",
-            Action: ["s3:GetObject"],
-            Resource: pulumi.interpolate`${args.trainingBucketArn}/${DATASETS_PREFIX}*`,
-        },
-        {
-            // Without it S3 answers a missing dataset with 403; with it, 404 ("No dataset exists yet").
-            Sid: "TellMissingDatasets",
-            Effect: "Allow",
-            Action: ["s3:ListBucket"],
-            Resource: args.trainingBucketArn,
-            Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
-        },
+        ...datasetReadStatements(args),
     ];
 }
 

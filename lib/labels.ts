@@ -48,6 +48,21 @@ export function readLabel(
     return { label: canonical };
 }
 
+/** The row's image name and its key in the images bucket, or why the row names no usable image. */
+function imageOfRow(
+    item: Record<string, AttributeValue>,
+    imagesPrefix: string,
+): { imageName: string; sourceKey: string } | SkippedImage {
+    const imageName = item.imageName?.S;
+    if (!imageName)
+        return { imageName: JSON.stringify(item.imageName ?? null), reason: "no imageName (string attribute)" };
+    if (!JPEG_NAME.test(imageName)) return { imageName, reason: "not a .jpg or .jpeg name" };
+    const sourceKey = sourceKeyOf(imageName, imagesPrefix);
+    if (Buffer.byteLength(sourceKey, "utf8") > S3_MAX_KEY_BYTES)
+        return { imageName, reason: `key longer than S3's ${S3_MAX_KEY_BYTES}-byte limit` };
+    return { imageName, sourceKey };
+}
+
 /**
  * Resolves catadata rows to one label per image: rows naming the same object must agree,
  * and every row that cannot be used is listed with its reason. A row without `cat` is not
@@ -63,23 +78,12 @@ export function resolveLabels(
     const skipped: SkippedImage[] = [];
     let unlabelled = 0;
     for (const item of items) {
-        const imageName = item.imageName?.S;
-        if (!imageName) {
-            skipped.push({
-                imageName: JSON.stringify(item.imageName ?? null),
-                reason: "no imageName (string attribute)",
-            });
+        const named = imageOfRow(item, imagesPrefix);
+        if ("reason" in named) {
+            skipped.push(named);
             continue;
         }
-        if (!JPEG_NAME.test(imageName)) {
-            skipped.push({ imageName, reason: "not a .jpg or .jpeg name" });
-            continue;
-        }
-        const sourceKey = sourceKeyOf(imageName, imagesPrefix);
-        if (Buffer.byteLength(sourceKey, "utf8") > S3_MAX_KEY_BYTES) {
-            skipped.push({ imageName, reason: `key longer than S3's ${S3_MAX_KEY_BYTES}-byte limit` });
-            continue;
-        }
+        const { imageName, sourceKey } = named;
         if (item.cat === undefined) {
             unlabelled += 1;
             continue;

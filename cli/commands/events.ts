@@ -35,15 +35,8 @@ export function daysBetween(since: Date, until: Date): string[] {
     return days;
 }
 
-/** The latest requests whose decision acted (the events table), newest first. */
-export async function events(context: CliContext, options: EventsOptions): Promise<void> {
-    const now = new Date();
-    const since = parseSince(options.since, now);
-    if (!since)
-        throw new CliError(
-            `--since ${JSON.stringify(options.since)} is neither a duration (7d, 24h, 30m) nor a date (2026-12-01).`,
-            2,
-        );
+/** The events from now back to `since`, newest first, day by day until `limit` are found. */
+async function eventsSince(context: CliContext, since: Date, now: Date, limit: number): Promise<CameraEvent[]> {
     const tableName = await context.stack.name("eventsTable");
     const { QueryCommand } = await import("@aws-sdk/client-dynamodb");
     const { unmarshall } = await import("@aws-sdk/util-dynamodb");
@@ -75,9 +68,22 @@ export async function events(context: CliContext, options: EventsOptions): Promi
                     .filter((e) => Date.parse(e.at) >= since.getTime()),
             );
             start = page.LastEvaluatedKey;
-        } while (start && found.length < options.limit);
-        if (found.length >= options.limit) break;
+        } while (start && found.length < limit);
+        if (found.length >= limit) break;
     }
+    return found;
+}
+
+/** The latest requests whose decision acted (the events table), newest first. */
+export async function events(context: CliContext, options: EventsOptions): Promise<void> {
+    const now = new Date();
+    const since = parseSince(options.since, now);
+    if (!since)
+        throw new CliError(
+            `--since ${JSON.stringify(options.since)} is neither a duration (7d, 24h, 30m) nor a date (2026-12-01).`,
+            2,
+        );
+    const found = await eventsSince(context, since, now, options.limit);
     const latest = found.slice(0, options.limit);
     if (options.json) return context.out(JSON.stringify(latest, null, 2));
     if (latest.length === 0) return context.out(`No decision acted since ${since.toISOString()}.`);

@@ -68,6 +68,42 @@ async function trainingAnswers(
 }
 
 /** Ranks the labelled images the newest job confidently disagrees with, and writes the review queue. */
+/** The job's dataset and its manifest, or one sentence saying why its images cannot be found. */
+async function reviewedDataset(context: CliContext, name: string, described: Awaited<ReturnType<typeof describeJob>>) {
+    const { datasetId, manifest } = await jobDataset(context, described);
+    if (!datasetId)
+        throw new CliError(`Job ${name} names no dataset in its training channel, so its images cannot be found.`);
+    if (!manifest)
+        throw new CliError(
+            `Job ${name}'s ${expiredDataset(datasetId)}, so its images cannot be found: review a newer job.`,
+        );
+    return { datasetId, manifest };
+}
+
+/** The review queue's summary and its first suspects, as a table. */
+function printQueue(
+    context: CliContext,
+    queue: ReviewQueue,
+    answersRead: number,
+    trainingBucket: string,
+    options: ReviewOptions,
+): void {
+    const items = queue.items;
+    context.out(
+        `${items.length} of ${answersRead} labelled images look mislabelled to ${queue.trainingJob} (its guess at least ${options.minConfidence} likely, and not the label); ` +
+            `review queue written to s3://${trainingBucket}/${REVIEW_QUEUE_KEY}${items.length ? `; the first ${Math.min(options.top, items.length)}:` : "."}`,
+    );
+    if (items.length)
+        context.out(
+            table(
+                ["image", "label", "model says", "from"],
+                items
+                    .slice(0, options.top)
+                    .map((i) => [i.key, i.label, `${i.guess} ${(100 * i.confidence).toFixed(0)}%`, i.source]),
+            ),
+        );
+}
+
 export async function review(context: CliContext, given: string | undefined, options: ReviewOptions): Promise<void> {
     const name = await jobName(context, given, true);
     const described = await describeJob(context, name);
@@ -78,13 +114,7 @@ export async function review(context: CliContext, given: string | undefined, opt
         throw new CliError(
             `Job ${name} stored no per-image answers (it was trained before them): train a new job, then review.`,
         );
-    const { datasetId, manifest } = await jobDataset(context, described);
-    if (!datasetId)
-        throw new CliError(`Job ${name} names no dataset in its training channel, so its images cannot be found.`);
-    if (!manifest)
-        throw new CliError(
-            `Job ${name}'s ${expiredDataset(datasetId)}, so its images cannot be found: review a newer job.`,
-        );
+    const { datasetId, manifest } = await reviewedDataset(context, name, described);
     const byFile = new Map(manifest.images.map((image) => [manifestFileName(image), image]));
     const answers = heldOutAnswers(evaluation, byFile);
     let failed: { key: string; error: string }[] = [];
@@ -114,20 +144,7 @@ export async function review(context: CliContext, given: string | undefined, opt
     await putObjectJson(context.aws.s3, trainingBucket, REVIEW_QUEUE_KEY, queue);
     if (options.json)
         return context.out(JSON.stringify({ ...queue, answersRead: answers.length, skipped: failed }, null, 2));
-    const items = queue.items;
-    context.out(
-        `${items.length} of ${answers.length} labelled images look mislabelled to ${name} (its guess at least ${options.minConfidence} likely, and not the label); ` +
-            `review queue written to s3://${trainingBucket}/${REVIEW_QUEUE_KEY}${items.length ? `; the first ${Math.min(options.top, items.length)}:` : "."}`,
-    );
-    if (items.length)
-        context.out(
-            table(
-                ["image", "label", "model says", "from"],
-                items
-                    .slice(0, options.top)
-                    .map((i) => [i.key, i.label, `${i.guess} ${(100 * i.confidence).toFixed(0)}%`, i.source]),
-            ),
-        );
+    printQueue(context, queue, answers.length, trainingBucket, options);
     for (const f of failed) context.err(`skipped ${f.key}: ${f.error}`);
-    context.out(items.length ? "Next: npx bootboots label --review" : "Next: npx bootboots suggest");
+    context.out(queue.items.length ? "Next: npx bootboots label --review" : "Next: npx bootboots suggest");
 }

@@ -100,6 +100,45 @@ async function worstCase(context: CliContext, options: TuneOptions, maxJobs: num
 }
 
 /** Shows the worst case, then starts a tuning job through the trigger, asking for --yes above the stack's limit. */
+/** The worst case in one line, and a refusal when it is above the limit or unknown, unless --yes. */
+function checkWorstCase(
+    cost: TuningCost,
+    maxJobs: number,
+    yes: boolean | undefined,
+    say: (line: string) => void,
+): void {
+    say(
+        `Worst case: ${maxJobs} training jobs on ${cost.instanceType}, each up to ${(cost.maxRuntimeSeconds / 3600).toFixed(1)} h: ` +
+            `${cost.instanceHours.toFixed(1)} instance-hours` +
+            (cost.costUsd !== null
+                ? `, $${cost.costUsd.toFixed(2)} at the on-demand price in ${cost.region} ($${cost.pricePerHourUsd!.toFixed(3)}/h; spot costs less).`
+                : "."),
+    );
+    if (cost.priceUnknownBecause) say(`No price: ${cost.priceUnknownBecause}.`);
+    if (yes || (cost.costUsd !== null && cost.costUsd <= cost.limitUsd)) return;
+    const why =
+        cost.costUsd === null
+            ? "its cost is unknown"
+            : `$${cost.costUsd.toFixed(2)} is above maxTuningCostUsd ($${cost.limitUsd.toFixed(2)})`;
+    throw new CliError(
+        `Nothing was started: ${why}. Add --yes to start it anyway, or lower --max-jobs or --max-runtime.`,
+    );
+}
+
+/** An asynchronous start: the name the tuning job will have. */
+async function tuneAsync(context: CliContext, functionName: string, payload: object, cost: TuningCost, json?: boolean) {
+    const requestId = (await sendTrigger(context, functionName, payload, true)).$metadata.requestId;
+    const name = requestId ? tuningJobName(requestId) : undefined;
+    if (json)
+        return context.out(
+            JSON.stringify({ accepted: true, requestId, tuningJobName: name, worstCase: cost }, null, 2),
+        );
+    context.out(
+        `Tuning requested (asynchronous invocation accepted). The tuning job will be ${name} once data prep is done.`,
+    );
+    context.out(`Next: npx bootboots status ${name} --watch`);
+}
+
 export async function tune(context: CliContext, options: TuneOptions): Promise<void> {
     const maxJobs = options.maxJobs ?? TUNE_DEFAULTS.maxJobs;
     const parallelJobs = options.parallel ?? Math.min(TUNE_DEFAULTS.parallelJobs, maxJobs);
@@ -109,24 +148,7 @@ export async function tune(context: CliContext, options: TuneOptions): Promise<v
             2,
         );
     const cost = await worstCase(context, options, maxJobs);
-    const say = (line: string) => (options.json ? context.err(line) : context.out(line));
-    say(
-        `Worst case: ${maxJobs} training jobs on ${cost.instanceType}, each up to ${(cost.maxRuntimeSeconds / 3600).toFixed(1)} h: ` +
-            `${cost.instanceHours.toFixed(1)} instance-hours` +
-            (cost.costUsd !== null
-                ? `, $${cost.costUsd.toFixed(2)} at the on-demand price in ${cost.region} ($${cost.pricePerHourUsd!.toFixed(3)}/h; spot costs less).`
-                : "."),
-    );
-    if (cost.priceUnknownBecause) say(`No price: ${cost.priceUnknownBecause}.`);
-    if (!options.yes && (cost.costUsd === null || cost.costUsd > cost.limitUsd)) {
-        const why =
-            cost.costUsd === null
-                ? "its cost is unknown"
-                : `$${cost.costUsd.toFixed(2)} is above maxTuningCostUsd ($${cost.limitUsd.toFixed(2)})`;
-        throw new CliError(
-            `Nothing was started: ${why}. Add --yes to start it anyway, or lower --max-jobs or --max-runtime.`,
-        );
-    }
+    checkWorstCase(cost, maxJobs, options.yes, (line) => (options.json ? context.err(line) : context.out(line)));
 
     const functionName = await context.stack.name("triggerFunction");
     const payload = {
@@ -134,19 +156,7 @@ export async function tune(context: CliContext, options: TuneOptions): Promise<v
         tune: { maxJobs, parallelJobs },
         ...(options.maxRuntime ? { maxRuntimeSeconds: options.maxRuntime } : {}),
     };
-    if (options.async) {
-        const requestId = (await sendTrigger(context, functionName, payload, true)).$metadata.requestId;
-        const name = requestId ? tuningJobName(requestId) : undefined;
-        if (options.json)
-            return context.out(
-                JSON.stringify({ accepted: true, requestId, tuningJobName: name, worstCase: cost }, null, 2),
-            );
-        context.out(
-            `Tuning requested (asynchronous invocation accepted). The tuning job will be ${name} once data prep is done.`,
-        );
-        context.out(`Next: npx bootboots status ${name} --watch`);
-        return;
-    }
+    if (options.async) return tuneAsync(context, functionName, payload, cost, options.json);
     const result = await invokeTrigger<TriggerResult>(context, functionName, payload);
     if (!result.success) throw new CliError(`Tuning was not started: ${result.error}`);
     if (!("tuningJobName" in result))

@@ -199,6 +199,16 @@ interface ChartMarks {
 const frameMarks = (d: Decision | undefined): ChartMarks | undefined =>
     d && { threshold: d.threshold, limit: d.max_false_alarm_rate, targetClass: d.target_class };
 
+/** The chosen threshold and the false-alarm limit, as dashed lines with their labels. */
+function markLines(a: Axes, m: ChartMarks): string[] {
+    return [
+        `<line class="chosen-threshold" x1="${xOf(a, m.threshold)}" y1="${yOf(a, 0)}" x2="${xOf(a, m.threshold)}" y2="${yOf(a, 1)}" stroke="#333" stroke-dasharray="5 3"/>`,
+        `<text x="${xOf(a, m.threshold) + 4}" y="${yOf(a, 1) + 12}">chosen ${fixed(m.threshold)}</text>`,
+        `<line class="false-alarm-limit" x1="${a.left}" y1="${yOf(a, m.limit)}" x2="${xOf(a, 1)}" y2="${yOf(a, m.limit)}" stroke="${PALETTE[1]}" stroke-dasharray="2 3"/>`,
+        `<text x="${xOf(a, 1) - 4}" y="${yOf(a, m.limit) - 4}" text-anchor="end">limit ${m.limit}</text>`,
+    ];
+}
+
 /**
  * Recall and false-alarm rate of the target class against the threshold on one side, the chosen
  * threshold and the limit marked: per image (the frame's probability) or per visit (its score).
@@ -242,14 +252,7 @@ export function thresholdChart(
         ),
     ];
     const m = marks;
-    if (m) {
-        parts.push(
-            `<line class="chosen-threshold" x1="${xOf(a, m.threshold)}" y1="${yOf(a, 0)}" x2="${xOf(a, m.threshold)}" y2="${yOf(a, 1)}" stroke="#333" stroke-dasharray="5 3"/>`,
-            `<text x="${xOf(a, m.threshold) + 4}" y="${yOf(a, 1) + 12}">chosen ${fixed(m.threshold)}</text>`,
-            `<line class="false-alarm-limit" x1="${a.left}" y1="${yOf(a, m.limit)}" x2="${xOf(a, 1)}" y2="${yOf(a, m.limit)}" stroke="${PALETTE[1]}" stroke-dasharray="2 3"/>`,
-            `<text x="${xOf(a, 1) - 4}" y="${yOf(a, m.limit) - 4}" text-anchor="end">limit ${m.limit}</text>`,
-        );
-    }
+    if (m) parts.push(...markLines(a, m));
     const target = m?.targetClass ?? "target";
     parts.push(
         legend(
