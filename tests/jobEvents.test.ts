@@ -78,6 +78,7 @@ describe("after every job, as deployed: the job-events function's __index.js aga
     let moto: Moto;
     let stack: StackRun;
     let proxy: Proxy;
+    let claims: Proxy;
     let invoke: InvokeServer;
     let jobEvents: Handler;
     let queueUrl: string;
@@ -145,9 +146,12 @@ describe("after every job, as deployed: the job-events function's __index.js aga
         await jobOutput(CANDIDATE, "trained-model");
         // SageMaker and SNS through the proxy: it checks every SageMaker request against the service model, and can fail SNS.
         proxy = await startProxy(moto.endpoint);
+        // S3's conditional writes one at a time, as S3 applies each atomically (moto's server does not lock).
+        claims = await startProxy(moto.endpoint, {}, (r) => r.method === "PUT" && "if-none-match" in r.headers);
         invoke = await startInvokeServer({});
         jobEvents = await loadDeployedHandler(stack.one("aws:lambda/function:Function", "job-events"), {
             AWS_ENDPOINT_URL: moto.endpoint,
+            AWS_ENDPOINT_URL_S3: claims.endpoint,
             AWS_ENDPOINT_URL_SAGEMAKER: proxy.endpoint,
             AWS_ENDPOINT_URL_SNS: proxy.endpoint,
         });
@@ -156,6 +160,7 @@ describe("after every job, as deployed: the job-events function's __index.js aga
 
     after(async () => {
         await proxy?.close();
+        await claims?.close();
         await invoke?.close();
         assert.deepEqual(proxy?.invalid ?? [], [], "every SageMaker request was one the service model accepts");
     });

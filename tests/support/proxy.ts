@@ -49,11 +49,21 @@ export interface Proxy {
  * refuses a SageMaker request that AWS would refuse, can add latency, and can answer chosen
  * requests itself (503 SlowDown, 403, ...).
  */
-export async function startProxy(target: string, options: ProxyOptions = {}): Promise<Proxy> {
+export async function startProxy(
+    target: string,
+    options: ProxyOptions = {},
+    /**
+     * Requests forwarded one at a time, each only once the one before was answered. moto's
+     * server checks a write's condition and writes without a lock, so two conditional writes at
+     * once can both pass; DynamoDB applies each atomically, as this makes moto do.
+     */
+    oneAtATime?: (request: RecordedRequest) => boolean,
+): Promise<Proxy> {
     const port = await freePort();
     const targetUrl = new URL(target);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
     const requests: RecordedRequest[] = [];
+    let turns: Promise<unknown> = Promise.resolve();
     const proxy: Proxy = {
         endpoint: `http://127.0.0.1:${port}`,
         requests,
@@ -94,34 +104,42 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
                 res.end(injected.body);
                 return;
             }
-            const upstream = http.request(
-                {
-                    host: targetUrl.hostname,
-                    port: targetUrl.port,
-                    method: req.method,
-                    path: req.url,
-                    headers: { ...req.headers, host: targetUrl.host },
-                    agent,
-                },
-                (upstreamRes) => {
-                    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-                    const cut = proxy.options.cutBodyAfter?.(recorded, index);
-                    if (cut === undefined) {
-                        upstreamRes.pipe(res);
-                        return;
-                    }
-                    const body: Buffer[] = [];
-                    upstreamRes.on("data", (chunk) => body.push(chunk));
-                    upstreamRes.on("end", () => {
-                        res.write(Buffer.concat(body).subarray(0, cut), () => res.socket?.destroy());
+            const forward = () =>
+                new Promise<void>((forwarded) => {
+                    res.on("close", () => forwarded());
+                    const upstream = http.request(
+                        {
+                            host: targetUrl.hostname,
+                            port: targetUrl.port,
+                            method: req.method,
+                            path: req.url,
+                            headers: { ...req.headers, host: targetUrl.host },
+                            agent,
+                        },
+                        (upstreamRes) => {
+                            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+                            const cut = proxy.options.cutBodyAfter?.(recorded, index);
+                            if (cut === undefined) {
+                                upstreamRes.pipe(res);
+                                return;
+                            }
+                            const body: Buffer[] = [];
+                            upstreamRes.on("data", (chunk) => body.push(chunk));
+                            upstreamRes.on("end", () => {
+                                res.write(Buffer.concat(body).subarray(0, cut), () => res.socket?.destroy());
+                            });
+                        },
+                    );
+                    upstream.on("error", (error) => {
+                        res.writeHead(502);
+                        res.end(String(error));
                     });
-                },
-            );
-            upstream.on("error", (error) => {
-                res.writeHead(502);
-                res.end(String(error));
-            });
-            upstream.end(recorded.body);
+                    upstream.end(recorded.body);
+                });
+            if (!oneAtATime?.(recorded)) return forward();
+            const turn = turns.then(forward);
+            turns = turn;
+            await turn;
         });
     });
     server.keepAliveTimeout = 60_000;
