@@ -73,12 +73,12 @@ function buildProgram(
         )
         .version(packageJson.version, "--version", "print the version")
         .option("--stack <name>", "the Pulumi stack to read outputs from (default: the selected stack)");
-    for (const [key, source] of Object.entries(STACK_NAMES)) {
+    for (const source of Object.values(STACK_NAMES)) {
         const arg = "arg" in source ? source.arg : "name";
         program.addOption(
             new Option(
                 `${source.flag} <${arg}>`,
-                `the ${key} ${arg} (else ${source.env}, else the stack output ${source.output})`,
+                `instead of the stack output ${source.output} (or set ${source.env})`,
             ),
         );
     }
