@@ -7,7 +7,7 @@ import * as os from "os";
 import { prepareDataset } from "../handlers/dataPrep/prepareDataset";
 import { DEFAULT_COPY_CONCURRENCY } from "../lib/functionSettings";
 import { DataPrepSuccess, SPLIT_DEFAULTS } from "../lib/dataset";
-import { clientConfig, startMoto } from "../tests/support/moto";
+import { TEST_ENV, clientConfig, startMoto } from "../tests/support/moto";
 import { startProxy } from "../tests/support/proxy";
 import { IMAGES_PREFIX, createWorld, putLabels, seedLabels } from "../tests/support/seed";
 
@@ -15,11 +15,7 @@ const ADDED_LATENCY_MS = 50;
 const world = { imagesBucket: "bench-images", trainingBucket: "bench-training", table: "catadata" };
 
 async function main(): Promise<void> {
-    Object.assign(process.env, {
-        AWS_ACCESS_KEY_ID: "testing",
-        AWS_SECRET_ACCESS_KEY: "testing",
-        AWS_REGION: "eu-west-2",
-    });
+    Object.assign(process.env, TEST_ENV);
     const moto = await startMoto();
     try {
         const direct = {

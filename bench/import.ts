@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { runCli } from "../cli/main";
-import { clientConfig, startMoto } from "../tests/support/moto";
+import { TEST_ENV, clientConfig, startMoto } from "../tests/support/moto";
 import { startProxy } from "../tests/support/proxy";
 import { jpegWithExif } from "../tests/support/seed";
 
@@ -65,11 +65,7 @@ async function timed(args: string[], forget: () => void): Promise<{ seconds: num
 }
 
 async function main(): Promise<void> {
-    Object.assign(process.env, {
-        AWS_ACCESS_KEY_ID: "testing",
-        AWS_SECRET_ACCESS_KEY: "testing",
-        AWS_REGION: "eu-west-2",
-    });
+    Object.assign(process.env, TEST_ENV);
     const moto = await startMoto();
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), "bench-import-"));
     try {

@@ -1,3 +1,4 @@
+import { CAMERA_ROUTE_RESOURCE } from "../lib/cameraApi";
 import { MODEL_PACKAGE_GROUP } from "../lib/retrain";
 import { TRAINING_JOB_NAME_PREFIX } from "../lib/layout";
 import { TRAINING_LOG_GROUP } from "../lib/sagemakerJobs";
@@ -110,7 +111,7 @@ export function resourcesOf(kind: CliResource, n: PolicyNames): string[] {
         modelPackages: [sagemaker(`model-package/${MODEL_PACKAGE_GROUP}/*`)],
         trainingLogs: [arn("logs", `log-group:${TRAINING_LOG_GROUP}:*`)],
         failedEventsQueue: queue ? [arn("sqs", queue)] : [],
-        cameraApi: api ? [arn("execute-api", `${api}/$default/POST/infer`)] : [],
+        cameraApi: api ? [arn("execute-api", `${api}/${CAMERA_ROUTE_RESOURCE}`)] : [],
         any: ["*"],
     };
     return table[kind];

@@ -10,6 +10,7 @@ import {
     CAMERA_IMAGE_NAME_GLOB,
     CAMERA_ROUTE_KEY,
     CAMERA_ROUTE_PATH,
+    CAMERA_ROUTE_RESOURCE,
     CameraSettings,
     GATEWAY_TIMEOUT_MS,
     INFERENCE_DEADLINE_MS,
@@ -322,7 +323,6 @@ export class CameraApi extends pulumi.ComponentResource {
 
     /** `execute-api:Invoke` on the one route, for the camera's role. */
     private createInvokePolicy(name: string): aws.iam.Policy {
-        const [method, path] = CAMERA_ROUTE_KEY.split(" ");
         const policy = new aws.iam.Policy(
             `${name}-invoke`,
             {
@@ -332,7 +332,7 @@ export class CameraApi extends pulumi.ComponentResource {
                         Sid: "CallInfer",
                         Effect: "Allow",
                         Action: ["execute-api:Invoke"],
-                        Resource: pulumi.interpolate`${this.api.executionArn}/$default/${method}${path}`,
+                        Resource: pulumi.interpolate`${this.api.executionArn}/${CAMERA_ROUTE_RESOURCE}`,
                     },
                 ]),
             },

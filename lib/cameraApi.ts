@@ -7,7 +7,10 @@ import type { StackSettings } from "./stackSettings";
 
 /** The one route: the camera posts a raw JPEG here. */
 export const CAMERA_ROUTE_KEY = "POST /infer";
-export const CAMERA_ROUTE_PATH = "/infer";
+const [CAMERA_ROUTE_METHOD, ROUTE_PATH] = CAMERA_ROUTE_KEY.split(" ");
+export const CAMERA_ROUTE_PATH = ROUTE_PATH;
+/** The route in an `execute-api:Invoke` ARN, after `arn:aws:execute-api:<region>:<account>:<api id>/`. */
+export const CAMERA_ROUTE_RESOURCE = `$default/${CAMERA_ROUTE_METHOD}${CAMERA_ROUTE_PATH}`;
 /** Names the camera that sent the image (optional). */
 export const CAMERA_HEADER = "x-bootboots-camera";
 export const CAMERA_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;

@@ -65,6 +65,8 @@ interface Facts {
     catadataTable?: string;
     labels?: LabelState;
     unlabelled?: number;
+    /** The job whose model serves, once the model check ran (undefined: none serves). */
+    servingJob?: string;
     classes: readonly string[];
     noCatClass: string;
 }
@@ -324,9 +326,9 @@ const balance: Check = {
 const serving: Check = {
     name: "model",
     needs: ["stack"],
-    async run(context) {
-        const job = await servingJobName(context);
-        return job ? ok(`${job.jobName} is serving`) : warn("no model is serving yet");
+    async run(context, facts) {
+        facts.servingJob = (await servingJobName(context))?.jobName;
+        return facts.servingJob ? ok(`${facts.servingJob} is serving`) : warn("no model is serving yet");
     },
 };
 
@@ -357,7 +359,7 @@ const CHECKS: readonly Check[] = [
 /** Runs every check whose needs passed; the others are marked as not checked, naming what they wait for. */
 async function runChecks(
     context: CliContext,
-): Promise<{ checks: DoctorCheck[]; failures: { check: string; next: string }[] }> {
+): Promise<{ checks: DoctorCheck[]; failures: { check: string; next: string }[]; facts: Facts }> {
     const { classes, noCatClass } = await context.stack.classes();
     const facts: Facts = { classes, noCatClass };
     const passed = new Set<string>();
@@ -384,13 +386,12 @@ async function runChecks(
         if (verdict.status === "fail") failures.push({ check: check.name, next: verdict.next });
         else passed.add(check.name);
     }
-    return { checks, failures };
+    return { checks, failures, facts };
 }
 
-/** What to do once nothing blocks: train, deploy, or improve the model. */
-async function progressStep(context: CliContext): Promise<string> {
-    const job = await servingJobName(context);
-    if (!job)
+/** What to do once nothing blocks (so the model check ran): train, deploy, or improve the model. */
+function progressStep(facts: Facts): string {
+    if (!facts.servingJob)
         return "npx bootboots train, then npx bootboots status --watch, then npx bootboots deploy (10–20 minutes)";
     return "npx bootboots suggest and npx bootboots label, then npx bootboots train to improve the model";
 }
@@ -405,8 +406,8 @@ const SYMBOL: Record<CheckStatus, string> = { ok: "✓", warn: "⚠", fail: "✗
  */
 export async function doctor(context: CliContext, options: DoctorOptions): Promise<void> {
     if (options.iamPolicy) return printIamPolicy(context);
-    const { checks, failures } = await runChecks(context);
-    const nextStep = failures[0]?.next ?? (await progressStep(context));
+    const { checks, failures, facts } = await runChecks(context);
+    const nextStep = failures[0]?.next ?? progressStep(facts);
     const report: DoctorReport = { checks, nextStep, ready: failures.length === 0 };
     if (options.json) context.out(JSON.stringify(report, null, 2));
     else {

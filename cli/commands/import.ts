@@ -163,10 +163,10 @@ async function importOne(context: CliContext, to: Destination, file: string, lab
 
 /** The closing lines: how many went in, how many were labelled, and every skip with its reason. */
 function summary(outcomes: readonly ImportOutcome[], to: Destination, label?: string): string[] {
-    const imported = outcomes.filter((o) => "imported" in o);
+    const imported = outcomes.filter((o): o is Extract<ImportOutcome, { imported: string }> => "imported" in o);
     const skipped = outcomes.filter((o): o is Extract<ImportOutcome, { skipped: string }> => "skipped" in o);
-    const fromFile = imported.filter((o) => "imported" in o && o.capturedFrom === "file").length;
-    const labelled = imported.filter((o) => "imported" in o && o.labelled).length;
+    const fromFile = imported.filter((o) => o.capturedFrom === "file").length;
+    const labelled = imported.filter((o) => o.labelled).length;
     return [
         `Imported ${imported.length} of ${outcomes.length} photos to s3://${to.bucket}/${to.prefix}` +
             (fromFile ? ` (${fromFile} without EXIF capture time, named by the file's time)` : "") +

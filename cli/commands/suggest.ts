@@ -38,12 +38,15 @@ async function previousQueue(context: CliContext, bucket: string): Promise<Label
     });
 }
 
-/** The stack's names a queue is made from and belongs to. */
+/** The stack's names a queue is made from and belongs to, and its classes in the model's output order. */
 interface QueueNames {
     readonly imagesBucket: string;
     readonly imagesPrefix: string;
     readonly catadataTable: string;
     readonly trainingBucket: string;
+    readonly classes: readonly string[];
+    /** The class the camera acts on: the ranking puts it first. */
+    readonly targetClass: string;
 }
 
 /**
@@ -60,27 +63,17 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
         context.stack.name("catadataTable"),
         context.stack.name("trainingBucket"),
     ]);
-    const names: QueueNames = { imagesBucket, imagesPrefix, catadataTable, trainingBucket };
     // The stack's own cats, in the model's output order: the queue's buttons and the ranking use them.
     const { classes, targetClass } = await context.stack.classes();
+    const names: QueueNames = { imagesBucket, imagesPrefix, catadataTable, trainingBucket, classes, targetClass };
     const [images, labels] = await Promise.all([
         listImages(context, imagesBucket, imagesPrefix),
         readLabelState(context, catadataTable, imagesPrefix, classes),
     ]);
     const unlabelled = images.filter((image) => !labels.labelled.has(image.key));
     const { queue, skipped } = serving
-        ? await rankedQueue(
-              context,
-              options,
-              serving.modelDataUrl,
-              { ...names, classes, targetClass },
-              unlabelled,
-              labels,
-          )
-        : {
-              queue: unscoredQueue(context, options, { ...names, classes, targetClass }, unlabelled, labels),
-              skipped: [],
-          };
+        ? await rankedQueue(context, options, serving.modelDataUrl, names, unlabelled, labels)
+        : { queue: unscoredQueue(context, options, names, unlabelled, labels), skipped: [] };
     await putObjectJson(context.aws.s3, trainingBucket, LABELLING_QUEUE_KEY, queue);
     if (options.json) return context.out(JSON.stringify({ ...queue, skipped }, null, 2));
     const items = queue.items;
@@ -104,14 +97,11 @@ export async function suggest(context: CliContext, options: SuggestOptions): Pro
     context.out("Next: npx bootboots label");
 }
 
-/** The stack's classes in the model's output order, and the one the camera acts on. */
-type StackClasses = { readonly classes: readonly string[]; readonly targetClass: string };
-
 /** The newest unlabelled images, a few from each day, for the first labels (no model to rank them yet). */
 function unscoredQueue(
     context: CliContext,
     options: SuggestOptions,
-    names: QueueNames & StackClasses,
+    names: QueueNames,
     unlabelled: readonly CameraImage[],
     labels: LabelState,
 ): LabellingQueue {
@@ -142,7 +132,7 @@ function reusedScores(
     modelDataUrl: string,
     unlabelled: readonly string[],
     labels: LabelState,
-    { classes, targetClass }: StackClasses,
+    { classes, targetClass }: QueueNames,
 ): { kept: Map<string, QueueItem>; fromCamera: number } {
     const kept = new Map<string, QueueItem>(
         previous && previous.modelDataUrl === modelDataUrl
@@ -170,7 +160,7 @@ async function rankedQueue(
     context: CliContext,
     options: SuggestOptions,
     modelDataUrl: string,
-    names: QueueNames & StackClasses,
+    names: QueueNames,
     unlabelledImages: readonly CameraImage[],
     labels: LabelState,
 ): Promise<{ queue: LabellingQueue; skipped: { key: string; error: string }[] }> {
@@ -208,8 +198,6 @@ async function rankedQueue(
         modelDataUrl,
         endpointName,
         ...names,
-        classes,
-        targetClass,
         items,
     };
     return { queue, skipped: failed.map((f) => ({ key: f.item, error: f.error })) };

@@ -8,6 +8,14 @@ const MOTO_SERVER = path.join(PROJECT_ROOT, ".venv", "bin", "moto_server");
 
 export const TEST_CREDENTIALS = { accessKeyId: "testing", secretAccessKey: "testing" };
 
+/** The environment of a process that talks to moto: its credentials and region, and no instance metadata. */
+export const TEST_ENV = {
+    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    AWS_REGION: "eu-west-2",
+    AWS_EC2_METADATA_DISABLED: "true",
+};
+
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -75,12 +83,7 @@ let shared: Promise<Moto> | undefined;
  */
 export function sharedMoto(): Promise<Moto> {
     if (!shared) {
-        Object.assign(process.env, {
-            AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-            AWS_REGION: "eu-west-2",
-            AWS_EC2_METADATA_DISABLED: "true",
-        });
+        Object.assign(process.env, TEST_ENV);
         delete process.env.AWS_PROFILE;
         shared = startMoto();
     }
