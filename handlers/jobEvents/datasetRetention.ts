@@ -126,8 +126,9 @@ export async function retireUnusedDatasets(
         keysUnder(clients.s3, settings.trainingBucket, DATASETS_PREFIX, "/"),
     ]);
     const ids = prefixes.map((p) => p.slice(DATASETS_PREFIX.length, -1)).filter((id) => DATASET_ID_PATTERN.test(id));
+    const limit = pLimit(TAGGING_CONCURRENCY);
     const datasets = await Promise.all(
-        ids.map(async (id) => ({ id, tagged: await isTagged(clients.s3, settings.trainingBucket, id) })),
+        ids.map((id) => limit(async () => ({ id, tagged: await isTagged(clients.s3, settings.trainingBucket, id) }))),
     );
     const plan = retentionPlan(datasets, datasetsInUse({ registered, serving, newest, latest: latest?.datasetId }));
     for (const id of plan.tag) await setExpiry(clients.s3, settings.trainingBucket, id, true);
