@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from "crypto";
 import * as http from "http";
-import { awsErrorName } from "../../lib/errors";
+import { isMissingObject } from "../../lib/errors";
 import { LABELLING_QUEUE_KEY, REVIEW_QUEUE_KEY } from "../../lib/layout";
 import { CliContext } from "../context";
 import { CliError, explainAwsError } from "../errors";
@@ -26,6 +26,8 @@ type Route = (request: http.IncomingMessage, response: http.ServerResponse, url:
 
 /** The largest request body an action takes: a key, a label and a session id fit many times over. */
 export const MAX_BODY_BYTES = 4096;
+/** The largest image the page is sent: a phone's full-size photo fits; anything larger is read by nobody. */
+export const MAX_IMAGE_BYTES = 40_000_000;
 
 /** Sent with every answer: nothing is sniffed into another type, framed, or cached. */
 const SAFE_HEADERS = { "x-content-type-options": "nosniff", "cache-control": "no-store", "x-frame-options": "DENY" };
@@ -128,10 +130,16 @@ async function readImage(
     try {
         object = await context.aws.s3.send(new s3.GetObjectCommand({ Bucket: bucket, Key: key }));
     } catch (error) {
-        const name = awsErrorName(error);
-        if (name === "NoSuchKey" || name === "NotFound")
-            throw new HttpError(404, `${key} is gone from s3://${bucket}: press s to skip it.`);
+        if (isMissingObject(error)) throw new HttpError(404, `${key} is gone from s3://${bucket}: press s to skip it.`);
         throw new HttpError(503, `${explainAwsError(error, `reading ${key}`).message} Try again.`);
+    }
+    if ((object.ContentLength ?? 0) > MAX_IMAGE_BYTES) {
+        // Not read: the connection is let go.
+        (object.Body as { destroy?: () => void } | undefined)?.destroy?.();
+        throw new HttpError(
+            413,
+            `${key} is ${((object.ContentLength ?? 0) / 1e6).toFixed(0)} MB, more than the ${MAX_IMAGE_BYTES / 1e6} MB a photo may be here: press s to skip it.`,
+        );
     }
     try {
         return await object.Body!.transformToByteArray();

@@ -424,6 +424,34 @@ describe("the bootboots command: suggest and label", function () {
         }
     });
 
+    it("refuses an image too large to be a photo with 413 before reading it, and goes on", async () => {
+        // S3 says the object is 50 MB: the page is told so, and nothing is read into memory.
+        const s3Proxy = await startProxy(w.moto.endpoint, {
+            inject: (r) =>
+                r.method === "GET" && r.url.includes("/pool/")
+                    ? { status: 200, headers: { "content-type": "image/jpeg", "content-length": "50000000" }, body: "" }
+                    : undefined,
+        });
+        const labelling = await startLabelCommand([], { AWS_ENDPOINT_URL_S3: s3Proxy.endpoint });
+        try {
+            const url = new URL(labelling.url);
+            const token = url.searchParams.get("token");
+            const state = await (await fetch(`${url.origin}/api/state?token=${token}`)).json();
+            const image = await fetch(
+                `${url.origin}/api/image?key=${encodeURIComponent(state.current.key)}&token=${token}`,
+            );
+            assert.equal(image.status, 413);
+            assert.match(
+                (await image.json()).error,
+                /^\S+ is 50 MB, more than the 40 MB a photo may be here: press s to skip it\.$/,
+            );
+            assert.equal((await fetch(`${url.origin}/api/state?token=${token}`)).status, 200, "the server goes on");
+        } finally {
+            labelling.stop();
+            await s3Proxy.close();
+        }
+    });
+
     it("offers only the stack's classes, as text: a hostile queue file is refused and runs nothing", async function () {
         const original = await readQueue();
         const hostile = '<img src=x onerror="window.pwned=1">';
